@@ -1,0 +1,61 @@
+"""The ``clets-watch`` command line: the front door to every job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from clets_watch import __version__
+
+# Each module in clets_watch/commands/ registers its sub-commands. Order = order in --help.
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "produce",
+    "worker",
+    "replay",
+    "classify",
+    "alerts",
+    "stack",
+)
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for: printed as one line, exit code 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clets-watch",
+        description=(
+            "Watch CLETS queries for misuse: classify each query's purpose under a versioned policy, "
+            "count per agency over event-time windows, and alert on-call staff, dashboards and auditors."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"clets-watch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"clets_watch.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"clets-watch {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

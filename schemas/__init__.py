@@ -1,0 +1,27 @@
+"""The contracts of clets-watch: query event v1, verdict, window aggregate, alert.
+
+The Python types here are the single source of truth; the JSON Schema files under
+``schemas/json/`` are generated from them (``python -m schemas.export``) and a test
+keeps the two equal.
+"""
+
+from schemas.events import (
+    DEAD_LETTER_REASONS,
+    InvalidEvent,
+    QueryEvent,
+    decode_event,
+    encode_event,
+)
+from schemas.outputs import Aggregate, Alert, Evidence, Verdict
+
+__all__ = [
+    "DEAD_LETTER_REASONS",
+    "Aggregate",
+    "Alert",
+    "Evidence",
+    "InvalidEvent",
+    "QueryEvent",
+    "Verdict",
+    "decode_event",
+    "encode_event",
+]

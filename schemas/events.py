@@ -1,0 +1,128 @@
+"""Query event v1: one CLETS query as it enters the pipeline (design.md, "Contracts").
+
+``decode_event`` is the hot-path decoder: bytes in, a validated ``QueryEvent`` out, or an
+``InvalidEvent`` naming the problem, which the caller routes to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+ORI_PATTERN: Final = r"^[A-Z]{2}[A-Z0-9]{7}$"
+MAX_EVENT_BYTES: Final = 64 * 1024
+# Event times outside this range are bad input, not history: CLETS predates neither bound.
+EARLIEST_EVENT_TIME: Final = dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc)
+LATEST_EVENT_TIME: Final = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+
+# Every reason a message can be dead-lettered with. ``late`` comes from the window stage.
+DEAD_LETTER_REASONS: Final = (
+    "too_large",
+    "invalid_utf8",
+    "malformed_json",
+    "not_an_object",
+    "unknown_schema_version",
+    "missing_field",
+    "wrong_type",
+    "invalid_time",
+    "invalid_ori",
+    "invalid_value",
+    "late",
+)
+
+Ori = Annotated[str, msgspec.Meta(pattern=ORI_PATTERN, description="originating agency identifier")]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Short = Annotated[str, msgspec.Meta(max_length=256)]
+Reason = Annotated[str, msgspec.Meta(max_length=1024, description="free-text reason / attention field")]
+EventTime = Annotated[dt.datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset; event time")]
+SubjectValue = str | int | float | bool | None
+
+
+class QueryEvent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """One CLETS query (query event v1). Unknown extra top-level fields are ignored."""
+
+    schema_version: Literal[1]
+    event_id: NonEmpty
+    occurred_at: EventTime
+    ori: Ori
+    operator_id: NonEmpty
+    terminal_id: Short
+    message_type: NonEmpty
+    purpose_code: Short | None = None
+    reason: Reason
+    case_number: Short | None = None
+    subject: dict[str, SubjectValue] | None = None
+
+
+class InvalidEvent(ValueError):
+    """Bad input: the message cannot be processed. ``reason`` is one of DEAD_LETTER_REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class _Envelope(msgspec.Struct):
+    schema_version: Any = msgspec.UNSET
+
+
+_decoder: Final = msgspec.json.Decoder(QueryEvent)
+_envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
+_encoder: Final = msgspec.json.Encoder()
+
+
+def decode_event(raw: bytes | str) -> QueryEvent:
+    """Decode and validate one query event; raise ``InvalidEvent`` naming the problem."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if len(data) > MAX_EVENT_BYTES:
+        raise InvalidEvent("too_large", f"message is {len(data)} bytes, the limit is {MAX_EVENT_BYTES}")
+    try:
+        event = _decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise _classify_validation_error(data, str(exc)) from None
+    except msgspec.DecodeError as exc:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            raise InvalidEvent("invalid_utf8", f"not valid UTF-8 at byte {uexc.start}") from None
+        raise InvalidEvent("malformed_json", str(exc)) from None
+    if not EARLIEST_EVENT_TIME <= event.occurred_at < LATEST_EVENT_TIME:
+        raise InvalidEvent(
+            "invalid_time",
+            f"occurred_at {event.occurred_at.isoformat()} is outside "
+            f"{EARLIEST_EVENT_TIME.year}..{LATEST_EVENT_TIME.year - 1}",
+        )
+    return event
+
+
+def _classify_validation_error(data: bytes, message: str) -> InvalidEvent:
+    try:
+        envelope = _envelope_decoder.decode(data)
+    except msgspec.ValidationError:
+        return InvalidEvent("not_an_object", "a query event must be a JSON object")
+    except msgspec.DecodeError:  # pragma: no cover - already decoded once
+        return InvalidEvent("malformed_json", message)
+    if envelope.schema_version is msgspec.UNSET:
+        return InvalidEvent("missing_field", "Object missing required field `schema_version`")
+    if envelope.schema_version != 1 or isinstance(envelope.schema_version, bool):
+        return InvalidEvent(
+            "unknown_schema_version",
+            f"schema_version {envelope.schema_version!r} is not supported (this build reads 1)",
+        )
+    if message.startswith("Object missing required field"):
+        return InvalidEvent("missing_field", message)
+    if "$.occurred_at" in message:
+        return InvalidEvent("invalid_time", message)
+    if "$.ori" in message and "matching regex" in message:
+        return InvalidEvent("invalid_ori", f"{message} (an ORI is 9 characters: a 2-letter code and 7 more)")
+    if message.startswith("Expected"):
+        return InvalidEvent("wrong_type", message)
+    return InvalidEvent("invalid_value", message)
+
+
+def encode_event(event: QueryEvent) -> bytes:
+    """Encode a query event as compact JSON (the wire and archive format)."""
+    return _encoder.encode(event)
