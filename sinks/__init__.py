@@ -1,0 +1,1 @@
+"""Edges where results leave the pipeline: database (SQLAlchemy), metrics (prometheus-client), alert forwarding."""
