@@ -12,14 +12,16 @@ from schemas.events import (
     decode_event,
     encode_event,
 )
-from schemas.outputs import Aggregate, Alert, Evidence, Verdict
+from schemas.outputs import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent, Verdict
 
 __all__ = [
     "DEAD_LETTER_REASONS",
     "Aggregate",
     "Alert",
+    "DeadLetter",
     "Evidence",
     "InvalidEvent",
+    "ProcessedEvent",
     "QueryEvent",
     "Verdict",
     "decode_event",

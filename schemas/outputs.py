@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import msgspec
@@ -67,3 +68,41 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     component: str | None = None
     status: Literal["fired", "suppressed"] = "fired"
     suppressed_reason: str | None = None
+
+
+class ProcessedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A query event after decode, classification and pseudonymization: what windows, rules and
+    sinks see. Holds no PII in clear: ``operator`` and ``subject_key`` are pseudonyms, and the
+    free-text reason and case number are reduced to flags."""
+
+    event_id: str
+    occurred_at: dt.datetime  # UTC
+    ori: str
+    component: str | None
+    department: str | None
+    operator: str
+    terminal_id: str
+    message_type: str
+    data_source: str
+    purpose_code: str | None
+    has_reason: bool
+    has_case_number: bool
+    subject_key: str | None
+    verdict: VerdictName
+    purpose: PurposeName
+    rules: tuple[str, ...]
+    policy_version: str
+    source: str | None = None  # "topic/partition/offset", or "file:line" for archives
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """A message the pipeline could not process, with the reason (one of DEAD_LETTER_REASONS).
+
+    ``payload`` is the raw message as received (the dead-letter topic keeps it for re-drive);
+    the database keeps only its digest and size, never the payload."""
+
+    reason: str
+    detail: str
+    payload: bytes
+    source: str | None = None
+    event_id: str | None = None
