@@ -118,7 +118,7 @@ def _classify_validation_error(data: bytes, message: str) -> InvalidEvent:
         return InvalidEvent("invalid_time", message)
     if "$.ori" in message and "matching regex" in message:
         return InvalidEvent("invalid_ori", f"{message} (an ORI is 9 characters: a 2-letter code and 7 more)")
-    if message.startswith("Expected"):
+    if ", got `" in message:
         return InvalidEvent("wrong_type", message)
     return InvalidEvent("invalid_value", message)
 

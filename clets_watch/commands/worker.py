@@ -1,0 +1,81 @@
+"""``clets-watch worker``: the live pipeline (Faust) with metrics on 127.0.0.1:9464."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from clets_watch.settings import MissingPseudonymKey, Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="run the live pipeline: consume clets.queries, classify, window, alert, write sinks",
+        description=(
+            "Consume query events from Kafka, classify each under the policy, count per agency over "
+            "event-time windows, evaluate alert rules, and write verdicts, aggregates and alerts to the "
+            "database, the alerts topic and Prometheus metrics. Bad input goes to the dead-letter topic."
+        ),
+    )
+    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (default: CLETS_WATCH_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
+    p.add_argument("--db", help="database URL (default: CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db)")
+    p.add_argument("--metrics-port", type=int, help="port of the /metrics endpoint on 127.0.0.1 (default 9464; 0 = off)")
+    p.add_argument("--group", help="consumer group id (default: clets-watch)")
+    p.add_argument("--log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if args.bootstrap:
+        overrides["kafka_bootstrap"] = args.bootstrap
+    if args.db:
+        overrides["db_url"] = args.db
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.group:
+        overrides["consumer_group"] = args.group
+    return Settings(**overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    from clets_watch.cli import UserError
+    from clets_watch.kafka_admin import BrokerUnavailable, ensure_topics
+
+    settings = settings_from_args(args)
+    try:
+        from processors.app import WorkerRuntime, create_app
+        from sinks.metrics import Metrics, serve
+
+        runtime = WorkerRuntime.build(settings, metrics=Metrics())
+    except MissingPseudonymKey as exc:
+        raise UserError(str(exc)) from None
+    print(f"clets-watch worker: {runtime.key_note}", file=sys.stderr)
+    try:
+        ensure_topics(
+            settings.kafka_bootstrap,
+            [settings.topic_queries, settings.topic_dead_letter, settings.topic_alerts],
+            partitions=settings.topic_partitions,
+        )
+    except BrokerUnavailable as exc:
+        raise UserError(str(exc)) from None
+    if settings.metrics_port:
+        serve(runtime.metrics, host=settings.metrics_host, port=settings.metrics_port)
+        print(
+            f"clets-watch worker: metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+            file=sys.stderr,
+        )
+    print(
+        f"clets-watch worker: consuming {settings.topic_queries} from {settings.kafka_bootstrap}, "
+        f"writing {settings.database_url}",
+        file=sys.stderr,
+    )
+    import faust
+
+    app = create_app(settings, runtime_factory=lambda: runtime)
+    logging.getLogger("faust").setLevel(logging.WARNING)
+    worker = faust.Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
