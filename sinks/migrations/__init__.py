@@ -1,0 +1,1 @@
+"""Alembic migration environment for the clets-watch database (run through ``sinks.db.upgrade``)."""
