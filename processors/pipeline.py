@@ -1,0 +1,533 @@
+"""The per-event pipeline the Faust worker and ``clets-watch replay`` both run.
+
+raw bytes -> decode (bad input: DeadLetter) -> drop duplicates -> classify -> pseudonymize ->
+ProcessedEvent -> per-event rules -> event-time windows -> (when the watermark closes windows)
+aggregates and window rules -> alerts (deterministic ids, dedup, suppression) -> access
+recommendations.
+
+Pure: no Kafka, no database, no clock. Everything that moves is driven by event time, so the
+same events in any order within the allowed lateness give the same aggregates and alert ids.
+State is bounded by the watermark (open windows, a retention period of closed-window counts for
+amendments, seen event ids, suppression memory, rule history) and serialisable
+(``snapshot``/``load_snapshot``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from processors.agencies import AgencyRegistry
+from processors.pseudonymize import Pseudonymizer
+from processors.recommendation import AgencyAccess, Recommendation, RecommendationBook, RecommendationPolicy
+from processors.rules import Rule, build_rules
+from processors.rules.base import AgencyWindow, Finding, WindowView, alert_id, make_evidence
+from processors.rules.config import load_rules_config
+from processors.windows import US_PER_S, Watermark, WindowSpec, WindowStore, rfc3339, to_us
+from schemas import (
+    Aggregate,
+    Alert,
+    DeadLetter,
+    InvalidEvent,
+    ProcessedEvent,
+    QueryEvent,
+    Verdict,
+    decode_event,
+    encode_event,
+)
+
+SNAPSHOT_FORMAT: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """How the pipeline windows and alerts.
+
+    ``hopping_windows``: extra (size, step) windows in seconds whose per-agency aggregates are also
+    emitted; the step must be a multiple of ``window_seconds``.
+    ``amendment_retention_seconds``: how long (event time, behind the watermark) closed-window counts
+    and seen event ids are kept, so late events amend the right counts and duplicates are caught.
+    """
+
+    window_seconds: int = 60
+    allowed_lateness_seconds: int = 120
+    rules_file: Path | None = None
+    hopping_windows: tuple[tuple[int, int], ...] = ()
+    amendment_retention_seconds: int = 3600
+
+    def __post_init__(self) -> None:
+        WindowSpec(self.window_seconds)
+        if self.allowed_lateness_seconds < 0:
+            raise ValueError(f"allowed lateness must be >= 0, got {self.allowed_lateness_seconds}")
+        if self.amendment_retention_seconds < 0:
+            raise ValueError(f"amendment retention must be >= 0, got {self.amendment_retention_seconds}")
+        for size, step in self.hopping_windows:
+            WindowSpec(size, step)
+            if step % self.window_seconds:
+                raise ValueError(
+                    f"hopping window step {step}s must be a multiple of window_seconds {self.window_seconds}"
+                )
+
+
+@dataclass(slots=True)
+class StepResult:
+    processed: ProcessedEvent | None = None
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    aggregates: list[Aggregate] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    duplicate: bool = False
+    recommendations: list[Recommendation] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStats:
+    events: int = 0
+    late: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    open_windows: int = 0
+    aggregates: int = 0
+    amendments: int = 0
+    alerts: int = 0
+    suppressed: int = 0
+
+    def __getitem__(self, name: str) -> int:
+        value: int = getattr(self, name)
+        return value
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Counts(msgspec.Struct, kw_only=True):
+    """Running counts of one agency in one (hopping) window."""
+
+    total: int = 0
+    by_verdict: dict[str, int] = {}
+    by_purpose: dict[str, int] = {}
+    by_data_source: dict[str, int] = {}
+
+    def add(self, event: ProcessedEvent) -> None:
+        self.total += 1
+        _bump(self.by_verdict, event.verdict)
+        _bump(self.by_purpose, event.purpose)
+        _bump(self.by_data_source, event.data_source)
+
+
+class _Snapshot(msgspec.Struct, kw_only=True):
+    format: int
+    window_seconds: int
+    hopping_windows: list[tuple[int, int]]
+    max_event_us: int | None
+    pane_closed_until: int | None
+    panes: list[tuple[int, str, list[ProcessedEvent]]]
+    hopping: list[tuple[int | None, list[tuple[int, str, Counts]]]]
+    closed: list[tuple[int, Aggregate]]
+    seen: list[tuple[str, int]]
+    last_fired: list[tuple[str, str, int, str]]
+    rule_states: dict[str, bytes]
+    access: list[AgencyAccess]
+    stats: dict[str, int]
+
+
+class SnapshotError(ValueError):
+    """A snapshot cannot be loaded into this pipeline (corrupt, or made with other windows)."""
+
+
+def _bump(d: dict[str, int], key: str, n: int = 1) -> None:
+    d[key] = d.get(key, 0) + n
+
+
+def _sorted(d: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(d.items()))
+
+
+class Pipeline:
+    def __init__(
+        self,
+        classify: Callable[[QueryEvent], Verdict],
+        registry: AgencyRegistry,
+        pseudonymizer: Pseudonymizer,
+        config: PipelineConfig | None = None,
+        *,
+        rules: list[Rule] | None = None,  # type: ignore[type-arg]
+    ) -> None:
+        self.config = config or PipelineConfig()
+        self._classify = classify
+        self._registry = registry
+        self._pseudo = pseudonymizer
+        rules_config = load_rules_config(self.config.rules_file)
+        self.rules: list[Rule] = rules if rules is not None else build_rules(rules_config)  # type: ignore[type-arg]
+        self.access = RecommendationBook(RecommendationPolicy.from_mapping(rules_config.recommendation))
+        self._pane_spec = WindowSpec(self.config.window_seconds)
+        self._panes: WindowStore[list[ProcessedEvent]] = WindowStore(self._pane_spec, list)
+        self._hopping: list[WindowStore[Counts]] = [
+            WindowStore(WindowSpec(size, step), Counts) for size, step in self.config.hopping_windows
+        ]
+        self._wm = Watermark(self.config.allowed_lateness_seconds)
+        # closed-window aggregates kept for amendments: (window kind, start) -> ORI -> latest revision
+        self._closed: dict[tuple[str, int], dict[str, Aggregate]] = {}
+        self._seen: dict[str, int] = {}  # event id -> pane start
+        self._seen_by_start: dict[int, list[str]] = {}
+        self._last_fired: dict[tuple[str, str], tuple[int, str]] = {}  # (rule, key) -> (window start, alert id)
+        self._stats: dict[str, int] = {k: 0 for k in PipelineStats.__dataclass_fields__ if k != "open_windows"}
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def watermark(self) -> dt.datetime | None:
+        return self._wm.value
+
+    @property
+    def stats(self) -> PipelineStats:
+        return PipelineStats(**self._stats, open_windows=len(self._panes))
+
+    def process_raw(self, raw: bytes, source: str | None = None) -> StepResult:
+        """Decode one message and process it; bad input comes back as a DeadLetter."""
+        try:
+            event = decode_event(raw)
+        except InvalidEvent as exc:
+            self._stats["dead_letters"] += 1
+            payload = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogatepass")
+            return StepResult(
+                dead_letters=[DeadLetter(reason=exc.reason, detail=exc.detail, payload=payload, source=source)]
+            )
+        return self._process(event, source, raw)
+
+    def process(self, event: QueryEvent, source: str | None = None) -> StepResult:
+        return self._process(event, source, None)
+
+    def close(self) -> StepResult:
+        """End of a bounded input: advance the watermark past every event and close all windows."""
+        result = StepResult()
+        if self._wm.max_event_us is None:
+            return result
+        last = self._wm.max_event_us
+        pane_limit = (self._pane_spec.starts_for(last)[-1] + self._pane_spec.size_seconds) * US_PER_S
+        limits = [pane_limit]
+        limits += [(s.spec.starts_for(last)[-1] + s.spec.size_seconds) * US_PER_S for s in self._hopping]
+        self._close_windows(result, pane_limit, limits[1:])
+        self._wm.observe(max(limits) + self._wm.lateness_us)
+        self._evict()
+        return result
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> bytes:
+        """All state needed to continue after a restart, as bytes (msgpack)."""
+        snap = _Snapshot(
+            format=SNAPSHOT_FORMAT,
+            window_seconds=self.config.window_seconds,
+            hopping_windows=[tuple(h) for h in self.config.hopping_windows],  # type: ignore[misc]
+            max_event_us=self._wm.max_event_us,
+            pane_closed_until=self._panes.closed_until,
+            panes=[(s, ori, evs) for s, per in sorted(self._panes.open.items()) for ori, evs in sorted(per.items())],
+            hopping=[
+                (st.closed_until, [(s, ori, c) for s, per in sorted(st.open.items()) for ori, c in sorted(per.items())])
+                for st in self._hopping
+            ],
+            closed=[
+                (start, agg)
+                for (_kind, start), per in sorted(self._closed.items())
+                for _ori, agg in sorted(per.items())
+            ],
+            seen=sorted(self._seen.items()),
+            last_fired=[(r, k, s, a) for (r, k), (s, a) in sorted(self._last_fired.items())],
+            rule_states={r.rule_id: r.state_bytes() for r in self.rules},
+            access=self.access.snapshot(),
+            stats=dict(self._stats),
+        )
+        return msgspec.msgpack.encode(snap)
+
+    def load_snapshot(self, data: bytes) -> None:
+        """Replace this pipeline's state with a snapshot's."""
+        try:
+            snap = msgspec.msgpack.decode(data, type=_Snapshot)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise SnapshotError(f"cannot read pipeline snapshot: {exc}") from exc
+        if snap.format != SNAPSHOT_FORMAT:
+            raise SnapshotError(f"snapshot format {snap.format} is not {SNAPSHOT_FORMAT}")
+        hopping = [tuple(h) for h in self.config.hopping_windows]
+        if snap.window_seconds != self.config.window_seconds or [tuple(h) for h in snap.hopping_windows] != hopping:
+            raise SnapshotError(
+                f"snapshot was made with windows {snap.window_seconds}s/{snap.hopping_windows}, "
+                f"this pipeline uses {self.config.window_seconds}s/{list(self.config.hopping_windows)}"
+            )
+        self._wm.max_event_us = snap.max_event_us
+        self._panes.closed_until = snap.pane_closed_until
+        self._panes.open = {}
+        for start, ori, evs in snap.panes:
+            self._panes.open.setdefault(start, {})[ori] = list(evs)
+        for store, (closed_until, items) in zip(self._hopping, snap.hopping):
+            store.closed_until = closed_until
+            store.open = {}
+            for start, ori, counts in items:
+                store.open.setdefault(start, {})[ori] = counts
+        self._closed = {}
+        for start, agg in snap.closed:
+            self._closed.setdefault((agg.window_kind, start), {})[agg.ori] = agg
+        self._seen = dict(snap.seen)
+        self._seen_by_start = {}
+        for event_id, start in snap.seen:
+            self._seen_by_start.setdefault(start, []).append(event_id)
+        self._last_fired = {(r, k): (s, a) for r, k, s, a in snap.last_fired}
+        for rule in self.rules:
+            rule.load_state(snap.rule_states.get(rule.rule_id, b""))
+        self.access.load(snap.access)
+        self._stats = {k: snap.stats.get(k, 0) for k in self._stats}
+
+    @classmethod
+    def restore(
+        cls,
+        data: bytes,
+        classify: Callable[[QueryEvent], Verdict],
+        registry: AgencyRegistry,
+        pseudonymizer: Pseudonymizer,
+        config: PipelineConfig | None = None,
+    ) -> Pipeline:
+        pipeline = cls(classify, registry, pseudonymizer, config)
+        pipeline.load_snapshot(data)
+        return pipeline
+
+    # ------------------------------------------------------------------ the step
+
+    def _process(self, event: QueryEvent, source: str | None, raw: bytes | None) -> StepResult:
+        ts_us = to_us(event.occurred_at)
+        pane_start = self._pane_spec.starts_for(ts_us)[0]
+        if event.event_id in self._seen:
+            self._stats["duplicates"] += 1
+            return StepResult(duplicate=True)
+        processed = self._to_processed(event, source)
+        self._stats["events"] += 1
+        result = StepResult(processed=processed)
+
+        retained = not self._beyond_retention(pane_start)
+        if retained:
+            self._seen[event.event_id] = pane_start
+            self._seen_by_start.setdefault(pane_start, []).append(event.event_id)
+
+        late = self._panes.is_closed(pane_start)
+        if late:
+            self._stats["late"] += 1
+            self._stats["dead_letters"] += 1
+            detail = (
+                f"event time {event.occurred_at.isoformat()} is behind the watermark "
+                f"{self.watermark.isoformat() if self.watermark else '-'}: its window "
+                f"{rfc3339(pane_start)} closed; "
+                + ("the window's counts are amended" if retained else "beyond the amendment retention; not counted")
+            )
+            result.dead_letters.append(
+                DeadLetter(
+                    reason="late",
+                    detail=detail,
+                    payload=raw if raw is not None else encode_event(event),
+                    source=source,
+                    event_id=event.event_id,
+                )
+            )
+            if retained:
+                self._amend(result, processed, self._pane_spec, [pane_start])
+        else:
+            self._panes.state(pane_start, processed.ori).append(processed)
+        for store in self._hopping:
+            open_starts, closed_starts = store.assign(ts_us)
+            for start in open_starts:
+                store.state(start, processed.ori).add(processed)
+            if closed_starts and retained:
+                self._amend(result, processed, store.spec, closed_starts)
+
+        pane_end = self._pane_spec.end(pane_start)
+        for rule in self.rules:
+            for finding in rule.on_event(processed, pane_start, pane_end):
+                self._emit(result, rule, finding)
+
+        self._wm.observe(ts_us)
+        wm_us = self._wm.value_us
+        if wm_us is not None:
+            self._close_windows(result, wm_us, [wm_us] * len(self._hopping))
+            self._evict()
+        return result
+
+    def _to_processed(self, event: QueryEvent, source: str | None) -> ProcessedEvent:
+        verdict = self._classify(event)
+        agency = self._registry.get(event.ori)
+        return ProcessedEvent(
+            event_id=event.event_id,
+            occurred_at=event.occurred_at.astimezone(dt.timezone.utc),
+            ori=event.ori,
+            component=agency.component if agency else None,
+            department=agency.department if agency else None,
+            operator=self._pseudo.operator(event.operator_id),
+            terminal_id=event.terminal_id,
+            message_type=event.message_type,
+            data_source=verdict.data_source,
+            purpose_code=event.purpose_code,
+            has_reason=bool(event.reason.strip()),
+            has_case_number=bool(event.case_number and event.case_number.strip()),
+            subject_key=self._pseudo.subject_key(event.subject),
+            verdict=verdict.verdict,
+            purpose=verdict.purpose,
+            rules=tuple(verdict.rules),
+            policy_version=verdict.policy_version,
+            source=source,
+        )
+
+    # ------------------------------------------------------------------ windows
+
+    def _close_windows(self, result: StepResult, pane_limit_us: int, hopping_limits_us: list[int]) -> None:
+        def wants_empty(start: int) -> bool:
+            return any(rule.wants_empty_window(start) for rule in self.rules)
+
+        for closed in self._panes.close_until(pane_limit_us, include_empty=wants_empty):
+            agencies: dict[str, AgencyWindow] = {}
+            for ori, events in closed.items.items():
+                events.sort(key=lambda e: (e.occurred_at, e.event_id))
+                first = events[0]
+                agencies[ori] = AgencyWindow(ori, first.component, first.department, tuple(events))
+                counts = Counts()
+                for e in events:
+                    counts.add(e)
+                self._emit_aggregate(result, self._pane_spec, closed.start, ori, counts)
+            view = WindowView(closed.start, closed.end, agencies)
+            for rule in self.rules:
+                for finding in rule.on_window(view):
+                    self._emit(result, rule, finding)
+        for store, limit_us in zip(self._hopping, hopping_limits_us):
+            for closed_h in store.close_until(limit_us):
+                for ori, counts in closed_h.items.items():
+                    self._emit_aggregate(result, store.spec, closed_h.start, ori, counts)
+
+    def _emit_aggregate(self, result: StepResult, spec: WindowSpec, start: int, ori: str, counts: Counts) -> None:
+        agg = Aggregate(
+            ori=ori,
+            window_kind=spec.kind,
+            window_start=rfc3339(start),
+            window_end=rfc3339(spec.end(start)),
+            total=counts.total,
+            by_verdict=_sorted(counts.by_verdict),
+            by_purpose=_sorted(counts.by_purpose),
+            by_data_source=_sorted(counts.by_data_source),
+        )
+        self._closed.setdefault((spec.kind, start), {})[ori] = agg
+        self._stats["aggregates"] += 1
+        result.aggregates.append(agg)
+
+    def _amend(self, result: StepResult, event: ProcessedEvent, spec: WindowSpec, starts: list[int]) -> None:
+        """A late event: re-emit each closed window it belongs to with corrected counts, revision + 1."""
+        for start in starts:
+            if self._beyond_retention(start, spec):
+                continue
+            per = self._closed.setdefault((spec.kind, start), {})
+            prev = per.get(event.ori)
+            counts = Counts()
+            if prev is not None:
+                counts = Counts(
+                    total=prev.total,
+                    by_verdict=dict(prev.by_verdict),
+                    by_purpose=dict(prev.by_purpose),
+                    by_data_source=dict(prev.by_data_source),
+                )
+            counts.add(event)
+            agg = Aggregate(
+                ori=event.ori,
+                window_kind=spec.kind,
+                window_start=rfc3339(start),
+                window_end=rfc3339(spec.end(start)),
+                total=counts.total,
+                by_verdict=_sorted(counts.by_verdict),
+                by_purpose=_sorted(counts.by_purpose),
+                by_data_source=_sorted(counts.by_data_source),
+                revision=(prev.revision + 1) if prev is not None else 1,
+                late=(prev.late + 1) if prev is not None else 1,
+            )
+            per[event.ori] = agg
+            self._stats["amendments"] += 1
+            result.aggregates.append(agg)
+
+    def _retention_floor_s(self) -> int | None:
+        """Windows ending at or before this (epoch seconds) are past the amendment retention."""
+        if self._panes.closed_until is None:
+            return None
+        return self._panes.closed_until - self.config.amendment_retention_seconds
+
+    def _beyond_retention(self, start: int, spec: WindowSpec | None = None) -> bool:
+        floor = self._retention_floor_s()
+        return floor is not None and (spec or self._pane_spec).end(start) <= floor
+
+    def _evict(self) -> None:
+        floor = self._retention_floor_s()
+        if floor is None:
+            return
+        for key in [k for k in self._closed if k[1] + self._spec_size(k[0]) <= floor]:
+            del self._closed[key]
+        size = self._pane_spec.size_seconds
+        for start in [s for s in self._seen_by_start if s + size <= floor]:
+            for event_id in self._seen_by_start.pop(start):
+                self._seen.pop(event_id, None)
+        for key, (start, _aid) in list(self._last_fired.items()):
+            rule = self._rule(key[0])
+            keep = rule.settings.suppress_seconds if rule is not None else 0
+            if start + keep + size <= floor:
+                del self._last_fired[key]
+        wm_s = self._panes.closed_until
+        for rule in self.rules:
+            rule.evict(wm_s)
+
+    def _spec_size(self, kind: str) -> int:
+        if kind == self._pane_spec.kind:
+            return self._pane_spec.size_seconds
+        for store in self._hopping:
+            if store.spec.kind == kind:
+                return store.spec.size_seconds
+        return self._pane_spec.size_seconds
+
+    def _rule(self, rule_id: str) -> Rule | None:  # type: ignore[type-arg]
+        for rule in self.rules:
+            if rule.rule_id == rule_id:
+                return rule
+        return None
+
+    # ------------------------------------------------------------------ alerts
+
+    def _emit(self, result: StepResult, rule: Rule, finding: Finding) -> None:  # type: ignore[type-arg]
+        window_start = rfc3339(finding.window_start)
+        aid = alert_id(rule.rule_id, rule.version, finding.key, window_start)
+        status: Any = "fired"
+        reason: str | None = None
+        last = self._last_fired.get((rule.rule_id, finding.key))
+        suppress = rule.settings.suppress_seconds
+        if last is not None and last[1] != aid and abs(finding.window_start - last[0]) < suppress:
+            status = "suppressed"
+            reason = (
+                f"re-alert within {suppress}s (event time) of alert {last[1]} "
+                f"for window {rfc3339(last[0])}"
+            )
+            self._stats["suppressed"] += 1
+        else:
+            self._last_fired[(rule.rule_id, finding.key)] = (finding.window_start, aid)
+        agency = self._registry.get(finding.ori)
+        alert = Alert(
+            alert_id=aid,
+            rule=rule.rule_id,
+            rule_version=rule.version,
+            severity=rule.severity,
+            ori=finding.ori,
+            key=finding.key,
+            window_start=window_start,
+            window_end=rfc3339(finding.window_end),
+            summary=finding.summary,
+            evidence=make_evidence(finding, rule.settings.sample_size),
+            component=agency.component if agency else None,
+            status=status,
+            suppressed_reason=reason,
+        )
+        self._stats["alerts"] += 1
+        result.alerts.append(alert)
+        rec = self.access.apply(alert)
+        if rec is not None:
+            result.recommendations.append(rec)

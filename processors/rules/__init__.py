@@ -1,0 +1,31 @@
+"""The alert rule catalogue: one module per rule, configured by ``rules.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from processors.rules.base import Rule, RuleConfigError, RuleSettings
+from processors.rules.config import RulesConfig, load_rules_config
+from processors.rules.prohibited_query import ProhibitedQuery
+
+CATALOGUE: dict[str, type[Rule]] = {  # type: ignore[type-arg]
+    cls.rule_id: cls
+    for cls in (
+        ProhibitedQuery,
+    )
+}
+
+
+def build_rules(config: RulesConfig) -> list[Rule]:  # type: ignore[type-arg]
+    """Instantiate every enabled rule, in catalogue order (which is also evaluation order)."""
+    missing = sorted(set(CATALOGUE) - set(config.rules))
+    if missing:
+        raise RuleConfigError(f"rules configuration has no entry for {missing}")
+    return [cls(config.rules[rid]) for rid, cls in CATALOGUE.items() if config.rules[rid].enabled]
+
+
+def load_rules(path: Path | str | None = None) -> list[Rule]:  # type: ignore[type-arg]
+    return build_rules(load_rules_config(path))
+
+
+__all__ = ["CATALOGUE", "Rule", "RuleConfigError", "RuleSettings", "RulesConfig", "build_rules", "load_rules"]
