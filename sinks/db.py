@@ -367,10 +367,12 @@ class DatabaseSink:
     def __init__(self, url: str, *, create: bool = True, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.url = url
         self._clock = clock
-        if create:
-            path = sqlite_path(url)
-            if path is not None:
+        path = sqlite_path(url)
+        if path is not None:
+            if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.exists():
+                raise SinkError(f"no database at {path}")
         self.engine = create_sink_engine(url)
         self.dialect = self.engine.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
@@ -454,7 +456,8 @@ class DatabaseSink:
         set_: dict[str, Any] = {c: stmt.excluded[c] for c in rows[0] if c not in kept}
         # An acknowledged or resolved alert keeps its state when the rule re-emits it.
         set_["state"] = case(
-            (table.c.state.in_(("acknowledged", "resolved")), table.c.state),
+            # two comparisons, not IN (…): an expanding IN cannot run in an executemany
+            ((table.c.state == "acknowledged") | (table.c.state == "resolved"), table.c.state),
             else_=stmt.excluded["status"],
         )
         conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=set_), rows)
