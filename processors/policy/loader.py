@@ -1,0 +1,207 @@
+"""Load and validate a policy file (YAML). ``load_policy(None)`` loads the bundled policy_v1.yaml."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from processors.policy.model import (
+    INDICATOR_KINDS,
+    RULE_KINDS,
+    STRENGTHS,
+    Indicator,
+    Policy,
+    PolicyError,
+    RevokedAccess,
+    Rule,
+)
+from processors.policy.text import normalize, tokens
+
+BUNDLED = "policy_v1.yaml"
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load a policy file; raise ``PolicyError`` naming the file and the problem."""
+    if path is None:
+        text = resources.files("processors.policy").joinpath(BUNDLED).read_text(encoding="utf-8")
+        return parse_policy(text, source=f"bundled {BUNDLED}")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: the policy must be a YAML mapping")
+    return _Builder(data, source).build()
+
+
+class _Builder:
+    def __init__(self, data: dict[str, Any], source: str) -> None:
+        self.data = data
+        self.source = source
+
+    def fail(self, message: str) -> PolicyError:
+        return PolicyError(f"{self.source}: {message}")
+
+    def get(self, key: str, kind: type, default: Any = None) -> Any:
+        if key not in self.data:
+            if default is not None:
+                return default
+            raise self.fail(f"missing required key {key!r}")
+        value = self.data[key]
+        if not isinstance(value, kind):
+            raise self.fail(f"{key!r} must be a {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    def strings(self, value: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            raise self.fail(f"{where} must be a list of strings")
+        return tuple(str(v) for v in value)
+
+    def build(self) -> Policy:
+        version = self.data.get("version")
+        if not isinstance(version, (str, int)) or isinstance(version, bool) or not str(version).strip():
+            raise self.fail("'version' must be a non-empty string, e.g. \"1\"")
+        sources: dict[str, str] = {}
+        for name, keys in self.get("data_sources", dict).items():
+            for key in self.strings(keys, f"data_sources.{name}"):
+                if key.upper() in sources:
+                    raise self.fail(f"message key {key} is listed under both {sources[key.upper()]} and {name}")
+                sources[key.upper()] = str(name)
+        exception = self.get("federal_law_exception", dict)
+        presumption = self.get("mission_presumption", dict)
+        fillers = frozenset(self.strings(self.get("fillers", list, []), "fillers"))
+        return Policy(
+            version=str(version).strip(),
+            title=str(self.data.get("title", "")),
+            sources_by_key=sources,
+            criminal_justice_codes=frozenset(
+                c.upper() for c in self.strings(self.get("criminal_justice_purpose_codes", list), "criminal_justice_purpose_codes")
+            ),
+            exception_sources=frozenset(self.strings(exception.get("data_sources"), "federal_law_exception.data_sources")),
+            presumption_components=frozenset(self.strings(presumption.get("components"), "mission_presumption.components")),
+            revoked=self.revoked(),
+            context_components=frozenset(
+                self.strings(self.get("immigration_context_components", list, []), "immigration_context_components")
+            ),
+            placeholder_reasons=frozenset(
+                " ".join(tokens(normalize(p))) for p in self.strings(self.get("placeholder_reasons", list, []), "placeholder_reasons")
+            ),
+            fillers=fillers,
+            fuzzy_exclude=frozenset(self.strings(self.get("fuzzy_exclude", list, []), "fuzzy_exclude")),
+            case_number_patterns=self.patterns(self.get("case_number_patterns", list, []), "case_number_patterns"),
+            rules=self.rules(),
+            indicators=self.indicators(fillers),
+            source=self.source,
+        )
+
+    def patterns(self, raw: Any, where: str) -> tuple[re.Pattern[str], ...]:
+        out = []
+        for pattern in self.strings(raw, where):
+            try:
+                out.append(re.compile(pattern))
+            except re.error as exc:
+                raise self.fail(f"{where}: bad pattern {pattern!r}: {exc}") from exc
+        return tuple(out)
+
+    def revoked(self) -> tuple[RevokedAccess, ...]:
+        out = []
+        for i, entry in enumerate(self.get("revoked_access", list, [])):
+            if not isinstance(entry, dict) or "component" not in entry or "from" not in entry:
+                raise self.fail(f"revoked_access[{i}] needs 'component' and 'from'")
+            raw = entry["from"]
+            try:
+                since = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
+            except ValueError as exc:
+                raise self.fail(f"revoked_access[{i}].from {raw!r} is not an ISO 8601 time: {exc}") from exc
+            if since.tzinfo is None:
+                raise self.fail(f"revoked_access[{i}].from {raw!r} needs a UTC offset")
+            out.append(RevokedAccess(component=str(entry["component"]), since=since))
+        return tuple(out)
+
+    def rules(self) -> dict[str, Rule]:
+        raw = self.get("rules", dict)
+        rules: dict[str, Rule] = {}
+        seen: set[str] = set()
+        for kind in RULE_KINDS:
+            entry = raw.get(kind)
+            if not isinstance(entry, dict):
+                raise self.fail(f"rules.{kind} is missing (needs id, description, clause)")
+            for key in ("id", "description", "clause"):
+                if not isinstance(entry.get(key), str) or not entry[key].strip():
+                    raise self.fail(f"rules.{kind}.{key} must be a non-empty string")
+            if entry["id"] in seen:
+                raise self.fail(f"rule id {entry['id']} is used twice")
+            seen.add(entry["id"])
+            rules[kind] = Rule(kind=kind, id=entry["id"], description=entry["description"], clause=entry["clause"])
+        unknown = set(raw) - set(RULE_KINDS)
+        if unknown:
+            raise self.fail(f"rules has unknown kinds {sorted(unknown)}; known: {list(RULE_KINDS)}")
+        return rules
+
+    def indicators(self, fillers: frozenset[str]) -> tuple[Indicator, ...]:
+        out = []
+        ids: set[str] = set()
+        for i, entry in enumerate(self.get("indicators", list)):
+            where = f"indicators[{i}]"
+            if not isinstance(entry, dict):
+                raise self.fail(f"{where} must be a mapping")
+            ind_id = entry.get("id")
+            if not isinstance(ind_id, str) or not ind_id:
+                raise self.fail(f"{where}.id must be a non-empty string")
+            where = f"indicator {ind_id}"
+            if ind_id in ids:
+                raise self.fail(f"{where} is defined twice")
+            ids.add(ind_id)
+            if entry.get("kind") not in INDICATOR_KINDS:
+                raise self.fail(f"{where}: kind must be one of {sorted(INDICATOR_KINDS)}")
+            if entry.get("strength") not in STRENGTHS:
+                raise self.fail(f"{where}: strength must be one of {sorted(STRENGTHS)}")
+            for key in ("description", "clause"):
+                if not isinstance(entry.get(key), str):
+                    raise self.fail(f"{where}: {key} must be a string")
+            words = tuple(w.lower() for w in self.strings(entry.get("words", []), f"{where}.words"))
+            phrases = []
+            for phrase in self.strings(entry.get("phrases", []), f"{where}.phrases"):
+                parts = tuple(p for p in _phrase_words(phrase) if p not in fillers)
+                if not parts:
+                    raise self.fail(f"{where}: phrase {phrase!r} has only filler words")
+                phrases.append(parts)
+            patterns = self.patterns(entry.get("patterns", []), f"{where}.patterns")
+            out.append(
+                Indicator(
+                    id=ind_id,
+                    kind=entry["kind"],
+                    strength=entry["strength"],
+                    description=entry["description"],
+                    clause=entry["clause"],
+                    words=words,
+                    phrases=tuple(phrases),
+                    patterns=tuple(patterns),
+                )
+            )
+        return tuple(out)
+
+
+def _phrase_words(phrase: str) -> list[str]:
+    """Split a phrase like the text it must match, keeping a trailing ``*`` on prefix words."""
+    out = []
+    for raw in normalize(phrase).split(" "):
+        star = raw.endswith("*")
+        parts = tokens(raw)
+        if star and parts:
+            parts[-1] += "*"
+        out.extend(parts)
+    return out

@@ -1,0 +1,101 @@
+"""The policy as values: rules, indicators and the versioned policy that holds them (policy_v1.yaml)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+IndicatorKind = Literal["immigration", "criminal_offence", "criminal_context", "non_criminal_justice", "personal"]
+Strength = Literal["strong", "weak", "context"]
+
+INDICATOR_KINDS: Final = frozenset(
+    {"immigration", "criminal_offence", "criminal_context", "non_criminal_justice", "personal"}
+)
+STRENGTHS: Final = frozenset({"strong", "weak", "context"})
+# The rule kinds the classifier implements; the policy file gives each an id, a description and a clause.
+RULE_KINDS: Final = (
+    "no_justification",
+    "justified",
+    "immigration_indicator",
+    "federal_law_exception",
+    "prohibited_source",
+    "mission_presumption",
+    "revoked_access",
+    "ncj_under_cj_code",
+    "ncj_own_code",
+    "personal_use",
+)
+UNKNOWN_SOURCE: Final = "unknown"
+
+
+class PolicyError(ValueError):
+    """The policy file is unreadable or malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule a verdict can cite: a stable id, a one-line description and the clause in domain.md."""
+
+    kind: str
+    id: str
+    description: str
+    clause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """A signal in the reason/case-number text: words, phrases (token sequences) and regex patterns."""
+
+    id: str
+    kind: IndicatorKind
+    strength: Strength
+    description: str
+    clause: str
+    words: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedAccess:
+    component: str
+    since: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A versioned policy. Built by ``load_policy``; immutable."""
+
+    version: str
+    title: str
+    sources_by_key: Mapping[str, str]
+    criminal_justice_codes: frozenset[str]
+    exception_sources: frozenset[str]
+    presumption_components: frozenset[str]
+    revoked: tuple[RevokedAccess, ...]
+    context_components: frozenset[str]
+    placeholder_reasons: frozenset[str]
+    fillers: frozenset[str]
+    fuzzy_exclude: frozenset[str]
+    case_number_patterns: tuple[re.Pattern[str], ...]
+    rules: Mapping[str, Rule]
+    indicators: tuple[Indicator, ...]
+    source: str = field(default="<policy>", compare=False)
+
+    def data_source(self, message_type: str) -> str:
+        """The data source a message key reaches, e.g. ``DQ`` → ``dmv_license``; ``unknown`` otherwise."""
+        return self.sources_by_key.get(message_type.strip().upper(), UNKNOWN_SOURCE)
+
+    def rule(self, kind: str) -> Rule:
+        return self.rules[kind]
+
+    def revoked_since(self, component: str | None) -> dt.datetime | None:
+        if component is None:
+            return None
+        for entry in self.revoked:
+            if entry.component == component:
+                return entry.since
+        return None

@@ -1,0 +1,145 @@
+"""Reason-field text: normalisation, tokens, and fuzzy token matching against indicator vocabularies.
+
+Operators type short, abbreviated, misspelled text. We lower-case, fold accents, split into letter
+runs and digit runs, and match each token against the policy's words exactly, by prefix (``deport*``),
+or with a bounded Damerau-Levenshtein distance for longer words (first letter kept). Joined tokens
+("icehold") are caught by also matching adjacent token pairs concatenated.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+_TOKEN_RE: Final = re.compile(r"[a-z]+|\d+")
+_SPACE_RE: Final = re.compile(r"\s+")
+_CACHE_LIMIT: Final = 200_000
+
+
+def normalize(text: str) -> str:
+    """Lower-case, fold accents and compatibility forms, collapse whitespace."""
+    if text.isascii():
+        folded = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return _SPACE_RE.sub(" ", folded).strip()
+
+
+def tokens(normalized: str) -> list[str]:
+    """Letter runs and digit runs of normalised text: ``"I-247a hold"`` → ``["i", "247", "a", "hold"]``."""
+    return _TOKEN_RE.findall(normalized)
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (insert, delete, substitute, swap adjacent), capped at limit+1."""
+    if a == b:
+        return 0
+    la, lb = len(a), len(b)
+    if abs(la - lb) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(lb + 1))
+    for i in range(1, la + 1):
+        cur = [i] + [0] * lb
+        best = i
+        ca = a[i - 1]
+        for j in range(1, lb + 1):
+            cost = 0 if ca == b[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+            if v < best:
+                best = v
+        if best > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[lb]
+
+
+def allowed_typos(length: int) -> int:
+    """How many typos a word of this length may carry and still match: 0 below 5 letters, 1, then 2 from 9."""
+    if length >= 9:
+        return 2
+    if length >= 5:
+        return 1
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A vocabulary entry: ``text`` is the word, ``prefix`` when written ``word*``."""
+
+    text: str
+    prefix: bool
+
+
+def parse_term(raw: str) -> Term:
+    raw = raw.strip().lower()
+    if raw.endswith("*"):
+        return Term(raw[:-1], True)
+    return Term(raw, False)
+
+
+class Vocabulary:
+    """Maps a token to the set of term keys it matches (exactly, by prefix, or within the typo budget).
+
+    Results are cached per token: reason text is highly repetitive, so the fuzzy work runs once per
+    distinct token.
+    """
+
+    def __init__(self, terms: Iterable[str], *, exclude: Iterable[str] = ()) -> None:
+        self._exact: dict[str, str] = {}
+        self._prefixes: list[Term] = []
+        self._by_first: dict[str, list[Term]] = {}
+        for raw in terms:
+            term = parse_term(raw)
+            key = raw.strip().lower()
+            if term.prefix:
+                self._prefixes.append(term)
+            else:
+                self._exact[term.text] = key
+            if term.text and term.text[0].isalpha() and len(term.text) >= 5:
+                self._by_first.setdefault(term.text[0], []).append(term)
+        self._exclude = frozenset(e.lower() for e in exclude) | frozenset(self._exact)
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def match(self, token: str) -> frozenset[str]:
+        """The term keys (``"deport*"``, ``"detainer"``…) this token matches."""
+        hit = self._cache.get(token)
+        if hit is not None:
+            return hit
+        found = self._compute(token)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[token] = found
+        return found
+
+    def _compute(self, token: str) -> frozenset[str]:
+        found: set[str] = set()
+        exact = self._exact.get(token)
+        if exact is not None:
+            found.add(exact)
+        for term in self._prefixes:
+            if token.startswith(term.text):
+                found.add(term.text + "*")
+        if found or token in self._exclude or not token.isalpha() or len(token) < 5:
+            return frozenset(found)
+        for term in self._by_first.get(token[0], ()):
+            budget = allowed_typos(len(term.text))
+            if term.prefix:
+                n = len(term.text)
+                if len(token) < n - budget:
+                    continue
+                if any(
+                    edit_distance(token[:k], term.text, budget) <= budget
+                    for k in range(max(1, n - budget), min(len(token), n + budget) + 1)
+                ):
+                    found.add(term.text + "*")
+            elif edit_distance(token, term.text, budget) <= budget:
+                found.add(term.text)
+        return frozenset(found)
