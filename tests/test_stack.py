@@ -1,0 +1,263 @@
+"""The local stack really starts: Kafka, PostgreSQL, Prometheus and Alertmanager answer on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clets_watch.commands import stack as stack_command
+from clets_watch.stack import (
+    SERVICES,
+    Stack,
+    StackConfig,
+    StackError,
+    free_port,
+    system_requirements,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+        return resp.status, resp.read()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clets-watch")
+    stack_command.register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    args = _parser().parse_args(["stack", *argv])
+    code = args.func(args)
+    return code, capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- the session stack
+
+
+def test_kafka_produce_and_consume(kafka_bootstrap: str, kafka_topic: Any) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    topic = kafka_topic("roundtrip")
+    payload = json.dumps({"event_id": str(uuid.uuid4()), "ori": "CA0190000"}).encode()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer.send(topic, key=b"CA0190000", value=payload).get(timeout=30)
+    producer.close()
+
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+        group_id=f"g-{uuid.uuid4().hex[:8]}", consumer_timeout_ms=20000,
+    )
+    try:
+        received = [(m.key, m.value) for m in consumer]
+    finally:
+        consumer.close()
+    assert received == [(b"CA0190000", payload)]
+
+
+def test_kafka_topic_factory_makes_distinct_topics(kafka_bootstrap: str, kafka_topic: Any) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    first, second = kafka_topic("a"), kafka_topic("a", partitions=3)
+    assert first != second
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([first, second])}
+    finally:
+        admin.close()
+    assert described == {first: 1, second: 3}
+
+
+def test_postgres_select_one(postgres_url: str) -> None:
+    import psycopg
+
+    assert postgres_url.startswith("postgresql+psycopg://")
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        # the database is fresh and empty: no tables of ours in it
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+        assert tables == (0,)
+
+
+def test_postgres_databases_are_distinct_and_dropped(stack: Any, postgres_database: Any) -> None:
+    import psycopg
+
+    first, second = postgres_database(), postgres_database()
+    assert first != second
+    name = first.rsplit("/", 1)[1]
+    stack.drop_database(name)
+    with psycopg.connect(stack.postgres_dsn()) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
+
+
+def test_prometheus_ready_and_scrapes_itself(prometheus: Any) -> None:
+    status, body = _get(f"{prometheus.url}/-/ready")
+    assert status == 200
+    result = prometheus.wait_for('up{job="prometheus"} == 1', timeout=30)
+    assert result[0]["value"][1] == "1"
+
+
+def test_prometheus_picks_up_new_targets_without_restart(prometheus: Any, alertmanager: Any) -> None:
+    # Alertmanager exposes /metrics: use it as a stand-in for a worker
+    target = alertmanager.url.removeprefix("http://")
+    prometheus.set_targets([target])
+    result = prometheus.wait_for(f'up{{job="clets-watch", instance="{target}"}} == 1', timeout=30)
+    assert result[0]["metric"]["service"] == "clets-watch"
+
+
+def test_alertmanager_ready_and_status(alertmanager: Any) -> None:
+    status, _ = _get(f"{alertmanager.url}/-/ready")
+    assert status == 200
+    body = alertmanager.status()
+    assert body["cluster"]["status"] == "disabled"
+    # the running config is deploy/alertmanager.yml with the webhook pointed at the local receiver
+    assert alertmanager.webhook_url in body["config"]["original"]
+    assert "oncall-webhook:8080" not in body["config"]["original"]
+
+
+def test_up_twice_is_idempotent(stack: Any, alertmanager: Any) -> None:
+    before = {s.name: s.pid for s in stack.status(["alertmanager"])}
+    again = stack.up(["alertmanager"])
+    assert [(s.name, s.running, s.pid) for s in again] == [("alertmanager", True, before["alertmanager"])]
+
+
+def test_status_json_cli(capsys: pytest.CaptureFixture[str], stack: Any, alertmanager: Any) -> None:
+    code, out = _cli(capsys, "status", "--json", "--home", str(stack.home))
+    assert code == 0
+    doc = json.loads(out)
+    by_name = {s["name"]: s for s in doc["services"]}
+    assert set(by_name) == set(SERVICES)
+    assert by_name["alertmanager"]["running"] is True
+    assert by_name["alertmanager"]["address"] == alertmanager.url
+
+
+def test_status_table_cli(capsys: pytest.CaptureFixture[str], stack: Any, alertmanager: Any) -> None:
+    code, out = _cli(capsys, "status", "--services", "alertmanager", "--home", str(stack.home))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["SERVICE", "STATE", "PID", "ADDRESS"]
+    assert lines[1].split()[:2] == ["alertmanager", "running"]
+
+
+# ----------------------------------------------------------------------------- a private stack
+
+
+def _private_stack(tmp_path: Path) -> Stack:
+    return Stack(StackConfig(
+        home=tmp_path / "stack", prometheus_port=free_port(), alertmanager_port=free_port(),
+        postgres_port=free_port(), kafka_port=free_port(), kafka_controller_port=free_port(),
+        scrape_targets=(), ready_timeout=30,
+    ))
+
+
+def test_stale_pid_files_are_replaced(tmp_path: Path) -> None:
+    private = _private_stack(tmp_path)
+    private.home.mkdir(parents=True)
+    # a pid that no longer exists ...
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    private.pid_file("alertmanager").write_text(f"{dead.pid}\n")
+    # ... and a pid that lives but is some other program
+    other = subprocess.Popen(["sleep", "60"])
+    private.pid_file("prometheus").write_text(f"{other.pid}\n")
+    try:
+        assert [s.running for s in private.status(["prometheus", "alertmanager"])] == [False, False]
+        statuses = private.up(["prometheus", "alertmanager"])
+        assert all(s.running for s in statuses)
+        assert {s.pid for s in statuses}.isdisjoint({dead.pid, other.pid})
+        assert other.poll() is None  # the unrelated process was left alone
+    finally:
+        private.down()
+        other.kill()
+        other.wait()
+    assert not private.pid_file("alertmanager").exists()
+    assert [s.running for s in private.status(["prometheus", "alertmanager"])] == [False, False]
+
+
+def test_port_taken_by_a_stranger_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    private = _private_stack(tmp_path)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", private.config.alertmanager_port))
+        sock.listen()
+        with pytest.raises(StackError, match=r"port 127\.0\.0\.1:\d+ is already in use"):
+            private.up(["alertmanager"])
+
+
+def test_down_then_up_restarts(tmp_path: Path) -> None:
+    private = _private_stack(tmp_path)
+    try:
+        first = private.up(["alertmanager"])[0]
+        assert first.running
+        stopped = private.down(["alertmanager"])[0]
+        assert not stopped.running and stopped.pid is None
+        second = private.up(["alertmanager"])[0]
+        assert second.running and second.pid != first.pid
+        # data and config survive a restart
+        assert (private.data_dir("alertmanager") / "alertmanager.yml").exists()
+    finally:
+        private.down()
+
+
+def test_unknown_service_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="unknown service.*zookeeper"):
+        _private_stack(tmp_path).up(["zookeeper"])
+
+
+def test_cli_rejects_unknown_service(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from clets_watch.cli import UserError
+
+    with pytest.raises(UserError, match="zookeeper"):
+        _cli(capsys, "status", "--services", "kafka,zookeeper", "--home", str(tmp_path))
+
+
+def test_system_requirements_found_on_this_machine() -> None:
+    reqs = system_requirements()
+    assert {r.name for r in reqs} == {"java", "mvn", "postgresql (initdb)", "prometheus", "alertmanager"}
+    missing = [r.message() for r in reqs if not r.ok]
+    assert missing == [], "\n".join(missing)
+
+
+def test_system_requirement_message_names_the_fix() -> None:
+    from clets_watch.stack import Requirement
+
+    msg = Requirement("prometheus", None, "apt-get install prometheus").message()
+    assert msg == "prometheus not found: run `make setup` (or `scripts/setup-system.sh`) (apt-get install prometheus)"
+
+
+def test_kafka_jars_are_cached_outside_the_repo(stack: Any, kafka_bootstrap: str) -> None:
+    libs = stack.ensure_kafka_jars()
+    assert (libs / ".complete").exists()
+    assert any(libs.glob("kafka_2.13-4.1.1.jar"))
+    assert not libs.resolve().is_relative_to(stack.config.project_root)
+
+
+def test_prometheus_config_points_at_alertmanager_and_targets_file(stack: Any) -> None:
+    cfg = stack.prometheus_config()
+    am = cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert am == [f"127.0.0.1:{stack.config.alertmanager_port}"]
+    job = next(j for j in cfg["scrape_configs"] if j["job_name"] == "clets-watch")
+    assert job["file_sd_configs"][0]["files"] == [str(stack.targets_file)]
+    assert cfg["rule_files"] == [str(stack.config.project_root / "deploy" / "prometheus" / "rules" / "*.yml")]
+
+
+def test_set_scrape_targets_validates(tmp_path: Path) -> None:
+    private = _private_stack(tmp_path)
+    with pytest.raises(StackError, match="not host:port"):
+        private.set_scrape_targets(["localhost"])
+    private.set_scrape_targets(["127.0.0.1:9464"])
+    assert json.loads(private.targets_file.read_text())[0]["targets"] == ["127.0.0.1:9464"]
