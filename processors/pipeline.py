@@ -349,8 +349,10 @@ class Pipeline:
         self._wm.observe(ts_us)
         wm_us = self._wm.value_us
         if wm_us is not None:
+            before = self._panes.closed_until
             self._close_windows(result, wm_us, [wm_us] * len(self._hopping))
-            self._evict()
+            if self._panes.closed_until != before:
+                self._evict()
         return result
 
     def _to_processed(self, event: QueryEvent, source: str | None) -> ProcessedEvent:

@@ -1,0 +1,108 @@
+"""Rule dmv_by_dhs_surge: a DHS component's DMV look-ups (dmv_license + dmv_registration) in a
+window far above its own baseline — the raid pattern.
+
+ElastAlert's spike rule: the current window's count against the mean of the ``reference_windows``
+windows before it (windows with no DMV look-ups count as zero), with a floor on the baseline and a
+minimum count. Key = the ORI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from processors.rules.base import Finding, Rule, RuleSettings, WindowView, refs
+
+DMV_SOURCES: Final = frozenset({"dmv_license", "dmv_registration"})
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    reference_windows: int = 30
+    spike_height: float = 3.0
+    min_reference: float = 1.0
+    min_count: int = 10
+
+    def __post_init__(self) -> None:
+        if self.reference_windows < 1:
+            raise ValueError(f"reference_windows must be >= 1, got {self.reference_windows}")
+        if self.spike_height <= 1.0:
+            raise ValueError(f"spike_height must be > 1, got {self.spike_height}")
+        if self.min_reference <= 0 or self.min_count < 1:
+            raise ValueError("min_reference must be > 0 and min_count >= 1")
+
+
+class _State(msgspec.Struct):
+    size: int = 0
+    history: dict[str, dict[int, int]] = {}  # ORI -> window start -> DMV look-ups (non-zero only)
+
+
+class DmvByDhsSurge(Rule[Params]):
+    rule_id = "dmv_by_dhs_surge"
+    Params = Params
+
+    def __init__(self, settings: RuleSettings) -> None:
+        super().__init__(settings)
+        self._state = _State()
+
+    def baseline(self, ori: str, start: int) -> float:
+        size = self._state.size
+        lo = start - self.params.reference_windows * size
+        past = self._state.history.get(ori, {})
+        return sum(n for s, n in past.items() if lo <= s < start) / self.params.reference_windows
+
+    def on_window(self, window: WindowView) -> list[Finding]:
+        self._state.size = window.end - window.start
+        findings = []
+        for ori, agency in window.agencies.items():
+            if agency.department != "DHS":
+                continue
+            dmv = [e for e in agency.events if e.data_source in DMV_SOURCES]
+            if not dmv:
+                continue
+            mean = self.baseline(ori, window.start)
+            reference = max(mean, self.params.min_reference)
+            if len(dmv) >= self.params.min_count and len(dmv) >= self.params.spike_height * reference:
+                findings.append(
+                    Finding(
+                        key=ori,
+                        ori=ori,
+                        window_start=window.start,
+                        window_end=window.end,
+                        summary=(
+                            f"{ori} ({agency.component or 'DHS'}): {len(dmv)} DMV look-ups in one window, "
+                            f"{len(dmv) / reference:.1f}x its baseline of {mean:.2f} per window"
+                        ),
+                        events=refs(dmv),
+                        count=len(dmv),
+                        counts={
+                            "dmv": len(dmv),
+                            "dmv_license": sum(1 for e in dmv if e.data_source == "dmv_license"),
+                            "dmv_registration": sum(1 for e in dmv if e.data_source == "dmv_registration"),
+                            "baseline_mean": round(mean, 4),
+                            "ratio": round(len(dmv) / reference, 4),
+                        },
+                        policy_rules=tuple(sorted({r for e in dmv for r in e.rules})),
+                    )
+                )
+            self._state.history.setdefault(ori, {})[window.start] = len(dmv)
+        return findings
+
+    def evict(self, watermark_s: int) -> None:
+        if not self._state.size:
+            return
+        floor = watermark_s - (self.params.reference_windows + 1) * self._state.size
+        for ori in list(self._state.history):
+            past = self._state.history[ori]
+            for s in [s for s in past if s < floor]:
+                del past[s]
+            if not past:
+                del self._state.history[ori]
+
+    def state_bytes(self) -> bytes:
+        return msgspec.msgpack.encode(self._state)
+
+    def load_state(self, data: bytes) -> None:
+        self._state = msgspec.msgpack.decode(data, type=_State) if data else _State()

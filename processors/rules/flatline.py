@@ -1,0 +1,106 @@
+"""Rule flatline: an agency that normally queries goes silent for a window.
+
+Evaluated when the watermark closes a window in which the agency made no query, if over the
+``baseline_windows`` windows before it the agency queried in at least ``min_active_windows`` and
+averaged at least ``min_baseline`` queries per window. Alerts once when a silence begins (the
+window before was not silent). Key = the ORI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from processors.rules.base import Finding, Rule, RuleSettings, WindowView
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    baseline_windows: int = 30
+    min_baseline: float = 5.0
+    min_active_windows: int = 10
+
+    def __post_init__(self) -> None:
+        if self.baseline_windows < 1:
+            raise ValueError(f"baseline_windows must be >= 1, got {self.baseline_windows}")
+        if not 1 <= self.min_active_windows <= self.baseline_windows:
+            raise ValueError("min_active_windows must be in 1..baseline_windows")
+        if self.min_baseline <= 0:
+            raise ValueError(f"min_baseline must be > 0, got {self.min_baseline}")
+
+
+class _State(msgspec.Struct):
+    size: int = 0
+    history: dict[str, dict[int, int]] = {}  # ORI -> window start -> queries (non-zero only)
+
+
+class Flatline(Rule[Params]):
+    rule_id = "flatline"
+    Params = Params
+
+    def __init__(self, settings: RuleSettings) -> None:
+        super().__init__(settings)
+        self._state = _State()
+
+    def _baseline(self, ori: str, start: int) -> tuple[float, int] | None:
+        """(mean per window, active windows) if the agency normally queries before ``start``."""
+        size = self._state.size
+        lo = start - self.params.baseline_windows * size
+        counts = [n for s, n in self._state.history.get(ori, {}).items() if lo <= s < start]
+        mean = sum(counts) / self.params.baseline_windows
+        if len(counts) >= self.params.min_active_windows and mean >= self.params.min_baseline:
+            return mean, len(counts)
+        return None
+
+    def wants_empty_window(self, start: int) -> bool:
+        return bool(self._state.size) and any(self._baseline(ori, start) for ori in self._state.history)
+
+    def on_window(self, window: WindowView) -> list[Finding]:
+        size = self._state.size = window.end - window.start
+        findings = []
+        for ori in sorted(self._state.history):
+            if ori in window.agencies:
+                continue
+            past = self._state.history[ori]
+            if window.start - size not in past:
+                continue  # already silent in the window before: the silence was reported when it began
+            base = self._baseline(ori, window.start)
+            if base is None:
+                continue
+            mean, active = base
+            findings.append(
+                Finding(
+                    key=ori,
+                    ori=ori,
+                    window_start=window.start,
+                    window_end=window.end,
+                    summary=(
+                        f"{ori} went silent: no queries in a window after averaging {mean:.1f} per window "
+                        f"({active} of the last {self.params.baseline_windows} windows active)"
+                    ),
+                    events=[],
+                    count=0,
+                    counts={"queries": 0, "baseline_mean": round(mean, 4), "active_windows": active},
+                )
+            )
+        for ori, agency in window.agencies.items():
+            self._state.history.setdefault(ori, {})[window.start] = len(agency.events)
+        return findings
+
+    def evict(self, watermark_s: int) -> None:
+        if not self._state.size:
+            return
+        floor = watermark_s - (self.params.baseline_windows + 2) * self._state.size
+        for ori in list(self._state.history):
+            past = self._state.history[ori]
+            for s in [s for s in past if s < floor]:
+                del past[s]
+            if not past:
+                del self._state.history[ori]
+
+    def state_bytes(self) -> bytes:
+        return msgspec.msgpack.encode(self._state)
+
+    def load_state(self, data: bytes) -> None:
+        self._state = msgspec.msgpack.decode(data, type=_State) if data else _State()
