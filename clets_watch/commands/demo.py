@@ -1,0 +1,267 @@
+"""``clets-watch demo``: the whole pipeline once, on the embedded defaults.
+
+Brings up Kafka (reusing a running one), creates the topics, produces an hour of simulated
+CLETS traffic in event time with an immigration raid in it (plus three malformed messages, to
+show the dead-letter path), runs the live worker until the stream is consumed, prints what it
+found, and stops what it started. Deterministic: the same seed gives the same events and the
+same alert ids, so a second run adds nothing new to the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from clets_watch.settings import Settings
+
+DEMO_START = "2019-06-12T05:00:00-07:00"
+MALFORMED: tuple[bytes, ...] = (
+    b'{"schema_version": 1, "event_id": "demo-bad-1", "occurred_at": "2019-06-12T05:10:00-07:00"',
+    b'{"schema_version": 7, "event_id": "demo-bad-2"}',
+    b'{"schema_version": 1, "event_id": "demo-bad-3", "occurred_at": "2019-06-12T05:10:00-07:00", '
+    b'"ori": "not-an-ori", "operator_id": "x", "terminal_id": "t", "message_type": "DQ", "reason": ""}',
+)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run the whole pipeline once on the embedded defaults and print what it found",
+        description=(
+            "Start Kafka if it is not running, produce an hour of simulated CLETS traffic with an "
+            "immigration raid, run the live worker until the stream is consumed, print verdicts and "
+            "alerts, then stop what the demo started. The database is the SQLite file under "
+            ".clets-watch/ (or CLETS_WATCH_DB_URL)."
+        ),
+    )
+    p.add_argument("--seed", type=int, default=2019, help="simulator seed (default 2019)")
+    p.add_argument("--minutes", type=float, default=60.0, help="minutes of event time (default 60)")
+    p.add_argument("--rate", type=float, default=4.0, help="background events per second of event time (default 4)")
+    p.add_argument("--start", default=DEMO_START, help=f"event time of the first query (default {DEMO_START})")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the worker (default 120)")
+    p.add_argument("--keep-stack", action="store_true", help="leave Kafka running afterwards")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def _say(msg: str, *, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from clets_watch.cli import UserError
+    from clets_watch.kafka_admin import ensure_topics, group_lag
+    from clets_watch.stack import Stack, StackConfig, StackError
+    from producers.kafka_out import produce
+    from producers.scenarios import ScenarioError
+    from producers.simulator import generate
+
+    settings = Settings()
+    quiet = args.json
+    try:
+        start = dt.datetime.fromisoformat(args.start)
+    except ValueError:
+        raise UserError(f"--start {args.start!r} is not an ISO 8601 time") from None
+    if start.tzinfo is None:
+        raise UserError(f"--start {args.start!r} needs a UTC offset, e.g. {DEMO_START}")
+
+    stack = Stack(StackConfig(home=settings.home / "stack"))
+    started_kafka = False
+    bootstrap_port = int(settings.kafka_bootstrap.rsplit(":", 1)[1])
+    if not any(s.running for s in stack.status(["kafka"])):
+        if bootstrap_port != stack.config.kafka_port:
+            raise UserError(f"no Kafka broker at {settings.kafka_bootstrap}")
+        _say("starting Kafka (KRaft, single node) on 127.0.0.1:9092 ...", quiet=quiet)
+        try:
+            stack.up(["kafka"])
+        except StackError as exc:
+            raise UserError(str(exc)) from None
+        started_kafka = True
+    else:
+        _say(f"reusing the Kafka broker at {settings.kafka_bootstrap}", quiet=quiet)
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        ensure_topics(
+            settings.kafka_bootstrap,
+            [settings.topic_queries, settings.topic_dead_letter, settings.topic_alerts],
+            partitions=settings.topic_partitions,
+        )
+        try:
+            items = list(
+                generate(
+                    seed=args.seed,
+                    start=start,
+                    duration=dt.timedelta(minutes=args.minutes),
+                    rate_per_second=args.rate,
+                    scenarios=["raid"],
+                )
+            )
+        except ScenarioError as exc:
+            raise UserError(str(exc)) from None
+        truth = Counter(str(item.truth.get("verdict")) for item in items)
+        _say(f"producing {len(items):,} query events and {len(MALFORMED)} malformed messages ...", quiet=quiet)
+        result = produce(
+            items,
+            bootstrap=settings.kafka_bootstrap,
+            topic=settings.topic_queries,
+            partitions=settings.topic_partitions,
+        )
+        _send_raw(settings, MALFORMED)
+        log_path = settings.home / "logs" / "demo-worker.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        _say(f"running the worker until the stream is consumed (log: {log_path}) ...", quiet=quiet)
+        with log_path.open("ab") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "clets_watch.cli", "worker"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=os.environ.copy(),
+            )
+        deadline = time.monotonic() + args.timeout
+        lag = -1
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise UserError(f"the worker stopped with exit code {worker.returncode}; see {log_path}")
+            lag = group_lag(settings.kafka_bootstrap, settings.consumer_group, settings.topic_queries)
+            if lag == 0:
+                break
+            _say(f"  {lag:,} messages still to consume", quiet=quiet)
+            time.sleep(2.0)
+        else:
+            raise UserError(f"the worker did not consume the stream within {args.timeout:.0f}s ({lag:,} left); see {log_path}")
+        summary = _summary(settings, items, result.sent, truth)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        if started_kafka and not args.keep_stack:
+            _say("stopping Kafka (started by the demo) ...", quiet=quiet)
+            stack.down(["kafka"])
+    if args.json:
+        import json
+
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(summary, settings)
+    return 0
+
+
+def _send_raw(settings: Settings, messages: tuple[bytes, ...]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        for raw in messages:
+            producer.send(settings.topic_queries, key=b"demo-malformed", value=raw)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def _summary(settings: Settings, items: list[Any], sent: int, truth: Counter[str]) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from processors.agencies import AgencyRegistry
+    from sinks.db import DatabaseSink
+    from sinks.models import DeadLetterRecord, QueryVerdict
+
+    event_ids = [item.event["event_id"] for item in items]
+    first = min(dt.datetime.fromisoformat(i.event["occurred_at"]) for i in items)
+    last = max(dt.datetime.fromisoformat(i.event["occurred_at"]) for i in items)
+    registry = AgencyRegistry.load(settings.agencies_file)
+    with DatabaseSink(settings.database_url) as sink, sink.engine.connect() as conn:
+        verdicts = dict(
+            conn.execute(
+                select(QueryVerdict.verdict, func.count())
+                .where(QueryVerdict.occurred_at >= first, QueryVerdict.occurred_at <= last)
+                .group_by(QueryVerdict.verdict)
+            ).all()
+        )
+        dead = dict(
+            conn.execute(
+                select(DeadLetterRecord.reason, func.count())
+                .where(DeadLetterRecord.event_id.like("demo-bad-%") | DeadLetterRecord.event_id.is_(None))
+                .group_by(DeadLetterRecord.reason)
+            ).all()
+        )
+        alerts = [
+            a
+            for a in sink.list_alerts(limit=100_000)
+            if first - dt.timedelta(hours=2) <= _as_dt(a.window_start) <= last + dt.timedelta(hours=2)
+        ]
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    for a in alerts:
+        grouped.setdefault((a.rule, a.ori), []).append(a)
+    rows = []
+    for (rule, ori), group in sorted(grouped.items(), key=lambda kv: (kv[0][0] != "dmv_by_dhs_surge", kv[0])):
+        agency = registry.get(ori)
+        windows = sorted(_as_dt(a.window_start) for a in group)
+        rows.append(
+            {
+                "rule": rule,
+                "ori": ori,
+                "agency": agency.name if agency else "unknown agency",
+                "component": agency.component if agency else None,
+                "alerts": len(group),
+                "first_window_start": windows[0].isoformat(),
+                "last_window_start": windows[-1].isoformat(),
+                "evidence_events": sum(int(a.evidence.get("count", 0)) for a in group),
+                "alert_ids": [a.alert_id for a in group][:5],
+            }
+        )
+    return {
+        "events_produced": sent,
+        "event_ids": len(set(event_ids)),
+        "event_time": {"from": first.isoformat(), "to": last.isoformat()},
+        "verdicts": verdicts,
+        "ground_truth_verdicts": dict(truth),
+        "dead_letters": dead,
+        "alerts": len(alerts),
+        "alert_groups": rows,
+        "database": settings.database_url,
+        "metrics": f"http://{settings.metrics_host}:{settings.metrics_port}/metrics (while a worker runs)",
+    }
+
+
+def _as_dt(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _print_summary(s: dict[str, Any], settings: Settings) -> None:
+    v = s["verdicts"]
+    print()
+    print(f"clets-watch demo: {s['events_produced']:,} CLETS query events, "
+          f"{s['event_time']['from']} .. {s['event_time']['to']}")
+    print(f"  verdicts     prohibited {v.get('prohibited', 0):,} · review {v.get('review', 0):,} · "
+          f"allowed {v.get('allowed', 0):,}")
+    dl = s["dead_letters"]
+    print(f"  dead letters {sum(dl.values())} ({', '.join(f'{k} {n}' for k, n in sorted(dl.items())) or 'none'})")
+    print(f"  alerts       {s['alerts']:,}")
+    print()
+    if s["alert_groups"]:
+        print(f"  {'RULE':<22} {'ORI':<10} {'AGENCY':<48} {'ALERTS':>6}  {'EVIDENCE':>8}  FIRST WINDOW (UTC)")
+        for r in s["alert_groups"]:
+            print(
+                f"  {r['rule']:<22} {r['ori']:<10} {r['agency'][:48]:<48} {r['alerts']:>6}  "
+                f"{r['evidence_events']:>8}  {r['first_window_start'][:16]}"
+            )
+    print()
+    print(f"  database     {s['database']}   (try: clets-watch alerts --rule dmv_by_dhs_surge)")
+    print(f"  metrics      {s['metrics']}")
