@@ -69,7 +69,7 @@ def build_payload(
         if ends_at is not None:
             if ends_at.tzinfo is None:
                 raise ValueError(f"naive ends_at {ends_at!r}: pass a timezone-aware datetime")
-            entry["endsAt"] = ends_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            entry["endsAt"] = ends_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         by_id[alert.alert_id] = entry
     return list(by_id.values())
 

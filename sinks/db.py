@@ -10,12 +10,13 @@ Schema changes go through Alembic (``sinks/migrations``); ``upgrade(url)`` runs 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import msgspec
 from alembic import command
@@ -344,7 +345,9 @@ def _dead_letter_row(dead: DeadLetter, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _last_by_key(rows: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
+def _last_by_key(
+    rows: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Any]
+) -> list[dict[str, Any]]:
     """Drop duplicate keys inside one batch (the last wins): PostgreSQL refuses to upsert one row twice
     in a statement, and a redelivered message can sit twice in a batch."""
     unique: dict[Any, dict[str, Any]] = {}
@@ -383,7 +386,7 @@ class DatabaseSink:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> DatabaseSink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -444,7 +447,9 @@ class DatabaseSink:
         conn.execute(stmt, rows)
         return len(rows)
 
-    def _upsert_alerts(self, conn: Connection, rows: list[dict[str, Any]], now: dt.datetime) -> tuple[int, int, int]:
+    def _upsert_alerts(
+        self, conn: Connection, rows: list[dict[str, Any]], now: dt.datetime
+    ) -> tuple[int, int, int]:
         if not rows:
             return 0, 0, 0
         table: Any = AlertRecord.__table__
@@ -590,24 +595,26 @@ class DatabaseSink:
         """Set an agency's recommendation (normal, watch, suspend) and append it to the history."""
         if state not in RECOMMENDATION_STATES:
             raise SinkError(f"unknown recommendation {state!r}: one of {', '.join(RECOMMENDATION_STATES)}")
-        row = {
-            "ori": ori,
-            "component": component,
-            "state": state,
-            "reason": reason,
-            "alert_ids": list(alert_ids),
-            "actor": actor,
-            "at": self._clock(),
-        }
+        result = RecommendationRow(
+            ori=ori,
+            component=component,
+            state=state,
+            reason=reason,
+            alert_ids=tuple(alert_ids),
+            actor=actor,
+            at=self._clock(),
+        )
+        row: dict[str, Any] = {**dataclasses.asdict(result), "alert_ids": list(alert_ids)}
         current: Any = AgencyRecommendation.__table__
+        history: Any = AgencyRecommendationHistory.__table__
         stmt = self._insert(current)
         stmt = stmt.on_conflict_do_update(
             index_elements=["ori"], set_={c: stmt.excluded[c] for c in row if c != "ori"}
         )
         with self.engine.begin() as conn:
             conn.execute(stmt, row)
-            conn.execute(AgencyRecommendationHistory.__table__.insert(), row)
-        return RecommendationRow(**{**row, "alert_ids": tuple(alert_ids)})
+            conn.execute(history.insert(), row)
+        return result
 
     def recommendations(self) -> list[RecommendationRow]:
         with Session(self.engine) as session:

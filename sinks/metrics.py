@@ -12,8 +12,8 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from wsgiref.simple_server import WSGIServer
 from typing import Final, Protocol, get_args
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -30,8 +30,20 @@ PROCESSING_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 
 # Label names no metric may carry: identities and free text.
 FORBIDDEN_LABELS: Final = frozenset(
-    {"operator", "operator_id", "subject", "subject_key", "case", "case_number", "reason_text", "terminal_id",
-     "event_id", "summary", "note", "detail"}
+    {
+        "operator",
+        "operator_id",
+        "subject",
+        "subject_key",
+        "case",
+        "case_number",
+        "reason_text",
+        "terminal_id",
+        "event_id",
+        "summary",
+        "note",
+        "detail",
+    }
 )
 
 
@@ -60,51 +72,72 @@ class Metrics:
         self._watermark: float | None = None
         r = self.registry
         self.queries = Counter(
-            "clets_watch_queries", "Classified CLETS queries by agency, message key and verdict.",
-            ["ori", "component", "message_type", "verdict"], registry=r,
+            "clets_watch_queries",
+            "Classified CLETS queries by agency, message key and verdict.",
+            ["ori", "component", "message_type", "verdict"],
+            registry=r,
         )
         self.purposes = Counter(
-            "clets_watch_purpose", "Classified CLETS queries by agency and purpose.",
-            ["ori", "component", "purpose"], registry=r,
+            "clets_watch_purpose",
+            "Classified CLETS queries by agency and purpose.",
+            ["ori", "component", "purpose"],
+            registry=r,
         )
         self.alerts = Counter(
-            "clets_watch_alerts", "Alerts raised by rule, severity and status (fired or suppressed).",
-            ["rule", "severity", "status"], registry=r,
+            "clets_watch_alerts",
+            "Alerts raised by rule, severity and status (fired or suppressed).",
+            ["rule", "severity", "status"],
+            registry=r,
         )
         self.dead_letters = Counter(
-            "clets_watch_dead_letter", "Messages routed to the dead-letter topic, by reason.",
-            ["reason"], registry=r,
+            "clets_watch_dead_letter",
+            "Messages routed to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
         )
         self.late_events = Counter(
-            "clets_watch_late_events", "Events later than the allowed lateness (counted, dead-lettered).",
+            "clets_watch_late_events",
+            "Events later than the allowed lateness (counted, dead-lettered).",
             registry=r,
         )
         self.events_processed = Counter(
-            "clets_watch_events_processed", "Query events decoded, classified and handed to the sinks.",
+            "clets_watch_events_processed",
+            "Query events decoded, classified and handed to the sinks.",
             registry=r,
         )
         self.watermark_timestamp = Gauge(
-            "clets_watch_watermark_timestamp_seconds", "Event-time watermark (Unix seconds).", registry=r,
+            "clets_watch_watermark_timestamp_seconds",
+            "Event-time watermark (Unix seconds).",
+            registry=r,
         )
         self.watermark_lag = Gauge(
-            "clets_watch_watermark_lag_seconds", "Wall clock minus the event-time watermark, in seconds.",
+            "clets_watch_watermark_lag_seconds",
+            "Wall clock minus the event-time watermark, in seconds.",
             registry=r,
         )
         self.watermark_lag.set_function(self._lag)
         self.sink_backlog = Gauge(
-            "clets_watch_sink_backlog", "Results waiting to be written to the database.", registry=r,
+            "clets_watch_sink_backlog",
+            "Results waiting to be written to the database.",
+            registry=r,
         )
         self.consumer_lag = Gauge(
-            "clets_watch_consumer_lag", "Kafka consumer lag in messages, by partition.", ["partition"], registry=r,
+            "clets_watch_consumer_lag",
+            "Kafka consumer lag in messages, by partition.",
+            ["partition"],
+            registry=r,
         )
         self.processing_seconds = Histogram(
-            "clets_watch_processing_seconds", "Time to process one batch, in seconds.",
-            buckets=PROCESSING_BUCKETS, registry=r,
+            "clets_watch_processing_seconds",
+            "Time to process one batch, in seconds.",
+            buckets=PROCESSING_BUCKETS,
+            registry=r,
         )
         self.agency_recommendation = Gauge(
             "clets_watch_agency_recommendation",
             "Current recommendation per agency: 1 for the state in force, 0 for the others.",
-            ["ori", "component", "state"], registry=r,
+            ["ori", "component", "state"],
+            registry=r,
         )
         for reason in DEAD_LETTER_REASONS:
             self.dead_letters.labels(reason=reason)
@@ -119,7 +152,9 @@ class Metrics:
                 for status in ALERT_STATUSES:
                     self.alerts.labels(rule=rule, severity=severity, status=status)
 
-    def declare_agency(self, ori: str, component: str | None = None, message_types: Iterable[str] = ()) -> None:
+    def declare_agency(
+        self, ori: str, component: str | None = None, message_types: Iterable[str] = ()
+    ) -> None:
         """Create an agency's purpose series (and, for the given message keys, its query series per
         verdict) at zero, e.g. for every ORI in the registry."""
         comp = component_label(component)
@@ -182,7 +217,9 @@ class Metrics:
             purposes[pk] = purposes.get(pk, 0) + 1
             n += 1
         for (ori, comp, message_type, verdict), count in queries.items():
-            self.queries.labels(ori=ori, component=comp, message_type=message_type, verdict=verdict).inc(count)
+            self.queries.labels(ori=ori, component=comp, message_type=message_type, verdict=verdict).inc(
+                count
+            )
         for (ori, comp, purpose), count in purposes.items():
             self.purposes.labels(ori=ori, component=comp, purpose=purpose).inc(count)
         if n:

@@ -1,9 +1,9 @@
 """``clets-watch alerts``: list, show, acknowledge and resolve alerts in the database.
 
-    clets-watch alerts [list] [--rule R] [--ori O] [--severity S] [--status STATE] [--limit N] [--json]
-    clets-watch alerts show ALERT_ID [--json]
-    clets-watch alerts ack ALERT_ID --by NAME --note TEXT
-    clets-watch alerts resolve ALERT_ID --by NAME --note TEXT
+clets-watch alerts [list] [--rule R] [--ori O] [--severity S] [--status STATE] [--limit N] [--json]
+clets-watch alerts show ALERT_ID [--json]
+clets-watch alerts ack ALERT_ID --by NAME --note TEXT
+clets-watch alerts resolve ALERT_ID --by NAME --note TEXT
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from schemas.outputs import Severity
 ALERT_STATES = ("fired", "suppressed", "acknowledged", "resolved")
 SUMMARY_WIDTH = 60
 
-_Sub = argparse._SubParsersAction  # noqa: SLF001 - argparse exposes no public name for it
+_Sub = argparse._SubParsersAction
 
 
 def _add_db(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -39,10 +39,15 @@ def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     p.add_argument("--severity", default=default, choices=get_args(Severity), help="only this severity")
     p.add_argument("--status", default=default, choices=ALERT_STATES, help="only alerts in this state now")
     p.add_argument(
-        "--limit", type=int, default=argparse.SUPPRESS if suppress else 100, help="at most N alerts (default 100)"
+        "--limit",
+        type=int,
+        default=argparse.SUPPRESS if suppress else 100,
+        help="at most N alerts (default 100)",
     )
     p.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
         help="a JSON array, for scripts",
     )
 
@@ -76,7 +81,9 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         a.add_argument("alert_id", metavar="ALERT_ID")
         a.add_argument("--by", required=True, metavar="NAME", help="who is taking the action")
         a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found")
-        a.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="the ledger entry as JSON")
+        a.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="the ledger entry as JSON"
+        )
         _add_db(a, suppress=True)
 
 
@@ -172,7 +179,9 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
             )
         )
     _print_table(table, out)
-    print(f"{len(rows)} alert(s){' (limit reached: use --limit)' if len(rows) == args.limit else ''}", file=out)
+    print(
+        f"{len(rows)} alert(s){' (limit reached: use --limit)' if len(rows) == args.limit else ''}", file=out
+    )
     return 0
 
 
@@ -188,7 +197,9 @@ def _show(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
         return 0
     data = alert.to_json()
     ev = alert.evidence
-    status = alert.status if alert.status == alert.raised_as else f"{alert.status} (raised as {alert.raised_as})"
+    status = (
+        alert.status if alert.status == alert.raised_as else f"{alert.status} (raised as {alert.raised_as})"
+    )
     lines = [
         f"alert     {alert.alert_id}",
         f"rule      {alert.rule} v{alert.rule_version}",

@@ -23,17 +23,30 @@ def only_the_alerts_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'clets-watch.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{tmp_path / 'clets-watch.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     sink = DatabaseSink(url)
     try:
         sink.write_batch(
             SinkBatch(
                 alerts=[
-                    alert("al-ero", window_start="2019-03-01T14:00:00Z", severity="critical", component="ICE-ERO",
-                          ori="CA0370000"),
+                    alert(
+                        "al-ero",
+                        window_start="2019-03-01T14:00:00Z",
+                        severity="critical",
+                        component="ICE-ERO",
+                        ori="CA0370000",
+                    ),
                     alert("al-ccw", rule="ccw_checks", window_start="2019-03-01T13:00:00Z"),
-                    alert("al-old", window_start="2019-03-01T10:00:00Z", status="suppressed",
-                          suppressed_reason="repeat within cooldown"),
+                    alert(
+                        "al-old",
+                        window_start="2019-03-01T10:00:00Z",
+                        status="suppressed",
+                        suppressed_reason="repeat within cooldown",
+                    ),
                 ]
             )
         )
@@ -43,19 +56,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def alert(alert_id: str, **kw: object) -> Alert:
-    fields: dict[str, object] = dict(
-        alert_id=alert_id,
-        rule="dmv_burst",
-        rule_version=1,
-        severity="high",
-        ori="CA0190000",
-        key="CA0190000",
-        window_start="2019-03-01T12:00:00Z",
-        window_end="2019-03-01T15:00:00Z",
-        summary=f"summary of {alert_id}",
-        evidence=Evidence(count=7, event_ids=("ev-1", "ev-2"), counts={"dmv_license": 7.0},
-                          policy_rules=("POL-2b",)),
-    )
+    fields: dict[str, object] = {
+        "alert_id": alert_id,
+        "rule": "dmv_burst",
+        "rule_version": 1,
+        "severity": "high",
+        "ori": "CA0190000",
+        "key": "CA0190000",
+        "window_start": "2019-03-01T12:00:00Z",
+        "window_end": "2019-03-01T15:00:00Z",
+        "summary": f"summary of {alert_id}",
+        "evidence": Evidence(
+            count=7, event_ids=("ev-1", "ev-2"), counts={"dmv_license": 7.0}, policy_rules=("POL-2b",)
+        ),
+    }
     fields.update(kw)
     return Alert(**fields)  # type: ignore[arg-type]
 
@@ -86,7 +100,9 @@ def test_list_filters_and_json(capsys: pytest.CaptureFixture[str], db_url: str) 
 
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--status", "suppressed", "--json")
     assert [r["alert_id"] for r in json.loads(out)] == ["al-old"]
-    code, out, _ = run(capsys, "alerts", "list", "--db", db_url, "--ori", "CA0370000", "--severity", "critical", "--json")
+    code, out, _ = run(
+        capsys, "alerts", "list", "--db", db_url, "--ori", "CA0370000", "--severity", "critical", "--json"
+    )
     assert [r["alert_id"] for r in json.loads(out)] == ["al-ero"]
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--limit", "1", "--json")
     assert len(json.loads(out)) == 1
@@ -95,13 +111,17 @@ def test_list_filters_and_json(capsys: pytest.CaptureFixture[str], db_url: str) 
 
 
 def test_ack_resolve_and_show_with_the_ledger(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
-    code, out, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "on it")
+    code, out, err = run(
+        capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "on it"
+    )
     assert code == 0, err
     assert out.startswith("acknowledged al-ero by j.doe")
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--status", "acknowledged", "--json")
     assert [r["alert_id"] for r in json.loads(out)] == ["al-ero"]
 
-    code, out, _ = run(capsys, "alerts", "--db", db_url, "resolve", "al-ero", "--by", "k.roe", "--note", "sent to DOJ")
+    code, out, _ = run(
+        capsys, "alerts", "--db", db_url, "resolve", "al-ero", "--by", "k.roe", "--note", "sent to DOJ"
+    )
     assert code == 0 and out.startswith("resolved al-ero by k.roe")
 
     code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
@@ -120,7 +140,9 @@ def test_ack_resolve_and_show_with_the_ledger(capsys: pytest.CaptureFixture[str]
     assert "policy rules: POL-2b" in out
     assert "resolved     by k.roe: sent to DOJ" in out
 
-    code, _, err = run(capsys, "alerts", "resolve", "al-ero", "--db", db_url, "--by", "k.roe", "--note", "again")
+    code, _, err = run(
+        capsys, "alerts", "resolve", "al-ero", "--db", db_url, "--by", "k.roe", "--note", "again"
+    )
     assert code == 2
     assert err.strip() == "clets-watch alerts: alert al-ero is already resolved"
 
@@ -143,7 +165,9 @@ def test_missing_database_file_says_what_to_run(capsys: pytest.CaptureFixture[st
     assert not expected.exists()  # reading never creates a database
 
 
-def test_a_database_without_our_tables_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_database_without_our_tables_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     import sqlite3
 
     path = tmp_path / "other.db"
@@ -153,7 +177,9 @@ def test_a_database_without_our_tables_is_a_clear_error(capsys: pytest.CaptureFi
     assert "has no clets-watch tables" in err
 
 
-def test_bad_limit_and_unreachable_server_are_user_errors(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+def test_bad_limit_and_unreachable_server_are_user_errors(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
     code, _, err = run(capsys, "alerts", "--db", db_url, "--limit", "0")
     assert (code, err.strip()) == (2, "clets-watch alerts: --limit must be at least 1, got 0")
     code, _, err = run(capsys, "alerts", "--db", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x")

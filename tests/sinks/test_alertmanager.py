@@ -9,30 +9,30 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from schemas.outputs import Alert, Evidence
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError, build_payload
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def alert(alert_id: str = "a3f9c2", **kw: Any) -> Alert:
-    fields: dict[str, Any] = dict(
-        alert_id=alert_id,
-        rule="dmv_burst",
-        rule_version=2,
-        severity="critical",
-        ori="CA0370000",
-        key="CA0370000",
-        window_start="2019-03-01T12:00:00Z",
-        window_end="2019-03-01T13:00:00Z",
-        summary="ICE-ERO ran 41 DMV look-ups in one hour",
-        evidence=Evidence(count=41, event_ids=("ev-1", "ev-2")),
-        component="ICE-ERO",
-    )
+    fields: dict[str, Any] = {
+        "alert_id": alert_id,
+        "rule": "dmv_burst",
+        "rule_version": 2,
+        "severity": "critical",
+        "ori": "CA0370000",
+        "key": "CA0370000",
+        "window_start": "2019-03-01T12:00:00Z",
+        "window_end": "2019-03-01T13:00:00Z",
+        "summary": "ICE-ERO ran 41 DMV look-ups in one hour",
+        "evidence": Evidence(count=41, event_ids=("ev-1", "ev-2")),
+        "component": "ICE-ERO",
+    }
     fields.update(kw)
     return Alert(**fields)
 
@@ -65,7 +65,11 @@ def test_payload_without_a_link_base_points_at_the_cli_and_has_no_generator_url(
 
 def test_payload_dedups_by_alert_id_and_skips_suppressed_alerts() -> None:
     payload = build_payload(
-        [alert("a1"), alert("a1", summary="updated"), alert("a2", status="suppressed", suppressed_reason="dup")]
+        [
+            alert("a1"),
+            alert("a1", summary="updated"),
+            alert("a2", status="suppressed", suppressed_reason="dup"),
+        ]
     )
     assert [(e["labels"]["alert_id"], e["annotations"]["summary"]) for e in payload] == [("a1", "updated")]
 
@@ -80,11 +84,13 @@ def test_payload_can_mark_alerts_resolved() -> None:
 
 class _Receiver(BaseHTTPRequestHandler):
     status = 200
-    bodies: list[Any] = []
+    bodies: ClassVar[list[Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
-        type(self).bodies.append((self.path, self.headers["Content-Type"], json.loads(self.rfile.read(length))))
+        type(self).bodies.append(
+            (self.path, self.headers["Content-Type"], json.loads(self.rfile.read(length)))
+        )
         self.send_response(type(self).status)
         self.end_headers()
         self.wfile.write(b"bad alert" if type(self).status >= 400 else b"")

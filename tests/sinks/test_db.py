@@ -27,7 +27,7 @@ from sinks.db import (
 )
 from sinks.models import TABLES, AlertLedgerEntry, Base
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -62,26 +62,26 @@ def sink(db_url: str, clock: Clock) -> Iterator[DatabaseSink]:
 
 
 def event(i: int, *, verdict: str = "allowed", ori: str = "CA0190000", **kw: object) -> ProcessedEvent:
-    fields: dict[str, object] = dict(
-        event_id=f"ev-{i:06d}",
-        occurred_at=T0 + dt.timedelta(seconds=i),
-        ori=ori,
-        component=None,
-        department=None,
-        operator="op-7f3a9c",
-        terminal_id="T-01",
-        message_type="DQ",
-        data_source="dmv_license",
-        purpose_code=None,
-        has_reason=True,
-        has_case_number=False,
-        subject_key="subj-41bd02",
-        verdict=verdict,
-        purpose="criminal_justice",
-        rules=("POL-1",),
-        policy_version="1",
-        source=f"clets.queries/0/{i}",
-    )
+    fields: dict[str, object] = {
+        "event_id": f"ev-{i:06d}",
+        "occurred_at": T0 + dt.timedelta(seconds=i),
+        "ori": ori,
+        "component": None,
+        "department": None,
+        "operator": "op-7f3a9c",
+        "terminal_id": "T-01",
+        "message_type": "DQ",
+        "data_source": "dmv_license",
+        "purpose_code": None,
+        "has_reason": True,
+        "has_case_number": False,
+        "subject_key": "subj-41bd02",
+        "verdict": verdict,
+        "purpose": "criminal_justice",
+        "rules": ("POL-1",),
+        "policy_version": "1",
+        "source": f"clets.queries/0/{i}",
+    }
     fields.update(kw)
     return ProcessedEvent(**fields)  # type: ignore[arg-type]
 
@@ -102,19 +102,19 @@ def aggregate(*, revision: int = 0, total: int = 10, start: str = "2019-03-01T12
 
 
 def alert(alert_id: str = "al-1", **kw: object) -> Alert:
-    fields: dict[str, object] = dict(
-        alert_id=alert_id,
-        rule="dmv_burst",
-        rule_version=1,
-        severity="high",
-        ori="CA0190000",
-        key="CA0190000",
-        window_start="2019-03-01T12:00:00Z",
-        window_end="2019-03-01T13:00:00Z",
-        summary="41 DMV look-ups in one hour",
-        evidence=Evidence(count=41, event_ids=("ev-000001", "ev-000002"), counts={"dmv": 41.0}),
-        component="ICE-ERO",
-    )
+    fields: dict[str, object] = {
+        "alert_id": alert_id,
+        "rule": "dmv_burst",
+        "rule_version": 1,
+        "severity": "high",
+        "ori": "CA0190000",
+        "key": "CA0190000",
+        "window_start": "2019-03-01T12:00:00Z",
+        "window_end": "2019-03-01T13:00:00Z",
+        "summary": "41 DMV look-ups in one hour",
+        "evidence": Evidence(count=41, event_ids=("ev-000001", "ev-000002"), counts={"dmv": 41.0}),
+        "component": "ICE-ERO",
+    }
     fields.update(kw)
     return Alert(**fields)  # type: ignore[arg-type]
 
@@ -123,9 +123,18 @@ def full_batch(n: int = 50) -> SinkBatch:
     return SinkBatch(
         processed=[event(i, verdict="prohibited" if i % 5 == 0 else "allowed") for i in range(n)],
         aggregates=[aggregate(), aggregate(revision=1, total=11)],
-        alerts=[alert("al-1"), alert("al-2", rule="ccw_checks", status="suppressed", suppressed_reason="cooldown")],
-        dead_letters=[DeadLetter(reason="malformed_json", detail="expected ',' at byte 7", payload=b'{"a" 1}',
-                                 source="clets.queries/0/99")],
+        alerts=[
+            alert("al-1"),
+            alert("al-2", rule="ccw_checks", status="suppressed", suppressed_reason="cooldown"),
+        ],
+        dead_letters=[
+            DeadLetter(
+                reason="malformed_json",
+                detail="expected ',' at byte 7",
+                payload=b'{"a" 1}',
+                source="clets.queries/0/99",
+            )
+        ],
     )
 
 
@@ -218,7 +227,12 @@ def test_duplicates_inside_one_batch_are_written_once(sink: DatabaseSink) -> Non
     assert result.alerts_inserted == 1
     assert result.dead_letters_inserted == 1
     rows = sink.count_rows()
-    assert (rows["query_verdicts"], rows["window_aggregates"], rows["alerts"], rows["alert_ledger"]) == (1, 1, 1, 1)
+    assert (rows["query_verdicts"], rows["window_aggregates"], rows["alerts"], rows["alert_ledger"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
     got = sink.get_alert("al-1")
     assert got is not None and got.summary == "again"  # the last one in the batch wins
 
@@ -245,8 +259,12 @@ def test_aggregate_revisions_are_separate_rows_and_a_rewrite_converges(sink: Dat
 
 def test_dead_letter_id_is_a_digest_of_source_and_payload() -> None:
     a = DeadLetter(reason="malformed_json", detail="d", payload=b"{", source="t/0/1")
-    assert dead_letter_id(a) == dead_letter_id(DeadLetter(reason="late", detail="other", payload=b"{", source="t/0/1"))
-    assert dead_letter_id(a) != dead_letter_id(DeadLetter(reason="malformed_json", detail="d", payload=b"{", source="t/0/2"))
+    assert dead_letter_id(a) == dead_letter_id(
+        DeadLetter(reason="late", detail="other", payload=b"{", source="t/0/1")
+    )
+    assert dead_letter_id(a) != dead_letter_id(
+        DeadLetter(reason="malformed_json", detail="d", payload=b"{", source="t/0/2")
+    )
     assert len(dead_letter_id(a)) == 64
 
 
@@ -271,7 +289,9 @@ def test_times_are_stored_in_utc_and_read_back_aware(sink: DatabaseSink) -> None
         from sinks.models import QueryVerdict
 
         found = conn.scalar(
-            select(QueryVerdict.event_id).where(QueryVerdict.occurred_at == dt.datetime(2019, 3, 1, 12, 0, 1, tzinfo=UTC))
+            select(QueryVerdict.event_id).where(
+                QueryVerdict.occurred_at == dt.datetime(2019, 3, 1, 12, 0, 1, tzinfo=UTC)
+            )
         )
     assert found == "ev-000001"
 
@@ -290,7 +310,9 @@ def test_no_pii_reaches_the_database(sink: DatabaseSink) -> None:
     sink.write_batch(
         SinkBatch(
             processed=[event(1)],
-            dead_letters=[DeadLetter(reason="wrong_type", detail="Expected `str`", payload=payload, source="s/0/1")],
+            dead_letters=[
+                DeadLetter(reason="wrong_type", detail="Expected `str`", payload=payload, source="s/0/1")
+            ],
         )
     )
     columns = {c["name"] for c in inspect(sink.engine).get_columns("query_verdicts")}
@@ -413,8 +435,12 @@ def test_ledger_rows_are_only_ever_added(sink: DatabaseSink) -> None:
 
 def test_recommendations_keep_a_history(sink: DatabaseSink) -> None:
     sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
-    sink.recommend("CA0190000", "watch", reason="DMV burst", actor="clets-watch", alert_ids=["al-1"], component="ICE-ERO")
-    sink.recommend("CA0190000", "suspend", reason="repeat", actor="j.doe", alert_ids=["al-1"], component="ICE-ERO")
+    sink.recommend(
+        "CA0190000", "watch", reason="DMV burst", actor="clets-watch", alert_ids=["al-1"], component="ICE-ERO"
+    )
+    sink.recommend(
+        "CA0190000", "suspend", reason="repeat", actor="j.doe", alert_ids=["al-1"], component="ICE-ERO"
+    )
     current = sink.recommendations()
     assert [(r.ori, r.state, r.alert_ids) for r in current] == [("CA0190000", "suspend", ("al-1",))]
     assert [r.state for r in sink.recommendation_history("CA0190000")] == ["watch", "suspend"]
@@ -425,7 +451,9 @@ def test_recommendations_keep_a_history(sink: DatabaseSink) -> None:
 def test_disclosure_filings_are_keyed_by_agency_and_year(sink: DatabaseSink) -> None:
     late = dt.datetime(2019, 6, 3, 17, 0, tzinfo=UTC)
     sink.record_disclosure("CA0300099", 2018, filed_at=None, investigations_opened=None)
-    sink.record_disclosure("CA0300099", 2018, filed_at=late, investigations_opened=0, outcomes="none reported")
+    sink.record_disclosure(
+        "CA0300099", 2018, filed_at=late, investigations_opened=0, outcomes="none reported"
+    )
     rows = sink.disclosures(year=2018)
     assert [(r.ori, r.filed_at, r.investigations_opened) for r in rows] == [("CA0300099", late, 0)]
 

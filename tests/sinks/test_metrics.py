@@ -14,14 +14,21 @@ from schemas.events import DEAD_LETTER_REASONS
 from schemas.outputs import Alert, DeadLetter, Evidence, ProcessedEvent
 from sinks.metrics import FORBIDDEN_LABELS, Metrics, serve
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
 OPERATOR = "op-SECRET-7f3a9c"
 SUBJECT = "subj-SECRET-41bd02"
 
 
-def event(i: int, *, ori: str = "CA0190000", component: str | None = None, verdict: str = "allowed",
-          purpose: str = "criminal_justice", message_type: str = "DQ") -> ProcessedEvent:
+def event(
+    i: int,
+    *,
+    ori: str = "CA0190000",
+    component: str | None = None,
+    verdict: str = "allowed",
+    purpose: str = "criminal_justice",
+    message_type: str = "DQ",
+) -> ProcessedEvent:
     return ProcessedEvent(
         event_id=f"ev-{i}",
         occurred_at=T0 + dt.timedelta(seconds=i),
@@ -90,35 +97,58 @@ def test_declared_agencies_have_a_zero_series_per_verdict_and_purpose(registry: 
 def test_observe_counts_one_batch(registry: CollectorRegistry) -> None:
     m = Metrics(registry)
     processed = [event(i) for i in range(3)] + [
-        event(10, ori="CA0370000", component="ICE-ERO", verdict="prohibited", purpose="immigration_enforcement"),
-        event(11, ori="CA0370000", component="ICE-ERO", verdict="prohibited", purpose="immigration_enforcement"),
+        event(
+            10, ori="CA0370000", component="ICE-ERO", verdict="prohibited", purpose="immigration_enforcement"
+        ),
+        event(
+            11, ori="CA0370000", component="ICE-ERO", verdict="prohibited", purpose="immigration_enforcement"
+        ),
     ]
     dead = [
         DeadLetter(reason="malformed_json", detail="x", payload=b"{"),
         DeadLetter(reason="late", detail="late by 300s", payload=b"{}"),
         DeadLetter(reason="late", detail="late by 400s", payload=b"{}"),
     ]
-    m.observe(processed=processed, alerts=[alert(), alert(status="suppressed")], dead_letters=dead,
-              processing_seconds=0.02)
+    m.observe(
+        processed=processed,
+        alerts=[alert(), alert(status="suppressed")],
+        dead_letters=dead,
+        processing_seconds=0.02,
+    )
 
     q = "clets_watch_queries_total"
-    assert registry.get_sample_value(
-        q, {"ori": "CA0190000", "component": "none", "message_type": "DQ", "verdict": "allowed"}
-    ) == 3.0
-    assert registry.get_sample_value(
-        q, {"ori": "CA0370000", "component": "ICE-ERO", "message_type": "DQ", "verdict": "prohibited"}
-    ) == 2.0
-    assert registry.get_sample_value(
-        "clets_watch_purpose_total",
-        {"ori": "CA0370000", "component": "ICE-ERO", "purpose": "immigration_enforcement"},
-    ) == 2.0
+    assert (
+        registry.get_sample_value(
+            q, {"ori": "CA0190000", "component": "none", "message_type": "DQ", "verdict": "allowed"}
+        )
+        == 3.0
+    )
+    assert (
+        registry.get_sample_value(
+            q, {"ori": "CA0370000", "component": "ICE-ERO", "message_type": "DQ", "verdict": "prohibited"}
+        )
+        == 2.0
+    )
+    assert (
+        registry.get_sample_value(
+            "clets_watch_purpose_total",
+            {"ori": "CA0370000", "component": "ICE-ERO", "purpose": "immigration_enforcement"},
+        )
+        == 2.0
+    )
     assert registry.get_sample_value("clets_watch_events_processed_total") == 5.0
-    assert registry.get_sample_value(
-        "clets_watch_alerts_total", {"rule": "dmv_burst", "severity": "high", "status": "fired"}
-    ) == 1.0
-    assert registry.get_sample_value(
-        "clets_watch_alerts_total", {"rule": "dmv_burst", "severity": "high", "status": "suppressed"}
-    ) == 1.0
+    assert (
+        registry.get_sample_value(
+            "clets_watch_alerts_total", {"rule": "dmv_burst", "severity": "high", "status": "fired"}
+        )
+        == 1.0
+    )
+    assert (
+        registry.get_sample_value(
+            "clets_watch_alerts_total", {"rule": "dmv_burst", "severity": "high", "status": "suppressed"}
+        )
+        == 1.0
+    )
     assert registry.get_sample_value("clets_watch_dead_letter_total", {"reason": "late"}) == 2.0
     assert registry.get_sample_value("clets_watch_dead_letter_total", {"reason": "malformed_json"}) == 1.0
     assert registry.get_sample_value("clets_watch_late_events_total") == 2.0
@@ -181,8 +211,15 @@ def test_no_operator_subject_case_or_free_text_in_any_label(registry: CollectorR
     m.observe(
         processed=[event(1), event(2, component="ICE-ERO")],
         alerts=[alert()],
-        dead_letters=[DeadLetter(reason="wrong_type", detail="DETAIL-SECRET", payload=b"PAYLOAD-SECRET",
-                                 event_id="ev-SECRET", source="t/0/1")],
+        dead_letters=[
+            DeadLetter(
+                reason="wrong_type",
+                detail="DETAIL-SECRET",
+                payload=b"PAYLOAD-SECRET",
+                event_id="ev-SECRET",
+                source="t/0/1",
+            )
+        ],
     )
     m.set_consumer_lag({0: 1})
     m.set_recommendation("CA0190000", None, "watch")
@@ -193,8 +230,20 @@ def test_no_operator_subject_case_or_free_text_in_any_label(registry: CollectorR
             label_names.update(sample.labels)
             if "reason" in sample.labels:  # the dead-letter reason is a closed list, never free text
                 assert sample.labels["reason"] in DEAD_LETTER_REASONS
-    assert label_names <= {"ori", "component", "message_type", "verdict", "purpose", "rule", "severity",
-                           "status", "reason", "partition", "state", "le"}
+    assert label_names <= {
+        "ori",
+        "component",
+        "message_type",
+        "verdict",
+        "purpose",
+        "rule",
+        "severity",
+        "status",
+        "reason",
+        "partition",
+        "state",
+        "le",
+    }
     for forbidden in ("operator", "subject", "case", "terminal", "event_id", "summary"):
         assert not any(forbidden in name for name in label_names)
     assert not label_names & FORBIDDEN_LABELS
