@@ -1,0 +1,134 @@
+"""Builders shared by the pure-core tests: processed events, window views, rule settings, raw events,
+and a small deterministic classify function (a test double of our own pure classifier)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from processors.rules.base import AgencyWindow, RuleSettings, WindowView
+from processors.rules.config import load_rules_config
+from schemas import ProcessedEvent, QueryEvent, Verdict
+
+T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.timezone.utc)  # 12:00 in Los Angeles (PDT)
+T0_S = int(T0.timestamp())
+DHS_ORI = "CAICE0100"
+LASD = "CA0190000"
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def pe(
+    event_id: str,
+    seconds: float = 0,
+    *,
+    ori: str = LASD,
+    operator: str = "op-1",
+    subject_key: str | None = "s-1",
+    data_source: str = "criminal_history",
+    message_type: str = "QH",
+    purpose: str = "criminal_justice",
+    verdict: str = "allowed",
+    has_reason: bool = True,
+    has_case_number: bool = False,
+    rules: tuple[str, ...] = (),
+    department: str | None = None,
+    component: str | None = None,
+    source: str | None = None,
+    when: dt.datetime | None = None,
+) -> ProcessedEvent:
+    if ori == DHS_ORI and department is None:
+        department, component = "DHS", "ICE-ERO"
+    return ProcessedEvent(
+        event_id=event_id,
+        occurred_at=when or at(seconds),
+        ori=ori,
+        component=component,
+        department=department,
+        operator=operator,
+        terminal_id="T1",
+        message_type=message_type,
+        data_source=data_source,
+        purpose_code=None,
+        has_reason=has_reason,
+        has_case_number=has_case_number,
+        subject_key=subject_key,
+        verdict=verdict,  # type: ignore[arg-type]
+        purpose=purpose,  # type: ignore[arg-type]
+        rules=rules,
+        policy_version="1",
+        source=source,
+    )
+
+
+def view(start: int, events: Iterable[ProcessedEvent], size: int = 60) -> WindowView:
+    by_ori: dict[str, list[ProcessedEvent]] = defaultdict(list)
+    for e in events:
+        by_ori[e.ori].append(e)
+    agencies = {
+        ori: AgencyWindow(ori, evs[0].component, evs[0].department, tuple(sorted(evs, key=lambda e: (e.occurred_at, e.event_id))))
+        for ori, evs in sorted(by_ori.items())
+    }
+    return WindowView(start, start + size, agencies)
+
+
+def settings(rule_id: str, **params: Any) -> RuleSettings:
+    base = load_rules_config().rules[rule_id]
+    return dataclasses.replace(base, params={**base.params, **params})
+
+
+# ---------------------------------------------------------------- raw events for the pipeline
+
+def raw(
+    event_id: str,
+    seconds: float = 0,
+    *,
+    ori: str = LASD,
+    operator_id: str = "deputy-1",
+    message_type: str = "QH",
+    reason: str = "burglary 459 PC",
+    case_number: str | None = None,
+    subject: dict[str, Any] | None = None,
+    when: dt.datetime | None = None,
+) -> bytes:
+    return msgspec.json.encode(
+        {
+            "schema_version": 1,
+            "event_id": event_id,
+            "occurred_at": (when or at(seconds)).isoformat(),
+            "ori": ori,
+            "operator_id": operator_id,
+            "terminal_id": "T1",
+            "message_type": message_type,
+            "purpose_code": None,
+            "reason": reason,
+            "case_number": case_number,
+            "subject": subject if subject is not None else {"name": f"person {event_id}"},
+        }
+    )
+
+
+SOURCES = {"QH": "criminal_history", "DQ": "dmv_license", "RQ": "dmv_registration", "QW": "wanted_person"}
+
+
+def fake_classify(event: QueryEvent) -> Verdict:
+    """Deterministic stand-in for the policy classifier: 'deport' in the reason is immigration
+    enforcement (prohibited off criminal history), an empty reason without case number is review."""
+    source = SOURCES.get(event.message_type, "unknown")
+    if "deport" in event.reason.lower():
+        verdict = "allowed" if source == "criminal_history" else "prohibited"
+        return Verdict(event_id=event.event_id, verdict=verdict, purpose="immigration_enforcement",
+                       rules=("POL-2", "POL-2a" if verdict == "allowed" else "POL-2b"), policy_version="1",
+                       data_source=source)
+    if not event.reason.strip() and not event.case_number:
+        return Verdict(event_id=event.event_id, verdict="review", purpose="unknown", rules=("POL-1",),
+                       policy_version="1", data_source=source)
+    return Verdict(event_id=event.event_id, verdict="allowed", purpose="criminal_justice", rules=(),
+                   policy_version="1", data_source=source)
