@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from processors.rules.dmv_by_dhs_surge import DmvByDhsSurge
+from tests.processors.factories import DHS_ORI, LASD, pe, settings, view
+
+
+def dmv(prefix: str, n: int, start: int, ori: str = DHS_ORI) -> list[object]:
+    return [pe(f"{prefix}{i}", start + i % 60, ori=ori, data_source="dmv_license" if i % 2 else "dmv_registration",
+               message_type="DQ" if i % 2 else "RQ") for i in range(n)]
+
+
+def rule(**params: object) -> DmvByDhsSurge:
+    p = {"reference_windows": 5, "spike_height": 3.0, "min_reference": 1.0, "min_count": 6, **params}
+    return DmvByDhsSurge(settings("dmv_by_dhs_surge", **p))
+
+
+def test_surge_over_own_baseline_fires() -> None:
+    r = rule()
+    for w in range(5):
+        assert r.on_window(view(w * 60, dmv(f"b{w}-", 2, w * 60))) == []
+    [f] = r.on_window(view(300, dmv("s", 12, 300)))
+    assert f.key == DHS_ORI and f.count == 12
+    assert f.counts["baseline_mean"] == 2.0 and f.counts["ratio"] == 6.0
+    assert f.counts["dmv_license"] + f.counts["dmv_registration"] == 12
+
+
+def test_high_baseline_is_not_a_spike() -> None:
+    r = rule()
+    for w in range(5):
+        r.on_window(view(w * 60, dmv(f"b{w}-", 10, w * 60)))
+    assert r.on_window(view(300, dmv("s", 20, 300))) == []  # 2x baseline only
+
+
+def test_only_dhs_components_and_min_count() -> None:
+    r = rule()
+    assert r.on_window(view(0, dmv("p", 30, 0, ori=LASD))) == []
+    assert r.on_window(view(60, dmv("s", 5, 60))) == []  # under min_count
+
+
+def test_state_round_trips_and_is_evicted() -> None:
+    r = rule()
+    for w in range(5):
+        r.on_window(view(w * 60, dmv(f"b{w}-", 4, w * 60)))
+    restored = rule()
+    restored.load_state(r.state_bytes())
+    assert restored.baseline(DHS_ORI, 300) == r.baseline(DHS_ORI, 300) == 4.0
+    restored.evict(10_000)
+    assert restored.baseline(DHS_ORI, 300) == 0.0
