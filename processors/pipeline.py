@@ -360,7 +360,7 @@ class Pipeline:
         agency = self._registry.get(event.ori)
         return ProcessedEvent(
             event_id=event.event_id,
-            occurred_at=event.occurred_at.astimezone(dt.timezone.utc),
+            occurred_at=event.occurred_at.astimezone(dt.UTC),
             ori=event.ori,
             component=agency.component if agency else None,
             department=agency.department if agency else None,
@@ -371,7 +371,7 @@ class Pipeline:
             purpose_code=event.purpose_code,
             has_reason=bool(event.reason.strip()),
             has_case_number=bool(event.case_number and event.case_number.strip()),
-            subject_key=self._pseudo.subject_key(event.subject),
+            subject_key=self._pseudo.subject_key(dict(event.subject) if event.subject else None),
             verdict=verdict.verdict,
             purpose=verdict.purpose,
             rules=tuple(verdict.rules),
@@ -465,8 +465,8 @@ class Pipeline:
         floor = self._retention_floor_s()
         if floor is None:
             return
-        for key in [k for k in self._closed if k[1] + self._spec_size(k[0]) <= floor]:
-            del self._closed[key]
+        for window in [k for k in self._closed if k[1] + self._spec_size(k[0]) <= floor]:
+            del self._closed[window]
         size = self._pane_spec.size_seconds
         for start in [s for s in self._seen_by_start if s + size <= floor]:
             for event_id in self._seen_by_start.pop(start):
@@ -477,8 +477,9 @@ class Pipeline:
             if start + keep + size <= floor:
                 del self._last_fired[key]
         wm_s = self._panes.closed_until
-        for rule in self.rules:
-            rule.evict(wm_s)
+        if wm_s is not None:
+            for rule in self.rules:
+                rule.evict(wm_s)
 
     def _spec_size(self, kind: str) -> int:
         if kind == self._pane_spec.kind:

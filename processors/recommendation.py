@@ -44,10 +44,11 @@ class RecommendationPolicy:
         unknown = sorted(set(data) - {"counted_severities", "watch_after", "suspend_after"})
         if unknown:
             raise ValueError(f"recommendation: unknown key(s) {unknown}")
+        default = cls()
         return cls(
-            counted_severities=tuple(data.get("counted_severities", cls.counted_severities)),
-            watch_after=int(data.get("watch_after", cls.watch_after)),
-            suspend_after=int(data.get("suspend_after", cls.suspend_after)),
+            counted_severities=tuple(data.get("counted_severities", default.counted_severities)),
+            watch_after=int(data.get("watch_after", default.watch_after)),
+            suspend_after=int(data.get("suspend_after", default.suspend_after)),
         )
 
 

@@ -46,7 +46,7 @@ def iter_archive(path: Path) -> Iterator[tuple[bytes, str]]:
     try:
         with path.open("rb") as raw_fh:
             gz = raw_fh.read(2) == b"\x1f\x8b"
-        fh = gzip.open(path, "rb") if gz else path.open("rb")
+        fh = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115 - closed by the with below
         with fh:
             for lineno, line in enumerate(fh, start=1):
                 line = line.rstrip(b"\r\n")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US: Final = dt.timedelta(microseconds=1)
 US_PER_S: Final = 1_000_000
 

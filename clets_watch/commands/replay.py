@@ -25,7 +25,7 @@ from processors.pseudonymize import Pseudonymizer
 from processors.replay import ArchiveError, ReplayResult, alert_json, replay_files
 from processors.rules.base import RuleConfigError
 
-_Sub = argparse._SubParsersAction  # noqa: SLF001 - argparse exposes no public name for it
+_Sub = argparse._SubParsersAction
 SUMMARY_WIDTH = 70
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from processors.rules.base import Rule, RuleConfigError, RuleSettings
-from processors.rules.config import RulesConfig, load_rules_config
 from processors.rules.after_hours_burst import AfterHoursBurst
+from processors.rules.base import Rule, RuleConfigError, RuleSettings
 from processors.rules.cardinality import Cardinality
+from processors.rules.config import RulesConfig, load_rules_config
 from processors.rules.dmv_by_dhs_surge import DmvByDhsSurge
 from processors.rules.flatline import Flatline
 from processors.rules.immigration_share import ImmigrationShare

@@ -19,7 +19,7 @@ import msgspec
 
 HERE = Path(__file__).parent
 GOLDEN_KEY = b"golden-pseudonym-key"
-T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.timezone.utc)  # 12:00 in Los Angeles
+T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.UTC)  # 12:00 in Los Angeles
 LASD, SFPD, HSI, CBP, ERO = "CA0190000", "CA0380100", "CAHSI0100", "CACBP0100", "CAICE0100"
 
 
@@ -90,7 +90,7 @@ def missing_justification() -> list[dict[str, Any]]:
 
 
 def after_hours_burst() -> list[dict[str, Any]]:
-    night = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.timezone.utc)  # 02:30 in Los Angeles
+    night = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)  # 02:30 in Los Angeles
     out = [ev(i, 0, LASD, "DQ", "traffic stop", op="op9", when=night + dt.timedelta(seconds=i * 6)) for i in range(6)]
     out += [ev(50 + i, 0, SFPD, "QH", "burglary 459 PC", op="bg", case="24-1",
                when=night + dt.timedelta(seconds=i * 60)) for i in range(4)]

@@ -15,7 +15,7 @@ from processors.rules.base import AgencyWindow, RuleSettings, WindowView
 from processors.rules.config import load_rules_config
 from schemas import ProcessedEvent, QueryEvent, Verdict
 
-T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.timezone.utc)  # 12:00 in Los Angeles (PDT)
+T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.UTC)  # 12:00 in Los Angeles (PDT)
 T0_S = int(T0.timestamp())
 DHS_ORI = "CAICE0100"
 LASD = "CA0190000"

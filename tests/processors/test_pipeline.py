@@ -189,7 +189,7 @@ def test_seen_ids_are_evicted_with_the_watermark() -> None:
     p = make(PipelineConfig(allowed_lateness_seconds=0, amendment_retention_seconds=120))
     for i in range(200):
         p.process_raw(raw(f"e{i}", i * 30))
-    assert len(p._seen) <= 10  # noqa: SLF001 - bounded memory is the point of this test
+    assert len(p._seen) <= 10
     assert p.stats.open_windows <= 2
 
 

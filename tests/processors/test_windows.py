@@ -41,7 +41,7 @@ def test_watermark_is_max_event_time_minus_lateness_and_monotonic() -> None:
     wm.observe(us(1000))
     wm.observe(us(500))
     assert wm.value_us == us(880)
-    assert wm.value == dt.datetime(1970, 1, 1, 0, 14, 40, tzinfo=dt.timezone.utc)
+    assert wm.value == dt.datetime(1970, 1, 1, 0, 14, 40, tzinfo=dt.UTC)
     with pytest.raises(ValueError):
         Watermark(-1)
 

@@ -8,7 +8,7 @@ from processors.rules.after_hours_burst import AfterHoursBurst, within_hours
 from processors.rules.base import RuleConfigError
 from tests.processors.factories import LASD, pe, settings, view
 
-NIGHT = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.timezone.utc)  # 02:30 in Los Angeles
+NIGHT = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)  # 02:30 in Los Angeles
 NIGHT_S = int(NIGHT.timestamp()) // 60 * 60
 
 
