@@ -21,7 +21,7 @@ AccessLevel = Literal["normal", "watch", "suspend"]
 LEVELS: Final[tuple[AccessLevel, ...]] = ("normal", "watch", "suspend")
 ACTIONS: Final[dict[str, str]] = {
     "normal": "normal access",
-    "watch": "watch: review this agency's queries and alerts",
+    "watch": "review this agency's queries and alerts",
     "suspend": "suspend direct access; written requests only",
 }
 MAX_ALERT_IDS: Final = 50  # alert ids kept per agency state (the first ones that moved it)
