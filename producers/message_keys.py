@@ -79,6 +79,7 @@ _IMMIGRATION_III = (("QH", 4.0), ("QR", 3.0), ("IQ", 0.5))
 _IMMIGRATION_DMV = (("DQ", 3.0), ("DNQ", 2.0), ("RQ", 1.5), ("RNQ", 1.0))
 _CCW = (("QH", 3.0), ("QR", 2.0), ("QW", 1.0), ("DQ", 0.5))
 _EMPLOYMENT = (("QH", 3.0), ("QR", 2.0))
+_PERSONAL = (("DQ", 3.0), ("DNQ", 2.0), ("RQ", 2.0), ("RNQ", 1.0), ("QH", 1.0), ("QW", 0.5))
 
 _LOCAL_POLICE = TrafficProfile(
     "police", 6.0, 0.35, 0.8,
@@ -88,6 +89,10 @@ _LOCAL_POLICE = TrafficProfile(
         IntentMix("criminal_investigation", 0.20, _INVESTIGATION),
         IntentMix("warrant_service", 0.11, _WARRANT),
         IntentMix("no_justification", 0.03, _PATROL),
+        IntentMix("employment_check", 0.004, _EMPLOYMENT),
+        IntentMix("housing_check", 0.002, _EMPLOYMENT),
+        IntentMix("personal", 0.0008, _PERSONAL),
+        IntentMix("personal_disclosed", 0.0001, _PERSONAL),
     ),
 )
 _SHERIFF = TrafficProfile(
@@ -100,6 +105,8 @@ _SHERIFF = TrafficProfile(
         IntentMix("ccw_permit", 0.02, _CCW),
         IntentMix("employment_check", 0.02, _EMPLOYMENT),
         IntentMix("no_justification", 0.05, _PATROL),
+        IntentMix("personal", 0.0008, _PERSONAL),
+        IntentMix("personal_disclosed", 0.0001, _PERSONAL),
     ),
 )
 _STATE = TrafficProfile(

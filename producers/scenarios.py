@@ -130,7 +130,7 @@ def _operator_id(rng: random.Random, style: int, abbr: str, agency: Agency) -> s
     return f"{first}{last}{rng.randrange(1, 100):02d}"
 
 
-def _staff(seed: int, agency: Agency) -> Staff:
+def _staff(seed: int, agency: Agency, taken: set[str]) -> Staff:
     rng = random.Random(f"{seed}:roster:{agency.ori}")
     profile = profile_for(agency)
     size = SIZE_BY_ORI.get(agency.ori, 0.6 + 0.8 * rng.random())
@@ -141,14 +141,13 @@ def _staff(seed: int, agency: Agency) -> Staff:
     mobile = agency.kind in ("police", "sheriff", "state")
     n_desks = max(1, n_operators // 4)
     desks = tuple(f"{abbr}-WS{i:02d}" for i in range(1, n_desks + 1))
-    seen: set[str] = set()
     operators: list[Operator] = []
     terminals: list[str] = list(desks)
     while len(operators) < n_operators:
         op_id = _operator_id(rng, style, abbr, agency)
-        if op_id in seen:
+        if op_id in taken:  # operator ids are unique statewide, not just within the agency
             continue
-        seen.add(op_id)
+        taken.add(op_id)
         if mobile and rng.random() < 0.6:
             terminal = f"{abbr}-MDT{rng.randrange(100, 1000)}"
             terminals.append(terminal)
@@ -168,7 +167,8 @@ class Roster:
 
     def __init__(self, seed: int, registry: AgencyRegistry) -> None:
         self.registry = registry
-        self.staff: tuple[Staff, ...] = tuple(_staff(seed, a) for a in registry)
+        taken: set[str] = set()
+        self.staff: tuple[Staff, ...] = tuple(_staff(seed, a, taken) for a in registry)
         if not self.staff:
             raise ScenarioError("the agency registry is empty: the simulator needs at least one agency")
         self._by_ori: dict[str, Staff] = {s.agency.ori: s for s in self.staff}
@@ -203,7 +203,6 @@ class Query:
     seed: int  # per-query seed: the build step draws reason text etc. from it
     purpose_code: str | None = None  # forces this purpose code when set
     drop_case_number: bool = False  # forces "no case number"
-    reason_suffix: str = ""  # appended to the generated reason (e.g. an A-number)
     terminal_id: str | None = None  # overrides the operator's usual terminal
 
 
@@ -323,17 +322,6 @@ def _police_by_size(ctx: ScenarioContext) -> tuple[list[Staff], list[Staff]]:
     return police[:half], police[half:] or police
 
 
-_A_NUMBER_FORMATS: Final = ("A#{n}", "A-{n}", "A {n}", "A{n}", "A# {g}")
-_A_NUMBER_RE: Final = re.compile(r"\bA\s*[#-]?\s*\d{3}\s?\d{3}\s?\d{2,3}\b")
-
-
-def a_number(rng: random.Random) -> str:
-    digits = f"{rng.randrange(200_000_000, 220_000_000)}" if rng.random() < 0.8 else f"{rng.randrange(10**7, 10**8)}"
-    fmt = rng.choice(_A_NUMBER_FORMATS)
-    grouped = f"{digits[:3]} {digits[3:6]} {digits[6:]}"
-    return fmt.format(n=digits, g=grouped)
-
-
 @dataclass(frozen=True)
 class Raid(Scenario):
     """An ICE-ERO / CBP burst of DMV licence, registration and address look-ups (immigration enforcement)."""
@@ -341,14 +329,13 @@ class Raid(Scenario):
     name: ClassVar[str] = "raid"
     summary: ClassVar[str] = (
         "ICE-ERO (with CBP assisting) burst of DMV licence/registration/address look-ups over ~30 min, "
-        "immigration-enforcement reasons, some with A-numbers"
+        "immigration-enforcement reasons (detainers, removal, status; some with A-numbers)"
     )
     oris: tuple[str, ...] = ()  # default: the first ICE-ERO and the first CBP office in the registry
     start: dt.datetime | None = None  # default: 05:30 local on the first morning in the run, else mid-run
     minutes: float = 30.0
     lookups: int = 160
     targets: int = 40
-    a_number_share: float = 0.35
     criminal_history_share: float = 0.1  # III look-ups in the burst (allowed under the federal-law exception)
 
     def _agencies(self, ctx: ScenarioContext) -> list[Staff]:
@@ -389,11 +376,10 @@ class Raid(Scenario):
             keys = iii if rng.random() < self.criminal_history_share else dmv
             mt = _weighted(rng, keys)
             intent = "immigration_civil" if rng.random() < 0.85 else "immigration_criminal"
-            suffix = f" {a_number(rng)}" if rng.random() < self.a_number_share else ""
             yield Query(
                 ts=ts, agency=staff.agency, operator=rng.choice(operators), message_type=mt, intent=intent,
                 scenario=self.name, subject=subject_for(rng, mt, data_source(mt), person=person, vehicle=vehicle),
-                seed=_query_seed(rng), reason_suffix=suffix,
+                seed=_query_seed(rng),
             )
 
     def describe(self, ctx: ScenarioContext) -> dict[str, Any]:

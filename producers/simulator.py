@@ -173,7 +173,7 @@ def build(query: Query, rng: random.Random) -> LabelledEvent:
         subject = subject_for(rng, message_type, source)
     event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     just = make_justification(rng, intent, agency=agency, message_type=message_type, data_source=source)  # type: ignore[arg-type]
-    reason = just.reason + query.reason_suffix if query.reason_suffix else just.reason
+    reason = just.reason
     case_number = None if query.drop_case_number else just.case_number
     purpose_code = just.purpose_code
     if query.purpose_code is not None and source == "criminal_history":
@@ -272,7 +272,7 @@ class Simulation:
             # Arrival = event time + a bounded delay; release what can no longer be overtaken.
             heapq.heappush(pending, (query.ts + jitter.uniform(0.0, limit), n, labelled))
             n += 1
-            while pending[0][0] <= query.ts:
+            while pending and pending[0][0] <= query.ts:
                 yield heapq.heappop(pending)[2]
         while pending:
             yield heapq.heappop(pending)[2]
