@@ -105,16 +105,12 @@ def expected_label(
     else:
         purpose = "unknown"
     # POL-2c: a civil-immigration component that documents no criminal case
-    documents_crime = intent == "criminal_investigation" or criminal_case_number
-    presumed = (
-        component in MISSION_PRESUMPTION
-        and purpose != "immigration_enforcement"
-        and intent != "personal_disclosed"
-        and not documents_crime
-    )
+    documents_crime = (intent == "criminal_investigation" and has_reason(reason)) or criminal_case_number
+    presumed = component in MISSION_PRESUMPTION and intent != "personal_disclosed" and not documents_crime
     if presumed:
+        if purpose != "immigration_enforcement":
+            clauses.append("POL-2c")
         purpose = "immigration_enforcement"
-        clauses.append("POL-2c")
     elif not justified:  # POL-1: nothing documented, so nothing to judge the purpose by
         purpose = "unknown"
 

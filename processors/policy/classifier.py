@@ -84,14 +84,17 @@ class Classifier:
         offences = sig.of("criminal_offence")
         criminal_documented = bool(offences) or sig.criminal_case_number
         imm_strong = sig.of("immigration", "strong")
-        imm_weak = sig.of("immigration", "weak")
+        imm_moderate = sig.of("immigration", "moderate")
+        imm_weak = sig.of("immigration", "weak") + imm_moderate
         imm_context = sig.of("immigration", "context")
         in_context = component is not None and component in policy.context_components
         imm_hits: tuple[Hit, ...] = imm_strong
-        if not imm_hits and not criminal_documented:
-            if len(imm_weak) >= 2:
+        if not imm_hits and imm_moderate and not criminal_documented:
+            imm_hits = imm_moderate
+        if not imm_hits and not offences:
+            if len({h.matched for h in imm_weak}) >= 2:
                 imm_hits = imm_weak
-            elif in_context and (imm_weak or imm_context):
+            elif in_context and (imm_weak or imm_context) and not criminal_documented:
                 imm_hits = imm_weak + imm_context
         by_text = bool(imm_hits)
         personal = sig.of("personal") if not criminal_documented else ()

@@ -102,6 +102,10 @@ class _Builder:
             fillers=fillers,
             fuzzy_exclude=frozenset(self.strings(self.get("fuzzy_exclude", list, []), "fuzzy_exclude")),
             case_number_patterns=self.patterns(self.get("case_number_patterns", list, []), "case_number_patterns"),
+            synonyms=self.synonyms(),
+            case_number_indicators=frozenset(
+                self.strings(self.get("case_number_indicators", list, []), "case_number_indicators")
+            ),
             rules=self.rules(),
             indicators=self.indicators(fillers),
             source=self.source,
@@ -115,6 +119,16 @@ class _Builder:
             except re.error as exc:
                 raise self.fail(f"{where}: bad pattern {pattern!r}: {exc}") from exc
         return tuple(out)
+
+    def synonyms(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for word, abbreviations in self.get("synonyms", dict, {}).items():
+            for abbreviation in self.strings(abbreviations, f"synonyms.{word}"):
+                key = abbreviation.strip().lower()
+                if key in out and out[key] != str(word).lower():
+                    raise self.fail(f"synonym {key!r} stands for both {out[key]!r} and {word!r}")
+                out[key] = str(word).lower()
+        return out
 
     def revoked(self) -> tuple[RevokedAccess, ...]:
         out = []

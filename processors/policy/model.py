@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 IndicatorKind = Literal["immigration", "criminal_offence", "criminal_context", "non_criminal_justice", "personal"]
-Strength = Literal["strong", "weak", "context"]
+Strength = Literal["strong", "moderate", "weak", "context"]
 
 INDICATOR_KINDS: Final = frozenset(
     {"immigration", "criminal_offence", "criminal_context", "non_criminal_justice", "personal"}
 )
-STRENGTHS: Final = frozenset({"strong", "weak", "context"})
+STRENGTHS: Final = frozenset({"strong", "moderate", "weak", "context"})
 # The rule kinds the classifier implements; the policy file gives each an id, a description and a clause.
 RULE_KINDS: Final = (
     "no_justification",
@@ -81,6 +81,8 @@ class Policy:
     fillers: frozenset[str]
     fuzzy_exclude: frozenset[str]
     case_number_patterns: tuple[re.Pattern[str], ...]
+    synonyms: Mapping[str, str]  # abbreviation token → the word it stands for
+    case_number_indicators: frozenset[str]
     rules: Mapping[str, Rule]
     indicators: tuple[Indicator, ...]
     source: str = field(default="<policy>", compare=False)

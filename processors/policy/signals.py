@@ -63,29 +63,38 @@ class SignalReader:
                     self._word_index.setdefault(phrase[0], []).append(ind)
                 else:
                     self._phrases.setdefault(phrase[0], []).append((phrase, ind))
+        words.extend(policy.synonyms.values())
         self.vocabulary = Vocabulary(words, exclude=policy.fuzzy_exclude)
+        self._synonyms = policy.synonyms
+        self._match_cache: dict[str, frozenset[str]] = {}
         self._pattern_indicators = tuple(ind for ind in policy.indicators if ind.patterns)
 
     def read(self, reason: str, case_number: str | None) -> Signals:
         text = normalize(reason)
         hits: list[Hit] = []
-        text_wo_forms = self._scan(text, "reason", hits)
         toks = tokens(text)
         has_reason = bool(toks) and " ".join(toks) not in self.policy.placeholder_reasons
         case_in_reason = None
+        blanked = self._patterns(text, "reason", hits, set())
         for pattern in self.policy.case_number_patterns:
-            m = pattern.search(text_wo_forms)
+            m = pattern.search(blanked)
             if m:
                 case_in_reason = m.group(0)
                 break
+        words_text = text
+        if case_in_reason is not None:  # a case number's prefix ("ERO-19-…") is not a word of the reason
+            for pattern in self.policy.case_number_patterns:
+                words_text = pattern.sub(" ", words_text)
+        self._words(tokens(words_text), "reason", hits, {h.indicator for h in hits})
         case = normalize(case_number or "")
         case_imm = False
         if case:
             before = len(hits)
             self._scan(case, "case_number", hits)
-            case_imm = any(h.kind == _IMMIGRATION and h.strength == "strong" for h in hits[before:])
-            # only immigration signals count from the case number field
-            hits[before:] = [h for h in hits[before:] if h.kind == _IMMIGRATION]
+            # only the policy's case-number indicators (A-numbers) count from the case number field
+            allowed = self.policy.case_number_indicators
+            hits[before:] = [h for h in hits[before:] if h.indicator in allowed]
+            case_imm = len(hits) > before
         return Signals(
             hits=tuple(hits),
             has_reason=has_reason,
@@ -94,9 +103,13 @@ class SignalReader:
             case_in_reason=case_in_reason,
         )
 
-    def _scan(self, text: str, field: str, hits: list[Hit]) -> str:
-        """Append the hits in ``text``; return the text with pattern matches blanked out."""
+    def _scan(self, text: str, field: str, hits: list[Hit]) -> None:
         seen: set[str] = set()
+        self._patterns(text, field, hits, seen)
+        self._words(tokens(text), field, hits, seen)
+
+    def _patterns(self, text: str, field: str, hits: list[Hit], seen: set[str]) -> str:
+        """Append the pattern hits in ``text``; return the text with immigration matches blanked out."""
         blanked = text
         for ind in self._pattern_indicators:
             for pattern in ind.patterns:
@@ -108,24 +121,36 @@ class SignalReader:
                     if ind.kind == _IMMIGRATION:
                         blanked = blanked.replace(m.group(0), " ")
                     break
-        toks = tokens(text)
-        self._words(toks, field, hits, seen)
         return blanked
+
+    def _match(self, token: str) -> frozenset[str]:
+        hit = self._match_cache.get(token)
+        if hit is None:
+            hit = self.vocabulary.match(token)
+            canonical = self._synonyms.get(token)
+            if canonical is not None:
+                hit = hit | self.vocabulary.match(canonical) | {canonical}
+            if len(self._match_cache) > 200_000:
+                self._match_cache.clear()
+            self._match_cache[token] = hit
+        return hit
 
     def _words(self, toks: Sequence[str], field: str, hits: list[Hit], seen: set[str]) -> None:
         vocab = self.vocabulary
-        matched = [vocab.match(t) for t in toks]
+        matched = [self._match(t) for t in toks]
         for tok, keys in zip(toks, matched):
             for key in keys:
                 for ind in self._word_index.get(key, ()):
-                    if ind.id not in seen:
-                        seen.add(ind.id)
+                    # weak signals count per distinct word ("ICE" + "alien" is two); strong ones once
+                    once = ind.id if ind.strength == "strong" else f"{ind.id}|{tok}"
+                    if once not in seen:
+                        seen.add(once)
                         hits.append(Hit(ind.id, ind.kind, ind.strength, tok, field))
         # joined tokens written apart ("re entry", "ice hold" → "icehold")
         for a, b in zip(toks, toks[1:]):
             if a.isalpha() and b.isalpha():
                 joined = a + b
-                for key in vocab.match(joined):
+                for key in vocab.match_exact(joined):
                     for ind in self._word_index.get(key, ()):
                         if ind.id not in seen:
                             seen.add(ind.id)

@@ -22,10 +22,10 @@ _CACHE_LIMIT: Final = 200_000
 def normalize(text: str) -> str:
     """Lower-case, fold accents and compatibility forms, collapse whitespace."""
     if text.isascii():
-        folded = text.lower()
+        folded = text.lower().replace("_", " ")
     else:
         decomposed = unicodedata.normalize("NFKD", text)
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().replace("_", " ")
     return _SPACE_RE.sub(" ", folded).strip()
 
 
@@ -119,6 +119,17 @@ class Vocabulary:
         self._cache[token] = found
         return found
 
+    def match_exact(self, token: str) -> frozenset[str]:
+        """Exact and prefix matches only (for joined tokens, where typos would over-reach)."""
+        found = set()
+        exact = self._exact.get(token)
+        if exact is not None:
+            found.add(exact)
+        for term in self._prefixes:
+            if token.startswith(term.text):
+                found.add(term.text + "*")
+        return frozenset(found)
+
     def _compute(self, token: str) -> frozenset[str]:
         found: set[str] = set()
         exact = self._exact.get(token)
@@ -127,13 +138,13 @@ class Vocabulary:
         for term in self._prefixes:
             if token.startswith(term.text):
                 found.add(term.text + "*")
-        if found or token in self._exclude or not token.isalpha() or len(token) < 5:
+        if exact is not None or token in self._exclude or not token.isalpha() or len(token) < 5:
             return frozenset(found)
         for term in self._by_first.get(token[0], ()):
             budget = allowed_typos(len(term.text))
             if term.prefix:
                 n = len(term.text)
-                if len(token) < n - budget:
+                if len(token) < n:
                     continue
                 if any(
                     edit_distance(token[:k], term.text, budget) <= budget
