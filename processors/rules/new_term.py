@@ -1,7 +1,8 @@
 """Rule new_term: an agency uses a data source (or message key) never seen in its history.
 
 Evaluated per closed window, so the result does not depend on arrival order: a term first seen in
-a window is new if the agency's history (at least ``min_history_events`` earlier queries) lacks it.
+a window is new if the agency's history (at least ``min_history_events`` earlier queries, spanning at
+least ``min_history_days``) lacks it.
 Terms not used for ``history_days`` are forgotten. Key = ``ORI:field=value``.
 """
 
@@ -23,12 +24,14 @@ FIELDS: Final = ("data_source", "message_type")
 class Params:
     fields: tuple[str, ...] = FIELDS
     min_history_events: int = 50
+    min_history_days: float = 7.0  # and must span this long: a fresh watch learns before it judges
     history_days: int = 90
     max_terms_per_agency: int = 256
 
 
 class _Agency(msgspec.Struct):
     events: int = 0
+    first_seen: int = -1  # window start of the agency's first query in its history
     terms: dict[str, int] = {}  # "field=value" -> last window start it was used in
 
 
@@ -60,7 +63,10 @@ class NewTerm(Rule[Params]):
             for e in agency.events:
                 for term in self.terms(e):
                     by_term[term].append(e)
-            if known.events >= self.params.min_history_events:
+            if known.first_seen < 0:
+                known.first_seen = window.start
+            mature = window.start - known.first_seen >= self.params.min_history_days * 86400
+            if known.events >= self.params.min_history_events and mature:
                 for term, events in sorted(by_term.items()):
                     if term in known.terms:
                         continue

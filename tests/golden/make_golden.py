@@ -74,8 +74,9 @@ def flatline() -> list[dict[str, Any]]:
 
 
 def new_term() -> list[dict[str, Any]]:
-    out = [ev(i, i * 3, SFPD, "QH", "robbery 211 PC", op=f"op{i % 4}", case=f"24-{i}") for i in range(60)]
-    out.append(ev(999, 200, SFPD, "DQ", "robbery 211 PC", case="24-999"))
+    # 60 queries of history spread over 8.3 days (the rule learns for 7 days before it judges)
+    out = [ev(i, i * 12_000, SFPD, "QH", "robbery 211 PC", op=f"op{i % 4}", case=f"24-{i}") for i in range(60)]
+    out.append(ev(999, 60 * 12_000 + 200, SFPD, "DQ", "robbery 211 PC", case="24-999"))
     return out + list(background(0, 6, ori=LASD))
 
 

@@ -4,6 +4,7 @@ within the allowed lateness."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from pathlib import Path
@@ -25,7 +26,15 @@ def test_stream_produces_expected_alerts(name: str) -> None:
 def test_stream_shuffled_within_lateness_gives_same_alerts(name: str, tmp_path: Path) -> None:
     lines = (HERE / f"{name}.jsonl").read_text().splitlines()
     rnd = random.Random(7)
-    chunks = [lines[i : i + 5] for i in range(0, len(lines), 5)]  # neighbours are < 120 s apart
+    # chunks of up to 5 neighbours spanning < 60 s, so any order within a chunk is within the 120 s lateness
+    chunks: list[list[str]] = []
+    chunk_start = None
+    for line in lines:
+        at = dt.datetime.fromisoformat(json.loads(line)["occurred_at"])
+        if not chunks or len(chunks[-1]) == 5 or chunk_start is None or (at - chunk_start).total_seconds() >= 60:
+            chunks.append([])
+            chunk_start = at
+        chunks[-1].append(line)
     for chunk in chunks:
         rnd.shuffle(chunk)
     shuffled = tmp_path / f"{name}.jsonl"
