@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 
 class BrokerUnavailable(RuntimeError):
@@ -18,7 +18,7 @@ def admin(bootstrap: str, *, timeout_ms: int = 10_000) -> KafkaAdminClient:
         return KafkaAdminClient(
             bootstrap_servers=bootstrap, client_id="clets-watch-admin", request_timeout_ms=timeout_ms
         )
-    except NoBrokersAvailable:
+    except KafkaError:  # kafka-python 3 raises a timeout when it cannot bootstrap
         raise BrokerUnavailable(
             f"no Kafka broker at {bootstrap}: run `clets-watch stack up` (or set CLETS_WATCH_KAFKA_BOOTSTRAP)"
         ) from None
@@ -55,8 +55,8 @@ def group_lag(bootstrap: str, group: str, topic: str) -> int:
     ends = end_offsets(bootstrap, topic)
     client = admin(bootstrap)
     try:
-        committed = client.list_consumer_group_offsets(group)
-    except KafkaError:
+        committed = client.list_group_offsets(group).get(group, {})
+    except KafkaError:  # e.g. the group has not committed yet
         committed = {}
     finally:
         client.close()
