@@ -372,7 +372,7 @@ class Stack:
         shutil.rmtree(tmp, ignore_errors=True)
         proc = subprocess.run(
             [mvn, "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={tmp}"],
-            cwd=work, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            cwd=work, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
         )
         if proc.returncode != 0 or not any(tmp.glob("kafka_2.13-*.jar")):
             raise StackError(
@@ -443,7 +443,7 @@ class Stack:
         """
         if self._lock_depth == 0:
             self.home.mkdir(parents=True, exist_ok=True)
-            fh = open(self.home / ".lock", "w")
+            fh = open(self.home / ".lock", "w")  # noqa: SIM115 - held open across yield, closed below
             fcntl.flock(fh, fcntl.LOCK_EX)
             self._lock_fh = fh
         self._lock_depth += 1
@@ -456,7 +456,7 @@ class Stack:
                 self._lock_fh.close()
                 self._lock_fh = None
 
-    _MARKERS = {
+    _MARKERS: ClassVar[dict[str, str]] = {
         "kafka": "kafka.Kafka",
         "postgres": "postgres",
         "prometheus": "prometheus",
@@ -618,7 +618,7 @@ class Stack:
             fmt = subprocess.run(
                 [java, f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.tools.StorageTool",
                  "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
-                capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
             )
             with open(self.log_file("kafka"), "a") as out:
                 out.write(fmt.stdout + fmt.stderr)
@@ -687,7 +687,7 @@ class Stack:
             init = subprocess.run(
                 [str(bindir / "initdb"), "-D", str(pgdata), "-U", c.postgres_user, f"--pwfile={pwfile}",
                  "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-                capture_output=True, text=True, user=user, stdin=subprocess.DEVNULL, cwd=data,
+                capture_output=True, text=True, user=user, stdin=subprocess.DEVNULL, cwd=data, check=False,
             )
             pwfile.unlink(missing_ok=True)
             with open(self.log_file("postgres"), "a") as out:
@@ -816,7 +816,7 @@ def _kafka_cluster_id() -> str:
 
 def _http(url: str, method: str = "GET", timeout: float = 5.0) -> bytes:
     req = urllib.request.Request(url, method=method)
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback URLs only
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
         return bytes(resp.read())
 
 

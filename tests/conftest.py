@@ -197,7 +197,7 @@ def postgres_url(postgres_database: Callable[[], str]) -> str:
 
 
 def _get_json(url: str, timeout: float = 10.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.loads(resp.read())
 
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def _get(url: str) -> tuple[int, bytes]:
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.status, resp.read()
 
 
@@ -104,7 +104,7 @@ def test_postgres_databases_are_distinct_and_dropped(stack: Any, postgres_databa
 
 
 def test_prometheus_ready_and_scrapes_itself(prometheus: Any) -> None:
-    status, body = _get(f"{prometheus.url}/-/ready")
+    status, _ = _get(f"{prometheus.url}/-/ready")
     assert status == 200
     result = prometheus.wait_for('up{job="prometheus"} == 1', timeout=30)
     assert result[0]["value"][1] == "1"
@@ -261,3 +261,29 @@ def test_set_scrape_targets_validates(tmp_path: Path) -> None:
         private.set_scrape_targets(["localhost"])
     private.set_scrape_targets(["127.0.0.1:9464"])
     assert json.loads(private.targets_file.read_text())[0]["targets"] == ["127.0.0.1:9464"]
+
+
+def test_cli_up_and_down_use_the_ports_saved_in_home(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    home = tmp_path / "stack"
+    private = Stack(StackConfig(home=home, alertmanager_port=free_port(), prometheus_port=free_port()))
+    private.home.mkdir(parents=True)
+    private._save_config()  # what an earlier `up` leaves behind: the ports to use again
+    try:
+        code, out = _cli(capsys, "up", "--services", "alertmanager,prometheus", "--home", str(home), "--json")
+        assert code == 0
+        doc = json.loads(out)
+        assert [(s["name"], s["running"]) for s in doc["services"]] == [("prometheus", True), ("alertmanager", True)]
+        assert doc["services"][1]["address"] == private.alertmanager_url
+        assert doc["env"]["CLETS_WATCH_ALERTMANAGER_URL"] == private.alertmanager_url
+        assert _get(f"{private.alertmanager_url}/-/ready")[0] == 200
+    finally:
+        code, out = _cli(capsys, "down", "--home", str(home))
+    assert code == 0
+    assert "alertmanager" in out and "running" not in out
+    assert [s.running for s in private.status()] == [False] * len(SERVICES)
+
+
+def test_cli_check_lists_requirements(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _cli(capsys, "check", "--json")
+    assert code == 0
+    assert {r["name"] for r in json.loads(out)} >= {"java", "prometheus", "alertmanager"}
