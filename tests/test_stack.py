@@ -287,3 +287,48 @@ def test_cli_check_lists_requirements(capsys: pytest.CaptureFixture[str]) -> Non
     code, out = _cli(capsys, "check", "--json")
     assert code == 0
     assert {r["name"] for r in json.loads(out)} >= {"java", "prometheus", "alertmanager"}
+
+
+def test_missing_binaries_fail_with_the_setup_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    reqs = {r.name: r for r in system_requirements(["prometheus", "alertmanager"])}
+    assert not reqs["prometheus"].ok and not reqs["alertmanager"].ok
+    with pytest.raises(StackError) as info:
+        _private_stack(tmp_path).up(["prometheus"])
+    assert str(info.value) == (
+        "prometheus not found: run `make setup` (or `scripts/setup-system.sh`) (apt-get install prometheus)"
+    )
+
+
+def test_generated_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not found: run `make setup` (or `scripts/setup-system.sh`)"
+    private = _private_stack(tmp_path)
+    private.set_scrape_targets(["127.0.0.1:9464"])
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump(private.prometheus_config()))
+    proc = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_generated_alertmanager_config_passes_amtool(tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool not found: run `make setup` (or `scripts/setup-system.sh`)"
+    private = _private_stack(tmp_path)
+    config = tmp_path / "alertmanager.yml"
+    doc = private.alertmanager_config()
+    config.write_text(yaml.safe_dump(doc))
+    proc = subprocess.run([amtool, "check-config", str(config)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    urls = {h["url"] for r in doc["receivers"] for h in r.get("webhook_configs", [])}
+    assert urls == {private.config.webhook_url}
