@@ -190,6 +190,9 @@ class _Builder:
             phrases = []
             for phrase in self.strings(entry.get("phrases", []), f"{where}.phrases"):
                 parts = tuple(p for p in _phrase_words(phrase) if p not in fillers)
+                if len(parts) < 2 <= len(phrase.split()):
+                    raise self.fail(f"{where}: phrase {phrase!r} is a single word once filler words are dropped; "
+                                    "list that word under words, or drop the phrase")
                 if not parts:
                     raise self.fail(f"{where}: phrase {phrase!r} has only filler words")
                 phrases.append(parts)

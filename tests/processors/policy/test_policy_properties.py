@@ -1,0 +1,91 @@
+"""Property-based tests: how the reason is typed never changes the verdict; POL-2 never forbids a
+criminal-history query by itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processors.agencies import AgencyRegistry
+from processors.policy import Classifier, load_policy
+from schemas import QueryEvent
+
+POLICY = load_policy()
+REGISTRY = AgencyRegistry.load()
+CLF = Classifier(POLICY, REGISTRY)
+ORIS = [a.ori for a in REGISTRY] + ["CA9999999"]
+KEYS = ["QH", "QR", "IQ", "FQ", "AQ", "DQ", "DNQ", "RQ", "QW", "QV", "PAQ", "YQ"]
+CH_KEYS = ["QH", "QR", "IQ", "FQ", "AQ"]
+PHRASES = [
+    "ICE detainer", "hold for ice", "I-247A", "A# 123456789", "deport", "removal proceedings", "imm status chk",
+    "FUGOPS target", "8 USC 1326", "EOIR", "narcotics", "traffic stop", "CCW app", "section 8", "investigation",
+    "DUI arrest", "warrant check", "pre-employment", "personal", "susp veh", "", "status chk", "alien smuggling",
+]
+IMMIGRATION_PHRASES = ["ICE detainer", "hold for ice", "I-247A", "A# 123456789", "deportation", "removal order",
+                       "immigration status", "FUGOPS target", "8 USC 1326", "EOIR hearing", "visa overstay",
+                       "NTA", "ERO target", "imm hold", "illegal re-entry"]
+times = st.datetimes(min_value=dt.datetime(2017, 1, 1), max_value=dt.datetime(2021, 12, 31),
+                     timezones=st.just(dt.timezone(dt.timedelta(hours=-8))))
+
+
+def event(reason: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime) -> QueryEvent:
+    return QueryEvent(schema_version=1, event_id="p", occurred_at=at, ori=ori, operator_id="o", terminal_id="t",
+                      message_type=key, purpose_code=code, reason=reason, case_number=case)
+
+
+@st.composite
+def retyped(draw: st.DrawFn, text: str) -> str:
+    """The same text with random letter case and random runs of whitespace around and between words."""
+    cased = "".join(c.upper() if draw(st.booleans()) else c.lower() for c in text)
+    words = cased.split(" ")
+    gaps = [draw(st.sampled_from([" ", "  ", "\t", " \t "])) for _ in words]
+    lead = draw(st.sampled_from(["", " ", "\t", "   "]))
+    trail = draw(st.sampled_from(["", " ", "\n", "  "]))
+    return lead + "".join(w + g for w, g in zip(words, gaps)).rstrip() + trail
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(PHRASES), st.sampled_from(PHRASES), st.data(), st.sampled_from(ORIS), st.sampled_from(KEYS),
+    st.sampled_from(["C", "F", "I", None]), st.sampled_from([None, "19-004512", "A-12345678"]), times,
+)
+def test_case_and_whitespace_never_change_a_verdict(
+    a: str, b: str, data: st.DataObject, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime,
+) -> None:
+    text = f"{a} {b}".strip()
+    other = data.draw(retyped(text))
+    first = CLF.classify(event(text, ori, key, code, case, at))
+    second = CLF.classify(event(other, ori, key, code, case, at))
+    assert (first.verdict, first.purpose, first.rules) == (second.verdict, second.purpose, second.rules)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(IMMIGRATION_PHRASES), st.sampled_from(PHRASES + ["", "ICE"]), st.sampled_from(ORIS),
+    st.sampled_from(CH_KEYS), st.sampled_from(["C", "V", None]), st.sampled_from([None, "A123456789", "19-1"]),
+    times,
+)
+def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
+    imm: str, extra: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime,
+) -> None:
+    verdict = CLF.classify(event(f"{imm} {extra}", ori, key, code, case, at))
+    assert verdict.purpose == "immigration_enforcement"
+    assert "POL-2b.prohibited-source" not in verdict.rules
+    if verdict.verdict == "prohibited":
+        # only revoked access (POL-2d) or another clause (POL-3, POL-4) may forbid it
+        assert {"POL-2d.revoked-access", "POL-3.ncj-under-cj-code", "POL-4.personal-use"} & set(verdict.rules)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80), st.sampled_from(ORIS), st.sampled_from(KEYS + ["XX"]),
+       st.one_of(st.none(), st.text(max_size=3)), st.one_of(st.none(), st.text(max_size=20)), times)
+def test_any_text_gets_a_well_formed_verdict(
+    reason: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime,
+) -> None:
+    v = CLF.classify(event(reason, ori, key, code, case, at))
+    assert v.verdict in {"prohibited", "review", "allowed"}
+    assert v.purpose in {"immigration_enforcement", "criminal_justice", "non_criminal_justice", "unknown"}
+    assert v.rules and all(r in {rule.id for rule in POLICY.rules.values()} for r in v.rules)
+    assert v.policy_version == "1"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from processors.policy.text import Vocabulary, allowed_typos, edit_distance, normalize, tokens
+
+
+def test_normalize_folds_case_accents_underscores_and_space() -> None:
+    assert normalize("  DÉPORT_Case \t x ") == "deport case x"
+
+
+def test_tokens_split_letters_from_digits() -> None:
+    assert tokens("i-247a hold") == ["i", "247", "a", "hold"]
+    assert tokens("a#123456789") == ["a", "123456789"]
+
+
+def test_edit_distance_counts_swaps_as_one() -> None:
+    assert edit_distance("detainer", "detainer", 2) == 0
+    assert edit_distance("detianer", "detainer", 2) == 1
+    assert edit_distance("detaner", "detainer", 2) == 1
+    assert edit_distance("abc", "xyz", 1) == 2  # capped at limit + 1
+
+
+def test_typo_budget_grows_with_length() -> None:
+    assert [allowed_typos(n) for n in (3, 4, 5, 8, 9, 12)] == [0, 0, 1, 1, 2, 2]
+
+
+def test_vocabulary_exact_prefix_and_fuzzy() -> None:
+    v = Vocabulary(["detainer", "deport*", "ice"], exclude=["retainer"])
+    assert v.match("detainer") == {"detainer"}
+    assert v.match("deportation") == {"deport*"}
+    assert v.match("detainre") == {"detainer"}  # swapped letters
+    assert v.match("deprtation") == {"deport*"}  # dropped letter inside the stem
+    assert v.match("retainer") == frozenset()  # a real word, never a typo; first letters differ anyway
+    assert v.match("ic") == frozenset()  # short words match exactly only
+    assert v.match_exact("deportation") == {"deport*"}
+    assert v.match_exact("detainre") == frozenset()
