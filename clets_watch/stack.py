@@ -89,6 +89,9 @@ class StackConfig:
     ready_timeout: float = 90.0
     stop_timeout: float = 30.0
     scrape_interval: str = "1s"
+    #: wipe a service's data each time it is started (never when a running one is reused): test sessions
+    #: then see no topics, databases or metric series left from earlier sessions
+    fresh: bool = False
 
     #: fields written to ``<home>/stack.json`` by ``up`` so that a later ``status``/``down`` finds the ports
     PERSISTED: ClassVar[tuple[str, ...]] = (
@@ -501,6 +504,8 @@ class Stack:
                     f"cannot start {name}: port {LOOPBACK}:{port} is already in use by another process "
                     f"(not the one in {self.pid_file(name)}); stop it or choose another port"
                 )
+        if self.config.fresh:
+            shutil.rmtree(self.data_dir(name), ignore_errors=True)
         starter = {
             "kafka": self._start_kafka,
             "postgres": self._start_postgres,

@@ -1,7 +1,8 @@
 """Session-wide fixtures: the real services (Kafka, PostgreSQL, Prometheus, Alertmanager) as local processes.
 
 Each service starts lazily, the first time a test asks for it, once per test session, under
-``.clets-watch/test-stack`` on test ports that do not collide with the demo stack (``clets-watch stack up``).
+``.clets-watch/test-stack`` on test ports that do not collide with the demo stack (``clets-watch stack up``),
+with empty data (no topics, databases or metric series from earlier sessions).
 Several pytest sessions may share it (engineers share one working tree): each session registers itself under
 ``<home>/sessions/``, and the last session to finish stops the services.
 
@@ -59,6 +60,7 @@ def make_test_stack_config() -> StackConfig:
         alertmanager_port=TEST_ALERTMANAGER_PORT,
         scrape_targets=(),
         webhook_url=f"http://127.0.0.1:{TEST_WEBHOOK_PORT}/alerts",
+        fresh=True,
     )
 
 

@@ -332,3 +332,19 @@ def test_generated_alertmanager_config_passes_amtool(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     urls = {h["url"] for r in doc["receivers"] for h in r.get("webhook_configs", [])}
     assert urls == {private.config.webhook_url}
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_fresh_wipes_data_only_on_start(tmp_path: Path, fresh: bool) -> None:
+    private = Stack(StackConfig(home=tmp_path / "stack", alertmanager_port=free_port(), fresh=fresh))
+    try:
+        private.up(["alertmanager"])
+        marker = private.data_dir("alertmanager") / "marker"
+        marker.write_text("from an earlier session")
+        private.up(["alertmanager"])  # reused while running: never wiped
+        assert marker.exists()
+        private.down(["alertmanager"])
+        private.up(["alertmanager"])
+        assert marker.exists() is (not fresh)
+    finally:
+        private.down()
