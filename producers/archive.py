@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Self
 
 import msgspec
 
@@ -64,14 +64,15 @@ class _LineFile:
         self.path = path
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            raw: IO[bytes] = open(self._tmp, "wb")
+            raw: IO[bytes] = open(self._tmp, "wb")  # noqa: SIM115 - held open across write() calls, closed in commit/abort
         except OSError as exc:
             raise ArchiveError(f"cannot write {path}: {exc.strerror or exc}") from exc
         self._raw = raw
-        self._out: IO[bytes] = (
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0)
-            if _is_gzip_name(path) else raw
-        )
+        self._out: IO[bytes] = raw
+        if _is_gzip_name(path):
+            self._out = gzip.GzipFile(  # type: ignore[assignment]  # GzipFile is a binary IO
+                filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=0
+            )
         self._batch: list[bytes] = []
 
     def write(self, line: bytes) -> None:
@@ -142,7 +143,7 @@ class ArchiveWriter:
             if self._truth is not None:
                 self._truth.abort()
 
-    def __enter__(self) -> ArchiveWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -192,11 +193,11 @@ def write_archive(path: Path | str, items: Iterable[LabelledEvent], *, truth: bo
 
 def _open_lines(path: Path) -> IO[bytes]:
     try:
-        raw: io.BufferedReader = open(path, "rb")
+        raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - returned to the caller's `with`
     except OSError as exc:
         raise ArchiveError(f"cannot read archive {path}: {exc.strerror or exc}") from exc
     if raw.peek(2)[:2] == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]  # a binary IO
     return raw
 
 

@@ -81,6 +81,8 @@ _CCW = (("QH", 3.0), ("QR", 2.0), ("QW", 1.0), ("DQ", 0.5))
 _EMPLOYMENT = (("QH", 3.0), ("QR", 2.0))
 _PERSONAL = (("DQ", 3.0), ("DNQ", 2.0), ("RQ", 2.0), ("RNQ", 1.0), ("QH", 1.0), ("QW", 0.5))
 
+# Background misuse is rare (domain.md: a tiny fraction of 2.8 million queries a day): the shares of
+# personal look-ups and non-criminal-justice checks below are small; the scenarios add the incidents.
 _LOCAL_POLICE = TrafficProfile(
     "police", 6.0, 0.35, 0.8,
     (
@@ -89,10 +91,10 @@ _LOCAL_POLICE = TrafficProfile(
         IntentMix("criminal_investigation", 0.20, _INVESTIGATION),
         IntentMix("warrant_service", 0.11, _WARRANT),
         IntentMix("no_justification", 0.03, _PATROL),
-        IntentMix("employment_check", 0.004, _EMPLOYMENT),
-        IntentMix("housing_check", 0.002, _EMPLOYMENT),
-        IntentMix("personal", 0.0008, _PERSONAL),
-        IntentMix("personal_disclosed", 0.0001, _PERSONAL),
+        IntentMix("employment_check", 0.001, _EMPLOYMENT),
+        IntentMix("housing_check", 0.0005, _EMPLOYMENT),
+        IntentMix("personal", 0.0002, _PERSONAL),
+        IntentMix("personal_disclosed", 0.00002, _PERSONAL),
     ),
 )
 _SHERIFF = TrafficProfile(
@@ -102,11 +104,11 @@ _SHERIFF = TrafficProfile(
         IntentMix("traffic_enforcement", 0.18, _TRAFFIC),
         IntentMix("criminal_investigation", 0.25, _INVESTIGATION),
         IntentMix("warrant_service", 0.15, _WARRANT),
-        IntentMix("ccw_permit", 0.02, _CCW),
-        IntentMix("employment_check", 0.02, _EMPLOYMENT),
-        IntentMix("no_justification", 0.05, _PATROL),
-        IntentMix("personal", 0.0008, _PERSONAL),
-        IntentMix("personal_disclosed", 0.0001, _PERSONAL),
+        IntentMix("ccw_permit", 0.002, _CCW),
+        IntentMix("employment_check", 0.003, _EMPLOYMENT),
+        IntentMix("no_justification", 0.035, _PATROL),
+        IntentMix("personal", 0.0002, _PERSONAL),
+        IntentMix("personal_disclosed", 0.00002, _PERSONAL),
     ),
 )
 _STATE = TrafficProfile(

@@ -607,7 +607,7 @@ def parse_scenario(spec: str | Scenario) -> Scenario:
     if cls is None:
         raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
     hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # every scenario is a dataclass
     kwargs: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in params.split(","))):
         key, sep, value = item.partition("=")

@@ -13,14 +13,13 @@ leaves every other event unchanged.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import datetime as dt
 import heapq
 import random
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any, Final
 
 from processors.agencies import Agency, AgencyRegistry
@@ -41,22 +40,21 @@ from producers.scenarios import (
     weekly_mean_activity,
 )
 from producers.subjects import subject_for
-from producers.truth import expected_label
+from producers.truth import TruthLabel, expected_label
 
 __all__ = [
+    "BACKGROUND",
+    "MAX_JITTER_SECONDS",
     "LabelledEvent",
+    "ScenarioError",
     "Simulation",
     "generate",
     "scenario_catalogue",
-    "ScenarioError",
-    "MAX_JITTER_SECONDS",
-    "BACKGROUND",
 ]
 
 BACKGROUND: Final = "background"
 MAX_JITTER_SECONDS: Final = 120.0  # the pipeline's allowed lateness: arrival disorder must stay within it
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_MISUSE_INTENTS: Final = frozenset({"personal"})
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +91,7 @@ def _cum(weights: Iterable[float]) -> tuple[float, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mix(profile: TrafficProfile) -> _Mix:
     return _Mix(
         intents=tuple(m.intent for m in profile.mix),
@@ -114,8 +112,8 @@ def _background(ctx: ScenarioContext, rate_per_second: float, silences: Sequence
     peak_rate = rate_per_second / mean_activity
     rng = random.Random(f"{ctx.seed}:background")
     by_ori: dict[str, list[Silence]] = {}
-    for s in silences:
-        by_ori.setdefault(s.ori, []).append(s)
+    for silence in silences:
+        by_ori.setdefault(silence.ori, []).append(silence)
     clock = LocalClock()
     t = ctx.start
     while True:
@@ -149,16 +147,10 @@ def _occurred_at(ts: float) -> dt.datetime:
     return (_EPOCH + dt.timedelta(milliseconds=round(ts * 1000))).astimezone(PACIFIC)
 
 
-def _truth_fields(label: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(label) and not isinstance(label, type):
-        raw = dataclasses.asdict(label)
-    elif hasattr(label, "__struct_fields__"):
-        raw = {f: getattr(label, f) for f in label.__struct_fields__}
-    elif isinstance(label, Mapping):
-        raw = dict(label)
-    else:
-        raw = {"purpose": getattr(label, "purpose"), "verdict": getattr(label, "verdict")}
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in raw.items()}
+def _truth_fields(label: TruthLabel) -> dict[str, Any]:
+    return {
+        "purpose": label.purpose, "verdict": label.verdict, "clauses": list(label.clauses), "misuse": label.misuse,
+    }
 
 
 def build(query: Query, rng: random.Random) -> LabelledEvent:
@@ -197,9 +189,8 @@ def build(query: Query, rng: random.Random) -> LabelledEvent:
         "case_number": case_number,
         "subject": subject,
     }
-    truth = {"event_id": event_id, "scenario": query.scenario, "intent": intent, "data_source": source}
+    truth: dict[str, Any] = {"event_id": event_id, "scenario": query.scenario, "intent": intent, "data_source": source}
     truth.update(_truth_fields(label))
-    truth.setdefault("misuse", truth.get("verdict") == "prohibited" or intent in _MISUSE_INTENTS)
     return LabelledEvent(event=event, truth=truth)
 
 

@@ -298,8 +298,10 @@ def _to_kafka(args: argparse.Namespace, settings: Any, simulation: Any, tally: T
 def format_summary(summary: dict[str, Any]) -> str:
     truth = summary["truth"]
     lines = [
-        f"produced {truth['events']:,} events to {summary['to']} in {summary['seconds']:.1f}s "
-        f"(seed {summary['seed']}, start {summary['start']}, {summary['minutes']:g} min of event time)",
+        (
+            f"produced {truth['events']:,} events to {summary['to']} in {summary['seconds']:.1f}s "
+            f"(seed {summary['seed']}, start {summary['start']}, {summary['minutes']:g} min of event time)"
+        ),
     ]
     if summary.get("truth_file"):
         lines.append(f"ground truth: {summary['truth_file']}")
