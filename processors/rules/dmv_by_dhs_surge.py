@@ -1,9 +1,11 @@
 """Rule dmv_by_dhs_surge: a DHS component's DMV look-ups (dmv_license + dmv_registration) in a
 window far above its own baseline — the raid pattern.
 
-ElastAlert's spike rule: the current window's count against the mean of the ``reference_windows``
-windows before it (windows with no DMV look-ups count as zero), with a floor on the baseline and a
-minimum count. Key = the ORI.
+ElastAlert's spike rule: the DMV look-ups of the last ``span_windows`` windows (the current one and
+those before it: a raid runs for half an hour or more, not one minute) against the agency's own
+baseline for that span — the mean per window over the ``reference_windows`` before the span, times
+the span (windows with no DMV look-ups count as zero) — with a floor on the baseline and a minimum
+count. Key = the ORI.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ DMV_SOURCES: Final = frozenset({"dmv_license", "dmv_registration"})
 @dataclass(frozen=True, slots=True)
 class Params:
     reference_windows: int = 30
+    span_windows: int = 1
     spike_height: float = 3.0
     min_reference: float = 1.0
     min_count: int = 10
 
     def __post_init__(self) -> None:
+        if self.span_windows < 1:
+            raise ValueError(f"span_windows must be >= 1, got {self.span_windows}")
         if self.reference_windows < 1:
             raise ValueError(f"reference_windows must be >= 1, got {self.reference_windows}")
         if self.spike_height <= 1.0:
@@ -48,10 +53,17 @@ class DmvByDhsSurge(Rule[Params]):
         self._state = _State()
 
     def baseline(self, ori: str, start: int) -> float:
+        """Mean DMV look-ups per window over the reference windows before ``start``."""
         size = self._state.size
         lo = start - self.params.reference_windows * size
         past = self._state.history.get(ori, {})
         return sum(n for s, n in past.items() if lo <= s < start) / self.params.reference_windows
+
+    def span_count(self, ori: str, start: int, current: int) -> int:
+        """DMV look-ups in the span ending with the window at ``start`` (``current`` of them in it)."""
+        lo = start - (self.params.span_windows - 1) * self._state.size
+        past = self._state.history.get(ori, {})
+        return current + sum(n for s, n in past.items() if lo <= s < start)
 
     def on_window(self, window: WindowView) -> list[Finding]:
         self._state.size = window.end - window.start
@@ -62,9 +74,12 @@ class DmvByDhsSurge(Rule[Params]):
             dmv = [e for e in agency.events if e.data_source in DMV_SOURCES]
             if not dmv:
                 continue
-            mean = self.baseline(ori, window.start)
-            reference = max(mean, self.params.min_reference)
-            if len(dmv) >= self.params.min_count and len(dmv) >= self.params.spike_height * reference:
+            span_start = window.start - (self.params.span_windows - 1) * self._state.size
+            mean = self.baseline(ori, span_start)
+            reference = max(mean * self.params.span_windows, self.params.min_reference)
+            count = self.span_count(ori, window.start, len(dmv))
+            if count >= self.params.min_count and count >= self.params.spike_height * reference:
+                span = self.params.span_windows * self._state.size // 60
                 findings.append(
                     Finding(
                         key=ori,
@@ -72,17 +87,19 @@ class DmvByDhsSurge(Rule[Params]):
                         window_start=window.start,
                         window_end=window.end,
                         summary=(
-                            f"{ori} ({agency.component or 'DHS'}): {len(dmv)} DMV look-ups in one window, "
-                            f"{len(dmv) / reference:.1f}x its baseline of {mean:.2f} per window"
+                            f"{ori} ({agency.component or 'DHS'}): {count} DMV look-ups in {span} min, "
+                            f"{count / reference:.1f}x its baseline of {mean * self.params.span_windows:.2f}"
                         ),
                         events=refs(dmv),
-                        count=len(dmv),
+                        count=count,
                         counts={
-                            "dmv": len(dmv),
+                            "dmv": count,
+                            "dmv_in_window": len(dmv),
+                            "span_windows": self.params.span_windows,
                             "dmv_license": sum(1 for e in dmv if e.data_source == "dmv_license"),
                             "dmv_registration": sum(1 for e in dmv if e.data_source == "dmv_registration"),
                             "baseline_mean": round(mean, 4),
-                            "ratio": round(len(dmv) / reference, 4),
+                            "ratio": round(count / reference, 4),
                         },
                         policy_rules=tuple(sorted({r for e in dmv for r in e.rules})),
                     )
@@ -93,7 +110,7 @@ class DmvByDhsSurge(Rule[Params]):
     def evict(self, watermark_s: int) -> None:
         if not self._state.size:
             return
-        floor = watermark_s - (self.params.reference_windows + 1) * self._state.size
+        floor = watermark_s - (self.params.reference_windows + self.params.span_windows + 1) * self._state.size
         for ori in list(self._state.history):
             past = self._state.history[ori]
             for s in [s for s in past if s < floor]:

@@ -1,9 +1,11 @@
 """Rule flatline: an agency that normally queries goes silent for a window.
 
-Evaluated when the watermark closes a window in which the agency made no query, if over the
-``baseline_windows`` windows before it the agency queried in at least ``min_active_windows`` and
-averaged at least ``min_baseline`` queries per window. Alerts once when a silence begins (the
-window before was not silent). Key = the ORI.
+Evaluated when the watermark closes a window. A silence is ``silent_windows`` windows in a row with
+no query from the agency (one quiet minute of a Poisson stream averaging 2 a minute happens 13% of
+the time; ten in a row, almost never). It alerts if, over the ``baseline_windows`` windows before the
+silence began, the agency queried in at least ``min_active_windows`` and averaged at least
+``min_baseline`` queries per window, and expected at least ``min_expected`` queries over the silence.
+Alerts once per silence, when it reaches ``silent_windows`` windows. Key = the ORI.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ class Params:
     baseline_windows: int = 30
     min_baseline: float = 5.0
     min_active_windows: int = 10
+    silent_windows: int = 1
+    min_expected: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.silent_windows < 1:
+            raise ValueError(f"silent_windows must be >= 1, got {self.silent_windows}")
         if self.baseline_windows < 1:
             raise ValueError(f"baseline_windows must be >= 1, got {self.baseline_windows}")
         if not 1 <= self.min_active_windows <= self.baseline_windows:
@@ -53,8 +59,14 @@ class Flatline(Rule[Params]):
             return mean, len(counts)
         return None
 
+    def _silence_start(self, start: int) -> int:
+        return start - (self.params.silent_windows - 1) * self._state.size
+
     def wants_empty_window(self, start: int) -> bool:
-        return bool(self._state.size) and any(self._baseline(ori, start) for ori in self._state.history)
+        if not self._state.size:
+            return False
+        begin = self._silence_start(start)
+        return any(self._baseline(ori, begin) for ori in self._state.history)
 
     def on_window(self, window: WindowView) -> list[Finding]:
         size = self._state.size = window.end - window.start
@@ -63,25 +75,37 @@ class Flatline(Rule[Params]):
             if ori in window.agencies:
                 continue
             past = self._state.history[ori]
-            if window.start - size not in past:
-                continue  # already silent in the window before: the silence was reported when it began
-            base = self._baseline(ori, window.start)
+            begin = self._silence_start(window.start)
+            if begin - size not in past:
+                continue  # silent before the span began: this silence was reported already (or is older)
+            if any(s in past for s in range(begin, window.start, size)):
+                continue  # not silent through the whole span
+            base = self._baseline(ori, begin)
             if base is None:
                 continue
             mean, active = base
+            if mean * self.params.silent_windows < self.params.min_expected:
+                continue
             findings.append(
                 Finding(
                     key=ori,
                     ori=ori,
-                    window_start=window.start,
+                    window_start=begin,
                     window_end=window.end,
                     summary=(
-                        f"{ori} went silent: no queries in a window after averaging {mean:.1f} per window "
-                        f"({active} of the last {self.params.baseline_windows} windows active)"
+                        f"{ori} went silent: no queries in {self.params.silent_windows} window(s) after "
+                        f"averaging {mean:.1f} per window ({active} of the {self.params.baseline_windows} "
+                        f"windows before active)"
                     ),
                     events=[],
                     count=0,
-                    counts={"queries": 0, "baseline_mean": round(mean, 4), "active_windows": active},
+                    counts={
+                        "queries": 0,
+                        "baseline_mean": round(mean, 4),
+                        "active_windows": active,
+                        "silent_windows": self.params.silent_windows,
+                        "expected": round(mean * self.params.silent_windows, 4),
+                    },
                 )
             )
         for ori, agency in window.agencies.items():
@@ -91,7 +115,7 @@ class Flatline(Rule[Params]):
     def evict(self, watermark_s: int) -> None:
         if not self._state.size:
             return
-        floor = watermark_s - (self.params.baseline_windows + 2) * self._state.size
+        floor = watermark_s - (self.params.baseline_windows + self.params.silent_windows + 2) * self._state.size
         for ori in list(self._state.history):
             past = self._state.history[ori]
             for s in [s for s in past if s < floor]:

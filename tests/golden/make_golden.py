@@ -70,7 +70,7 @@ def dmv_by_dhs_surge() -> list[dict[str, Any]]:
 def flatline() -> list[dict[str, Any]]:
     out = [ev(w * 100 + i, w * 60 + i * 4, LASD, "QH", "vehicle theft 10851 VC", op=f"op{i % 6}", case=f"24-{w}{i}")
            for w in range(15) for i in range(12)]
-    return out + list(background(0, 18))
+    return out + list(background(0, 30))  # LASD silent from minute 15: ten silent windows by minute 25
 
 
 def new_term() -> list[dict[str, Any]]:

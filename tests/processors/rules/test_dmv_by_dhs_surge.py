@@ -10,7 +10,8 @@ def dmv(prefix: str, n: int, start: int, ori: str = DHS_ORI) -> list[object]:
 
 
 def rule(**params: object) -> DmvByDhsSurge:
-    p = {"reference_windows": 5, "spike_height": 3.0, "min_reference": 1.0, "min_count": 6, **params}
+    p = {"reference_windows": 5, "span_windows": 1, "spike_height": 3.0, "min_reference": 1.0, "min_count": 6,
+         **params}
     return DmvByDhsSurge(settings("dmv_by_dhs_surge", **p))
 
 
@@ -22,6 +23,16 @@ def test_surge_over_own_baseline_fires() -> None:
     assert f.key == DHS_ORI and f.count == 12
     assert f.counts["baseline_mean"] == 2.0 and f.counts["ratio"] == 6.0
     assert f.counts["dmv_license"] + f.counts["dmv_registration"] == 12
+
+
+def test_burst_counted_over_the_span_of_windows() -> None:
+    r = rule(span_windows=3, min_count=10, reference_windows=5)
+    for w in range(5):
+        assert r.on_window(view(w * 60, dmv(f"b{w}-", 1, w * 60))) == []  # baseline 1 per window
+    assert r.on_window(view(300, dmv("s0-", 4, 300))) == []  # 4 in the span so far
+    assert r.on_window(view(360, dmv("s1-", 4, 360))) == []  # 9 (1 + 4 + 4): under min_count 10
+    [f] = r.on_window(view(420, dmv("s2-", 4, 420)))  # 12 over 3 windows vs baseline 3
+    assert f.count == 12 and f.counts["dmv_in_window"] == 4 and f.counts["ratio"] == 4.0
 
 
 def test_high_baseline_is_not_a_spike() -> None:

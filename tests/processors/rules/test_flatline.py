@@ -7,7 +7,9 @@ OTHER = "CA0380100"
 
 
 def rule() -> Flatline:
-    return Flatline(settings("flatline", baseline_windows=5, min_baseline=3.0, min_active_windows=4))
+    return Flatline(
+        settings("flatline", baseline_windows=5, min_baseline=3.0, min_active_windows=4, silent_windows=1, min_expected=0)
+    )
 
 
 def busy(w: int, n: int = 5, ori: str = LASD) -> list[object]:
@@ -39,3 +41,26 @@ def test_state_round_trips() -> None:
     restored = rule()
     restored.load_state(r.state_bytes())
     assert len(restored.on_window(view(300, []))) == 1
+
+
+def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> None:
+    r = Flatline(settings("flatline", baseline_windows=5, min_baseline=3.0, min_active_windows=4,
+                          silent_windows=3, min_expected=12))
+    for w in range(5):
+        assert r.on_window(view(w * 60, busy(w) + busy(w, 1, OTHER))) == []
+    assert r.on_window(view(300, busy(5, 1, OTHER))) == []  # one quiet window: chance, not a silence
+    assert r.on_window(view(360, busy(6, 1, OTHER))) == []
+    [f] = r.on_window(view(420, busy(7, 1, OTHER)))  # three in a row, 15 queries expected
+    assert f.key == LASD and f.window_start == 300 and f.window_end == 480
+    assert f.counts["silent_windows"] == 3 and f.counts["expected"] == 15.0
+    assert r.on_window(view(480, busy(8, 1, OTHER))) == []  # the same silence goes on: reported once
+
+
+def test_short_gap_between_queries_is_not_a_silence() -> None:
+    r = Flatline(settings("flatline", baseline_windows=5, min_baseline=3.0, min_active_windows=4,
+                          silent_windows=3, min_expected=12))
+    for w in range(5):
+        r.on_window(view(w * 60, busy(w)))
+    assert r.on_window(view(300, [])) == []
+    assert r.on_window(view(360, busy(6))) == []  # back before the span was silent
+    assert r.on_window(view(420, [])) == []
