@@ -23,6 +23,19 @@ from typing import Any
 from clets_watch.settings import Settings
 
 DEMO_START = "2019-06-12T05:00:00-07:00"
+# What on-call reads first: the raid pattern, then immigration-purpose traffic, then single queries.
+RULE_ORDER = (
+    "dmv_by_dhs_surge",
+    "immigration_share",
+    "prohibited_query",
+    "repeat_subject",
+    "cardinality",
+    "after_hours_burst",
+    "missing_justification",
+    "flatline",
+    "new_term",
+)
+MAX_ROWS = 14
 MALFORMED: tuple[bytes, ...] = (
     b'{"schema_version": 1, "event_id": "demo-bad-1", "occurred_at": "2019-06-12T05:10:00-07:00"',
     b'{"schema_version": 7, "event_id": "demo-bad-2"}',
@@ -59,7 +72,7 @@ def _say(msg: str, *, quiet: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from clets_watch.cli import UserError
-    from clets_watch.kafka_admin import ensure_topics, group_lag
+    from clets_watch.kafka_admin import end_offsets, ensure_topics, group_lag
     from clets_watch.stack import Stack, StackConfig, StackError
     from producers.kafka_out import produce
     from producers.scenarios import ScenarioError
@@ -109,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         truth = Counter(str(item.truth.get("verdict")) for item in items)
         _say(f"producing {len(items):,} query events and {len(MALFORMED)} malformed messages ...", quiet=quiet)
+        offsets_before = end_offsets(settings.kafka_bootstrap, settings.topic_queries)
         result = produce(
             items,
             bootstrap=settings.kafka_bootstrap,
@@ -139,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(2.0)
         else:
             raise UserError(f"the worker did not consume the stream within {args.timeout:.0f}s ({lag:,} left); see {log_path}")
-        summary = _summary(settings, items, result.sent, truth)
+        summary = _summary(settings, items, result.sent, truth, offsets_before)
     finally:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -172,7 +186,19 @@ def _send_raw(settings: Settings, messages: tuple[bytes, ...]) -> None:
         producer.close()
 
 
-def _summary(settings: Settings, items: list[Any], sent: int, truth: Counter[str]) -> dict[str, Any]:
+def _this_run(source: str | None, topic: str, offsets_before: dict[int, int]) -> bool:
+    """Whether a dead letter's source ("topic/partition/offset") was produced by this run."""
+    if not source:
+        return False
+    name, partition, offset = (source.rsplit("/", 2) + ["", ""])[:3]
+    if name != topic or not partition.isdigit() or not offset.isdigit():
+        return False
+    return int(offset) >= offsets_before.get(int(partition), 0)
+
+
+def _summary(
+    settings: Settings, items: list[Any], sent: int, truth: Counter[str], offsets_before: dict[int, int]
+) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from processors.agencies import AgencyRegistry
@@ -191,12 +217,14 @@ def _summary(settings: Settings, items: list[Any], sent: int, truth: Counter[str
                 .group_by(QueryVerdict.verdict)
             ).all()
         )
-        dead = dict(
-            conn.execute(
-                select(DeadLetterRecord.reason, func.count())
-                .where(DeadLetterRecord.event_id.like("demo-bad-%") | DeadLetterRecord.event_id.is_(None))
-                .group_by(DeadLetterRecord.reason)
-            ).all()
+        dead = Counter(
+            reason
+            for reason, source in conn.execute(
+                select(DeadLetterRecord.reason, DeadLetterRecord.source).where(
+                    DeadLetterRecord.source.like(f"{settings.topic_queries}/%")
+                )
+            )
+            if _this_run(source, settings.topic_queries, offsets_before)
         )
         alerts = [
             a
@@ -206,8 +234,14 @@ def _summary(settings: Settings, items: list[Any], sent: int, truth: Counter[str
     grouped: dict[tuple[str, str], list[Any]] = {}
     for a in alerts:
         grouped.setdefault((a.rule, a.ori), []).append(a)
+
+    def priority(item: tuple[tuple[str, str], list[Any]]) -> tuple[int, int, str]:
+        (rule, ori), group = item
+        rank = RULE_ORDER.index(rule) if rule in RULE_ORDER else len(RULE_ORDER)
+        return (rank, -len(group), ori)
+
     rows = []
-    for (rule, ori), group in sorted(grouped.items(), key=lambda kv: (kv[0][0] != "dmv_by_dhs_surge", kv[0])):
+    for (rule, ori), group in sorted(grouped.items(), key=priority):
         agency = registry.get(ori)
         windows = sorted(_as_dt(a.window_start) for a in group)
         rows.append(
@@ -223,14 +257,16 @@ def _summary(settings: Settings, items: list[Any], sent: int, truth: Counter[str
                 "alert_ids": [a.alert_id for a in group][:5],
             }
         )
+    by_rule = Counter(a.rule for a in alerts)
     return {
         "events_produced": sent,
         "event_ids": len(set(event_ids)),
         "event_time": {"from": first.isoformat(), "to": last.isoformat()},
         "verdicts": verdicts,
         "ground_truth_verdicts": dict(truth),
-        "dead_letters": dead,
+        "dead_letters": dict(dead),
         "alerts": len(alerts),
+        "alerts_by_rule": dict(sorted(by_rule.items(), key=lambda kv: RULE_ORDER.index(kv[0]) if kv[0] in RULE_ORDER else 99)),
         "alert_groups": rows,
         "database": settings.database_url,
         "metrics": f"http://{settings.metrics_host}:{settings.metrics_port}/metrics (while a worker runs)",
@@ -249,19 +285,23 @@ def _print_summary(s: dict[str, Any], settings: Settings) -> None:
     print()
     print(f"clets-watch demo: {s['events_produced']:,} CLETS query events, "
           f"{s['event_time']['from']} .. {s['event_time']['to']}")
-    print(f"  verdicts     prohibited {v.get('prohibited', 0):,} · review {v.get('review', 0):,} · "
+    print(f"  verdicts      prohibited {v.get('prohibited', 0):,} · review {v.get('review', 0):,} · "
           f"allowed {v.get('allowed', 0):,}")
     dl = s["dead_letters"]
-    print(f"  dead letters {sum(dl.values())} ({', '.join(f'{k} {n}' for k, n in sorted(dl.items())) or 'none'})")
-    print(f"  alerts       {s['alerts']:,}")
+    print(f"  dead letters  {sum(dl.values())} ({', '.join(f'{k} {n}' for k, n in sorted(dl.items())) or 'none'})")
+    print(f"  alerts        {s['alerts']:,}: " + ", ".join(f"{r} {n}" for r, n in s["alerts_by_rule"].items()))
     print()
-    if s["alert_groups"]:
-        print(f"  {'RULE':<22} {'ORI':<10} {'AGENCY':<48} {'ALERTS':>6}  {'EVIDENCE':>8}  FIRST WINDOW (UTC)")
-        for r in s["alert_groups"]:
+    rows = s["alert_groups"]
+    if rows:
+        print(f"  {'RULE':<22} {'ORI':<10} {'AGENCY':<44} {'ALERTS':>6} {'EVIDENCE':>8}  FIRST WINDOW (UTC)")
+        for r in rows[:MAX_ROWS]:
             print(
-                f"  {r['rule']:<22} {r['ori']:<10} {r['agency'][:48]:<48} {r['alerts']:>6}  "
-                f"{r['evidence_events']:>8}  {r['first_window_start'][:16]}"
+                f"  {r['rule']:<22} {r['ori']:<10} {r['agency'][:44]:<44} {r['alerts']:>6} "
+                f"{r['evidence_events']:>8}  {r['first_window_start'][:16].replace('T', ' ')}"
             )
+        if len(rows) > MAX_ROWS:
+            print(f"  ... and {len(rows) - MAX_ROWS} more (rule, agency) rows: clets-watch alerts --rule RULE")
     print()
-    print(f"  database     {s['database']}   (try: clets-watch alerts --rule dmv_by_dhs_surge)")
-    print(f"  metrics      {s['metrics']}")
+    print(f"  database      {s['database']}")
+    print("                clets-watch alerts --rule dmv_by_dhs_surge   ·   clets-watch alerts --json")
+    print(f"  metrics       {s['metrics']}")
