@@ -251,9 +251,11 @@ def _summary(
                 "agency": agency.name if agency else "unknown agency",
                 "component": agency.component if agency else None,
                 "alerts": len(group),
+                "fired": sum(1 for a in group if a.status == "fired"),
+                "suppressed": sum(1 for a in group if a.status == "suppressed"),
                 "first_window_start": windows[0].isoformat(),
                 "last_window_start": windows[-1].isoformat(),
-                "evidence_events": sum(int(a.evidence.get("count", 0)) for a in group),
+                "max_evidence_events": max(int(a.evidence.get("count", 0)) for a in group),
                 "alert_ids": [a.alert_id for a in group][:5],
             }
         )
@@ -293,12 +295,14 @@ def _print_summary(s: dict[str, Any], settings: Settings) -> None:
     print()
     rows = s["alert_groups"]
     if rows:
-        print(f"  {'RULE':<22} {'ORI':<10} {'AGENCY':<44} {'ALERTS':>6} {'EVIDENCE':>8}  FIRST WINDOW (UTC)")
+        print(f"  {'RULE':<20} {'ORI':<10} {'AGENCY':<42} {'FIRED':>5} {'SUPPR':>5} {'EVIDENCE':>8}  FIRST WINDOW (UTC)")
         for r in rows[:MAX_ROWS]:
             print(
-                f"  {r['rule']:<22} {r['ori']:<10} {r['agency'][:44]:<44} {r['alerts']:>6} "
-                f"{r['evidence_events']:>8}  {r['first_window_start'][:16].replace('T', ' ')}"
+                f"  {r['rule']:<20} {r['ori']:<10} {r['agency'][:42]:<42} {r['fired']:>5} {r['suppressed']:>5} "
+                f"{r['max_evidence_events']:>8}  {r['first_window_start'][:16].replace('T', ' ')}"
             )
+        print("  (SUPPR: re-alerts inside the suppression period, recorded as suppressed; "
+              "EVIDENCE: most queries behind one alert)")
         if len(rows) > MAX_ROWS:
             print(f"  ... and {len(rows) - MAX_ROWS} more (rule, agency) rows: clets-watch alerts --rule RULE")
     print()
