@@ -236,13 +236,13 @@ class ScenarioContext:
             when = when.replace(tzinfo=PACIFIC)
         return when.timestamp()
 
-    def first_local_time(self, hour: int, minute: int, *, fallback_fraction: float) -> float:
-        """The first moment at local ``hour:minute`` inside the run, else a point ``fallback_fraction`` in."""
+    def local_time_in_run(self, hour: int, minute: int, *, fits: float = 0.0) -> float | None:
+        """The first moment at local ``hour:minute`` in the run with ``fits`` seconds after it still inside."""
         day = dt.datetime.fromtimestamp(self.start, PACIFIC).date()
         while True:
             candidate = dt.datetime.combine(day, dt.time(hour, minute), PACIFIC).timestamp()
-            if candidate >= self.end:
-                return self.start + self.duration * fallback_fraction
+            if candidate + fits > self.end:
+                return None
             if candidate >= self.start:
                 return candidate
             day += dt.timedelta(days=1)
@@ -275,6 +275,10 @@ def _times(
 
 
 # --------------------------------------------------------------------------------------------- scenarios
+
+
+_DAWN_STARTS: Final = ((5, 30), (6, 0), (5, 0), (6, 30), (4, 30), (7, 0))
+_NIGHT_STARTS: Final = ((1, 30), (0, 30), (2, 30), (23, 0), (3, 30), (22, 15), (4, 0))
 
 
 class Scenario:
@@ -332,7 +336,7 @@ class Raid(Scenario):
         "immigration-enforcement reasons (detainers, removal, status; some with A-numbers)"
     )
     oris: tuple[str, ...] = ()  # default: the first ICE-ERO and the first CBP office in the registry
-    start: dt.datetime | None = None  # default: 05:30 local on the first morning in the run, else mid-run
+    start: dt.datetime | None = None  # default: 05:30 local on the first morning in the run (or near dawn)
     minutes: float = 30.0
     lookups: int = 160
     targets: int = 40
@@ -355,9 +359,9 @@ class Raid(Scenario):
         elif ctx.duration <= seconds:
             begin = ctx.start
         else:
-            begin = ctx.first_local_time(5, 30, fallback_fraction=0.5)
-            if begin + seconds > ctx.end:
-                begin = max(ctx.start, ctx.end - seconds)
+            # raids start at dawn: 05:30 local, else near it, else the middle of the run
+            found = (ctx.local_time_in_run(h, m, fits=seconds) for h, m in _DAWN_STARTS)
+            begin = next((t for t in found if t is not None), ctx.start + (ctx.duration - seconds) / 2)
         return begin, begin + seconds
 
     def plan(self, ctx: ScenarioContext) -> Iterator[Query]:
@@ -507,7 +511,7 @@ class AfterHours(Scenario):
     summary: ClassVar[str] = "one operator's burst of personal / unjustified look-ups in the middle of the night"
     ori: str | None = None  # default: a sheriff's office chosen from the seed
     operator_id: str | None = None
-    start: dt.datetime | None = None  # default: 01:30 local on the first night in the run, else mid-run
+    start: dt.datetime | None = None  # default: 01:30 local on the first night in the run, else another night hour
     minutes: float = 40.0
     lookups: int = 30
 
@@ -528,9 +532,9 @@ class AfterHours(Scenario):
         elif ctx.duration <= seconds:
             begin = ctx.start
         else:
-            begin = ctx.first_local_time(1, 30, fallback_fraction=0.5)
-            if begin + seconds > ctx.end:
-                begin = max(ctx.start, ctx.end - seconds)
+            # 01:30 local, else another night hour, else (a run with no night in it) the middle of the run
+            found = (ctx.local_time_in_run(h, m, fits=seconds) for h, m in _NIGHT_STARTS)
+            begin = next((t for t in found if t is not None), ctx.start + (ctx.duration - seconds) / 2)
         return begin, begin + seconds
 
     def plan(self, ctx: ScenarioContext) -> Iterator[Query]:
@@ -554,6 +558,8 @@ class AfterHours(Scenario):
         begin, end = self._window(ctx)
         return {"scenario": self.name, "ori": staff.agency.ori, "operator_id": operator.operator_id,
                 "start": ctx.describe_time(begin), "end": ctx.describe_time(end)}
+
+
 
 
 SCENARIOS: Final[Mapping[str, type[Scenario]]] = {

@@ -249,6 +249,24 @@ def test_after_hours_burst_at_night(day: list[LabelledEvent]) -> None:
     assert hours <= {1, 2}
 
 
+@pytest.mark.parametrize(("start_hour", "hours", "expected_hours"), [(22, 3, {23}), (4, 3, {4})])
+def test_after_hours_finds_the_night_in_a_short_run(start_hour: int, hours: int, expected_hours: set[int]) -> None:
+    start = START.replace(hour=start_hour)
+    burst = list(generate(seed=7, start=start, duration=dt.timedelta(hours=hours), rate_per_second=0.0,
+                          scenarios=["after_hours"]))
+    assert len(burst) == 30
+    assert {dt.datetime.fromisoformat(x.event["occurred_at"]).astimezone(PACIFIC).hour for x in burst} == expected_hours
+
+
+def test_raid_defaults_to_dawn_and_stays_whole() -> None:
+    sim = Simulation(seed=7, start=START.replace(hour=4), duration=dt.timedelta(hours=3), rate_per_second=0.0,
+                     scenarios=["raid", "after_hours"])
+    d = {x["scenario"]: x for x in sim.describe()}
+    assert d["raid"]["start"] == "2019-03-05T05:30:00-08:00"
+    assert d["after_hours"]["start"] == "2019-03-05T04:00:00-08:00"
+    assert Counter(x.truth["scenario"] for x in sim.events()) == {"raid": 160, "after_hours": 30}
+
+
 def test_default_scenario_agencies_do_not_collide(day: list[LabelledEvent]) -> None:
     sim = Simulation(seed=7, start=START, duration=dt.timedelta(hours=24), rate_per_second=0.5, scenarios=ALL)
     d = {x["scenario"]: x for x in sim.describe()}
