@@ -52,7 +52,7 @@ def test_json_lines_are_sorted_complete_and_byte_identical(tmp_path: Path) -> No
     starts = [(x["window_start"], x["rule"]) for x in alerts]
     assert starts == sorted(starts)
     surge = next(x for x in alerts if x["rule"] == "dmv_by_dhs_surge")
-    assert surge["evidence"]["count"] == 15 and surge["evidence"]["offsets"][0].startswith("dmv_by_dhs_surge.jsonl:")
+    assert surge["evidence"]["count"] == 24 and surge["evidence"]["offsets"][0].startswith("dmv_by_dhs_surge.jsonl:")
 
 
 def test_gzip_archive_gives_the_same_alerts(tmp_path: Path) -> None:
