@@ -41,6 +41,7 @@ from sinks.models import (
     Base,
     DeadLetterRecord,
     DisclosureFiling,
+    PipelineCheckpoint,
     QueryVerdict,
     WindowAggregate,
 )
@@ -151,9 +152,21 @@ class SinkBatch:
     aggregates: list[Aggregate] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.processed) + len(self.aggregates) + len(self.alerts) + len(self.dead_letters)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The core's state for one partition, valid for every record before ``next_offset``."""
+
+    consumer_group: str
+    topic: str
+    partition: int
+    next_offset: int
+    state: bytes
 
 
 @dataclass(frozen=True)
@@ -418,6 +431,7 @@ class DatabaseSink:
             aggregates_written = self._upsert_aggregates(conn, aggregates)
             alerts_inserted, alerts_updated, ledger_inserted = self._upsert_alerts(conn, alerts, now)
             dead_inserted = self._insert_new(conn, DeadLetterRecord.__table__, dead, "id")
+            self._save_checkpoints(conn, batch.checkpoints, now)
         return BatchResult(
             verdicts_inserted=verdicts_inserted,
             aggregates_written=aggregates_written,
@@ -426,6 +440,43 @@ class DatabaseSink:
             ledger_rows_inserted=ledger_inserted,
             dead_letters_inserted=dead_inserted,
         )
+
+    def _save_checkpoints(self, conn: Connection, checkpoints: list[Checkpoint], now: dt.datetime) -> None:
+        if not checkpoints:
+            return
+        table: Any = PipelineCheckpoint.__table__
+        keys = ["consumer_group", "topic", "partition"]
+        rows = [
+            {
+                "consumer_group": c.consumer_group,
+                "topic": c.topic,
+                "partition": c.partition,
+                "next_offset": c.next_offset,
+                "state": c.state,
+                "written_at": now,
+            }
+            for c in checkpoints
+        ]
+        stmt = self._insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in ("next_offset", "state", "written_at")}
+        )
+        conn.execute(stmt, rows)
+
+    def load_checkpoint(self, consumer_group: str, topic: str, partition: int) -> Checkpoint | None:
+        """The last checkpoint written for this partition, or None for a partition never consumed."""
+        table: Any = PipelineCheckpoint.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(table.c.next_offset, table.c.state).where(
+                    table.c.consumer_group == consumer_group,
+                    table.c.topic == topic,
+                    table.c.partition == partition,
+                )
+            ).first()
+        if row is None:
+            return None
+        return Checkpoint(consumer_group, topic, partition, int(row.next_offset), bytes(row.state))
 
     def _insert_new(self, conn: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> int:
         """INSERT … ON CONFLICT DO NOTHING as one executemany; returns how many rows were new."""

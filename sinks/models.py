@@ -15,11 +15,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -216,4 +218,20 @@ class DisclosureFiling(Base):
     outcomes: Mapped[str | None] = mapped_column(Text)
 
 
+class PipelineCheckpoint(Base):
+    """The pure core's state for one consumed partition, written in the same transaction as the
+    outputs it produced: after a restart the worker resumes from ``next_offset`` with this state,
+    so no window is lost or counted twice."""
+
+    __tablename__ = "pipeline_checkpoints"
+
+    consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    state: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
 TABLES: tuple[str, ...] = tuple(Base.metadata.tables)
+

@@ -470,3 +470,17 @@ def test_thousands_of_rows_per_batch_are_written_in_bulk(sink: DatabaseSink) -> 
     assert result.verdicts_inserted == n
     assert sink.count_rows()["query_verdicts"] == n
     assert elapsed < 15, f"{n} rows took {elapsed:.1f}s: the sink is not writing in bulk"
+
+
+def test_checkpoints_are_written_with_the_batch_and_replaced(db_url: str) -> None:
+    from sinks.db import Checkpoint
+
+    sink = DatabaseSink(db_url)
+    assert sink.load_checkpoint("g", "clets.queries", 0) is None
+    sink.write_batch(SinkBatch(checkpoints=[Checkpoint("g", "clets.queries", 0, 100, b"state-1")]))
+    sink.write_batch(SinkBatch(checkpoints=[Checkpoint("g", "clets.queries", 0, 2**40, b"\x00state-2\xff")]))
+    got = sink.load_checkpoint("g", "clets.queries", 0)
+    assert got == Checkpoint("g", "clets.queries", 0, 2**40, b"\x00state-2\xff")
+    assert sink.load_checkpoint("g", "clets.queries", 1) is None
+    assert sink.load_checkpoint("other", "clets.queries", 0) is None
+    sink.close()
