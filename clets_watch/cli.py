@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 
 from clets_watch import __version__
 
-# Each module in clets_watch/commands/ registers its sub-commands. Order = order in --help.
-COMMANDS: tuple[str, ...] = (
+# Each module in clets_watch/commands/ registers its sub-commands. These come first in --help, in this
+# order; any other command module follows in alphabetical order.
+PREFERRED_ORDER: tuple[str, ...] = (
     "demo",
     "produce",
     "worker",
     "replay",
     "classify",
     "alerts",
+    "report",
+    "disclosures",
+    "serve",
+    "bench",
     "stack",
 )
+
+
+def command_modules() -> list[str]:
+    import clets_watch.commands as package
+
+    found = {m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
+    return [n for n in PREFERRED_ORDER if n in found] + sorted(found - set(PREFERRED_ORDER))
 
 
 class UserError(Exception):
@@ -35,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"clets-watch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in command_modules():
         module = importlib.import_module(f"clets_watch.commands.{name}")
         module.register(sub)
     return parser
