@@ -6,8 +6,9 @@ Pure apart from reading the archive files: no Kafka, no database. Archives are `
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,3 +83,110 @@ _json = msgspec.json.Encoder(order="sorted")
 def alert_json(alert: Alert) -> bytes:
     """One alert as a JSON line body with sorted keys (byte-identical across runs)."""
     return _json.encode(alert)
+
+
+# ------------------------------------------------------------------ audit replays (streaming tally)
+
+PACIFIC_TZ = "America/Los_Angeles"
+
+
+class _MonthOf:
+    """Pacific calendar month (``YYYY-MM``) of a UTC time; cached per UTC hour (Pacific offsets are whole hours)."""
+
+    __slots__ = ("_bucket", "_month", "_tz")
+
+    def __init__(self) -> None:
+        from zoneinfo import ZoneInfo
+
+        self._tz = ZoneInfo(PACIFIC_TZ)
+        self._bucket = -1
+        self._month = ""
+
+    def __call__(self, when: dt.datetime) -> str:
+        bucket = int(when.timestamp()) // 3600
+        if bucket != self._bucket:
+            self._bucket = bucket
+            self._month = dt.datetime.fromtimestamp(bucket * 3600, self._tz).strftime("%Y-%m")
+        return self._month
+
+
+#: (month, ori, component, department, data_source, purpose, verdict)
+CountKey = tuple[str, str, str | None, str | None, str, str, str]
+
+
+@dataclass(slots=True)
+class OperatorTally:
+    queries: int = 0
+    prohibited: int = 0
+    review: int = 0
+
+
+@dataclass(slots=True)
+class AuditTally:
+    """What an audit replay keeps of a stream, in memory bounded by agencies x months, not by events:
+    verdict counts per (Pacific month, agency, data source, purpose, verdict), per-operator (pseudonym)
+    flag counts, the alerts by id, dead letters by reason, and the event-time range."""
+
+    counts: dict[CountKey, int] = field(default_factory=dict)
+    operators: dict[tuple[str, str], OperatorTally] = field(default_factory=dict)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    first_event_at: dt.datetime | None = None
+    last_event_at: dt.datetime | None = None
+    stats: PipelineStats = field(default_factory=PipelineStats)
+    _month: _MonthOf = field(default_factory=_MonthOf)
+
+    def add(self, step: StepResult) -> None:
+        event = step.processed
+        if event is not None:
+            when = event.occurred_at
+            if self.first_event_at is None or when < self.first_event_at:
+                self.first_event_at = when
+            if self.last_event_at is None or when > self.last_event_at:
+                self.last_event_at = when
+            key: CountKey = (
+                self._month(when), event.ori, event.component, event.department,
+                event.data_source, event.purpose, event.verdict,
+            )
+            self.counts[key] = self.counts.get(key, 0) + 1
+            op = self.operators.get((event.ori, event.operator))
+            if op is None:
+                op = self.operators[(event.ori, event.operator)] = OperatorTally()
+            op.queries += 1
+            if event.verdict == "prohibited":
+                op.prohibited += 1
+            elif event.verdict == "review":
+                op.review += 1
+        for dead in step.dead_letters:
+            self.dead_letters[dead.reason] = self.dead_letters.get(dead.reason, 0) + 1
+        for alert in step.alerts:
+            prev = self.alerts.get(alert.alert_id)
+            # an id seen fired stays fired; otherwise the latest emission wins
+            if prev is None or not (prev.status == "fired" and alert.status == "suppressed"):
+                self.alerts[alert.alert_id] = alert
+
+    def sorted_alerts(self) -> list[Alert]:
+        return sorted(self.alerts.values(), key=lambda a: (a.window_start, a.rule, a.key, a.alert_id))
+
+    def month_of(self, when: dt.datetime) -> str:
+        return self._month(when)
+
+
+def run_stream(
+    lines: Iterable[tuple[bytes, str]],
+    pipeline: Pipeline,
+    consume: Callable[[StepResult], None],
+) -> PipelineStats:
+    """Run (raw, source) lines through the pipeline, handing every step (and the closing step) to
+    ``consume`` instead of keeping them: memory stays bounded for a year of events."""
+    for raw, source in lines:
+        consume(pipeline.process_raw(raw, source=source))
+    consume(pipeline.close())
+    return pipeline.stats
+
+
+def tally_stream(lines: Iterable[tuple[bytes, str]], pipeline: Pipeline) -> AuditTally:
+    """An audit replay of a bounded stream into an ``AuditTally``."""
+    tally = AuditTally()
+    tally.stats = run_stream(lines, pipeline, tally.add)
+    return tally

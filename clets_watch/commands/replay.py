@@ -2,56 +2,99 @@
 
     clets-watch replay --input FILE [--input FILE ...] [--agencies FILE] [--policy FILE]
                        [--rules FILE] [--json]
+    clets-watch replay --from-kafka [--topic T] [--bootstrap HOST:PORT] [--since TIME] [--until TIME] ...
+    clets-watch replay ... --record [--run-id ID] [--note TEXT] [--db URL]
+    clets-watch replay --diff RUN_A RUN_B [--db URL] [--json]      (a run id, or ``live``)
 
-Reads .jsonl / .jsonl.gz archives (one query event per line) as one stream, closes every window
+Reads .jsonl / .jsonl.gz archives (one query event per line) as one stream — or a Kafka topic between
+two record timestamps, found with ``offsets_for_times`` (no scan from the start) — closes every window
 at the end, and prints the alerts: a readable summary, or with ``--json`` one JSON object per line
-(sorted keys, sorted alerts), so two runs over the same archives print byte-identical output.
-No Kafka and no database.
+(sorted keys, sorted alerts), so two runs over the same input print byte-identical output.
+
+``--record`` writes an audit run to the database (``audit_runs`` and its run-scoped tables; the live
+tables are never touched) and keeps only counts in memory, so a year of events replays in bounded
+memory; with ``--json`` it prints a JSON summary of the run at the end. ``--diff`` compares the
+alerts of two runs (or a run and the live alerts) by alert id. A progress bar (events/s, ETA) goes
+to stderr when it is a terminal, or always with ``--progress``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
+import heapq
+import json
+import secrets
 import sys
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from clets_watch.cli import UserError
 from clets_watch.settings import MissingPseudonymKey, get_settings, pseudonym_key
 from processors.agencies import AgencyRegistry, RegistryError
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.pseudonymize import Pseudonymizer
-from processors.replay import ArchiveError, ReplayResult, alert_json, replay_files
+from processors.replay import ArchiveError, AuditTally, ReplayResult, alert_json, replay_files, run_stream
 from processors.rules.base import RuleConfigError
 
 _Sub = argparse._SubParsersAction
 SUMMARY_WIDTH = 70
+DIFF_SHOWN = 40
 
 
 def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "replay",
-        help="run archived query events through the pipeline and print the alerts",
+        help="run archived (or Kafka) query events through the pipeline; record and compare audit runs",
         description=(
-            "Replay .jsonl or .jsonl.gz archives (one query event per line) through the same "
-            "classification, windows and alert rules as the worker, without Kafka or a database. "
-            "Alert ids match the live worker's for the same events and pseudonym key."
+            "Replay .jsonl or .jsonl.gz archives (one query event per line), or a Kafka topic between two "
+            "timestamps, through the same classification, windows and alert rules as the worker. Alert ids "
+            "match the live worker's for the same events and pseudonym key. --record writes an audit run to "
+            "the database (never the live tables); --diff compares two runs."
         ),
     )
-    p.add_argument("--input", "-i", action="append", required=True, type=Path, metavar="FILE",
-                   help="archive file (.jsonl or .jsonl.gz); repeat for several, replayed in order")
+    src = p.add_argument_group("input")
+    src.add_argument("--input", "-i", action="append", type=Path, metavar="FILE",
+                     help="archive file (.jsonl or .jsonl.gz); repeat for several, replayed in order")
+    src.add_argument("--from-kafka", action="store_true", help="read the topic instead of archives")
+    src.add_argument("--topic", metavar="TOPIC", help="topic to read (default: settings, clets.queries)")
+    src.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap (default: settings)")
+    src.add_argument("--since", metavar="TIME",
+                     help="first record timestamp to replay (RFC 3339, or a date = 00:00 Pacific)")
+    src.add_argument("--until", metavar="TIME", help="replay records before this record timestamp")
     p.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV (default: bundled)")
     p.add_argument("--policy", type=Path, metavar="FILE", help="policy YAML (default: bundled policy v1)")
     p.add_argument("--rules", type=Path, metavar="FILE", help="rules YAML merged over the bundled rules.yaml")
     p.add_argument("--window-seconds", type=int, metavar="N", help="tumbling window size (default: settings)")
     p.add_argument("--allowed-lateness", type=int, metavar="N", help="allowed lateness in seconds (default: settings)")
-    p.add_argument("--json", action="store_true", help="one alert per line as JSON, for scripts")
+    rec = p.add_argument_group("audit runs")
+    rec.add_argument("--record", action="store_true", help="write the replay as an audit run to the database")
+    rec.add_argument("--run-id", metavar="ID", help="id of the recorded run (default: replay-<UTC time>-<random>)")
+    rec.add_argument("--note", metavar="TEXT", help="a note stored with the run")
+    rec.add_argument("--db", metavar="URL", help="database URL (default: settings, CLETS_WATCH_DB_URL)")
+    rec.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
+                     help="compare the alerts of two recorded runs (or 'live') and exit")
+    rec.add_argument("--list-runs", action="store_true", help="list the recorded audit runs and exit")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("--json", action="store_true",
+                   help="alerts as JSON lines; with --record a JSON summary of the run; with --diff the diff")
     p.set_defaults(func=run)
+
+
+# ------------------------------------------------------------------------------------ building
 
 
 def build_pipeline(args: argparse.Namespace) -> Pipeline:
     """The pipeline a replay runs: registry, policy, pseudonym key and windows from flags or settings."""
+    return _build(args)[0]
+
+
+def _build(args: argparse.Namespace) -> tuple[Pipeline, str, bytes]:
     from processors.policy import Classifier, PolicyError, load_policy
 
     settings = get_settings()
@@ -77,26 +120,383 @@ def build_pipeline(args: argparse.Namespace) -> Pipeline:
             rules_file=args.rules,
         )
         classifier = Classifier(policy, registry)
-        return Pipeline(classifier.classify, registry, Pseudonymizer(key), config)
+        return Pipeline(classifier.classify, registry, Pseudonymizer(key), config), str(policy.version), key
     except (RuleConfigError, ValueError) as exc:
         raise UserError(str(exc)) from None
 
 
+def rules_version(pipeline: Pipeline) -> str:
+    """The rule set a run used: ``<n> rules <digest>`` of every rule id, version and setting."""
+    spec = sorted((r.rule_id, r.version, repr(r.settings)) for r in pipeline.rules)
+    digest = hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
+    return f"{len(spec)} rules {digest}"
+
+
+# ------------------------------------------------------------------------------------ sources
+
+
+class Progress:
+    """A one-line progress bar on stderr: done/total, events/s, ETA; redrawn at most twice a second."""
+
+    def __init__(self, total: int, unit: str, out: IO[str], *, enabled: bool) -> None:
+        self.total = max(total, 0)
+        self.unit = unit
+        self.out = out
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self._last = 0.0
+        self.events = 0
+
+    def update(self, done: int, *, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.5:
+            return
+        self._last = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = self.events / elapsed
+        frac = min(done / self.total, 1.0) if self.total else 0.0
+        width = 28
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        eta = (elapsed / frac - elapsed) if frac > 0 else 0.0
+        self.out.write(
+            f"\r[{bar}] {frac * 100:5.1f}%  {self.events:,} events  {rate:,.0f} events/s  "
+            f"ETA {_hms(eta) if frac > 0 else '--:--'}  "
+        )
+        self.out.flush()
+
+    def finish(self, done: int) -> None:
+        if self.enabled:
+            self.update(done, force=True)
+            self.out.write("\n")
+            self.out.flush()
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds + 0.5)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def archive_lines(paths: list[Path], progress: Progress) -> Iterator[tuple[bytes, str]]:
+    """Lines of the archives in order, as ``iter_archive`` gives them (same sources), with progress
+    measured in archive bytes read (compressed bytes for .gz)."""
+    import gzip
+
+    done_before = 0
+    for path in paths:
+        try:
+            raw = path.open("rb")
+        except OSError as exc:
+            raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+        with raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            fh: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
+            try:
+                for lineno, line in enumerate(fh, start=1):
+                    line = line.rstrip(b"\r\n")
+                    if line.strip():
+                        progress.events += 1
+                        if lineno % 2048 == 0:
+                            progress.update(done_before + raw.tell())
+                        yield line, f"{path.name}:{lineno}"
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+        done_before += path.stat().st_size
+        progress.update(done_before)
+
+
+def parse_time(text: str, *, flag: str) -> dt.datetime:
+    """RFC 3339 with an offset, or a bare date (00:00 Pacific that day)."""
+    from zoneinfo import ZoneInfo
+
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0), ZoneInfo("America/Los_Angeles"))
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"{flag} {text!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise UserError(f"{flag} {text!r} needs a UTC offset (e.g. {value}Z or {value}-08:00)")
+    return parsed
+
+
+def _ms(when: dt.datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+class KafkaRange:
+    """The records of a topic with record timestamps in [since, until), every partition merged into one
+    stream in timestamp order (ties by partition and offset, so the order never depends on fetch timing).
+
+    Offsets come from ``offsets_for_times``: each partition starts at the first record at or after
+    ``since - lateness`` and stops at the first record at or after ``until + lateness``; records outside
+    [since, until) are skipped. The ``lateness`` margin keeps records that arrived out of order (within
+    the allowed lateness) across either bound. Without ``since``/``until`` the range is the whole topic
+    (beginning / end offsets at the start of the replay).
+    """
+
+    def __init__(self, bootstrap: str, topic: str, since: dt.datetime | None, until: dt.datetime | None,
+                 *, lateness_seconds: int) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.since_ms = _ms(since) if since else None
+        self.until_ms = _ms(until) if until else None
+        margin = lateness_seconds * 1000
+        try:
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="clets-watch-replay",
+                                     enable_auto_commit=False, group_id=None, request_timeout_ms=30_000)
+        except KafkaError as exc:
+            raise UserError(f"no Kafka broker at {bootstrap} ({type(exc).__name__}): run `clets-watch stack up`") from None
+        try:
+            parts = consumer.partitions_for_topic(topic)
+            if not parts:
+                raise UserError(f"topic {topic!r} does not exist at {bootstrap}")
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            begin = consumer.beginning_offsets(tps, timeout_ms=30_000)
+            end = consumer.end_offsets(tps, timeout_ms=30_000)
+            start = dict(begin)
+            stop = dict(end)
+            if self.since_ms is not None:
+                found = consumer.offsets_for_times({tp: max(0, self.since_ms - margin) for tp in tps},
+                                                   timeout_ms=30_000)
+                start = {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
+            if self.until_ms is not None:
+                found = consumer.offsets_for_times({tp: self.until_ms + margin for tp in tps}, timeout_ms=30_000)
+                stop = {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
+        finally:
+            consumer.close()
+        self.ranges = {tp.partition: (start[tp], max(start[tp], stop[tp])) for tp in tps}
+        self.total = sum(b - a for a, b in self.ranges.values())
+        self.read = 0
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(self.ranges.items()))
+        return f"kafka {self.bootstrap} topic {self.topic} offsets [{parts}]"
+
+    def _partition(self, partition: int, start: int, stop: int) -> Iterator[tuple[int, int, int, bytes]]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        if start >= stop:
+            return
+        tp = TopicPartition(self.topic, partition)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"clets-watch-replay-{partition}",
+                                 enable_auto_commit=False, group_id=None, max_poll_records=5000,
+                                 fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)
+        try:
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            idle_since = time.monotonic()
+            while True:
+                batch = consumer.poll(timeout_ms=1000).get(tp, [])
+                if not batch:
+                    if consumer.position(tp) >= stop:
+                        return
+                    if time.monotonic() - idle_since > 60:
+                        raise UserError(
+                            f"{self.topic} partition {partition}: no records for 60 s at offset "
+                            f"{consumer.position(tp)} (expected up to {stop})"
+                        )
+                    continue
+                idle_since = time.monotonic()
+                for r in batch:
+                    if r.offset >= stop:
+                        return
+                    self.read += 1
+                    yield r.timestamp, partition, r.offset, r.value
+                if consumer.position(tp) >= stop:
+                    return
+        finally:
+            consumer.close()
+
+    def lines(self, progress: Progress) -> Iterator[tuple[bytes, str]]:
+        streams = [self._partition(p, a, b) for p, (a, b) in sorted(self.ranges.items())]
+        for ts, partition, offset, value in heapq.merge(*streams):
+            progress.update(self.read)
+            if self.since_ms is not None and ts < self.since_ms:
+                continue
+            if self.until_ms is not None and ts >= self.until_ms:
+                continue
+            progress.events += 1
+            yield value, f"{self.topic}/{partition}/{offset}"
+        progress.update(self.read)
+
+
+# ------------------------------------------------------------------------------------ the command
+
+
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
-    for path in args.input:
+    if args.diff:
+        return run_diff(args, out)
+    if args.list_runs:
+        return run_list(args, out)
+    if args.from_kafka and args.input:
+        raise UserError("give either --input archives or --from-kafka, not both")
+    if not args.from_kafka and not args.input:
+        raise UserError("nothing to replay: give --input FILE (repeatable) or --from-kafka")
+    if not args.from_kafka and (args.since or args.until or args.topic or args.bootstrap):
+        raise UserError("--topic, --bootstrap, --since and --until go with --from-kafka")
+    for path in args.input or ():
         if not path.is_file():
             raise UserError(f"input file {path} does not exist")
-    pipeline = build_pipeline(args)
+    since = parse_time(args.since, flag="--since") if args.since else None
+    until = parse_time(args.until, flag="--until") if args.until else None
+    if since and until and until <= since:
+        raise UserError(f"--until {args.until} is not after --since {args.since}")
+    if args.run_id and not args.record:
+        raise UserError("--run-id names a recorded run: add --record")
+    store = _open_store(args) if args.record else None
     try:
-        result = replay_files(args.input, pipeline)
-    except ArchiveError as exc:
-        raise UserError(str(exc)) from None
+        if store is not None and args.run_id and store.get_run(args.run_id) is not None:
+            raise UserError(f"audit run {args.run_id!r} already exists in the database; choose another --run-id")
+        pipeline, policy_version, key = _build(args)
+        show = args.progress if args.progress is not None else sys.stderr.isatty()
+        if args.from_kafka:
+            settings = get_settings()
+            source = KafkaRange(
+                args.bootstrap or settings.kafka_bootstrap, args.topic or settings.topic_queries, since, until,
+                lateness_seconds=pipeline.config.allowed_lateness_seconds,
+            )
+            progress = Progress(source.total, "records", sys.stderr, enabled=show)
+            lines = source.lines(progress)
+            description = source.describe()
+            kind = "kafka"
+            done = lambda: source.read  # noqa: E731
+        else:
+            total = sum(p.stat().st_size for p in args.input)
+            progress = Progress(total, "bytes", sys.stderr, enabled=show)
+            lines = archive_lines(list(args.input), progress)
+            description = "archives " + ", ".join(str(p) for p in args.input)
+            kind = "archive"
+            done = lambda: total  # noqa: E731
+        started = time.monotonic()
+        try:
+            if store is None:
+                result = ReplayResult()
+                result.stats = run_stream(lines, pipeline, result.add)
+            else:
+                tally = AuditTally()
+                tally.stats = run_stream(lines, pipeline, tally.add)
+        except ArchiveError as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            progress.finish(done())
+        seconds = time.monotonic() - started
+        if store is None:
+            if args.json:
+                for alert in result.sorted_alerts():
+                    out.write(alert_json(alert).decode() + "\n")
+            else:
+                write_summary(result, out)
+            return 0
+        from sinks.audit import AuditError, NewRun, key_fingerprint
+
+        run_id = args.run_id or f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        try:
+            row = store.write_run(
+                NewRun(run_id=run_id, policy_version=policy_version, rules_version=rules_version(pipeline),
+                       input_kind=kind, input_description=description, key_fingerprint=key_fingerprint(key),
+                       range_since=since, range_until=until, note=args.note),
+                tally,
+            )
+        except AuditError as exc:
+            raise UserError(str(exc)) from None
+        summary = {**row.to_json(), "seconds": round(seconds, 3),
+                   "events_per_second": round(tally.stats.events / seconds, 1) if seconds > 0 else None}
+        if args.json:
+            out.write(json.dumps(summary, sort_keys=True) + "\n")
+        else:
+            write_run_summary(summary, out)
+        return 0
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _open_store(args: argparse.Namespace) -> Any:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sinks.audit import AuditStore
+    from sinks.db import SinkError
+
+    url = args.db or get_settings().database_url
+    try:
+        return AuditStore(url)
+    except (SinkError, SQLAlchemyError) as exc:
+        raise UserError(f"cannot open the database {url.split('@')[-1]}: {exc}") from None
+
+
+def write_run_summary(s: dict[str, Any], out: IO[str]) -> None:
+    c = s["counts"]
+    out.write(f"recorded audit run {s['run_id']}\n")
+    out.write(f"  input:    {s['input']}\n")
+    out.write(f"  policy:   v{s['policy_version']}   rules: {s['rules_version']}\n")
+    out.write(f"  events:   {c['events']:,} from {s['first_event_at']} to {s['last_event_at']}  "
+              f"({c['duplicates']} duplicates, {c['late']} late, {c['dead_letters']} dead letters)\n")
+    out.write(f"  verdicts: " + ", ".join(f"{k} {v:,}" for k, v in c["verdicts"].items()) + "\n")
+    out.write(f"  alerts:   {c['alerts_fired']} fired of {c['alerts']}: "
+              + ", ".join(f"{k} {v}" for k, v in c["alerts_by_rule"].items()) + "\n")
+    out.write(f"  speed:    {s['events_per_second'] or 0:,.0f} events/s over {s['seconds']:.1f} s\n")
+    out.write(f"next: clets-watch report --run {s['run_id']} --out DIR\n")
+
+
+def run_list(args: argparse.Namespace, out: IO[str]) -> int:
+    store = _open_store(args)
+    try:
+        runs = store.list_runs()
+    finally:
+        store.close()
     if args.json:
-        for alert in result.sorted_alerts():
-            out.write(alert_json(alert).decode() + "\n")
-    else:
-        write_summary(result, out)
+        for r in runs:
+            out.write(json.dumps(r.to_json(), sort_keys=True) + "\n")
+        return 0
+    if not runs:
+        out.write("no audit runs yet: clets-watch replay --input FILE --record\n")
+        return 0
+    out.write(f"{'RUN':<34} {'POLICY':<7} {'EVENTS':>10} {'ALERTS':>7}  INPUT\n")
+    for r in runs:
+        out.write(f"{r.run_id:<34} v{r.policy_version:<6} {r.counts.get('events', 0):>10,} "
+                  f"{r.counts.get('alerts_fired', 0):>7}  {r.input_description[:60]}\n")
+    return 0
+
+
+def run_diff(args: argparse.Namespace, out: IO[str]) -> int:
+    from sinks.audit import AuditError
+
+    run_a, run_b = args.diff
+    store = _open_store(args)
+    try:
+        diff = store.diff(run_a, run_b)
+    except AuditError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    if args.json:
+        out.write(json.dumps(diff.to_json(), sort_keys=True) + "\n")
+        return 0
+    out.write(f"{run_a} vs {run_b}: {diff.same} alerts the same, {len(diff.only_a)} only in {run_a}, "
+              f"{len(diff.only_b)} only in {run_b}, {len(diff.changed)} changed\n")
+    for label, items in ((f"only in {run_a}", diff.only_a), (f"only in {run_b}", diff.only_b)):
+        if items:
+            out.write(f"\n{label}:\n")
+            for a in items[:DIFF_SHOWN]:
+                out.write(f"  {a['window_start']:<21} {a['rule']:<22} {a['ori']:<10} {a['severity']:<9} "
+                          f"{a['alert_id']}\n")
+            if len(items) > DIFF_SHOWN:
+                out.write(f"  … {len(items) - DIFF_SHOWN} more (use --json for all)\n")
+    if diff.changed:
+        out.write("\nchanged:\n")
+        for a, _b, fields in diff.changed[:DIFF_SHOWN]:
+            out.write(f"  {a['window_start']:<21} {a['rule']:<22} {a['ori']:<10} {a['alert_id']}: "
+                      f"{', '.join(fields)}\n")
+        if len(diff.changed) > DIFF_SHOWN:
+            out.write(f"  … {len(diff.changed) - DIFF_SHOWN} more (use --json for all)\n")
     return 0
 
 
@@ -126,3 +526,6 @@ def write_summary(result: ReplayResult, out: IO[str]) -> None:
         out.write("\naccess recommendations:\n")
         for rec in result.recommendations:
             out.write(f"  {rec.ori} {rec.previous} -> {rec.level}: {rec.action} (alerts: {', '.join(rec.alert_ids)})\n")
+
+
+__all__ = ["build_pipeline", "register", "replay_files", "run"]
