@@ -1,0 +1,126 @@
+"""Offline replay vs its ceiling, and its memory.
+
+``pipeline`` mode runs what ``clets-watch replay`` runs (the worker's pipeline,
+``processors.replay.replay_lines`` over ``iter_archive``, every result kept for the printout); ``audit``
+mode what ``clets-watch replay --record`` runs (``run_stream`` into an ``AuditTally``, results tallied as
+they pass, without the final database write); ``parse`` mode reads the same archive with
+the same reader and only decodes each line as JSON (the ceiling of replay). Each mode runs in a fresh
+process (``python -m clets_watch.bench.replay --mode M --archive FILE``) that samples its own VmRSS and
+VmHWM (/proc/self/status) every tenth of the run and at 1M and 10M events. Pipeline build time is
+excluded; the clock runs from the first line read to the end of the run (closing the windows included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from clets_watch.bench.subproc import emit
+
+MODES: Final = ("pipeline", "audit", "parse")
+MARKS: Final = (1_000_000, 10_000_000)
+_decode: Final = msgspec.json.Decoder().decode
+
+
+def memory_kib() -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of this process, in KiB."""
+    out: dict[str, int] = {}
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                name, value = line.split(":", 1)
+                out[name] = int(value.split()[0])
+    return {"rss_kib": out.get("VmRSS", 0), "hwm_kib": out.get("VmHWM", 0)}
+
+
+class Sampler:
+    """Wraps the archive's line iterator: counts lines and samples memory at checkpoints."""
+
+    def __init__(self, total: int) -> None:
+        step = max(1, total // 10)
+        self.marks = sorted({*range(step, total + 1, step), *(m for m in MARKS if m <= total)})
+        self.samples: list[dict[str, int]] = []
+        self.count = 0
+
+    def wrap(self, lines: Iterator[tuple[bytes, str]]) -> Iterator[tuple[bytes, str]]:
+        marks = iter(self.marks)
+        next_mark = next(marks, None)
+        for item in lines:
+            yield item
+            self.count += 1
+            if self.count == next_mark:
+                self.samples.append({"events": self.count, **memory_kib()})
+                next_mark = next(marks, None)
+
+
+def build_pipeline() -> Any:
+    """The pipeline replay and the worker build: bundled registry, policy v1, rules, 60 s windows."""
+    from clets_watch.settings import get_settings, pseudonym_key
+    from processors.agencies import AgencyRegistry
+    from processors.pipeline import Pipeline, PipelineConfig
+    from processors.policy import Classifier, load_policy
+    from processors.pseudonymize import Pseudonymizer
+
+    settings = get_settings()
+    key, _note = pseudonym_key(settings)
+    registry = AgencyRegistry.load(settings.agencies_file)
+    classifier = Classifier(load_policy(settings.policy_file), registry)
+    config = PipelineConfig(
+        window_seconds=settings.window_seconds, allowed_lateness_seconds=settings.allowed_lateness_seconds
+    )
+    return Pipeline(classifier.classify, registry, Pseudonymizer(key), config)
+
+
+def run_mode(mode: str, archive: Path, expected: int) -> dict[str, Any]:
+    from processors.replay import iter_archive, replay_lines
+
+    sampler = Sampler(expected)
+    if mode in ("pipeline", "audit"):
+        pipeline = build_pipeline()
+        started = time.perf_counter()
+        if mode == "pipeline":  # `clets-watch replay`: every result kept, alerts printed at the end
+            result = replay_lines(sampler.wrap(iter_archive(archive)), pipeline)
+            extra = {"alerts": len(result.alerts), "aggregates": len(result.aggregates),
+                     "dead_letters": len(result.dead_letters)}
+        else:  # `clets-watch replay --record`: results tallied as they stream by
+            from processors.replay import AuditTally, run_stream
+
+            tally = AuditTally()
+            tally.stats = run_stream(sampler.wrap(iter_archive(archive)), pipeline, tally.add)
+            extra = {"events_processed": tally.stats.events}
+        seconds = time.perf_counter() - started
+    elif mode == "parse":
+        started = time.perf_counter()
+        for raw, _source in sampler.wrap(iter_archive(archive)):
+            _decode(raw)
+        seconds = time.perf_counter() - started
+        extra = {}
+    else:
+        raise ValueError(f"unknown replay mode {mode!r}; expected one of {', '.join(MODES)}")
+    return {
+        "mode": mode,
+        "events": sampler.count,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(sampler.count / seconds, 1) if seconds > 0 else 0.0,
+        "memory": sampler.samples,
+        "end": memory_kib(),
+        **extra,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--mode", required=True, choices=MODES)
+    p.add_argument("--archive", required=True, type=Path)
+    p.add_argument("--events", required=True, type=int, help="events in the archive (for the memory checkpoints)")
+    a = p.parse_args()
+    emit(run_mode(a.mode, a.archive, a.events))
+
+
+if __name__ == "__main__":
+    main()
