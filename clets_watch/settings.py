@@ -33,7 +33,14 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(None, description="policy YAML; default: the bundled policy v1")
     window_seconds: int = 60
     allowed_lateness_seconds: int = 120
-    alertmanager_url: str | None = None
+    alertmanager_url: str | None = Field(None, description="push the pipeline's own alerts to this Alertmanager")
+    console_url: str | None = Field(None, description="base URL of `clets-watch serve`, for alert links")
+    checkpoint_interval_seconds: float = Field(
+        2.0, description="how often the worker saves its window state with the batch it writes (0 = every batch)"
+    )
+    amendment_retention_seconds: int = Field(
+        900, description="how long closed windows and seen event ids are kept for late events and duplicates"
+    )
 
     @property
     def database_url(self) -> str:

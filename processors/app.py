@@ -1,19 +1,23 @@
 """The Faust adapter: a thin agent that feeds the pure core and hands its results to the sinks.
 
-No policy, window or rule logic lives here. Per batch (``stream.take_events``):
-records -> ``PartitionedPipelines.process`` -> one database transaction -> dead letters and
-alerts to their topics -> metrics. Faust acks a batch's events only after this body returns,
-so Kafka offsets are never committed past data the database has not stored.
+No policy, window or rule logic lives here. Per batch (``stream.noack_take``):
+records -> ``PartitionedPipelines.process`` -> one database transaction (outputs, and every
+``checkpoint_interval_seconds`` the per-partition core state with its next offset) -> dead
+letters and alerts to their topics -> metrics. Events are acked — and so their offsets become
+committable — only once a checkpoint covering them is in the database: after a crash the worker
+resumes from the checkpoint and reprocesses what came after it, which gives the same outputs
+(deterministic core, idempotent sinks): nothing lost, nothing doubled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -21,11 +25,14 @@ import msgspec
 
 from clets_watch.settings import Settings, pseudonym_key
 from processors.agencies import AgencyRegistry
-from processors.batch import BatchOutput, PartitionedPipelines, Record
+from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
-from sinks.db import DatabaseSink, SinkBatch
+from processors.recommendation import Recommendation
+from schemas import Alert, DeadLetter
+from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
+from sinks.db import Checkpoint, DatabaseSink, SinkBatch
 from sinks.metrics import Metrics
 
 log = logging.getLogger("clets_watch.worker")
@@ -35,16 +42,13 @@ BATCH_WITHIN_SECONDS = 0.25
 _encode = msgspec.json.Encoder().encode
 
 
-def dead_letter_message(dl: Any) -> bytes:
-    """The dead-letter topic's value: the reason, detail and where it came from, plus the raw payload."""
-    payload = dl.payload
+def dead_letter_message(dl: DeadLetter) -> bytes:
+    """The dead-letter topic's value: reason, detail and source, plus the raw payload for re-drive."""
     try:
-        text: str | None = payload.decode("utf-8")
+        text: str | None = dl.payload.decode("utf-8")
         raw_b64 = None
     except UnicodeDecodeError:
-        import base64
-
-        text, raw_b64 = None, base64.b64encode(payload).decode()
+        text, raw_b64 = None, base64.b64encode(dl.payload).decode()
     return _encode(
         {
             "reason": dl.reason,
@@ -66,7 +70,14 @@ class WorkerRuntime:
     sink: DatabaseSink
     metrics: Metrics
     key_note: str
+    registry: AgencyRegistry
     executor: ThreadPoolExecutor
+    alertmanager: AlertmanagerClient | None = None
+    last_checkpoint: float = field(default_factory=time.monotonic)
+    dirty: set[TopicPartition] = field(default_factory=set)  # partitions changed since their checkpoint
+    pending: list[Any] = field(default_factory=list)  # events written, waiting for a checkpoint to ack
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one batch or checkpoint at a time
+    stream: Any = None
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
@@ -77,28 +88,65 @@ class WorkerRuntime:
         config = PipelineConfig(
             window_seconds=settings.window_seconds,
             allowed_lateness_seconds=settings.allowed_lateness_seconds,
+            amendment_retention_seconds=settings.amendment_retention_seconds,
         )
+        sink = DatabaseSink(settings.database_url)
+        group = settings.consumer_group
 
         def factory() -> Pipeline:
-            return Pipeline(
-                classify=classifier.classify, registry=registry, pseudonymizer=pseudonymizer, config=config
-            )
+            return Pipeline(classifier.classify, registry, pseudonymizer, config)
 
+        def restore(state: bytes) -> Pipeline:
+            return Pipeline.restore(state, classifier.classify, registry, pseudonymizer, config)
+
+        def resume(topic: str, partition: int) -> tuple[bytes, int] | None:
+            saved = sink.load_checkpoint(group, topic, partition)
+            if saved is None:
+                return None
+            log.info("resuming %s/%d from offset %d", topic, partition, saved.next_offset)
+            return saved.state, saved.next_offset
+
+        metrics = metrics or Metrics()
+        for agency in registry:
+            metrics.declare_agency(agency.ori, agency.component)
         return cls(
             settings=settings,
-            pipelines=PartitionedPipelines(factory),
-            sink=DatabaseSink(settings.database_url),
-            metrics=metrics or Metrics(),
+            pipelines=PartitionedPipelines(factory, resume=resume, restore=restore),
+            sink=sink,
+            metrics=metrics,
             key_note=note,
+            registry=registry,
             # one thread: database writes stay in batch order
             executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="clets-watch-sink"),
+            alertmanager=(
+                AlertmanagerClient(settings.alertmanager_url, link_base=settings.console_url)
+                if settings.alertmanager_url
+                else None
+            ),
         )
 
-    async def write_with_retry(self, out: BatchOutput, *, max_delay: float = 30.0) -> None:
-        """Write one batch; while the database is down, retry with backoff and hold the offsets."""
-        batch = SinkBatch(
-            processed=out.processed, aggregates=out.aggregates, alerts=out.alerts, dead_letters=out.dead_letters
+    def checkpoint_due(self) -> bool:
+        interval = self.settings.checkpoint_interval_seconds
+        return interval <= 0 or time.monotonic() - self.last_checkpoint >= interval
+
+    def sink_batch(self, out: BatchOutput, *, checkpoint: bool) -> SinkBatch:
+        checkpoints = []
+        if checkpoint:
+            group = self.settings.consumer_group
+            checkpoints = [
+                Checkpoint(group, topic, partition, next_offset, state)
+                for topic, partition, next_offset, state in self.pipelines.checkpoints(sorted(self.dirty))
+            ]
+        return SinkBatch(
+            processed=out.processed,
+            aggregates=out.aggregates,
+            alerts=out.alerts,
+            dead_letters=out.dead_letters,
+            checkpoints=checkpoints,
         )
+
+    async def write_with_retry(self, batch: SinkBatch, *, pending: int, max_delay: float = 30.0) -> None:
+        """Write one batch; while the database is down, retry with backoff and hold the offsets."""
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
@@ -107,10 +155,58 @@ class WorkerRuntime:
                 self.metrics.set_sink_backlog(0)
                 return
             except Exception as exc:  # noqa: BLE001 - any database error: keep the batch, retry
-                self.metrics.set_sink_backlog(len(out))
+                self.metrics.set_sink_backlog(pending)
                 log.warning("database write failed (%s); retrying in %.1fs", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
+
+    async def ack_pending(self) -> None:
+        """A checkpoint covering the pending events is in the database: their offsets may be committed."""
+        for ev in self.pending:
+            await self.stream.ack(ev)
+        self.pending.clear()
+        self.dirty.clear()
+        self.last_checkpoint = time.monotonic()
+
+    async def checkpoint_idle(self) -> None:
+        """Called by a timer: when the stream has gone quiet, checkpoint and ack what is pending."""
+        async with self.lock:
+            if not self.pending or self.stream is None or not self.checkpoint_due():
+                return
+            batch = self.sink_batch(BatchOutput(), checkpoint=True)
+            await self.write_with_retry(batch, pending=len(self.pending))
+            await self.ack_pending()
+
+    async def apply_recommendations(self, recommendations: list[Recommendation]) -> None:
+        """Record access-recommendation changes (a repeated change is a no-op)."""
+        if not recommendations:
+            return
+        loop = asyncio.get_running_loop()
+
+        def write() -> None:
+            current = {r.ori: r.state for r in self.sink.recommendations()}
+            for rec in recommendations:
+                agency = self.registry.get(rec.ori)
+                component = agency.component if agency else None
+                self.metrics.set_recommendation(rec.ori, component, rec.level)
+                if current.get(rec.ori, "normal") == rec.level:
+                    continue
+                self.sink.recommend(
+                    rec.ori, rec.level, reason=rec.reason or rec.action, actor=rec.by,
+                    alert_ids=rec.alert_ids, component=component,
+                )
+                current[rec.ori] = rec.level
+
+        await loop.run_in_executor(self.executor, write)
+
+    async def forward_alerts(self, alerts: list[Alert]) -> None:
+        if self.alertmanager is None or not alerts:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, self.alertmanager.post, alerts)
+        except AlertmanagerError as exc:  # on-call still has Prometheus' own alerts; say it, go on
+            log.warning("could not push %d alert(s) to Alertmanager: %s", len(alerts), exc)
 
 
 def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] | None = None) -> faust.App:
@@ -136,30 +232,51 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
             state["rt"] = (runtime_factory or (lambda: WorkerRuntime.build(settings)))()
         return state["rt"]
 
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+        # Another worker may advance these partitions: next time, start from their checkpoint.
+        if "rt" in state:
+            gone = {(tp.topic, tp.partition) for tp in revoked}
+            state["rt"].pipelines.forget(gone)
+            state["rt"].dirty -= gone
+
+    @app.timer(interval=max(settings.checkpoint_interval_seconds, 0.5))
+    async def checkpoint_when_idle() -> None:
+        if "rt" in state:
+            await state["rt"].checkpoint_idle()
+
     @app.agent(queries, concurrency=1)  # >1 could commit offsets past in-flight messages
     async def process_queries(stream: faust.StreamT) -> None:
         rt = runtime()
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-            started = time.perf_counter()
-            records = [
-                Record(
-                    value=ev.message.value if isinstance(ev.message.value, bytes) else bytes(ev.value),
-                    topic=ev.message.topic,
-                    partition=ev.message.partition,
-                    offset=ev.message.offset,
-                )
-                for ev in events
-            ]
-            out = rt.pipelines.process(records)
-            await rt.write_with_retry(out)
-            for dl in out.dead_letters:
-                await dead_letter.send(key=(dl.event_id or "").encode() or None, value=dead_letter_message(dl))
-            for alert in out.alerts:
-                await alerts_topic.send(key=alert.ori.encode(), value=_encode(alert))
-            rt.metrics.observe_batch(out, seconds=time.perf_counter() - started)
-            for (_topic, _partition), pipeline in rt.pipelines.items():
-                if pipeline.watermark is not None:
-                    rt.metrics.set_watermark(pipeline.watermark.timestamp())
+        rt.stream = stream
+        async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
+            async with rt.lock:
+                await handle_batch(rt, events)
+
+    async def handle_batch(rt: WorkerRuntime, events: list[Any]) -> None:
+        started = time.perf_counter()
+        records = [
+            Record(value=ev.message.value, topic=ev.message.topic, partition=ev.message.partition,
+                   offset=ev.message.offset)
+            for ev in events
+        ]
+        out = rt.pipelines.process(records)
+        rt.dirty.update((r.topic, r.partition) for r in records)
+        rt.pending.extend(events)
+        checkpoint = rt.checkpoint_due()
+        await rt.write_with_retry(rt.sink_batch(out, checkpoint=checkpoint), pending=len(rt.pending))
+        for dl in out.dead_letters:
+            await dead_letter.send(key=(dl.event_id or "").encode() or None, value=dead_letter_message(dl))
+        for alert in out.alerts:
+            await alerts_topic.send(key=alert.ori.encode(), value=_encode(alert))
+        await rt.apply_recommendations(out.recommendations)
+        await rt.forward_alerts(out.alerts)
+        if checkpoint:
+            await rt.ack_pending()
+        watermarks = [p.watermark for _tp, p in rt.pipelines.items() if p.watermark is not None]
+        rt.metrics.observe_batch(
+            out, seconds=time.perf_counter() - started, watermark=min(watermarks) if watermarks else None
+        )
 
     app.clets_runtime = runtime  # type: ignore[attr-defined]
     return app

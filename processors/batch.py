@@ -3,15 +3,25 @@
 Pure: the Faust agent (processors/app.py) hands it records; it runs one ``Pipeline`` per
 partition (each partition has its own event-time watermark, as in Kafka Streams) and returns
 what the sinks must write. No Kafka or database import here.
+
+Restarts: a partition's pipeline starts from its last checkpoint (state + next offset), handed
+in by ``resume``; records before that offset are already inside the state and are skipped, so
+nothing is counted twice. Records after it are processed again and give the same outputs (the
+core is deterministic and the sinks idempotent), so nothing is lost either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from processors.pipeline import Pipeline
+from processors.recommendation import Recommendation
 from schemas import Aggregate, Alert, DeadLetter, ProcessedEvent
+
+TopicPartition = tuple[str, int]
+# (state, next offset) of a partition's last checkpoint, or None when it has none
+Resume = Callable[[str, int], "tuple[bytes, int] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,33 +44,75 @@ class BatchOutput:
     aggregates: list[Aggregate] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    recommendations: list[Recommendation] = field(default_factory=list)
     duplicates: int = 0
+    skipped: int = 0  # records before a partition's checkpoint: already counted
 
     def __len__(self) -> int:
         return len(self.processed) + len(self.dead_letters) + self.duplicates
 
 
-class PartitionedPipelines:
-    """One pipeline per (topic, partition), created on first use by ``factory``."""
+@dataclass(slots=True)
+class _Partition:
+    pipeline: Pipeline
+    next_offset: int  # the first offset not yet inside the pipeline's state
 
-    def __init__(self, factory: Callable[[], Pipeline]) -> None:
+
+class PartitionedPipelines:
+    """One pipeline per (topic, partition), created on first use from its checkpoint, if any."""
+
+    def __init__(
+        self,
+        factory: Callable[[], Pipeline],
+        *,
+        resume: Resume | None = None,
+        restore: Callable[[bytes], Pipeline] | None = None,
+    ) -> None:
         self._factory = factory
-        self._pipelines: dict[tuple[str, int], Pipeline] = {}
+        self._resume = resume
+        self._restore = restore
+        self._partitions: dict[TopicPartition, _Partition] = {}
+
+    def _partition(self, topic: str, partition: int) -> _Partition:
+        key = (topic, partition)
+        part = self._partitions.get(key)
+        if part is None:
+            saved = self._resume(topic, partition) if self._resume else None
+            if saved is not None and self._restore is not None:
+                state, next_offset = saved
+                part = _Partition(self._restore(state), next_offset)
+            else:
+                part = _Partition(self._factory(), 0)
+            self._partitions[key] = part
+        return part
 
     def get(self, topic: str, partition: int) -> Pipeline:
-        key = (topic, partition)
-        pipeline = self._pipelines.get(key)
-        if pipeline is None:
-            pipeline = self._pipelines[key] = self._factory()
-        return pipeline
+        return self._partition(topic, partition).pipeline
 
-    def items(self) -> Iterable[tuple[tuple[str, int], Pipeline]]:
-        return self._pipelines.items()
+    def items(self) -> Iterable[tuple[TopicPartition, Pipeline]]:
+        return ((key, part.pipeline) for key, part in self._partitions.items())
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Drop the state of partitions this worker no longer owns (another may advance them)."""
+        for key in partitions:
+            self._partitions.pop(key, None)
+
+    def checkpoints(self, partitions: Iterable[TopicPartition]) -> Iterator[tuple[str, int, int, bytes]]:
+        """(topic, partition, next offset, state) for each of ``partitions`` this worker holds."""
+        for key in partitions:
+            part = self._partitions.get(key)
+            if part is not None:
+                yield key[0], key[1], part.next_offset, part.pipeline.snapshot()
 
     def process(self, records: Iterable[Record]) -> BatchOutput:
         out = BatchOutput()
         for record in records:
-            result = self.get(record.topic, record.partition).process_raw(record.value, source=record.source)
+            part = self._partition(record.topic, record.partition)
+            if record.offset < part.next_offset:
+                out.skipped += 1
+                continue
+            result = part.pipeline.process_raw(record.value, source=record.source)
+            part.next_offset = record.offset + 1
             if result.processed is not None:
                 out.processed.append(result.processed)
             if result.duplicate:
@@ -68,4 +120,5 @@ class PartitionedPipelines:
             out.aggregates.extend(result.aggregates)
             out.alerts.extend(result.alerts)
             out.dead_letters.extend(result.dead_letters)
+            out.recommendations.extend(result.recommendations)
         return out
