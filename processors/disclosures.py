@@ -38,6 +38,11 @@ def deadline(year: int) -> dt.datetime:
     return dt.datetime(year + 1, 2, 2, tzinfo=PACIFIC)
 
 
+def due_date(year: int) -> dt.date:
+    """The last day to file ``year``'s disclosure: 1 February of the next year."""
+    return dt.date(year + 1, 2, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class AgencyYear:
     """One agency's CLETS activity in one calendar year, as clets-watch saw it."""

@@ -581,3 +581,50 @@ def _run_row(m: Any) -> RunRow:
         last_event_at=m["last_event_at"], key_fingerprint=m["key_fingerprint"], counts=dict(m["counts"] or {}),
         note=m["note"],
     )
+
+
+# ------------------------------------------------------------------------------ disclosure inputs
+
+
+def agency_years(store: AuditStore, year: int, run_id: str | None = None) -> list[Any]:
+    """Per-agency activity in a Pacific calendar year (``processors.disclosures.AgencyYear``): from an audit
+    run's counts and alerts, or (``run_id`` None) from the live ``query_verdicts`` and ``alerts`` tables."""
+    from processors.disclosures import PROHIBITED_QUERY_RULE, AgencyYear
+
+    if run_id is not None and run_id != LIVE:
+        store.require_run(run_id)
+        counts = store.verdict_counts(run_id, Filters(year=year))
+    else:
+        counts = store.live_activity(year)
+    alerts = store.alerts(run_id or LIVE, Filters(year=year))
+    per: dict[str, dict[str, Any]] = {}
+    for c in counts:
+        a = per.setdefault(c.ori, {"queries": 0, "prohibited": 0, "component": c.component,
+                                   "department": c.department, "alerts": 0, "prohibited_alerts": 0})
+        a["queries"] += c.queries
+        if c.verdict == "prohibited":
+            a["prohibited"] += c.queries
+        a["component"] = a["component"] or c.component
+        a["department"] = a["department"] or c.department
+    for alert in alerts:
+        a = per.get(alert["ori"])
+        if a is None or alert.get("status") != "fired":
+            continue
+        a["alerts"] += 1
+        if alert["rule"] == PROHIBITED_QUERY_RULE:
+            a["prohibited_alerts"] += 1
+    return [
+        AgencyYear(ori=ori, year=year, queries=a["queries"], prohibited_queries=a["prohibited"], alerts=a["alerts"],
+                   prohibited_alerts=a["prohibited_alerts"], component=a["component"], department=a["department"])
+        for ori, a in sorted(per.items())
+    ]
+
+
+def filings(store: AuditStore, year: int | None = None) -> list[Any]:
+    """The recorded disclosures as ``processors.disclosures.Filing`` values."""
+    from processors.disclosures import Filing
+
+    return [
+        Filing(r.ori, r.year, r.filed_at, r.investigations_opened, r.outcomes)
+        for r in store.sink.disclosures(year=year)
+    ]
