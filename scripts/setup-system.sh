@@ -2,7 +2,8 @@
 # Install what the local clets-watch stack needs and the machine lacks, then resolve the Kafka jars.
 #
 #   prometheus, prometheus-alertmanager, postgresql (server binaries),
-#   default-jre-headless (only if java is missing), maven (only if mvn is missing)
+#   default-jre-headless (only if java is missing), maven (only if mvn is missing),
+#   chromium (the console's headless-browser tests)
 #
 # Idempotent and non-interactive: runs `apt-get update` only when something must be installed, needs root
 # for apt-get (uses sudo -n when not root), reads nothing from stdin. The Kafka jars go to the cache outside
@@ -28,6 +29,8 @@ have_pkg prometheus-alertmanager || command -v prometheus-alertmanager >/dev/nul
 have_postgres_server || missing+=(postgresql)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# the console's browser tests drive Debian's chromium through Playwright (no `playwright install`)
+have_pkg chromium || command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]]; then
@@ -47,7 +50,7 @@ if ((${#missing[@]})); then
     # --no-install-recommends keeps it small; policy-rc.d-less machines (no systemd) just don't start daemons
     "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 else
-    log "system packages present: prometheus, prometheus-alertmanager, postgresql, java, maven"
+    log "system packages present: prometheus, prometheus-alertmanager, postgresql, java, maven, chromium"
 fi
 
 # The Kafka jars (Maven Central via mvn), cached outside the git tree.

@@ -1,0 +1,129 @@
+"""The console's JSON API (``/api/...``): the same views and actions as the pages, for other tools.
+Authenticate with the session cookie (plus ``X-CSRF-Token`` on changes) or HTTP Basic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+
+from clets_watch.web import models as m
+from clets_watch.web.data import AlertFilters
+from clets_watch.web.security import Forbidden, api_user, csrf_token, require
+from clets_watch.web.service import Console, NotFound
+from clets_watch.web.users import User
+from sinks.db import AlertStateError
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": m.Problem, "description": "not logged in"},
+    403: {"model": m.Problem, "description": "the role does not allow it, or the CSRF token is missing"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": m.Problem, "description": "no such alert or agency"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": m.Problem, "description": "not possible in its current state"}}
+
+router = APIRouter(prefix="/api", tags=["console"], responses=ERRORS)
+
+AlertId = Annotated[str, Path(pattern=m.ALERT_ID_PATTERN, description="the alert's deterministic id")]
+Ori = Annotated[str, Path(pattern=m.ORI_PATTERN, description="originating agency identifier")]
+CurrentUser = Annotated[User, Depends(api_user)]
+FilterText = Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+def console(request: Request) -> Console:
+    c: Console = request.app.state.console
+    return c
+
+
+Svc = Annotated[Console, Depends(console)]
+
+
+def _forbidden(exc: Forbidden) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
+
+
+@router.get("/me", response_model=m.Me, summary="who is logged in, and the CSRF token for changes")
+def me(request: Request, user: CurrentUser) -> m.Me:
+    return m.Me(
+        name=user.name,
+        role=user.role,
+        csrf_token=csrf_token(request),
+        can_act_on_alerts=user.can("responder"),
+        can_change_access=user.can("supervisor"),
+    )
+
+
+@router.get("/alerts", response_model=m.AlertList, summary="alerts, newest window first, filtered")
+def list_alerts(
+    user: CurrentUser,
+    svc: Svc,
+    severity: m.Severity | None = None,
+    rule: Annotated[str | None, FilterText] = None,
+    ori: Annotated[str | None, Query(max_length=16, pattern=m.ORI_PATTERN)] = None,
+    component: Annotated[str | None, FilterText] = None,
+    state: m.AlertState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> m.AlertList:
+    return svc.alert_list(
+        AlertFilters(severity=severity, rule=rule, ori=ori, component=component, state=state, limit=limit, offset=offset)
+    )
+
+
+@router.get("/alerts/{alert_id}", response_model=m.AlertDetail, responses=NOT_FOUND,
+            summary="one alert: rule, window, evidence events, policy clauses, ledger")
+def get_alert(alert_id: AlertId, user: CurrentUser, svc: Svc) -> m.AlertDetail:
+    try:
+        return svc.alert_detail(alert_id)
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+def _act(svc: Console, alert_id: str, action: str, user: User, note: str) -> m.LedgerEntry:
+    try:
+        require(user, "responder", f"to {action} an alert")
+        return svc.act_on_alert(alert_id, action, user.name, note)
+    except Forbidden as exc:
+        raise _forbidden(exc) from None
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except AlertStateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=m.LedgerEntry, status_code=201,
+             responses={**NOT_FOUND, **CONFLICT}, summary="acknowledge an alert with a note (responder)")
+def acknowledge(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
+    return _act(svc, alert_id, "acknowledge", user, body.note)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=m.LedgerEntry, status_code=201,
+             responses={**NOT_FOUND, **CONFLICT}, summary="resolve an alert with a note (responder)")
+def resolve(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
+    return _act(svc, alert_id, "resolve", user, body.note)
+
+
+@router.get("/agencies", response_model=list[m.AgencySummary],
+            summary="agencies with traffic, alerts or a recommendation; suspended first")
+def list_agencies(user: CurrentUser, svc: Svc) -> list[m.AgencySummary]:
+    return svc.agencies()
+
+
+@router.get("/agencies/{ori}", response_model=m.AgencyDetail, responses=NOT_FOUND,
+            summary="one agency: traffic by data source, immigration share, alerts, recommendation, filings")
+def get_agency(ori: Ori, user: CurrentUser, svc: Svc) -> m.AgencyDetail:
+    try:
+        return svc.agency_detail(ori)
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+@router.post("/agencies/{ori}/access", response_model=m.RecommendationOut, status_code=201, responses=NOT_FOUND,
+             summary="suspend direct access (written requests only) or restore it (supervisor)")
+def change_access(ori: Ori, body: m.AccessChange, user: CurrentUser, svc: Svc) -> m.RecommendationOut:
+    try:
+        require(user, "supervisor", "changing an agency's access recommendation")
+        return svc.change_access(ori, body.action, user.name, body.reason)
+    except Forbidden as exc:
+        raise _forbidden(exc) from None
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

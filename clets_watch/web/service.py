@@ -1,0 +1,203 @@
+"""What the console does, shared by the pages and the JSON API: build the views from the database
+and carry out the actions (acknowledge, resolve, suspend or restore direct access)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Final
+
+from clets_watch.web import models as m
+from clets_watch.web.data import AlertFilters, ConsoleData, state_label
+from processors.agencies import AgencyRegistry
+from processors.recommendation import ACTIONS
+from sinks.db import AlertNotFound, AlertRow, DatabaseSink, RecommendationRow
+
+AGENCY_ALERTS_SHOWN: Final = 20
+ACCESS_STATES: Final[dict[str, str]] = {"suspend": "suspend", "restore": "normal"}
+MAX_LINKED_ALERTS: Final = 50
+
+
+class NotFound(LookupError):
+    """No such alert or agency (the message names it)."""
+
+
+@dataclass
+class Console:
+    sink: DatabaseSink
+    data: ConsoleData
+    registry: AgencyRegistry
+
+    # -- alerts ------------------------------------------------------------------------------
+
+    def alert_out(self, row: AlertRow) -> m.AlertOut:
+        agency = self.registry.get(row.ori)
+        return m.AlertOut(
+            alert_id=row.alert_id,
+            rule=row.rule,
+            rule_version=row.rule_version,
+            severity=row.severity,
+            ori=row.ori,
+            agency_name=agency.name if agency else None,
+            component=row.component,
+            key=row.key,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            summary=row.summary,
+            state=state_label(row.status),  # type: ignore[arg-type]
+            raised_as=row.raised_as,
+            suppressed_reason=row.suppressed_reason,
+            first_seen_at=row.first_seen_at,
+            evidence_count=int(row.evidence.get("count", 0)),
+            url=f"/alerts/{row.alert_id}",
+        )
+
+    def alert_list(self, filters: AlertFilters) -> m.AlertList:
+        rows, total = self.data.alerts(filters)
+        return m.AlertList(
+            total=total,
+            limit=filters.limit,
+            offset=filters.offset,
+            counts_by_state=self.data.state_counts(),
+            alerts=[self.alert_out(r) for r in rows],
+        )
+
+    def alert_detail(self, alert_id: str) -> m.AlertDetail:
+        row = self.sink.get_alert(alert_id)
+        if row is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        ev = row.evidence
+        events = self.data.evidence_events([str(e) for e in ev.get("event_ids", [])])
+        clauses = sorted({str(r) for r in ev.get("policy_rules", [])} | {r for e in events for r in e.rules})
+        return m.AlertDetail(
+            alert=self.alert_out(row),
+            evidence=m.Evidence(
+                count=int(ev.get("count", 0)),
+                counts={str(k): float(v) for k, v in dict(ev.get("counts", {})).items()},
+                policy_rules=[str(r) for r in ev.get("policy_rules", [])],
+                event_ids=[str(e) for e in ev.get("event_ids", [])],
+                offsets=[str(o) for o in ev.get("offsets", [])],
+            ),
+            policy_clauses=clauses,
+            verdict_counts=dict(sorted(Counter(e.verdict for e in events).items())),
+            evidence_events=[m.EvidenceEvent(**_fields(e)) for e in events],
+            ledger=[
+                m.LedgerEntry(id=e.id, action=e.action, actor=e.actor, note=e.note, at=e.at)
+                for e in self.sink.alert_ledger(alert_id)
+            ],
+            agency_url=f"/agencies/{row.ori}",
+        )
+
+    def act_on_alert(self, alert_id: str, action: str, actor: str, note: str) -> m.LedgerEntry:
+        """Acknowledge or resolve; raises NotFound, or sinks.db.AlertStateError when not allowed now."""
+        act = {"acknowledge": self.sink.acknowledge, "resolve": self.sink.resolve}[action]
+        try:
+            entry = act(alert_id, actor, note.strip())
+        except AlertNotFound:
+            raise NotFound(f"no alert {alert_id!r}") from None
+        return m.LedgerEntry(id=entry.id, action=entry.action, actor=entry.actor, note=entry.note, at=entry.at)
+
+    # -- agencies ----------------------------------------------------------------------------
+
+    def _current_recommendations(self) -> dict[str, RecommendationRow]:
+        return {r.ori: r for r in self.sink.recommendations()}
+
+    def agency_summary(
+        self, ori: str, *, open_alerts: int, current: RecommendationRow | None
+    ) -> m.AgencySummary:
+        agency = self.registry.get(ori)
+        return m.AgencySummary(
+            ori=ori,
+            name=agency.name if agency else None,
+            kind=agency.kind if agency else None,
+            department=agency.department if agency else None,
+            component=agency.component if agency else (current.component if current else None),
+            open_alerts=open_alerts,
+            recommendation=(current.state if current else "normal"),  # type: ignore[arg-type]
+            url=f"/agencies/{ori}",
+        )
+
+    def agencies(self) -> list[m.AgencySummary]:
+        current = self._current_recommendations()
+        open_counts = self.data.open_alert_counts()
+        rank = {"suspend": 0, "watch": 1, "normal": 2}
+        out = [
+            self.agency_summary(ori, open_alerts=open_counts.get(ori, 0), current=current.get(ori))
+            for ori in self.data.agency_oris()
+        ]
+        return sorted(out, key=lambda a: (rank[a.recommendation], -a.open_alerts, a.ori))
+
+    def agency_detail(self, ori: str) -> m.AgencyDetail:
+        known = self.registry.get(ori) is not None or ori in self.data.agency_oris()
+        if not known:
+            raise NotFound(f"no agency {ori!r} in the registry or the database")
+        current = self._current_recommendations().get(ori)
+        rows, _ = self.data.alerts(AlertFilters(ori=ori, limit=AGENCY_ALERTS_SHOWN))
+        traffic = self.data.traffic(ori)
+        disclosures = [d for d in self.sink.disclosures() if d.ori == ori]
+        return m.AgencyDetail(
+            agency=self.agency_summary(
+                ori, open_alerts=self.data.open_alert_counts().get(ori, 0), current=current
+            ),
+            traffic=m.TrafficOut(
+                bucket_seconds=traffic.bucket_seconds,
+                first=traffic.first,
+                last=traffic.last,
+                total=traffic.total,
+                immigration_enforcement=traffic.immigration,
+                immigration_share=round(traffic.immigration_share, 4),
+                data_sources=traffic.data_sources,
+                points=[
+                    m.TrafficPoint(
+                        start=b.start, total=b.total, immigration_enforcement=b.immigration,
+                        by_data_source=dict(sorted(b.by_data_source.items())),
+                    )
+                    for b in traffic.buckets
+                ],
+            ),
+            recommendation=_recommendation(current) if current else None,
+            recommendation_history=[_recommendation(r) for r in reversed(self.sink.recommendation_history(ori))],
+            disclosures=[
+                m.DisclosureOut(
+                    year=d.year, filed_at=d.filed_at, investigations_opened=d.investigations_opened, outcomes=d.outcomes
+                )
+                for d in sorted(disclosures, key=lambda d: -d.year)
+            ],
+            alerts=[self.alert_out(r) for r in rows],
+            alert_counts_by_state=self.data.state_counts(ori),
+        )
+
+    def change_access(self, ori: str, action: str, actor: str, reason: str) -> m.RecommendationOut:
+        """Suspend direct access (written requests only) or restore it; recorded with who and why."""
+        detail_known = self.registry.get(ori) is not None or ori in self.data.agency_oris()
+        if not detail_known:
+            raise NotFound(f"no agency {ori!r} in the registry or the database")
+        agency = self.registry.get(ori)
+        open_ids: list[str] = []
+        if action == "suspend":
+            rows, _ = self.data.alerts(AlertFilters(ori=ori, state="open", limit=MAX_LINKED_ALERTS))
+            open_ids = [r.alert_id for r in rows]
+        row = self.sink.recommend(
+            ori,
+            ACCESS_STATES[action],
+            reason=reason.strip(),
+            actor=actor,
+            alert_ids=open_ids,
+            component=agency.component if agency else None,
+        )
+        return _recommendation(row)
+
+
+def _recommendation(r: RecommendationRow) -> m.RecommendationOut:
+    return m.RecommendationOut(
+        state=r.state,  # type: ignore[arg-type]
+        action=ACTIONS.get(r.state, r.state),
+        reason=r.reason,
+        alert_ids=list(r.alert_ids),
+        actor=r.actor,
+        at=r.at,
+    )
+
+
+def _fields(obj: object) -> dict[str, object]:
+    return {name: getattr(obj, name) for name in obj.__slots__}  # type: ignore[attr-defined]

@@ -1,0 +1,177 @@
+"""Console users and roles, kept in a TOML file with Argon2id password hashes (argon2-cffi).
+
+    [users.alice]
+    role = "responder"
+    password_hash = "$argon2id$v=19$..."
+
+Roles, each including the one before: ``viewer`` reads; ``responder`` also acknowledges and resolves
+alerts; ``supervisor`` also changes an agency's access recommendation. No password is ever stored
+in clear; the file is written owner-only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal, get_args
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+Role = Literal["viewer", "responder", "supervisor"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MIN_PASSWORD_CHARS: Final = 10
+
+_hasher = PasswordHasher()
+
+
+class UsersFileError(ValueError):
+    """The users file is unreadable or malformed, or a user entry is invalid (the message says which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: Role
+    password_hash: str
+
+    def can(self, role: Role) -> bool:
+        """True when this user's role includes ``role``."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise UsersFileError(f"password too short: at least {MIN_PASSWORD_CHARS} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise UsersFileError(
+            f"user name {name!r} is not allowed: 1-64 characters, letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+def check_role(role: str) -> Role:
+    if role not in ROLES:
+        raise UsersFileError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    return role  # type: ignore[return-value]
+
+
+def parse_users(data: Mapping[str, object], *, source: str) -> dict[str, User]:
+    users = data.get("users", {})
+    if not isinstance(users, Mapping):
+        raise UsersFileError(f"{source}: [users] must be a table of user tables")
+    unknown = sorted(set(data) - {"users"})
+    if unknown:
+        raise UsersFileError(f"{source}: unknown top-level key(s) {unknown}")
+    out: dict[str, User] = {}
+    for name, entry in users.items():
+        if not isinstance(entry, Mapping):
+            raise UsersFileError(f"{source}: users.{name} must be a table")
+        try:
+            check_name(name)
+            role = check_role(str(entry.get("role", "")))
+        except UsersFileError as exc:
+            raise UsersFileError(f"{source}: users.{name}: {exc}") from None
+        pw_hash = entry.get("password_hash")
+        if not isinstance(pw_hash, str) or not pw_hash.startswith("$argon2"):
+            raise UsersFileError(f"{source}: users.{name}: password_hash must be an Argon2 hash")
+        out[name] = User(name=name, role=role, password_hash=pw_hash)
+    return out
+
+
+def load_users(path: Path) -> dict[str, User]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsersFileError(f"no users file at {path}: add a user with `clets-watch serve --add-user NAME --role ROLE`") from None
+    except OSError as exc:
+        raise UsersFileError(f"cannot read users file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsersFileError(f"users file {path} is not valid TOML: {exc}") from None
+    return parse_users(data, source=str(path))
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_users(users: Mapping[str, User]) -> str:
+    lines = [
+        "# clets-watch console users: `clets-watch serve --add-user NAME --role viewer|responder|supervisor`.",
+        "# Argon2id hashes only; never put a password here.",
+        "",
+    ]
+    for name in sorted(users):
+        user = users[name]
+        lines += [
+            f"[users.{_toml_string(name)}]",
+            f"role = {_toml_string(user.role)}",
+            f"password_hash = {_toml_string(user.password_hash)}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def save_users(path: Path, users: Mapping[str, User]) -> None:
+    """Write the users file atomically, owner-only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(render_users(users))
+    os.replace(tmp, path)
+
+
+def add_user(path: Path, name: str, role: str, password: str) -> tuple[User, bool]:
+    """Add or replace a user (new hash); returns the user and whether it replaced one."""
+    users = load_users(path) if path.exists() else {}
+    user = User(name=check_name(name), role=check_role(role), password_hash=hash_password(password))
+    replaced = name in users
+    users[name] = user
+    save_users(path, users)
+    return user, replaced
+
+
+class UserStore:
+    """The users file, re-read when it changes on disk (so added or removed users take effect)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._users: dict[str, User] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        stat = self.path.stat() if self.path.exists() else None
+        stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
+        if stamp != self._stamp or stamp is None:
+            self._users = load_users(self.path)
+            self._stamp = stamp
+
+    def get(self, name: str) -> User | None:
+        try:
+            self.reload()
+        except UsersFileError:
+            pass  # keep serving with the last good file; `serve` checked it at start
+        return self._users.get(name)
+
+    def __len__(self) -> int:
+        return len(self._users)

@@ -1,0 +1,164 @@
+"""End to end in a real headless browser (Debian's chromium driven by Playwright) against
+``clets-watch serve`` as a process: log in, open an alert from the list, acknowledge it with a note,
+see the ledger entry; a viewer cannot acknowledge; a supervisor suspends an agency's direct access.
+Each page is screenshotted into the test's tmp dir; the alerts list also into docs/img for the README."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.web.conftest import ICE_ERO, PASSWORDS, ConsoleServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+VIEWPORT = {"width": 1440, "height": 900}
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def server(start_console: Callable[..., ConsoleServer], console_db: str) -> ConsoleServer:
+    return start_console(console_db)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def log_in(page: Page, server: ConsoleServer, name: str, *, shot: Path | None = None) -> None:
+    page.goto(f"{server.url}/alerts")
+    expect(page).to_have_url(re.compile(r"/login\?next=/alerts$"))
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORDS[name])
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{server.url}/alerts")
+    expect(page.get_by_test_id("current-user")).to_have_text(name)
+
+
+def test_responder_acknowledges_an_alert_and_sees_the_ledger_entry(
+    page: Page, server: ConsoleServer, tmp_path: Path, project_root: Path
+) -> None:
+    log_in(page, server, "rita", shot=tmp_path / "console-login.png")
+
+    # the list: newest first, with the raid's alerts
+    expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+    rows = page.locator("#alert-rows tr")
+    assert rows.count() >= 50
+    page.screenshot(path=str(tmp_path / "console-alerts.png"))
+    readme_shot = project_root / "docs" / "img" / "console-alerts.png"
+    readme_shot.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tmp_path / "console-alerts.png", readme_shot)
+
+    # filter to the raid surge rule and open the alert from the list
+    page.get_by_label("Rule").select_option("dmv_by_dhs_surge")
+    page.get_by_label("State").select_option("open")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"rule=dmv_by_dhs_surge"))
+    first = page.locator("#alert-rows tr").first
+    alert_id = first.get_attribute("data-alert-id")
+    assert alert_id
+    first.locator("a.alert-link").click()
+    expect(page).to_have_url(f"{server.url}/alerts/{alert_id}")
+    expect(page.get_by_test_id("alert-state")).to_have_text("open")
+    expect(page.get_by_text("dmv_by_dhs_surge version 1")).to_be_visible()
+    expect(page.locator(".pill.clause").first).to_be_visible()  # the policy clauses behind it
+    assert page.locator("table.events tbody tr").count() >= 3  # evidence events (pseudonymized)
+    page.screenshot(path=str(tmp_path / "console-alert.png"), full_page=True)
+
+    # a note is required: the browser refuses the empty form, the server does too
+    note = "Called ICE ERO LA CLETS coordinator; raid queries referred to DOJ"
+    page.get_by_label("Note").fill(note)
+    page.get_by_test_id("acknowledge").click()
+    expect(page.get_by_role("status")).to_contain_text("acknowledged by rita")
+    expect(page.get_by_test_id("alert-state")).to_have_text("acknowledged")
+    ledger_row = page.get_by_test_id("ledger").locator("tbody tr").last
+    expect(ledger_row).to_contain_text("acknowledged")
+    expect(ledger_row).to_contain_text("rita")
+    expect(ledger_row).to_contain_text(note)
+    page.screenshot(path=str(tmp_path / "console-alert-acknowledged.png"), full_page=True)
+
+    # the agency behind it: chart, immigration share, recommendation, filings
+    agency_link = page.get_by_test_id("agency-link")
+    ori = agency_link.inner_text()
+    agency_link.click()
+    expect(page).to_have_url(f"{server.url}/agencies/{ori}")
+    expect(page.locator("svg.chart rect").first).to_be_visible()
+    expect(page.get_by_test_id("immigration-share")).to_contain_text("immigration-enforcement purpose")
+    expect(page.get_by_role("heading", name="Misuse disclosure filings")).to_be_visible()
+    expect(page.get_by_text("Only supervisors change")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "console-agency.png"), full_page=True)
+    for name in ("console-login.png", "console-alerts.png", "console-alert.png", "console-agency.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_viewer_cannot_acknowledge(page: Page, server: ConsoleServer, tmp_path: Path) -> None:
+    log_in(page, server, "vic")
+    page.locator("#alert-rows a.alert-link").first.click()
+    expect(page.get_by_test_id("read-only")).to_contain_text("viewer")
+    expect(page.get_by_test_id("acknowledge")).to_have_count(0)
+    ledger_before = page.get_by_test_id("ledger").locator("tbody tr").count()
+    page.screenshot(path=str(tmp_path / "console-alert-viewer.png"), full_page=True)
+
+    # even a hand-made POST with the session's CSRF token is refused for the viewer's role
+    alert_path = page.url.removeprefix(server.url)
+    status = page.evaluate(
+        """async (path) => {
+            const me = await (await fetch('/api/me')).json();
+            const form = new URLSearchParams({note: 'viewer tries', csrf_token: me.csrf_token});
+            const r = await fetch(path + '/acknowledge', {method: 'POST', body: form, redirect: 'manual'});
+            const api = await fetch('/api' + path + '/acknowledge', {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token},
+                body: JSON.stringify({note: 'viewer tries'})});
+            return [r.status, api.status];
+        }""",
+        alert_path,
+    )
+    assert status == [403, 403]
+    page.reload()
+    assert page.get_by_test_id("ledger").locator("tbody tr").count() == ledger_before
+    expect(page.get_by_test_id("alert-state")).not_to_have_text("acknowledged")
+
+
+def test_supervisor_suspends_direct_access(page: Page, server: ConsoleServer, tmp_path: Path) -> None:
+    log_in(page, server, "sam")
+    page.goto(f"{server.url}/agencies/{ICE_ERO}")
+    reason = "Raid on 12 Jun 2019: DMV look-ups for immigration enforcement"
+    page.get_by_label("Reason").fill(reason)
+    page.get_by_test_id("suspend").click()
+    expect(page.get_by_role("status")).to_contain_text("suspend direct access; written requests only — by sam")
+    expect(page.get_by_test_id("recommendation")).to_have_text("suspend")
+    history = page.locator("table.history tbody tr").first
+    expect(history).to_contain_text("sam")
+    expect(history).to_contain_text(reason)
+    page.screenshot(path=str(tmp_path / "console-agency-suspended.png"), full_page=True)
+
+    page.goto(f"{server.url}/agencies")
+    expect(page.locator("table.agencies tbody tr").first).to_contain_text(ICE_ERO)
+    expect(page.locator("table.agencies tbody tr").first).to_contain_text("suspend")
