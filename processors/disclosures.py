@@ -32,6 +32,14 @@ KIND_TEXT: Final[dict[str, str]] = {
 }
 
 
+KIND_LABEL: Final[dict[str, str]] = {
+    "missing": "not filed",
+    "late": "filed late",
+    "zero_reported_but_alerted": "reported zero, alerted",
+    "pending": "pending",
+}
+
+
 def deadline(year: int) -> dt.datetime:
     """The filing deadline for ``year``'s disclosure: the end of 1 February of the next year, Pacific
     (a filing at any time on 1 February is on time)."""

@@ -1,0 +1,1 @@
+"""The audit report (``clets-watch report``): HTML with inline SVG charts, a CSV per chart, PDF when possible."""
