@@ -220,6 +220,9 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # a worker that dies (kill -9) is noticed in seconds, not the default minute
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         stream_wait_empty=False,
     )
     queries = app.topic(settings.topic_queries, key_serializer="raw", value_serializer="raw")

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from clets_watch.kafka_admin import group_lag
@@ -64,3 +65,102 @@ class WorkerProcess:
                 return time.monotonic() - began
             time.sleep(0.5)
         raise AssertionError(f"worker did not consume {topic} within {timeout}s:\n{self.log()[-4000:]}")
+
+
+# ---------------------------------------------------------------------------------- shared helpers
+
+KEY = "fault-test-pseudonym-key"
+
+
+def worker_env(bootstrap: str, topic: str, group: str, db_url: str, home: Path, metrics_port: int = 0,
+               **extra: str) -> dict[str, str]:
+    return {
+        "CLETS_WATCH_KAFKA_BOOTSTRAP": bootstrap,
+        "CLETS_WATCH_TOPIC_QUERIES": topic,
+        "CLETS_WATCH_TOPIC_DEAD_LETTER": f"{topic}.dead-letter",
+        "CLETS_WATCH_TOPIC_ALERTS": f"{topic}.alerts",
+        "CLETS_WATCH_CONSUMER_GROUP": group,
+        "CLETS_WATCH_DB_URL": db_url,
+        "CLETS_WATCH_METRICS_PORT": str(metrics_port),
+        "CLETS_WATCH_PSEUDONYM_KEY": KEY,
+        "CLETS_WATCH_HOME": str(home),
+        "CLETS_WATCH_CHECKPOINT_INTERVAL_SECONDS": "1",
+        **extra,
+    }
+
+
+def read_topic(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> list[tuple[int, int, bytes]]:
+    """Every record of ``topic`` as (partition, offset, value), in offset order per partition."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=timeout_ms, group_id=None, enable_auto_commit=False)
+    try:
+        records = [(m.partition, m.offset, m.value) for m in consumer]
+    finally:
+        consumer.close()
+    return sorted(records)
+
+
+def offline_expected(topic: str, records: list[tuple[int, int, bytes]]) -> dict[str, Any]:
+    """What the pure core alone makes of the same records, partition by partition."""
+    from clets_watch.settings import Settings
+    from processors.agencies import AgencyRegistry
+    from processors.batch import PartitionedPipelines, Record
+    from processors.pipeline import Pipeline, PipelineConfig
+    from processors.policy import Classifier, load_policy
+    from processors.pseudonymize import Pseudonymizer
+
+    s = Settings()
+    registry = AgencyRegistry.load()
+    classifier = Classifier(load_policy(), registry)
+    config = PipelineConfig(
+        window_seconds=s.window_seconds,
+        allowed_lateness_seconds=s.allowed_lateness_seconds,
+        amendment_retention_seconds=s.amendment_retention_seconds,
+    )
+    pipelines = PartitionedPipelines(
+        lambda: Pipeline(classifier.classify, registry, Pseudonymizer(KEY.encode()), config)
+    )
+    out = pipelines.process(Record(value, topic, p, o) for p, o, value in records)
+    return {
+        "verdicts": len(out.processed),
+        "alert_ids": {a.alert_id for a in out.alerts},
+        "aggregates": {(a.ori, a.window_kind, a.window_start, a.revision, a.total) for a in out.aggregates},
+        "dead_letters": len(out.dead_letters),
+    }
+
+
+def stored(db_url: str) -> dict[str, Any]:
+    """The same figures as ``offline_expected``, read from the database the worker wrote."""
+    from sqlalchemy import select
+
+    from sinks.db import DatabaseSink
+    from sinks.models import WindowAggregate
+
+    sink = DatabaseSink(db_url)
+    try:
+        with sink.engine.connect() as conn:
+            rows = conn.execute(
+                select(WindowAggregate.ori, WindowAggregate.window_kind, WindowAggregate.window_start,
+                       WindowAggregate.revision, WindowAggregate.total)
+            ).all()
+        counts = sink.count_rows()
+        return {
+            "verdicts": counts["query_verdicts"],
+            "alert_ids": {a.alert_id for a in sink.list_alerts(limit=1_000_000)},
+            "aggregates": {(r[0], r[1], _iso(r[2]), r[3], r[4]) for r in rows},
+            "dead_letters": counts["dead_letters"],
+        }
+    finally:
+        sink.close()
+
+
+def _iso(value: Any) -> str:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
