@@ -149,20 +149,21 @@ def check(
         filing = by_ori.get(agency.ori)
         if filing is None:
             if as_of >= due:
-                findings.append(Finding("missing", agency, None, due, _days(as_of - due)))
+                findings.append(Finding("missing", agency, None, due, _days_after_due(as_of, year)))
             else:
                 findings.append(Finding("pending", agency, None, due))
             continue
         if filing.filed_at is not None and filing.filed_at >= due:
-            findings.append(Finding("late", agency, filing, due, _days(filing.filed_at - due)))
+            findings.append(Finding("late", agency, filing, due, _days_after_due(filing.filed_at, year)))
         if filing.investigations == 0 and agency.prohibited_alerts > 0:
             findings.append(Finding("zero_reported_but_alerted", agency, filing, due))
     findings.sort(key=lambda f: (KIND_ORDER[f.kind], -f.agency.queries, f.agency.ori))
     return findings
 
 
-def _days(delta: dt.timedelta) -> int:
-    return max(0, delta.days + (1 if delta.seconds or delta.microseconds else 0))
+def _days_after_due(when: dt.datetime, year: int) -> int:
+    """Calendar days (Pacific) from the due date to ``when``: filed on 2 February is 1 day late."""
+    return max(0, (when.astimezone(PACIFIC).date() - due_date(year)).days)
 
 
 # ------------------------------------------------------------------------------------------ CSV
