@@ -45,7 +45,7 @@ def _rule_files() -> list[Path]:
 
 
 def _alerting_rules() -> list[dict[str, Any]]:
-    rules = []
+    rules: list[dict[str, Any]] = []
     for path in _rule_files():
         for group in yaml.safe_load(path.read_text())["groups"]:
             rules.extend(r for r in group["rules"] if "alert" in r)

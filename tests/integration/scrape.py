@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from clets_watch.stack import Stack
 
@@ -43,7 +43,7 @@ class KeepScraped:
         while not self._stop.wait(self.every):
             self._ensure(True)
 
-    def __enter__(self) -> KeepScraped:
+    def __enter__(self) -> Self:
         self._ensure(True)
         self._thread = threading.Thread(target=self._run, name=f"keep-scraped-{self.target}", daemon=True)
         self._thread.start()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Notification = dict[str, Any]
 AlertMatch = Callable[[dict[str, Any]], bool]
@@ -31,11 +31,11 @@ class WebhookReceiver:
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
-    def start(self) -> WebhookReceiver:
+    def start(self) -> Self:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if self.path != receiver.path:
@@ -52,7 +52,7 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
+            def log_message(self, format: str, *args: Any) -> None:  # silence per-request logs
                 return
 
         try:
@@ -73,7 +73,7 @@ class WebhookReceiver:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> WebhookReceiver:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
