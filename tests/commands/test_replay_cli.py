@@ -86,3 +86,19 @@ def test_missing_input_and_bad_rules_are_user_errors(tmp_path: Path) -> None:
     broken.write_bytes(b"\x1f\x8b\x08garbage")
     with pytest.raises(UserError, match="cannot read archive"):
         replay.run(parse("--input", str(broken)), out=io.StringIO())
+
+
+def test_progress_bar_and_recorded_run_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'audit.db'}"
+    src = str(GOLDEN / "prohibited_query.jsonl")
+    summary = json.loads(run("--input", src, "--record", "--run-id", "golden", "--db", db, "--json", "--progress"))
+    err = capsys.readouterr().err
+    assert "events/s" in err and "ETA" in err and "100.0%" in err
+    assert summary["run_id"] == "golden" and summary["counts"]["events"] == 11
+    assert summary["counts"]["alerts_by_rule"]["prohibited_query"] >= 1 and summary["events_per_second"] > 0
+    lines = run("--input", src, "--json")
+    from sinks.audit import AuditStore
+
+    with AuditStore(db) as store:
+        assert "\n".join(store.alert_lines("golden")) + "\n" == lines
+    assert "golden" in run("--list-runs", "--db", db)

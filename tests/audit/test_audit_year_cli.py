@@ -1,0 +1,45 @@
+"""``clets-watch audit-year``: an archive of the year plus the disclosures CSV."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from clets_watch.cli import UserError
+from clets_watch.commands import audit_year
+from processors.disclosures import parse_filings
+from producers.archive import read_events, read_truth
+
+
+def run(*argv: str) -> str:
+    parser = argparse.ArgumentParser()
+    audit_year.register(parser.add_subparsers())
+    out = io.StringIO()
+    assert audit_year.run(parser.parse_args(["audit-year", *argv]), out=out) == 0
+    return out.getvalue()
+
+
+def test_a_thin_2018_goes_to_an_archive_with_its_disclosures(tmp_path: Path) -> None:
+    archive = tmp_path / "y" / "audit-2018.jsonl.gz"
+    summary = json.loads(run("--to", str(archive), "--rate", "0.0001", "--raid-lookups", "60", "--json"))
+    events = list(read_events(archive))
+    assert summary["events"] == len(events) > 3000
+    assert {e["occurred_at"][:4] for e in events} == {"2018"}
+    raid = [t for t in read_truth(archive) if t["scenario"] == "raid"]
+    assert len(raid) == 60
+    assert {e["ori"] for e in events} >= {"CAICE0100", "CACBP0200", "CAHSI0100"}
+    filings = parse_filings((tmp_path / "y" / "audit-2018.filings.csv").read_text())
+    oris = {f.ori for f in filings}
+    assert "CACIS0100" not in oris and "CA0300200" not in oris  # the agencies that never file
+    assert all(f.investigations == 0 for f in filings if f.ori.startswith(("CAICE", "CACBP", "CAHSI")))
+
+
+def test_bad_preset_and_rate_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown preset"):
+        run("--to", str(tmp_path / "x.jsonl"), "--preset", "raid-2018")
+    with pytest.raises(UserError, match="--rate must be"):
+        run("--to", str(tmp_path / "x.jsonl"), "--rate", "0")
