@@ -15,13 +15,38 @@ from clets_watch.web.users import User
 from sinks.db import AlertStateError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": m.Problem, "description": "unknown query parameter, or a body that is not valid JSON"},
     401: {"model": m.Problem, "description": "not logged in"},
     403: {"model": m.Problem, "description": "the role does not allow it, or the CSRF token is missing"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": m.Problem, "description": "no such alert or agency"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": m.Problem, "description": "not possible in its current state"}}
 
-router = APIRouter(prefix="/api", tags=["console"], responses=ERRORS)
+
+
+def known_query_params(request: Request) -> None:
+    """Refuse query parameters the operation does not declare: a misspelt filter
+    (``severty=critical``) must not silently return everything."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    allowed = {p.alias for p in _query_params(dependant)} if dependant is not None else set()
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"unknown query parameter(s) {', '.join(repr(u[:40]) for u in unknown[:5])}; "
+            f"this operation takes {', '.join(sorted(allowed)) or 'none'}",
+        )
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    params = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        params += _query_params(sub)
+    return params
+
+
+router = APIRouter(prefix="/api", tags=["console"], responses=ERRORS, dependencies=[Depends(known_query_params)])
 
 AlertId = Annotated[str, Path(pattern=m.ALERT_ID_PATTERN, description="the alert's deterministic id")]
 Ori = Annotated[str, Path(pattern=m.ORI_PATTERN, description="originating agency identifier")]

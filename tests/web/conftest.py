@@ -167,7 +167,7 @@ def start_console(free_port: Callable[[], int], users_file: Path, tmp_path: Path
         env = {**os.environ, "CLETS_WATCH_HOME": str(tmp_path / "home"), "CLETS_WATCH_CONSOLE_SESSION_SECRET": SESSION_SECRET}
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "clets_watch.cli", "serve", "--db", db_url, "--users", str(users_file),
+                [str(Path(sys.executable).with_name("clets-watch")), "serve", "--db", db_url, "--users", str(users_file),
                  "--port", str(port), "--refresh-seconds", "2", *extra],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             )
