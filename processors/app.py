@@ -248,6 +248,30 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         if "rt" in state:
             await state["rt"].checkpoint_idle()
 
+    @app.timer(interval=2.0)
+    async def export_consumer_lag() -> None:
+        """Lag per partition: the broker's high watermark minus the next offset this worker processes."""
+        if "rt" not in state:
+            return
+        rt = state["rt"]
+        lags: dict[int, int] = {}
+        for tp in app.consumer.assignment():
+            if tp.topic != settings.topic_queries:
+                continue
+            try:
+                highwater = app.consumer.highwater(tp)
+            except (KeyError, AssertionError):  # not fetched yet
+                continue
+            if highwater is None:
+                continue
+            position = rt.pipelines.position(tp.topic, tp.partition)
+            if position is None:  # nothing consumed from it yet by this worker: its committed offset
+                position = getattr(app.consumer, "_committed_offset", {}).get(tp)
+            if position is None:
+                continue
+            lags[tp.partition] = max(0, int(highwater) - int(position))
+        rt.metrics.set_consumer_lag(lags)
+
     @app.agent(queries, concurrency=1)  # >1 could commit offsets past in-flight messages
     async def process_queries(stream: faust.StreamT) -> None:
         rt = runtime()

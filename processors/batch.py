@@ -92,6 +92,11 @@ class PartitionedPipelines:
     def items(self) -> Iterable[tuple[TopicPartition, Pipeline]]:
         return ((key, part.pipeline) for key, part in self._partitions.items())
 
+    def position(self, topic: str, partition: int) -> int | None:
+        """The next offset this worker will process for a partition it holds, else None."""
+        part = self._partitions.get((topic, partition))
+        return part.next_offset if part is not None else None
+
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """Drop the state of partitions this worker no longer owns (another may advance them)."""
         for key in partitions:
