@@ -85,10 +85,10 @@ def session_secret(path: Path) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from clets_watch.cli import UserError
-    from clets_watch.settings import Settings
+    from clets_watch.settings import get_settings
     from clets_watch.web.users import UsersFileError, add_user, load_users
 
-    settings = Settings()
+    settings = get_settings()
     users_file: Path = args.users or settings.home / "console-users.toml"
 
     if args.add_user or args.role:

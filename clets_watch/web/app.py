@@ -21,8 +21,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from clets_watch import __version__
 from clets_watch.web import api, pages
 from clets_watch.web.data import ConsoleData
-from clets_watch.web.models import Health
-from clets_watch.web.security import BasicAuthCache, CsrfFailed, Forbidden, LoginRequired, api_user
+from clets_watch.web.models import Health, Problem
+from clets_watch.web.security import BasicAuthCache, CsrfFailed, Forbidden, LoginRequired, api_user, page_user
 from clets_watch.web.service import Console
 from clets_watch.web.users import UserStore
 from processors.agencies import AgencyRegistry
@@ -103,7 +103,7 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     app.include_router(pages.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="liveness and database reachability",
-             responses={503: {"model": api.m.Problem, "description": "the database cannot be reached"}})
+             responses={503: {"model": Problem, "description": "the database cannot be reached"}})
     def healthz() -> Any:
         try:
             with db.engine.connect() as conn:
@@ -131,7 +131,7 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/api/docs", include_in_schema=False, dependencies=[Depends(pages.page_user)])
+    @app.get("/api/docs", include_in_schema=False, dependencies=[Depends(page_user)])
     def api_docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=OPENAPI_URL, title="clets-watch console API")
 

@@ -66,8 +66,10 @@ def traffic_svg(traffic: Traffic, *, title: str) -> str:
     slot = plot_w / n
     bar_w = max(1.0, slot * 0.8)
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
-        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        (
+            f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
+            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+        ),
         f"<title>{escape(title)}</title>",
     ]
     for i in range(5):  # gridlines and y labels

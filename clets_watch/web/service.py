@@ -3,6 +3,7 @@ and carry out the actions (acknowledge, resolve, suspend or restore direct acces
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from typing import Final
@@ -80,7 +81,7 @@ class Console:
             ),
             policy_clauses=clauses,
             verdict_counts=dict(sorted(Counter(e.verdict for e in events).items())),
-            evidence_events=[m.EvidenceEvent(**_fields(e)) for e in events],
+            evidence_events=[m.EvidenceEvent(**dataclasses.asdict(e)) for e in events],
             ledger=[
                 m.LedgerEntry(id=e.id, action=e.action, actor=e.actor, note=e.note, at=e.at)
                 for e in self.sink.alert_ledger(alert_id)
@@ -198,6 +199,3 @@ def _recommendation(r: RecommendationRow) -> m.RecommendationOut:
         at=r.at,
     )
 
-
-def _fields(obj: object) -> dict[str, object]:
-    return {name: getattr(obj, name) for name in obj.__slots__}  # type: ignore[attr-defined]

@@ -69,7 +69,7 @@ def check_name(name: str) -> str:
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise UsersFileError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
-    return role  # type: ignore[return-value]
+    return role
 
 
 def parse_users(data: Mapping[str, object], *, source: str) -> dict[str, User]:

@@ -21,7 +21,7 @@ from clets_watch.web.users import (
 
 def test_add_user_hashes_and_roles_nest(tmp_path: Path) -> None:
     path = tmp_path / "users.toml"
-    user, replaced = add_user(path, "ana.b", "responder", "correct horse battery")
+    _, replaced = add_user(path, "ana.b", "responder", "correct horse battery")
     assert not replaced
     text = path.read_text()
     assert "correct horse" not in text and "$argon2id$" in text
@@ -70,7 +70,7 @@ def test_store_sees_added_users(tmp_path: Path) -> None:
 
 def _cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     # the installed console script (under `python -m clets_watch.cli` a UserError is a different class)
-    return subprocess.run([str(Path(sys.executable).with_name("clets-watch")), "serve", *args], input=stdin,
+    return subprocess.run([str(Path(sys.executable).with_name("clets-watch")), "serve", *args], check=False, input=stdin,
                           capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
 
 
