@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(
         2.0, description="how often the worker saves its window state with the batch it writes (0 = every batch)"
     )
+    dead_letter_max_ratio: float = Field(
+        0.8, description="stop the worker when more than this share of recent messages is bad input (1 = never)"
+    )
+    dead_letter_window: int = Field(2000, description="how many recent messages dead_letter_max_ratio looks at")
     amendment_retention_seconds: int = Field(
         900, description="how long closed windows and seen event ids are kept for late events and duplicates"
     )

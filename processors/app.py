@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,7 @@ import msgspec
 from clets_watch.settings import Settings, pseudonym_key
 from processors.agencies import AgencyRegistry
 from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
+from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
@@ -78,6 +81,8 @@ class WorkerRuntime:
     pending: list[Any] = field(default_factory=list)  # events written, waiting for a checkpoint to ack
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one batch or checkpoint at a time
     stream: Any = None
+    dead_letter_limit: DeadLetterLimit = field(default_factory=DeadLetterLimit)
+    fatal: str | None = None  # why the worker stopped itself, if it did
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
@@ -123,6 +128,7 @@ class WorkerRuntime:
                 if settings.alertmanager_url
                 else None
             ),
+            dead_letter_limit=DeadLetterLimit(settings.dead_letter_max_ratio, settings.dead_letter_window),
         )
 
     def checkpoint_due(self) -> bool:
@@ -279,6 +285,10 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
             async with rt.lock:
                 await handle_batch(rt, events)
+            if rt.fatal:
+                log.critical("%s", rt.fatal)
+                os.kill(os.getpid(), signal.SIGTERM)  # a clean stop; `clets-watch worker` exits non-zero
+                return
 
     async def handle_batch(rt: WorkerRuntime, events: list[Any]) -> None:
         started = time.perf_counter()
@@ -294,6 +304,11 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         await rt.write_with_retry(rt.sink_batch(out, checkpoint=checkpoint), pending=len(rt.pending))
         for dl in out.dead_letters:
             await dead_letter.send(key=(dl.event_id or "").encode() or None, value=dead_letter_message(dl))
+        bad = sum(1 for dl in out.dead_letters if dl.reason != "late")
+        try:
+            rt.dead_letter_limit.record(good=len(records) - bad, bad=bad)
+        except DeadLetterLimitExceeded as exc:
+            rt.fatal = str(exc)
         for alert in out.alerts:
             await alerts_topic.send(key=alert.ori.encode(), value=_encode(alert))
         await rt.apply_recommendations(out.recommendations)

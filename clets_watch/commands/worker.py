@@ -16,7 +16,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Consume query events from Kafka, classify each under the policy, count per agency over "
             "event-time windows, evaluate alert rules, and write verdicts, aggregates and alerts to the "
-            "database, the alerts topic and Prometheus metrics. Bad input goes to the dead-letter topic."
+            "database, the alerts topic and Prometheus metrics. Bad input goes to the dead-letter topic; "
+            "when more than CLETS_WATCH_DEAD_LETTER_MAX_RATIO (default 0.8) of the last "
+            "CLETS_WATCH_DEAD_LETTER_WINDOW (2000) messages are bad, the worker stops with exit code 3. "
+            "State is checkpointed to the database with the batches it writes, so a restart resumes "
+            "exactly where the last checkpoint left off."
         ),
     )
     p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (default: CLETS_WATCH_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
@@ -77,5 +81,11 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, runtime_factory=lambda: runtime)
     logging.getLogger("faust").setLevel(logging.WARNING)
     worker = faust.Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        pass
+    if runtime.fatal:
+        print(f"clets-watch worker: stopped: {runtime.fatal}", file=sys.stderr)
+        return 3
     return 0

@@ -1,0 +1,53 @@
+"""Stop dead-lettering when bad input is no longer the exception.
+
+A few malformed messages are the producers' problem: they go to the dead-letter topic and the
+stream goes on. When most of the recent messages are bad, the cause is more likely on our side (a
+schema change, a wrong topic, a broken decoder): dead-lettering everything would hide it, so the
+worker stops and says why (arroyo's ``DlqLimit``). Late events are not bad input and do not count.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+class DeadLetterLimitExceeded(RuntimeError):
+    pass
+
+
+@dataclass
+class DeadLetterLimit:
+    """Over the last ``window`` messages, at most ``max_ratio`` may be bad input."""
+
+    max_ratio: float = 0.8
+    window: int = 2000
+    _recent: deque[bool] = field(init=False, repr=False)
+    _bad: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_ratio <= 1:
+            raise ValueError(f"the dead-letter ratio must be in (0, 1], got {self.max_ratio}")
+        if self.window < 1:
+            raise ValueError(f"the dead-letter window must be >= 1 message, got {self.window}")
+        self._recent = deque(maxlen=self.window)
+
+    @property
+    def ratio(self) -> float:
+        return self._bad / len(self._recent) if self._recent else 0.0
+
+    def record(self, good: int, bad: int) -> None:
+        """Count a batch's messages; raise once the window is full and too many of them were bad."""
+        for outcome in (True,) * good + (False,) * bad:
+            if len(self._recent) == self.window and not self._recent[0]:
+                self._bad -= 1
+            self._recent.append(outcome)
+            if not outcome:
+                self._bad += 1
+        if self.max_ratio < 1 and len(self._recent) == self.window and self.ratio > self.max_ratio:
+            raise DeadLetterLimitExceeded(
+                f"{self._bad} of the last {self.window} messages were bad input "
+                f"({self.ratio:.0%} > {self.max_ratio:.0%}): the cause is likely on our side (a schema "
+                "change, a wrong topic?); stopping instead of dead-lettering everything. See the "
+                "dead-letter topic (`clets-watch dead-letter list`), fix, then restart the worker."
+            )
