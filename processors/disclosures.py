@@ -184,7 +184,7 @@ def parse_filed_at(value: str, *, where: str = "filed_at") -> dt.datetime | None
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
             return dt.datetime.combine(day, dt.time(12, 0), PACIFIC)
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise FilingError(f"{where}: {value!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
     if parsed.tzinfo is None:

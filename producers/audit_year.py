@@ -59,8 +59,8 @@ class AuditYear:
     def scenarios(self) -> list[str]:
         raid_start = self.raid_start.replace(year=self.year)
         return [
-            f"raid:oris={'+'.join(self.raid_oris)},start={raid_start.isoformat()},minutes={self.raid_minutes:g},"
-            f"lookups={self.raid_lookups},targets={self.raid_targets}",
+            (f"raid:oris={'+'.join(self.raid_oris)},start={raid_start.isoformat()},minutes={self.raid_minutes:g},"
+            f"lookups={self.raid_lookups},targets={self.raid_targets}"),
             f"ccw:checks={self.ccw_checks}",
             f"snooping:lookups={self.snooping_lookups}",
         ]

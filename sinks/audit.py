@@ -278,7 +278,7 @@ def _iso(value: dt.datetime) -> str:
 
 
 def _parse_time(value: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = dt.datetime.fromisoformat(value)
     return parsed.astimezone(UTC)
 
 
@@ -397,7 +397,7 @@ class AuditStore:
 
     def get_run(self, run_id: str) -> RunRow | None:
         with self.engine.connect() as conn:
-            r = conn.execute(select(AuditRun.__table__).where(AuditRun.__table__.c.run_id == run_id)).first()  # type: ignore[attr-defined]
+            r = conn.execute(select(AuditRun.__table__).where(AuditRun.__table__.c.run_id == run_id)).first()
         return _run_row(r._mapping) if r is not None else None
 
     def require_run(self, run_id: str) -> RunRow:
@@ -447,7 +447,7 @@ class AuditStore:
             query = query.where(AlertRecord.component == filters.component)
         from sqlalchemy.orm import Session
 
-        out = []
+        out: list[dict[str, Any]] = []
         with Session(self.engine) as session:
             for rec in session.scalars(query).all():
                 row = _alert_from_record(rec)
@@ -477,10 +477,10 @@ class AuditStore:
         """Operators (pseudonyms) with the most prohibited + review queries, busiest first."""
         ops: Any = AuditOperatorFlag.__table__
         agencies = (
-            select(AuditVerdictCount.__table__.c.ori, func.max(AuditVerdictCount.__table__.c.component).label("component"),  # type: ignore[attr-defined]
-                   func.max(AuditVerdictCount.__table__.c.department).label("department"))  # type: ignore[attr-defined]
-            .where(AuditVerdictCount.__table__.c.run_id == run_id)  # type: ignore[attr-defined]
-            .group_by(AuditVerdictCount.__table__.c.ori)  # type: ignore[attr-defined]
+            select(AuditVerdictCount.__table__.c.ori, func.max(AuditVerdictCount.__table__.c.component).label("component"),
+                   func.max(AuditVerdictCount.__table__.c.department).label("department"))
+            .where(AuditVerdictCount.__table__.c.run_id == run_id)
+            .group_by(AuditVerdictCount.__table__.c.ori)
             .subquery()
         )
         flagged = (ops.c.prohibited + ops.c.review).label("flagged")
@@ -607,12 +607,12 @@ def agency_years(store: AuditStore, year: int, run_id: str | None = None) -> lis
         a["component"] = a["component"] or c.component
         a["department"] = a["department"] or c.department
     for alert in alerts:
-        a = per.get(alert["ori"])
-        if a is None or alert.get("status") != "fired":
+        found = per.get(alert["ori"])
+        if found is None or alert.get("status") != "fired":
             continue
-        a["alerts"] += 1
+        found["alerts"] += 1
         if alert["rule"] == PROHIBITED_QUERY_RULE:
-            a["prohibited_alerts"] += 1
+            found["prohibited_alerts"] += 1
     return [
         AgencyYear(ori=ori, year=year, queries=a["queries"], prohibited_queries=a["prohibited"], alerts=a["alerts"],
                    prohibited_alerts=a["prohibited_alerts"], component=a["component"], department=a["department"])

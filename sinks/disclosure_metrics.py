@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
 from processors.disclosures import Finding, check
 
@@ -26,20 +26,20 @@ _KINDS = {"missing": "missing", "late": "late", "zero_reported_but_alerted": "co
 
 class DisclosureMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        kwargs = {"registry": registry} if registry is not None else {}
+        reg = registry if registry is not None else REGISTRY
         labels = ("ori", "component", "year")
         self.gauges: dict[str, Gauge] = {
             "missing": Gauge("clets_watch_disclosure_missing",
                              "1 when an agency with CLETS activity in the year filed no misuse disclosure by the "
-                             "deadline (1 Feb of the next year)", labels, **kwargs),
+                             "deadline (1 Feb of the next year)", labels, registry=reg),
             "late": Gauge("clets_watch_disclosure_late", "1 when an agency's misuse disclosure was filed late",
-                          labels, **kwargs),
+                          labels, registry=reg),
             "contradiction": Gauge("clets_watch_disclosure_contradiction",
                                    "1 when an agency reported zero misuse investigations for the year while "
-                                   "prohibited-query alerts were raised for it", labels, **kwargs),
+                                   "prohibited-query alerts were raised for it", labels, registry=reg),
         }
         self.last_check = Gauge("clets_watch_disclosure_last_check_timestamp_seconds",
-                                "Unix time of the last disclosure check", **kwargs)
+                                "Unix time of the last disclosure check", registry=reg)
         self._set: set[tuple[str, str, str, str]] = set()
 
     def update(self, findings: Iterable[Finding], *, years: Sequence[int], now: dt.datetime) -> None:

@@ -85,8 +85,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             print(f"\r{n:,} events", end="", file=sys.stderr, flush=True)
 
     if args.to == "kafka":
-        from producers.kafka_out import BrokerUnavailable, ProduceError
         from producers.audit_year import produce_event_time
+        from producers.kafka_out import BrokerUnavailable, ProduceError
 
         settings = get_settings()
         topic = args.topic or settings.topic_queries

@@ -23,7 +23,15 @@ from typing import IO, Any
 from clets_watch.cli import UserError
 from clets_watch.settings import get_settings
 from processors.agencies import AgencyRegistry
-from processors.disclosures import FilingError, Finding, check, deadline, due_date, parse_filed_at, parse_filings
+from processors.disclosures import (
+    FilingError,
+    Finding,
+    check,
+    deadline,
+    due_date,
+    parse_filed_at,
+    parse_filings,
+)
 
 _Sub = argparse._SubParsersAction
 

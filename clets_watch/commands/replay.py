@@ -29,7 +29,7 @@ import secrets
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -215,7 +215,7 @@ def parse_time(text: str, *, flag: str) -> dt.datetime:
     try:
         if len(value) == 10:
             return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0), ZoneInfo("America/Los_Angeles"))
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise UserError(f"{flag} {text!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
     if parsed.tzinfo is None:
@@ -367,14 +367,14 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             lines = source.lines(progress)
             description = source.describe()
             kind = "kafka"
-            done = lambda: source.read  # noqa: E731
+            done: Callable[[], int] = lambda: source.read
         else:
             total = sum(p.stat().st_size for p in args.input)
             progress = Progress(total, "bytes", sys.stderr, enabled=show)
             lines = archive_lines(list(args.input), progress)
             description = "archives " + ", ".join(str(p) for p in args.input)
             kind = "archive"
-            done = lambda: total  # noqa: E731
+            done = lambda: total
         started = time.monotonic()
         try:
             if store is None:
@@ -439,7 +439,7 @@ def write_run_summary(s: dict[str, Any], out: IO[str]) -> None:
     out.write(f"  policy:   v{s['policy_version']}   rules: {s['rules_version']}\n")
     out.write(f"  events:   {c['events']:,} from {s['first_event_at']} to {s['last_event_at']}  "
               f"({c['duplicates']} duplicates, {c['late']} late, {c['dead_letters']} dead letters)\n")
-    out.write(f"  verdicts: " + ", ".join(f"{k} {v:,}" for k, v in c["verdicts"].items()) + "\n")
+    out.write("  verdicts: " + ", ".join(f"{k} {v:,}" for k, v in c["verdicts"].items()) + "\n")
     out.write(f"  alerts:   {c['alerts_fired']} fired of {c['alerts']}: "
               + ", ".join(f"{k} {v}" for k, v in c["alerts_by_rule"].items()) + "\n")
     out.write(f"  speed:    {s['events_per_second'] or 0:,.0f} events/s over {s['seconds']:.1f} s\n")

@@ -99,7 +99,7 @@ def build(store: AuditStore, run_id: str, filters: Filters, *, registry: AgencyR
     data = ReportData(run=run, filters=filters, generated_at=now, totals=totals)
 
     # 1. queries by data source, per component, per month
-    by = defaultdict(int)
+    by: dict[tuple[str, str, str], int] = defaultdict(int)
     for r in rows:
         by[(r.month, _group(r), r.data_source)] += r.queries
     data.tables["queries_by_source.csv"] = Table(
@@ -138,7 +138,7 @@ def build(store: AuditStore, run_id: str, filters: Filters, *, registry: AgencyR
                              "count here; other sources for immigration enforcement are prohibited (POL-2b)."))
 
     # 3. prohibited queries per month, by component
-    pro = defaultdict(int)
+    pro: dict[tuple[str, str], int] = defaultdict(int)
     for r in rows:
         if r.verdict == "prohibited":
             pro[(r.month, _group(r))] += r.queries

@@ -67,8 +67,8 @@ def stacked_bars(
     plot_w = width - left - right
     totals = [sum(series[s][i] for s in labels) for i in range(len(categories))]
     vmax = 100.0 if percent else _nice_max(max(totals, default=0))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
            f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>', legend]
     for i in range(5):
         v = vmax * i / 4
@@ -114,8 +114,8 @@ def lines(
     plot_w = width - left - right
     values = [v for s in labels for v in series[s] if v is not None]
     vmax = _nice_max(max(values, default=0) * (100 if percent else 1))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
            f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>', legend]
     for i in range(5):
         v = vmax * i / 4
@@ -131,10 +131,11 @@ def lines(
         out.append(f'<text x="{left + slot * i + slot / 2:.1f}" y="{height - 10}" font-size="11" '
                    f'text-anchor="middle" fill="#333">{escape(_month_label(cat))}</text>')
     for s, color in zip(labels, colors):
-        points = []
-        for i, v in enumerate(series[s]):
-            if v is None:
+        points: list[tuple[float, float, float, str]] = []
+        for i, value in enumerate(series[s]):
+            if value is None:
                 continue
+            v = float(value)
             shown = v * (100 if percent else 1)
             points.append((left + slot * i + slot / 2, top + plot_h - plot_h * shown / vmax, v, categories[i]))
         if len(points) > 1:
@@ -156,8 +157,8 @@ def hbars(title: str, labels: Sequence[str], values: Sequence[float], *, width: 
     height = top + row * max(len(labels), 1) + 10
     plot_w = width - label_width - 70
     vmax = max(values, default=0) or 1
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
            f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>']
     for i, (label, value) in enumerate(zip(labels, values)):
         y = top + i * row

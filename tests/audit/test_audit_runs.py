@@ -77,7 +77,7 @@ def test_diff_of_two_rule_versions_shows_what_changed(recorded_year: RecordedYea
     assert diff["only_a"] and {a["rule"] for a in diff["only_a"]} == {"prohibited_query"}
     assert len(diff["only_a"]) == len(diff["only_b"]) and diff["changed"] == [] and diff["same"] > 0
     text = cli("--diff", "y2018", "y2018-rules2", "--db", recorded_year.db_url)
-    assert f"only in y2018-rules2" in text and "prohibited_query" in text
+    assert "only in y2018-rules2" in text and "prohibited_query" in text
     listing = cli("--list-runs", "--db", recorded_year.db_url)
     assert "y2018" in listing and "y2018-rules2" in listing
 

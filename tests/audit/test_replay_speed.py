@@ -13,15 +13,15 @@ from pathlib import Path
 
 import msgspec
 
-from processors.replay import tally_stream
-from processors.replay import iter_archive
+from processors.replay import iter_archive, tally_stream
 
 from .conftest import RecordedYear
 
 
 def test_replay_speed_against_the_bare_json_parse(recorded_year: RecordedYear, project_root: Path) -> None:
-    from clets_watch.commands.replay import build_pipeline
     import argparse
+
+    from clets_watch.commands.replay import build_pipeline
 
     args = argparse.Namespace(agencies=None, policy=None, rules=None, window_seconds=None, allowed_lateness=None)
     archive = recorded_year.archive

@@ -118,7 +118,7 @@ def test_the_report_renders_charts_tables_and_totals(recorded_year: RecordedYear
 
 def test_a_component_report_holds_only_that_component(recorded_year: RecordedYear, tmp_path: Path) -> None:
     out_dir = tmp_path / "ero"
-    rc, out = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
+    rc, _out = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
                       "--component", "ICE-ERO", "--no-pdf", "--json")
     assert rc == 0
     with (out_dir / "agencies.csv").open() as fh:
