@@ -34,8 +34,9 @@ def command_modules() -> list[str]:
     return [n for n in PREFERRED_ORDER if n in found] + sorted(found - set(PREFERRED_ORDER))
 
 
-class UserError(Exception):
-    """A mistake in what the user asked for: printed as one line, exit code 2, no traceback."""
+from clets_watch.errors import UserError  # noqa: E402 - one class, also under `python -m clets_watch.cli`
+
+__all__ = ["UserError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
