@@ -42,6 +42,7 @@ from schemas import (
 )
 
 SNAPSHOT_FORMAT: Final = 1
+RULE_EVICT_SECONDS: Final = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class _Snapshot(msgspec.Struct, kw_only=True):
     rule_states: dict[str, bytes]
     access: list[AgencyAccess]
     stats: dict[str, int]
+    rules_evicted_at: int | None = None
 
 
 class SnapshotError(ValueError):
@@ -172,6 +174,7 @@ class Pipeline:
         self._wm = Watermark(self.config.allowed_lateness_seconds)
         # closed-window aggregates kept for amendments: (window kind, start) -> ORI -> latest revision
         self._closed: dict[tuple[str, int], dict[str, Aggregate]] = {}
+        self._rules_evicted_at: int | None = None  # hour (event time) of the rules' last eviction
         self._seen: dict[str, int] = {}  # event id -> pane start
         self._seen_by_start: dict[int, list[str]] = {}
         self._last_fired: dict[tuple[str, str], tuple[int, str]] = {}  # (rule, key) -> (window start, alert id)
@@ -241,6 +244,7 @@ class Pipeline:
             rule_states={r.rule_id: r.state_bytes() for r in self.rules},
             access=self.access.snapshot(),
             stats=dict(self._stats),
+            rules_evicted_at=self._rules_evicted_at,
         )
         return msgspec.msgpack.encode(snap)
 
@@ -271,6 +275,7 @@ class Pipeline:
         self._closed = {}
         for start, agg in snap.closed:
             self._closed.setdefault((agg.window_kind, start), {})[agg.ori] = agg
+        self._rules_evicted_at = snap.rules_evicted_at
         self._seen = dict(snap.seen)
         self._seen_by_start = {}
         for event_id, start in snap.seen:
@@ -477,7 +482,10 @@ class Pipeline:
             if start + keep + size <= floor:
                 del self._last_fired[key]
         wm_s = self._panes.closed_until
-        if wm_s is not None:
+        # Rules scan their whole history to evict it: once per hour of event time is enough (their
+        # queries select by time range, so what is kept a little longer changes no result).
+        if wm_s is not None and wm_s // RULE_EVICT_SECONDS != self._rules_evicted_at:
+            self._rules_evicted_at = wm_s // RULE_EVICT_SECONDS
             for rule in self.rules:
                 rule.evict(wm_s)
 
