@@ -20,6 +20,15 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".clets-watch"), description="where local state lives (database, key, stack data)")
     db_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<home>/clets-watch.db")
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (see docs/security.md)"
+    )
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", description="SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(None, description="PEM CA bundle the broker's certificate must chain to")
+    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of kafka_ssl_certfile")
     topic_queries: str = "clets.queries"
     topic_dead_letter: str = "clets.dead-letter"
     topic_alerts: str = "clets.alerts"
@@ -42,6 +51,9 @@ class Settings(BaseSettings):
         0.8, description="stop the worker when more than this share of recent messages is bad input (1 = never)"
     )
     dead_letter_window: int = Field(2000, description="how many recent messages dead_letter_max_ratio looks at")
+    max_future_skew_seconds: int = Field(
+        3600, description="an event time this far after its Kafka record's timestamp is bad input (invalid_time)"
+    )
     amendment_retention_seconds: int = Field(
         900, description="how long closed windows and seen event ids are kept for late events and duplicates"
     )

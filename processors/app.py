@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from typing import Any
 import faust
 import msgspec
 
+from clets_watch.kafka_security import faust_credentials
 from clets_watch.settings import Settings, pseudonym_key
 from processors.agencies import AgencyRegistry
 from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
@@ -64,6 +66,13 @@ def dead_letter_message(dl: DeadLetter) -> bytes:
     )
 
 
+def _written_at(timestamp: float | None) -> dt.datetime | None:
+    """Faust gives the Kafka record timestamp in seconds (None or <= 0 when the producer set none)."""
+    if not timestamp or timestamp <= 0:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
+
+
 @dataclass
 class WorkerRuntime:
     """What the agent needs; built once per worker process."""
@@ -94,6 +103,7 @@ class WorkerRuntime:
             window_seconds=settings.window_seconds,
             allowed_lateness_seconds=settings.allowed_lateness_seconds,
             amendment_retention_seconds=settings.amendment_retention_seconds,
+            max_future_skew_seconds=settings.max_future_skew_seconds,
         )
         sink = DatabaseSink(settings.database_url)
         group = settings.consumer_group
@@ -220,6 +230,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
@@ -294,7 +305,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         started = time.perf_counter()
         records = [
             Record(value=ev.message.value, topic=ev.message.topic, partition=ev.message.partition,
-                   offset=ev.message.offset)
+                   offset=ev.message.offset, timestamp=_written_at(ev.message.timestamp))
             for ev in events
         ]
         out = rt.pipelines.process(records)

@@ -12,6 +12,7 @@ core is deterministic and the sinks idempotent), so nothing is lost either.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ class Record:
     topic: str
     partition: int
     offset: int
+    timestamp: dt.datetime | None = None  # when it was written (Kafka record timestamp)
 
     @property
     def source(self) -> str:
@@ -116,7 +118,7 @@ class PartitionedPipelines:
             if record.offset < part.next_offset:
                 out.skipped += 1
                 continue
-            result = part.pipeline.process_raw(record.value, source=record.source)
+            result = part.pipeline.process_raw(record.value, source=record.source, written_at=record.timestamp)
             part.next_offset = record.offset + 1
             if result.processed is not None:
                 out.processed.append(result.processed)

@@ -60,6 +60,7 @@ class PipelineConfig:
     rules_file: Path | None = None
     hopping_windows: tuple[tuple[int, int], ...] = ()
     amendment_retention_seconds: int = 3600
+    max_future_skew_seconds: int = 3600
 
     def __post_init__(self) -> None:
         WindowSpec(self.window_seconds)
@@ -190,10 +191,26 @@ class Pipeline:
     def stats(self) -> PipelineStats:
         return PipelineStats(**self._stats, open_windows=len(self._panes))
 
-    def process_raw(self, raw: bytes, source: str | None = None) -> StepResult:
-        """Decode one message and process it; bad input comes back as a DeadLetter."""
+    def process_raw(
+        self, raw: bytes, source: str | None = None, written_at: dt.datetime | None = None
+    ) -> StepResult:
+        """Decode one message and process it; bad input comes back as a DeadLetter.
+
+        ``written_at`` is when the message was written (the Kafka record timestamp): an event time
+        more than ``max_future_skew_seconds`` after it is bad input — one such event would drag the
+        watermark ahead and make every honest event after it late.
+        """
         try:
             event = decode_event(raw)
+            if written_at is not None:
+                ahead = (event.occurred_at - written_at).total_seconds()
+                if ahead > self.config.max_future_skew_seconds:
+                    raise InvalidEvent(
+                        "invalid_time",
+                        f"occurred_at {event.occurred_at.isoformat()} is {ahead:.0f}s after the message was "
+                        f"written ({written_at.isoformat()}); at most {self.config.max_future_skew_seconds}s "
+                        "of clock skew is accepted",
+                    )
         except InvalidEvent as exc:
             self._stats["dead_letters"] += 1
             payload = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogatepass")

@@ -14,9 +14,7 @@ from sinks.db import DatabaseSink, SinkBatch
 
 
 @pytest.fixture(autouse=True)
-def only_the_alerts_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Build the real parser with only this command, so these tests do not depend on the others.
-    monkeypatch.setattr(cli, "COMMANDS", ("alerts",))
+def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CLETS_WATCH_DB_URL", raising=False)
     monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
 

@@ -225,3 +225,17 @@ def test_any_shuffle_within_allowed_lateness_gives_same_results(seed: int, shuff
     shuffled_results = run(p, [r for _, r in keyed])
     assert p.stats.late == 0
     assert collect(shuffled_results) == in_order
+
+
+def test_event_time_far_after_the_write_time_is_bad_input_and_moves_no_watermark() -> None:
+    import datetime as _dt
+
+    p = make()
+    written = T0 + _dt.timedelta(minutes=5)
+    ok = p.process_raw(raw("near", 0), written_at=written)
+    assert ok.processed is not None and not ok.dead_letters
+    far = p.process_raw(raw("future", 30 * 86400), written_at=written)
+    assert far.processed is None
+    [dl] = far.dead_letters
+    assert dl.reason == "invalid_time" and "after the message was written" in dl.detail
+    assert p.watermark is not None and p.watermark < written
