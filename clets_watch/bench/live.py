@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from clets_watch.bench.meter import Meter
 
-PROCESSED: Final = re.compile(rb"^clets_watch_events_processed_total\s+([0-9.e+]+)\s*$", re.M)
+PROCESSED: Final = re.compile(rb"^clets_watch_events_processed_total\s+([0-9.e+]+)\s*$", re.MULTILINE)
 BENCH_KEY: Final = "clets-watch-bench-pseudonym-key"
 
 

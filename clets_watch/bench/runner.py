@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from clets_watch.bench import report
-from clets_watch.bench.live import BENCH_KEY, run_live
 from clets_watch.bench.latency import run_latency
+from clets_watch.bench.live import BENCH_KEY, run_live
 from clets_watch.bench.raw_consumers import CLIENTS
 from clets_watch.bench.subproc import run_stage
 from clets_watch.bench.workload import archive, bench_topic, events

@@ -17,7 +17,7 @@ def run_stage(module: str, args: list[str], *, timeout: float, env: dict[str, st
     cmd = [sys.executable, "-m", module, *args]
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+            cmd, check=False, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
