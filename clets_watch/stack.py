@@ -92,6 +92,18 @@ class StackConfig:
     #: wipe a service's data each time it is started (never when a running one is reused): test sessions
     #: then see no topics, databases or metric series left from earlier sessions
     fresh: bool = False
+    #: optional SASL_SSL listener (SCRAM-SHA-512/256 over TLS) beside the PLAINTEXT one, e.g. for security tests
+    kafka_sasl_ssl_port: int | None = None
+    #: the SASL_SSL listener's key store (private key and certificate chain): a PKCS12 file by default,
+    #: or JKS, or PEM (Java 17 reads only unencrypted or PBES1-encrypted PEM keys); its password
+    kafka_ssl_keystore: Path | None = None
+    kafka_ssl_keystore_type: str = "PKCS12"
+    kafka_ssl_keystore_password: str | None = None
+    #: SCRAM users (name, password) created when the Kafka storage is formatted
+    kafka_scram_users: tuple[tuple[str, str], ...] = ()
+    #: serve PostgreSQL over TLS too (``ssl=on``) with this PEM certificate and its unencrypted PEM key
+    postgres_ssl_cert: Path | None = None
+    postgres_ssl_key: Path | None = None
 
     #: fields written to ``<home>/stack.json`` by ``up`` so that a later ``status``/``down`` finds the ports
     PERSISTED: ClassVar[tuple[str, ...]] = (
@@ -286,6 +298,13 @@ class Stack:
         """A libpq connection string (for psycopg directly, without the SQLAlchemy dialect)."""
         c = self.config
         return f"postgresql://{c.postgres_user}:{c.postgres_password}@{LOOPBACK}:{c.postgres_port}/{dbname}"
+
+    @property
+    def kafka_sasl_ssl_bootstrap(self) -> str:
+        """The SASL_SSL listener's address (a StackError when the stack has none)."""
+        if self.config.kafka_sasl_ssl_port is None:
+            raise StackError("this stack's Kafka has no SASL_SSL listener (StackConfig.kafka_sasl_ssl_port)")
+        return f"{LOOPBACK}:{self.config.kafka_sasl_ssl_port}"
 
     @property
     def prometheus_url(self) -> str:
@@ -497,7 +516,10 @@ class Stack:
         )
 
     def _start(self, name: str) -> None:
-        ports = {"kafka": [self.config.kafka_port, self.config.kafka_controller_port]}.get(name, [self.port(name)])
+        kafka_ports = [self.config.kafka_port, self.config.kafka_controller_port]
+        if self.config.kafka_sasl_ssl_port is not None:
+            kafka_ports.append(self.config.kafka_sasl_ssl_port)
+        ports = {"kafka": kafka_ports}.get(name, [self.port(name)])
         for port in ports:
             if port_open(port):
                 raise StackError(
@@ -591,15 +613,24 @@ class Stack:
         logs_dir = data / "data"
         data.mkdir(parents=True, exist_ok=True)
         props = data / "server.properties"
+        sasl_ssl = self._kafka_sasl_ssl_properties()
+        listeners = f"PLAINTEXT://{LOOPBACK}:{c.kafka_port},CONTROLLER://{LOOPBACK}:{c.kafka_controller_port}"
+        advertised = f"PLAINTEXT://{LOOPBACK}:{c.kafka_port}"
+        protocol_map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        if sasl_ssl:
+            listeners += f",SASL_SSL://{LOOPBACK}:{c.kafka_sasl_ssl_port}"
+            advertised += f",SASL_SSL://{LOOPBACK}:{c.kafka_sasl_ssl_port}"
+            protocol_map += ",SASL_SSL:SASL_SSL"
         props.write_text(
             "\n".join([
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{LOOPBACK}:{c.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{LOOPBACK}:{c.kafka_port},CONTROLLER://{LOOPBACK}:{c.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{LOOPBACK}:{c.kafka_port}",
+                f"listeners={listeners}",
+                f"advertised.listeners={advertised}",
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"listener.security.protocol.map={protocol_map}",
+                *sasl_ssl,
                 "inter.broker.listener.name=PLAINTEXT",
                 f"log.dirs={logs_dir}",
                 "num.partitions=1",
@@ -622,7 +653,7 @@ class Stack:
             cluster_id = _kafka_cluster_id()
             fmt = subprocess.run(
                 [java, f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.tools.StorageTool",
-                 "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+                 "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted", *self._kafka_scram_args()],
                 capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
             )
             with open(self.log_file("kafka"), "a") as out:
@@ -639,6 +670,44 @@ class Stack:
              f"-Dkafka.logs.dir={data}", "-cp", classpath, "kafka.Kafka", str(props)],
         )
         self._wait_ready("kafka", proc, self._kafka_ready)
+
+    def _kafka_sasl_ssl_properties(self) -> list[str]:
+        """server.properties lines of the optional SASL_SSL listener (SCRAM over TLS); none without one."""
+        c = self.config
+        if c.kafka_sasl_ssl_port is None:
+            return []
+        if c.kafka_ssl_keystore is None or not Path(c.kafka_ssl_keystore).is_file():
+            raise StackError(
+                f"the SASL_SSL listener on port {c.kafka_sasl_ssl_port} needs a PEM key store "
+                f"(StackConfig.kafka_ssl_keystore), got {c.kafka_ssl_keystore}"
+            )
+        if not c.kafka_scram_users:
+            raise StackError("the SASL_SSL listener needs at least one SCRAM user (StackConfig.kafka_scram_users)")
+        jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        lines = [
+            "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256",
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256",
+            f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}",
+            f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={jaas}",
+            f"listener.name.sasl_ssl.ssl.keystore.type={c.kafka_ssl_keystore_type}",
+            f"listener.name.sasl_ssl.ssl.keystore.location={Path(c.kafka_ssl_keystore).resolve()}",
+        ]
+        if c.kafka_ssl_keystore_password:
+            if c.kafka_ssl_keystore_type.upper() != "PEM":  # a PEM key store has no store password
+                lines.append(f"listener.name.sasl_ssl.ssl.keystore.password={c.kafka_ssl_keystore_password}")
+            lines.append(f"listener.name.sasl_ssl.ssl.key.password={c.kafka_ssl_keystore_password}")
+        return lines
+
+    def _kafka_scram_args(self) -> list[str]:
+        """``kafka-storage format`` arguments creating the SCRAM users (SHA-512 and SHA-256 credentials)."""
+        args: list[str] = []
+        for name, password in self.config.kafka_scram_users:
+            for text in (name, password):
+                if not text or any(ch in text for ch in ',[]="\n'):
+                    raise StackError(f"SCRAM user {name!r}: names and passwords must be non-empty without , [ ] = \"")
+            for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):
+                args += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
+        return args
 
     def _kafka_ready(self) -> bool:
         if not port_open(self.config.kafka_port):
@@ -706,10 +775,30 @@ class Stack:
             "postgres",
             [str(bindir / "postgres"), "-D", str(pgdata), "-p", str(c.postgres_port), "-h", LOOPBACK,
              "-k", str(data), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+             "-c", "full_page_writes=off", "-c", "max_connections=200", *self._postgres_ssl_args(data, user)],
             user=user, cwd=data,
         )
         self._wait_ready("postgres", proc, self._postgres_ready)
+
+    def _postgres_ssl_args(self, data: Path, user: str | None) -> list[str]:
+        """``ssl=on`` with copies of the configured certificate and key that the server user may read."""
+        c = self.config
+        if c.postgres_ssl_cert is None and c.postgres_ssl_key is None:
+            return []
+        if c.postgres_ssl_cert is None or c.postgres_ssl_key is None:
+            raise StackError("PostgreSQL over TLS needs both StackConfig.postgres_ssl_cert and postgres_ssl_key")
+        copies = {"server.crt": Path(c.postgres_ssl_cert), "server.key": Path(c.postgres_ssl_key)}
+        for target, source in copies.items():
+            try:
+                shutil.copyfile(source, data / target)
+            except OSError as exc:
+                raise StackError(f"cannot copy the PostgreSQL TLS file {source}: {exc}") from exc
+            os.chmod(data / target, 0o600)  # PostgreSQL refuses a key others can read
+            if user is not None:
+                entry = pwd.getpwnam(user)
+                os.chown(data / target, entry.pw_uid, entry.pw_gid)
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={data / 'server.crt'}",
+                "-c", f"ssl_key_file={data / 'server.key'}"]
 
     def _postgres_ready(self) -> bool:
         import psycopg

@@ -2,6 +2,10 @@
 
 As fast as the broker takes them (batched, lingering a few milliseconds), or paced to a wall-clock rate
 (``pace`` events per second) for a live demo. The topic is created when missing.
+
+``security``: kafka-python's TLS/SASL keyword arguments (``security_protocol``, ``ssl_context``,
+``sasl_mechanism``, ``sasl_plain_username``, ``sasl_plain_password``), as built from the settings by
+``clets_watch.kafka_security.kafka_client_kwargs``; None means a PLAINTEXT connection.
 """
 
 from __future__ import annotations
@@ -49,12 +53,15 @@ class ProduceResult:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
 
 
-def ensure_topic(bootstrap: str, topic: str, *, partitions: int = 1, replication_factor: int = 1) -> bool:
+def ensure_topic(
+    bootstrap: str, topic: str, *, partitions: int = 1, replication_factor: int = 1,
+    security: Mapping[str, Any] | None = None,
+) -> bool:
     """Create ``topic`` when missing; return whether it was created."""
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap, client_id="clets-watch-produce-admin",
-            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS, request_timeout_ms=15000,
+            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS, request_timeout_ms=15000, **dict(security or {}),
         )
     except KafkaError as exc:  # kafka-python 3: KafkaTimeoutError "Unable to bootstrap from ..."
         raise BrokerUnavailable(bootstrap) from exc
@@ -98,6 +105,7 @@ def produce(
     progress: Callable[[int], None] | None = None,
     progress_every: int = 10_000,
     linger_ms: int = 10,
+    security: Mapping[str, Any] | None = None,
 ) -> ProduceResult:
     """Send every event (a ``LabelledEvent``'s event, or a v1 event dict) to ``topic``; never its truth.
 
@@ -109,12 +117,12 @@ def produce(
         raise ValueError(f"pace must be a positive number of events per second, got {pace}")
     result = ProduceResult(topic=topic)
     if create_topic:
-        result.topic_created = ensure_topic(bootstrap, topic, partitions=partitions)
+        result.topic_created = ensure_topic(bootstrap, topic, partitions=partitions, security=security)
     try:
         producer = KafkaProducer(
             bootstrap_servers=bootstrap, client_id="clets-watch-produce", acks="all",
             linger_ms=linger_ms, batch_size=256 * 1024, compression_type=None,
-            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS, max_block_ms=30_000,
+            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS, max_block_ms=30_000, **dict(security or {}),
         )
     except KafkaError as exc:
         raise BrokerUnavailable(bootstrap) from exc
