@@ -29,15 +29,6 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(None, description="PEM CA bundle the broker's certificate must chain to")
     kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate (mutual TLS)")
     kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of kafka_ssl_certfile")
-    kafka_security_protocol: str = Field(
-        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (see docs/security.md)"
-    )
-    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", description="SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = Field(None, description="PEM CA bundle the broker's certificate must chain to")
-    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate (mutual TLS)")
-    kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of kafka_ssl_certfile")
     topic_queries: str = "clets.queries"
     topic_dead_letter: str = "clets.dead-letter"
     topic_alerts: str = "clets.alerts"

@@ -27,7 +27,6 @@ import faust
 import msgspec
 
 from clets_watch.kafka_security import faust_credentials
-from clets_watch.kafka_security import faust_credentials
 from clets_watch.settings import Settings, pseudonym_key
 from processors.agencies import AgencyRegistry
 from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
@@ -231,7 +230,6 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        broker_credentials=faust_credentials(settings),
         broker_credentials=faust_credentials(settings),
         store="memory://",
         web_enabled=False,
