@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from processors.pipeline import Pipeline
+from processors.pipeline import Pipeline, StepResult
 from processors.recommendation import Recommendation
 from schemas import Aggregate, Alert, DeadLetter, ProcessedEvent
 
@@ -118,7 +118,13 @@ class PartitionedPipelines:
             if record.offset < part.next_offset:
                 out.skipped += 1
                 continue
-            result = part.pipeline.process_raw(record.value, source=record.source, written_at=record.timestamp)
+            try:
+                result = part.pipeline.process_raw(record.value, source=record.source, written_at=record.timestamp)
+            except Exception as exc:  # noqa: BLE001 - a bug of ours must cost one message, not the worker
+                result = StepResult(dead_letters=[DeadLetter(
+                    reason="processing_error", detail=f"{type(exc).__name__}: {exc}"[:2000],
+                    payload=record.value, source=record.source,
+                )])
             part.next_offset = record.offset + 1
             if result.processed is not None:
                 out.processed.append(result.processed)

@@ -30,6 +30,7 @@ DEAD_LETTER_REASONS: Final = (
     "invalid_ori",
     "invalid_value",
     "late",
+    "processing_error",
 )
 
 Ori = Annotated[str, msgspec.Meta(pattern=ORI_PATTERN, description="originating agency identifier")]
@@ -83,6 +84,8 @@ def decode_event(raw: bytes | str) -> QueryEvent:
         event = _decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise _classify_validation_error(data, str(exc)) from None
+    except UnicodeDecodeError as exc:  # msgspec raises this for invalid UTF-8 inside a string
+        raise InvalidEvent("invalid_utf8", f"not valid UTF-8 at byte {exc.start} of a string") from None
     except msgspec.DecodeError as exc:
         try:
             data.decode("utf-8")

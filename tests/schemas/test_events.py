@@ -113,3 +113,10 @@ def test_json_schema_and_decoder_agree(raw: bytes) -> None:
     except InvalidEvent:
         decoder_ok = False
     assert schema_ok == decoder_ok
+
+
+def test_invalid_utf8_inside_a_string_is_bad_input_not_a_crash() -> None:
+    raw = json.dumps(GOOD).encode().replace(b'"TRAFFIC', b'"\xffTRAFFIC')
+    with pytest.raises(InvalidEvent) as info:
+        decode_event(raw)
+    assert info.value.reason == "invalid_utf8"
