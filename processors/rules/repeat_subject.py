@@ -60,14 +60,15 @@ class RepeatSubject(Rule[Params]):
 
     def on_window(self, window: WindowView) -> list[Finding]:
         findings = []
-        for ori, agency in window.agencies.items():
+        tracks = self._state.tracks  # ordered by last update: windows close in event-time order
+        for ori, agency in sorted(window.agencies.items()):
             groups: dict[tuple[str, str], list[ProcessedEvent]] = defaultdict(list)
             for e in agency.events:
                 if e.subject_key is not None and not e.has_case_number:
                     groups[(e.operator, e.subject_key)].append(e)
             for (operator, subject), events in sorted(groups.items()):
                 key = f"{ori}:{operator}:{subject}"
-                track = self._state.tracks.get(key) or _Track()
+                track = tracks.pop(key, None) or _Track()
                 new_day = False
                 for e in events:
                     day = self._day(e)
@@ -79,7 +80,7 @@ class RepeatSubject(Rule[Params]):
                     -MAX_REFS:
                 ]
                 track.last_s = window.start
-                self._state.tracks[key] = track
+                tracks[key] = track  # (re)inserted last: the front holds the least recently used
                 if new_day and len(track.days) >= self.params.min_days:
                     lookups = sum(track.days.values())
                     findings.append(
@@ -98,15 +99,18 @@ class RepeatSubject(Rule[Params]):
                             policy_rules=("POL-4",),
                         )
                     )
-        if len(self._state.tracks) > self.params.max_tracked:
-            keep = sorted(self._state.tracks.items(), key=lambda kv: (-kv[1].last_s, kv[0]))[: self.params.max_tracked]
-            self._state.tracks = dict(keep)
+        while len(tracks) > self.params.max_tracked:  # drop the least recently used pairs
+            del tracks[next(iter(tracks))]
         return findings
 
     def evict(self, watermark_s: int) -> None:
         floor = watermark_s - self.params.lookback_days * 86400
-        for key in [k for k, t in self._state.tracks.items() if t.last_s < floor]:
-            del self._state.tracks[key]
+        tracks = self._state.tracks
+        while tracks:
+            key = next(iter(tracks))
+            if tracks[key].last_s >= floor:
+                break  # the rest were updated later
+            del tracks[key]
 
     def state_bytes(self) -> bytes:
         return msgspec.msgpack.encode(self._state)
