@@ -20,6 +20,8 @@ from processors.policy.signals import Hit, SignalReader, Signals
 from schemas import QueryEvent, Verdict
 from schemas.outputs import PurposeName, VerdictName
 
+SIGNAL_CACHE_SIZE: Final = 50_000
+
 _RANK: Final[dict[str, int]] = {"allowed": 0, "review": 1, "prohibited": 2}
 
 
@@ -60,6 +62,8 @@ class Classifier:
         self.policy = policy
         self.registry = registry
         self.reader = SignalReader(policy)
+        # Operators type the same few reasons over and over: read each (reason, case number) once.
+        self._signals: dict[tuple[str, str | None], Signals] = {}
         r = policy.rules
         self._ids = {kind: rule.id for kind, rule in r.items()}
 
@@ -79,7 +83,12 @@ class Classifier:
         component = agency.component if agency else None
         source = policy.data_source(event.message_type)
         code = (event.purpose_code or "").strip().upper() or None
-        sig = self.reader.read(event.reason, event.case_number)
+        text_key = (event.reason, event.case_number)
+        sig = self._signals.get(text_key)
+        if sig is None:
+            if len(self._signals) >= SIGNAL_CACHE_SIZE:  # bounded: memory must not grow with the stream
+                self._signals.clear()
+            sig = self._signals[text_key] = self.reader.read(event.reason, event.case_number)
 
         offences = sig.of("criminal_offence")
         criminal_documented = bool(offences) or sig.criminal_case_number
