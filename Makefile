@@ -34,6 +34,10 @@ test-unit: venv
 test-integration: setup
 	$(VENV)/bin/pytest -m integration
 
+# Throughput, latency and replay memory vs raw consumers and Quix Streams (docs/benchmarks.md).
+bench: setup
+	$(VENV)/bin/clets-watch bench
+
 stack-down: venv
 	$(VENV)/bin/clets-watch stack down
 
