@@ -678,7 +678,7 @@ class Stack:
             return []
         if c.kafka_ssl_keystore is None or not Path(c.kafka_ssl_keystore).is_file():
             raise StackError(
-                f"the SASL_SSL listener on port {c.kafka_sasl_ssl_port} needs a PEM key store "
+                f"the SASL_SSL listener on port {c.kafka_sasl_ssl_port} needs a key store "
                 f"(StackConfig.kafka_ssl_keystore), got {c.kafka_ssl_keystore}"
             )
         if not c.kafka_scram_users:
