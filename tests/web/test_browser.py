@@ -1,11 +1,13 @@
 """End to end in a real headless browser (Debian's chromium driven by Playwright) against
 ``clets-watch serve`` as a process: log in, open an alert from the list, acknowledge it with a note,
 see the ledger entry; a viewer cannot acknowledge; a supervisor suspends an agency's direct access.
-Each page is screenshotted into the test's tmp dir; the alerts list also into docs/img for the README."""
+Each page is screenshotted into the test's tmp dir; the alerts list also into docs/img for the README
+when CLETS_WATCH_UPDATE_SCREENSHOTS is set."""
 
 from __future__ import annotations
 
 import re
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,9 +74,10 @@ def test_responder_acknowledges_an_alert_and_sees_the_ledger_entry(
     rows = page.locator("#alert-rows tr")
     assert rows.count() >= 50
     page.screenshot(path=str(tmp_path / "console-alerts.png"))
-    readme_shot = project_root / "docs" / "img" / "console-alerts.png"
-    readme_shot.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / "console-alerts.png", readme_shot)
+    if os.environ.get("CLETS_WATCH_UPDATE_SCREENSHOTS"):  # refresh the README's picture on request only
+        readme_shot = project_root / "docs" / "img" / "console-alerts.png"
+        readme_shot.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / "console-alerts.png", readme_shot)
 
     # filter to the raid surge rule and open the alert from the list
     page.get_by_label("Rule").select_option("dmv_by_dhs_surge")
