@@ -6,8 +6,8 @@ when CLETS_WATCH_UPDATE_SCREENSHOTS is set."""
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
