@@ -168,9 +168,8 @@ class BootstrapFailures(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
-        if str(record.msg).startswith("Bootstrap connection to") and len(args) >= 2:
-            if isinstance(args[1], BaseException):
-                self.errors.append(args[1])
+        if str(record.msg).startswith("Bootstrap connection to") and len(args) >= 2 and isinstance(args[1], BaseException):
+            self.errors.append(args[1])
 
     def reason(self) -> str | None:
         """The most telling failure: a refused login, then a TLS failure, else the last one seen."""

@@ -8,9 +8,15 @@ from typing import Any
 
 import faust
 import pytest
+from pydantic import SecretStr
 
 from clets_watch.kafka_admin import BrokerUnavailable, security_kwargs
-from clets_watch.kafka_security import KafkaSecurity, KafkaSecurityError, faust_credentials, kafka_client_kwargs
+from clets_watch.kafka_security import (
+    KafkaSecurity,
+    KafkaSecurityError,
+    faust_credentials,
+    kafka_client_kwargs,
+)
 from clets_watch.settings import Settings
 
 # A real CA certificate (PEM) that ssl can load: the system bundle's first certificate, or Python's test one.
@@ -63,7 +69,7 @@ def test_sasl_ssl_gives_faust_scram_credentials_over_tls(cafile: Path) -> None:
 
 
 def test_sasl_plaintext_and_ssl_only() -> None:
-    plain = Settings(kafka_security_protocol="sasl_plaintext", kafka_sasl_username="u", kafka_sasl_password="p",
+    plain = Settings(kafka_security_protocol="sasl_plaintext", kafka_sasl_username="u", kafka_sasl_password=SecretStr("p"),
                      kafka_sasl_mechanism="PLAIN")
     kwargs = kafka_client_kwargs(plain)
     assert kwargs["security_protocol"] == "SASL_PLAINTEXT" and "ssl_context" not in kwargs

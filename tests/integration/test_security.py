@@ -90,7 +90,7 @@ def _ca(common_name: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey,
 def make_certificates(folder: Path) -> Certificates:
     """A test CA and a server certificate for localhost / 127.0.0.1 signed by it (valid for one day)."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key, ca_cert = _ca("clets-watch test CA", now)
     _other_key, other_cert = _ca("some other CA", now)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -336,7 +336,7 @@ def test_worker_with_the_wrong_password_exits_with_a_clear_error(secure: SecureS
            "CLETS_WATCH_PSEUDONYM_KEY": KEY, "CLETS_WATCH_HOME": str(tmp_path / "home"),
            "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'w.db'}", "CLETS_WATCH_METRICS_PORT": "0"}
     proc = subprocess.run([sys.executable, "-m", "clets_watch.cli", "worker"], env=env, capture_output=True,
-                          text=True, timeout=90, stdin=subprocess.DEVNULL)
+                          text=True, timeout=90, stdin=subprocess.DEVNULL, check=False)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Authentication failed" in proc.stderr and "over SASL_SSL" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -404,14 +404,14 @@ def test_production_worker_without_a_pseudonym_key_exits_2_without_a_broker(tmp_
     })
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "clets_watch.cli", "worker"], env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+                          text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
     took = time.monotonic() - started
     assert proc.returncode == 2, proc.stderr
     assert "CLETS_WATCH_ENV=production needs an explicit pseudonym key" in proc.stderr
     assert "CLETS_WATCH_PSEUDONYM_KEY" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "home" / "pseudonym.key").exists(), "production must never create a key file"
     assert took < 20, f"took {took:.1f}s: the key check must come before any broker connection"
-    assert re.search(r"^clets-watch worker: CLETS_WATCH_ENV=production needs", proc.stderr, re.M)
+    assert re.search(r"^clets-watch worker: CLETS_WATCH_ENV=production needs", proc.stderr, re.MULTILINE)
 
 
 def _closed_port() -> int:
