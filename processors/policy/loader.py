@@ -15,6 +15,7 @@ from processors.policy.model import (
     RULE_KINDS,
     STRENGTHS,
     Indicator,
+    OtherSense,
     Policy,
     PolicyError,
     RevokedAccess,
@@ -108,6 +109,7 @@ class _Builder:
             ),
             rules=self.rules(),
             indicators=self.indicators(fillers),
+            other_senses=self.other_senses(),
             source=self.source,
         )
 
@@ -129,6 +131,31 @@ class _Builder:
                     raise self.fail(f"synonym {key!r} stands for both {out[key]!r} and {word!r}")
                 out[key] = str(word).lower()
         return out
+
+    def other_senses(self) -> tuple[OtherSense, ...]:
+        out = []
+        seen: set[str] = set()
+        for i, entry in enumerate(self.get("other_senses", list, [])):
+            where = f"other_senses[{i}]"
+            if not isinstance(entry, dict):
+                raise self.fail(f"{where} must be a mapping with word, sense, window and cues")
+            word = entry.get("word")
+            if not isinstance(word, str) or tokens(normalize(word)) != [word.strip().lower()]:
+                raise self.fail(f"{where}.word must be one token (letters or digits), got {word!r}")
+            word = word.strip().lower()
+            if word in seen:
+                raise self.fail(f"{where}: word {word!r} is listed twice")
+            seen.add(word)
+            window = entry.get("window", 3)
+            if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+                raise self.fail(f"{where}.window must be a positive integer, got {window!r}")
+            if not isinstance(entry.get("sense"), str) or not entry["sense"].strip():
+                raise self.fail(f"{where}.sense must be a non-empty string (the everyday sense of {word!r})")
+            cues = tuple(c.lower() for c in self.strings(entry.get("cues"), f"{where}.cues"))
+            if not cues:
+                raise self.fail(f"{where}.cues must list at least one cue word")
+            out.append(OtherSense(word=word, sense=entry["sense"].strip(), window=window, cues=cues))
+        return tuple(out)
 
     def revoked(self) -> tuple[RevokedAccess, ...]:
         out = []

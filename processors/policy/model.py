@@ -60,6 +60,21 @@ class Indicator:
 
 
 @dataclass(frozen=True, slots=True)
+class OtherSense:
+    """An immigration word with an everyday sense that wins when a cue word stands near it.
+
+    ``ice`` beside ``poss``/``pipe``/``11377`` is methamphetamine; ``removal`` beside ``veh``/``tow`` is a tow;
+    ``nta`` beside ``vc``/``cited`` is a traffic citation. Only the word's own single-word immigration hits
+    give way; a phrase that contains it (``ice hold``) still counts.
+    """
+
+    word: str
+    sense: str
+    window: int
+    cues: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RevokedAccess:
     component: str
     since: dt.datetime
@@ -85,6 +100,7 @@ class Policy:
     case_number_indicators: frozenset[str]
     rules: Mapping[str, Rule]
     indicators: tuple[Indicator, ...]
+    other_senses: tuple[OtherSense, ...] = ()
     source: str = field(default="<policy>", compare=False)
 
     def data_source(self, message_type: str) -> str:

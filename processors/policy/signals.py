@@ -6,10 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from processors.policy.model import Indicator, Policy
-from processors.policy.text import Vocabulary, normalize, tokens
+from processors.policy.model import Indicator, OtherSense, Policy
+from processors.policy.text import Vocabulary, normalize, segment, tokens
 
 _IMMIGRATION: Final = "immigration"
+# Glued words ("removalproceedings", "holdforice") are split into known words; a piece shorter than this
+# only counts inside a phrase ("ice" of "justice" is not the agency), longer pieces count on their own too.
+SEGMENT_MIN_TOKEN: Final = 6
+SEGMENT_ALONE_MIN: Final = 5
+_CACHE_LIMIT: Final = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,11 @@ class SignalReader:
         self._synonyms = policy.synonyms
         self._match_cache: dict[str, frozenset[str]] = {}
         self._pattern_indicators = tuple(ind for ind in policy.indicators if ind.patterns)
+        self._split_cache: dict[str, list[str] | None] = {}
+        self._known_cache: dict[str, bool] = {}
+        self._senses: dict[str, OtherSense] = {s.word: s for s in policy.other_senses}
+        self._cues: dict[str, Vocabulary] = {s.word: Vocabulary(s.cues) for s in policy.other_senses}
+        self._sense_cache: dict[str, tuple[str, ...]] = {}
 
     def read(self, reason: str, case_number: str | None) -> Signals:
         text = normalize(reason)
@@ -135,17 +145,90 @@ class SignalReader:
             self._match_cache[token] = hit
         return hit
 
-    def _words(self, toks: Sequence[str], field: str, hits: list[Hit], seen: set[str]) -> None:
-        vocab = self.vocabulary
-        matched = [self._match(t) for t in toks]
-        for tok, keys in zip(toks, matched):
+    def _known(self, piece: str) -> bool:
+        """Whether a piece of a glued token is a word of the policy (exactly, by prefix, or a filler/abbreviation)."""
+        known = self._known_cache.get(piece)
+        if known is None:
+            known = (piece in self.policy.fillers or piece in self._synonyms
+                     or bool(self.vocabulary.match_exact(piece)))
+            if len(self._known_cache) >= _CACHE_LIMIT:
+                self._known_cache.clear()
+            self._known_cache[piece] = known
+        return known
+
+    def _split(self, token: str) -> list[str] | None:
+        """The known words a glued token is made of, or ``None`` when it is a word (or no split exists)."""
+        if token in self._split_cache:
+            return self._split_cache[token]
+        parts = None
+        if (len(token) >= SEGMENT_MIN_TOKEN and token.isalpha() and token not in self.policy.fuzzy_exclude
+                and token not in self._synonyms and not self.vocabulary.is_word(token)):
+            parts = segment(token, self._known)
+        if len(self._split_cache) >= _CACHE_LIMIT:
+            self._split_cache.clear()
+        self._split_cache[token] = parts
+        return parts
+
+    def _expand(self, toks: Sequence[str]) -> tuple[list[str], list[bool]]:
+        """Tokens with glued words split, and whether each is a piece that counts on its own."""
+        out: list[str] = []
+        piece: list[bool] = []
+        for tok in toks:
+            parts = self._split(tok) if tok.isalpha() else None
+            if parts is None:
+                out.append(tok)
+                piece.append(False)
+            else:
+                out.extend(parts)
+                piece.extend(len(p) >= SEGMENT_ALONE_MIN for p in parts)
+        return out, piece
+
+    def _ambiguous(self, token: str, keys: frozenset[str]) -> tuple[str, ...]:
+        """The other-sense words this token stands for (``rmvl`` → ``removal``), if any."""
+        found = self._sense_cache.get(token)
+        if found is None:
+            senses = self._senses
+            found = tuple(w for w in {token, *(k.rstrip("*") for k in keys)} if w in senses)
+            if len(self._sense_cache) >= _CACHE_LIMIT:
+                self._sense_cache.clear()
+            self._sense_cache[token] = found
+        return found
+
+    def _other_sense(self, toks: Sequence[str], i: int, words: tuple[str, ...]) -> bool:
+        """Whether a cue of one of ``words``' everyday senses stands within its window of token ``i``."""
+        for word in words:
+            window = self._senses[word].window
+            cues = self._cues[word]
+            for j in range(max(0, i - window), min(len(toks), i + window + 1)):
+                if j != i and cues.match(toks[j]):
+                    return True
+        return False
+
+    def _singles(self, toks: Sequence[str], matched: Sequence[frozenset[str]], counts: Sequence[bool] | None,
+                 field: str, hits: list[Hit], seen: set[str]) -> None:
+        """Single-word hits of ``toks`` (only where ``counts`` says so, when given)."""
+        for i, (tok, keys) in enumerate(zip(toks, matched)):
+            if not keys or (counts is not None and not counts[i]):
+                continue
+            ambiguous = self._ambiguous(tok, keys) if self._senses else ()
+            other_sense = bool(ambiguous) and self._other_sense(toks, i, ambiguous)
             for key in keys:
                 for ind in self._word_index.get(key, ()):
+                    if other_sense and ind.kind == _IMMIGRATION:
+                        continue
                     # weak signals count per distinct word ("ICE" + "alien" is two); strong ones once
                     once = ind.id if ind.strength == "strong" else f"{ind.id}|{tok}"
                     if once not in seen:
                         seen.add(once)
                         hits.append(Hit(ind.id, ind.kind, ind.strength, tok, field))
+
+    def _words(self, toks: Sequence[str], field: str, hits: list[Hit], seen: set[str]) -> None:
+        vocab = self.vocabulary
+        self._singles(toks, [self._match(t) for t in toks], None, field, hits, seen)
+        toks, pieces = self._expand(toks)
+        matched = [self._match(t) for t in toks]
+        if any(pieces):
+            self._singles(toks, matched, pieces, field, hits, seen)
         # joined tokens written apart ("re entry", "ice hold" → "icehold")
         for a, b in zip(toks, toks[1:]):
             if a.isalpha() and b.isalpha():

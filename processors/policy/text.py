@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
 _TOKEN_RE: Final = re.compile(r"[a-z]+|\d+")
 _SPACE_RE: Final = re.compile(r"\s+")
+# Dotted acronyms ("I.C.E.", "d.h.s", "u.s.c.") read as the word they spell: single letters each followed by a dot.
+_DOTTED_RE: Final = re.compile(r"(?<![a-z0-9])(?:[a-z]\.){2,}(?:[a-z](?![a-z0-9]))?")
 _CACHE_LIMIT: Final = 200_000
 
 
 def normalize(text: str) -> str:
-    """Lower-case, fold accents and compatibility forms, collapse whitespace."""
+    """Lower-case, fold accents and compatibility forms, join dotted acronyms, collapse whitespace."""
     if text.isascii():
         folded = text.lower().replace("_", " ")
     else:
         decomposed = unicodedata.normalize("NFKD", text)
         folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().replace("_", " ")
+    if "." in folded:
+        folded = _DOTTED_RE.sub(lambda m: m.group(0).replace(".", "") + " ", folded)
     return _SPACE_RE.sub(" ", folded).strip()
 
 
@@ -68,6 +72,39 @@ def allowed_typos(length: int) -> int:
     if length >= 5:
         return 1
     return 0
+
+
+def segment(token: str, known: Callable[[str], bool], *, max_parts: int = 4, min_part: int = 2) -> list[str] | None:
+    """Split a glued token into the fewest known words: ``"removalproceedings"`` → ``["removal", "proceedings"]``.
+
+    ``known`` says whether a piece is a word of the vocabulary. ``None`` when no split into 2..max_parts
+    known pieces (each at least ``min_part`` letters) exists; ties go to the split with the longest first piece.
+    """
+    n = len(token)
+    if n < 2 * min_part:
+        return None
+    # best[i]: fewest pieces covering token[i:], with the chosen first piece's end
+    best: list[tuple[int, int] | None] = [None] * (n + 1)
+    best[n] = (0, n)
+    for i in range(n - min_part, -1, -1):
+        choice: tuple[int, int] | None = None
+        for j in range(n, i + min_part - 1, -1):  # longest piece first
+            rest = best[j]
+            if (i == 0 and j == n) or rest is None or rest[0] + 1 > max_parts or not known(token[i:j]):
+                continue
+            if choice is None or rest[0] + 1 < choice[0]:
+                choice = (rest[0] + 1, j)
+        best[i] = choice
+    top = best[0]
+    if top is None or top[0] < 2:
+        return None
+    parts, i = [], 0
+    while i < n:
+        entry = best[i]
+        assert entry is not None
+        parts.append(token[i : entry[1]])
+        i = entry[1]
+    return parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +155,10 @@ class Vocabulary:
             self._cache.clear()
         self._cache[token] = found
         return found
+
+    def is_word(self, token: str) -> bool:
+        """Whether the token is itself a vocabulary word or excluded real word (not a prefix or typo match)."""
+        return token in self._exact or token in self._exclude
 
     def match_exact(self, token: str) -> frozenset[str]:
         """Exact and prefix matches only (for joined tokens, where typos would over-reach)."""

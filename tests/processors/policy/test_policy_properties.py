@@ -25,7 +25,8 @@ PHRASES = [
 ]
 IMMIGRATION_PHRASES = ["ICE detainer", "hold for ice", "I-247A", "A# 123456789", "deportation", "removal order",
                        "immigration status", "FUGOPS target", "8 USC 1326", "EOIR hearing", "visa overstay",
-                       "NTA", "ERO target", "imm hold", "illegal re-entry"]
+                       "I-862 NTA", "ERO target", "imm hold", "illegal re-entry"]
+# (a bare "NTA" beside "traffic stop" is a California traffic citation: policy other_senses.nta)
 times = st.datetimes(min_value=dt.datetime(2017, 1, 1), max_value=dt.datetime(2021, 12, 31),
                      timezones=st.just(dt.timezone(dt.timedelta(hours=-8))))
 
