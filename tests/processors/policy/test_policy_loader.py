@@ -56,6 +56,12 @@ def test_a_version_bump_is_stamped() -> None:
      "kind must be one of"),
     ({"indicators": [{"id": "X", "kind": "immigration", "strength": "strong", "description": "d",
                       "clause": "POL-2", "patterns": ["("]}]}, "bad pattern"),
+    ({"other_senses": [{"word": "ice cream", "sense": "s", "cues": ["x"]}]}, r"other_senses\[0\]\.word must be one token"),
+    ({"other_senses": [{"word": "ice", "sense": "s", "cues": []}]}, "at least one cue"),
+    ({"other_senses": [{"word": "ice", "sense": "", "cues": ["x"]}]}, "sense must be a non-empty string"),
+    ({"other_senses": [{"word": "ice", "sense": "s", "window": 0, "cues": ["x"]}]}, "positive integer"),
+    ({"other_senses": [{"word": "ice", "sense": "s", "cues": ["x"]}, {"word": "ICE", "sense": "t", "cues": ["y"]}]},
+     "listed twice"),
 ])
 def test_bad_policy_files_raise_policy_error_naming_the_problem(changes: dict[str, object], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
@@ -74,3 +80,9 @@ def test_unreadable_and_non_yaml_files(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="mapping"):
         load_policy(listy)
     assert issubclass(PolicyError, ValueError)
+
+
+def test_other_senses_load_as_data() -> None:
+    senses = {s.word: s for s in load_policy().other_senses}
+    assert {"ice", "removal", "nta"} <= set(senses)
+    assert "poss*" in senses["ice"].cues and senses["ice"].window >= 1 and senses["ice"].sense

@@ -248,3 +248,23 @@ def test_explain_lists_every_rule_once_and_agrees_with_classify() -> None:
     by_id = {t.rule_id: t for t in traces}
     assert "IMM-DETAINER" in by_id["POL-2.immigration-indicator"].detail
     assert all(t.clause.startswith("POL-") and t.description for t in traces)
+
+
+# ---------------------------------------------------------------- reading the reason text
+@pytest.mark.parametrize("reason", ["poss ice 11377", "ice pipe", "sale of ice", "crystal/ice", "ice on roadway",
+                                    "veh removal", "tow removal 22651", "NTA 22350 VC", "cited NTA", "cap gun"])
+def test_other_sense_of_an_ambiguous_word_is_not_immigration(reason: str) -> None:
+    v = classify(reason, mt="DQ")
+    assert (v.verdict, v.purpose) == ("allowed", "criminal_justice"), (reason, v)
+
+
+@pytest.mark.parametrize("reason", ["ICE hold poss meth", "NTA", "rmvl", "removal", "ICE", "I.C.E. hold",
+                                    "removalproceedings", "holdforICE", "immstatus", "CAP screening"])
+def test_immigration_sense_survives_without_cues_and_in_phrases(reason: str) -> None:
+    v = classify(reason, mt="DQ")
+    assert (v.verdict, v.purpose) == ("prohibited", "immigration_enforcement"), (reason, v)
+
+
+def test_glued_short_pieces_count_only_in_phrases() -> None:
+    # "justice" splits into just + ice: a three-letter piece is not the agency on its own
+    assert classify("justice dept req", mt="DQ").purpose == "criminal_justice"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from processors.policy.text import Vocabulary, allowed_typos, edit_distance, normalize, tokens
+from processors.policy.text import Vocabulary, allowed_typos, edit_distance, normalize, segment, tokens
 
 
 def test_normalize_folds_case_accents_underscores_and_space() -> None:
@@ -33,3 +33,19 @@ def test_vocabulary_exact_prefix_and_fuzzy() -> None:
     assert v.match("ic") == frozenset()  # short words match exactly only
     assert v.match_exact("deportation") == {"deport*"}
     assert v.match_exact("detainre") == frozenset()
+
+
+def test_normalize_joins_dotted_acronyms_but_not_abbreviations() -> None:
+    assert normalize("I.C.E. hold") == "ice hold"
+    assert normalize("per D.H.S") == "per dhs"
+    assert normalize("8 U.S.C. 1326") == "8 usc 1326"
+    assert normalize("imm. enf.") == "imm. enf."
+
+
+def test_segment_splits_glued_words_into_the_fewest_known_words() -> None:
+    known = {"removal", "proceedings", "hold", "for", "ice", "remove"}.__contains__
+    assert segment("removalproceedings", known) == ["removal", "proceedings"]
+    assert segment("holdforice", known) == ["hold", "for", "ice"]
+    assert segment("removal", known) is None  # a word is not split into itself
+    assert segment("removalxyz", known) is None
+    assert segment("icex", known) is None
