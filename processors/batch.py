@@ -8,6 +8,11 @@ Restarts: a partition's pipeline starts from its last checkpoint (state + next o
 in by ``resume``; records before that offset are already inside the state and are skipped, so
 nothing is counted twice. Records after it are processed again and give the same outputs (the
 core is deterministic and the sinks idempotent), so nothing is lost either.
+
+Offsets of a partition must come in order and without holes (our topics are neither compacted
+nor transactional). A record beyond the next expected offset — records fetched before a rebalance,
+delivered after the state was reloaded — is not processed: the batch asks the consumer to rewind
+the partition to the expected offset (``rewind``) and drops what arrives out of order until then.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class BatchOutput:
     recommendations: list[Recommendation] = field(default_factory=list)
     duplicates: int = 0
     skipped: int = 0  # records before a partition's checkpoint: already counted
+    rewind: dict[TopicPartition, int] = field(default_factory=dict)  # seek these back to this offset
+    dropped: set[tuple[str, int, int]] = field(default_factory=set)  # (topic, partition, offset) not processed
 
     def __len__(self) -> int:
         return len(self.processed) + len(self.dead_letters) + self.duplicates
@@ -58,6 +65,9 @@ class BatchOutput:
 class _Partition:
     pipeline: Pipeline
     next_offset: int  # the first offset not yet inside the pipeline's state
+    started: bool  # has state (a checkpoint or a processed record): offsets must follow on
+    stale: bool = False  # the partition was revoked: check the checkpoint before going on
+    rewinding: bool = False  # waiting for ``next_offset`` after asking for a rewind
 
 
 class PartitionedPipelines:
@@ -78,13 +88,18 @@ class PartitionedPipelines:
     def _partition(self, topic: str, partition: int) -> _Partition:
         key = (topic, partition)
         part = self._partitions.get(key)
+        if part is not None and part.stale:
+            part.stale = False
+            saved = self._resume(topic, partition) if self._resume else None
+            if saved is not None and saved[1] > part.next_offset:
+                part = None  # another worker went further while it owned the partition: take its state
         if part is None:
             saved = self._resume(topic, partition) if self._resume else None
             if saved is not None and self._restore is not None:
                 state, next_offset = saved
-                part = _Partition(self._restore(state), next_offset)
+                part = _Partition(self._restore(state), next_offset, started=True)
             else:
-                part = _Partition(self._factory(), 0)
+                part = _Partition(self._factory(), 0, started=False)
             self._partitions[key] = part
         return part
 
@@ -100,9 +115,17 @@ class PartitionedPipelines:
         return part.next_offset if part is not None else None
 
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
-        """Drop the state of partitions this worker no longer owns (another may advance them)."""
+        """Drop the state of partitions this worker no longer owns."""
         for key in partitions:
             self._partitions.pop(key, None)
+
+    def revoked(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions taken away in a rebalance: when they come back, keep this worker's state unless
+        the checkpoint shows another worker went further in the meantime."""
+        for key in partitions:
+            part = self._partitions.get(key)
+            if part is not None:
+                part.stale = True
 
     def checkpoints(self, partitions: Iterable[TopicPartition]) -> Iterator[tuple[str, int, int, bytes]]:
         """(topic, partition, next offset, state) for each of ``partitions`` this worker holds."""
@@ -118,6 +141,13 @@ class PartitionedPipelines:
             if record.offset < part.next_offset:
                 out.skipped += 1
                 continue
+            if part.started and record.offset > part.next_offset:
+                if not part.rewinding:
+                    part.rewinding = True
+                    out.rewind[(record.topic, record.partition)] = part.next_offset
+                out.dropped.add((record.topic, record.partition, record.offset))
+                continue
+            part.started, part.rewinding = True, False
             try:
                 result = part.pipeline.process_raw(record.value, source=record.source, written_at=record.timestamp)
             except Exception as exc:  # noqa: BLE001 - a bug of ours must cost one message, not the worker

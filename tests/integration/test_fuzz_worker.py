@@ -53,8 +53,11 @@ def test_ten_thousand_malformed_messages_mixed_with_a_good_stream(
 
     db_url = f"sqlite:///{tmp_path / 'fuzz.db'}"
     group = f"fuzz-{uuid.uuid4().hex[:6]}"
-    worker = WorkerProcess(env=worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home"),
-                           log_path=tmp_path / "worker.log").start()
+    # two bad messages for every good one, by design: the dead-letter limit (default 80% of the last
+    # 2,000) is set above what this noise can reach locally
+    env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home",
+                     CLETS_WATCH_DEAD_LETTER_MAX_RATIO="0.95")
+    worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
     assert worker.proc is not None
     samples: list[int] = []
 
@@ -100,3 +103,28 @@ def test_ten_thousand_malformed_messages_mixed_with_a_good_stream(
           f"rss_max_mib={max(samples) / 1024:.0f} rss_growth_second_half_mib={growth_mib:.1f}")
     assert max(samples) < 1024 * 1024, "worker RSS above 1 GiB"
     assert growth_mib < 64
+
+
+def test_a_stream_of_garbage_stops_the_worker_with_the_reason(
+    kafka_bootstrap: str, kafka_topic: Any, tmp_path: Path
+) -> None:
+    topic = kafka_topic("garbage")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
+    for n in range(3000):
+        producer.send(topic, value=b'{"schema_version": 2, "n": %d}' % n)
+    producer.flush()
+    producer.close()
+    env = worker_env(kafka_bootstrap, topic, f"garbage-{uuid.uuid4().hex[:6]}",
+                     f"sqlite:///{tmp_path / 'g.db'}", tmp_path / "home",
+                     CLETS_WATCH_DEAD_LETTER_MAX_RATIO="0.5", CLETS_WATCH_DEAD_LETTER_WINDOW="1000")
+    worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
+    assert worker.proc is not None
+    try:
+        code = worker.proc.wait(timeout=120)
+    finally:
+        worker.stop()
+    assert code == 3, worker.log()[-3000:]
+    assert "of the last 1000 messages were bad input" in worker.log()
+    # what it saw before stopping is in the dead-letter topic, with the reason
+    dead = [json.loads(v)["reason"] for _p, _o, v in read_topic(kafka_bootstrap, f"{topic}.dead-letter")]
+    assert len(dead) >= 1000 and set(dead) == {"unknown_schema_version"}

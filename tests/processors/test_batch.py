@@ -58,3 +58,40 @@ def test_a_bug_in_the_core_costs_one_message_not_the_worker() -> None:
     assert [e.event_id for e in out.processed] == ["ok1", "ok2"]
     [dl] = out.dead_letters
     assert dl.reason == "processing_error" and "KeyError" in dl.detail and dl.source == "t/0/1"
+
+
+def test_a_hole_in_the_offsets_asks_for_a_rewind_and_processes_nothing_out_of_order() -> None:
+    records = [Record(raw(f"e{i}", i * 20), "t", 0, i) for i in range(30)]
+    whole = PartitionedPipelines(make).process(records)
+    pp = PartitionedPipelines(make)
+    first = pp.process(records[:10])
+    # records 10..14 went missing (fetched before a rebalance); 15.. arrive first
+    gap = pp.process(records[15:20])
+    assert gap.rewind == {("t", 0): 10} and not gap.processed
+    assert gap.dropped == {("t", 0, o) for o in range(15, 20)}
+    again = pp.process(records[16:18])  # stale buffered records while rewinding: dropped, no second rewind
+    assert not again.rewind and not again.processed
+    rest = pp.process(records[10:])  # the rewound partition delivers from offset 10
+    ids = [e.event_id for e in first.processed + rest.processed]
+    assert ids == [e.event_id for e in whole.processed]
+
+
+def test_revoked_partition_keeps_its_state_unless_the_checkpoint_went_further() -> None:
+    records = [Record(raw(f"e{i}", i * 20), "t", 0, i) for i in range(20)]
+    saved: dict[str, tuple[bytes, int]] = {}
+    restore = lambda s: Pipeline.restore(s, fake_classify, REGISTRY, Pseudonymizer(b"k"), PipelineConfig())  # noqa: E731
+    pp = PartitionedPipelines(make, resume=lambda t, p: saved.get("cp"), restore=restore)
+    pp.process(records[:5])
+    [(_t, _p, nxt, state)] = list(pp.checkpoints([("t", 0)]))
+    saved["cp"] = (state, nxt)
+    pp.process(records[5:8])  # processed, not yet checkpointed
+    pp.revoked([("t", 0)])
+    out = pp.process(records[8:10])  # reassigned to us: our state (at 8) is ahead of the checkpoint (5)
+    assert [e.event_id for e in out.processed] == ["e8", "e9"] and not out.rewind
+    other = PartitionedPipelines(make, resume=lambda t, p: saved.get("cp"), restore=restore)
+    other.process(records[5:15])
+    [(_t, _p, nxt2, state2)] = list(other.checkpoints([("t", 0)]))
+    saved["cp"] = (state2, nxt2)  # another worker owned it and reached 15
+    pp.revoked([("t", 0)])
+    out = pp.process(records[15:17])
+    assert [e.event_id for e in out.processed] == ["e15", "e16"]
