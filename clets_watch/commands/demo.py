@@ -263,7 +263,7 @@ def _summary(
     return {
         "events_produced": sent,
         "event_ids": len(set(event_ids)),
-        "event_time": {"from": first.isoformat(), "to": last.isoformat()},
+        "event_time": {"from": first.isoformat(timespec="seconds"), "to": last.isoformat(timespec="seconds")},
         "verdicts": verdicts,
         "ground_truth_verdicts": dict(truth),
         "dead_letters": dict(dead),
