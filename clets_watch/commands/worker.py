@@ -44,6 +44,32 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+DISCLOSURE_CHECK_SECONDS = 3600
+
+
+def start_disclosure_checks(registry: object, db_url: str) -> None:
+    """Export the misuse-disclosure tracker's findings (missing, late, contradiction) as gauges for
+    on-call, refreshed hourly in a background thread (the check reads the database, not the stream)."""
+    import logging
+    import threading
+
+    from sinks.disclosure_metrics import DisclosureMetrics
+
+    gauges = DisclosureMetrics(registry)  # type: ignore[arg-type]
+    log = logging.getLogger("clets_watch.worker")
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                gauges.refresh(db_url)
+            except Exception as exc:  # noqa: BLE001 - a failed check must not stop the worker; say it
+                log.warning("misuse-disclosure check failed: %s: %s", type(exc).__name__, exc)
+            stop.wait(DISCLOSURE_CHECK_SECONDS)
+
+    threading.Thread(target=loop, name="clets-watch-disclosures", daemon=True).start()
+
+
 def run(args: argparse.Namespace) -> int:
     from clets_watch.cli import UserError
     from clets_watch.kafka_admin import BrokerUnavailable, ensure_topics
@@ -67,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if settings.metrics_port:
         serve(runtime.metrics, host=settings.metrics_host, port=settings.metrics_port)
+        start_disclosure_checks(runtime.metrics.registry, settings.database_url)
         print(
             f"clets-watch worker: metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics",
             file=sys.stderr,
