@@ -101,6 +101,17 @@ def pseudonym_key(settings: Settings, *, announce: bool = True) -> tuple[bytes, 
     return path.read_bytes().strip(), f"created local pseudonym key file {path} (owner-only); keep it for reproducible replays"
 
 
+def masked_url(url: str) -> str:
+    """A database URL fit to print: the password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

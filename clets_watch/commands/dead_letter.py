@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clets_watch.errors import UserError
+from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings
 
 
@@ -71,7 +72,7 @@ def read_dead_letters(bootstrap: str, topic: str, *, timeout_ms: int = 5000) -> 
 
     try:
         consumer = KafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+            topic, bootstrap_servers=bootstrap, **kafka_client_kwargs(), auto_offset_reset="earliest", enable_auto_commit=False,
             group_id=None, consumer_timeout_ms=timeout_ms, client_id="clets-watch-dead-letter",
         )
     except KafkaError:
@@ -162,7 +163,9 @@ def run_replay(args: argparse.Namespace) -> int:
     if send and not args.dry_run:
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="clets-watch-redrive")
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", client_id="clets-watch-redrive", **kafka_client_kwargs(settings)
+        )
         try:
             for r in send:
                 key = None

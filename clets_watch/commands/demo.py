@@ -20,7 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from clets_watch.settings import Settings
+from clets_watch.kafka_security import kafka_client_kwargs
+from clets_watch.settings import Settings, masked_url
 
 DEMO_START = "2019-06-12T05:00:00-07:00"
 # What on-call reads first: the raid pattern, then immigration-purpose traffic, then single queries.
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         offsets_before = end_offsets(settings.kafka_bootstrap, settings.topic_queries)
         result = produce(
             items,
+            security=kafka_client_kwargs(settings),
             bootstrap=settings.kafka_bootstrap,
             topic=settings.topic_queries,
             partitions=settings.topic_partitions,
@@ -177,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 def _send_raw(settings: Settings, messages: tuple[bytes, ...]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", **kafka_client_kwargs(settings))
     try:
         for raw in messages:
             producer.send(settings.topic_queries, key=b"demo-malformed", value=raw)
@@ -270,7 +272,7 @@ def _summary(
         "alerts": len(alerts),
         "alerts_by_rule": dict(sorted(by_rule.items(), key=lambda kv: RULE_ORDER.index(kv[0]) if kv[0] in RULE_ORDER else 99)),
         "alert_groups": rows,
-        "database": settings.database_url,
+        "database": masked_url(settings.database_url),
         "metrics": f"http://{settings.metrics_host}:{settings.metrics_port}/metrics (while a worker runs)",
     }
 

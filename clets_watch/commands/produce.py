@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from clets_watch.kafka_security import kafka_client_kwargs
+
 KAFKA = "kafka"
 DEFAULT_SEED = 1
 DEFAULT_MINUTES = 60.0
@@ -275,7 +277,7 @@ def _to_kafka(args: argparse.Namespace, settings: Any, simulation: Any, tally: T
 
     try:
         result = produce(events(), bootstrap=bootstrap, topic=topic, partitions=settings.topic_partitions,
-                         pace=args.pace)
+                         pace=args.pace, security=kafka_client_kwargs(settings))
     except (BrokerUnavailable, ProduceError) as exc:
         if truth_writer is not None:
             truth_writer.abort()

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.cli import UserError
 from clets_watch.settings import MissingPseudonymKey, get_settings, pseudonym_key
 from processors.agencies import AgencyRegistry, RegistryError
@@ -250,7 +251,8 @@ class KafkaRange:
         margin = lateness_seconds * 1000
         try:
             consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="clets-watch-replay",
-                                     enable_auto_commit=False, group_id=None, request_timeout_ms=30_000)
+                                     enable_auto_commit=False, group_id=None, request_timeout_ms=30_000,
+                                     **kafka_client_kwargs())
         except KafkaError as exc:
             raise UserError(f"no Kafka broker at {bootstrap} ({type(exc).__name__}): run `clets-watch stack up`") from None
         try:
@@ -287,7 +289,8 @@ class KafkaRange:
         tp = TopicPartition(self.topic, partition)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"clets-watch-replay-{partition}",
                                  enable_auto_commit=False, group_id=None, max_poll_records=5000,
-                                 fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)
+                                 fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024,
+                                 **kafka_client_kwargs())
         try:
             consumer.assign([tp])
             consumer.seek(tp, start)

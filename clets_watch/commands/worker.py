@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from clets_watch.settings import MissingPseudonymKey, Settings
+from clets_watch.settings import MissingPseudonymKey, Settings, masked_url
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         )
     print(
         f"clets-watch worker: consuming {settings.topic_queries} from {settings.kafka_bootstrap}, "
-        f"writing {settings.database_url}",
+        f"writing {masked_url(settings.database_url)}",
         file=sys.stderr,
     )
     import faust
