@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -124,6 +124,7 @@ def produce_event_time(
     topic: str,
     partitions: int = 1,
     progress: Any = None,
+    security: Mapping[str, Any] | None = None,
 ) -> int:
     """Send events to ``topic`` (key = ORI) with the Kafka record timestamp = the event time, creating the
     topic when missing with ``retention.ms=-1`` (records dated years ago would otherwise be deleted by
@@ -137,7 +138,7 @@ def produce_event_time(
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="clets-watch-audit-year",
-                                 request_timeout_ms=15000)
+                                 request_timeout_ms=15000, **dict(security or {}))
     except KafkaError as exc:
         raise BrokerUnavailable(bootstrap) from exc
     try:
@@ -151,7 +152,7 @@ def produce_event_time(
         admin.close()
     encode = msgspec.json.Encoder().encode
     producer = KafkaProducer(bootstrap_servers=bootstrap, client_id="clets-watch-audit-year", acks="all",
-                             linger_ms=20, batch_size=512 * 1024, max_block_ms=30_000)
+                             linger_ms=20, batch_size=512 * 1024, max_block_ms=30_000, **dict(security or {}))
     sent = 0
     failures: list[str] = []
 

@@ -92,8 +92,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         topic = args.topic or settings.topic_queries
         bootstrap = args.bootstrap or settings.kafka_bootstrap
         try:
+            from clets_watch.kafka_security import kafka_client_kwargs
+
             n = produce_event_time(year.events(), bootstrap=bootstrap, topic=topic, partitions=args.partitions,
-                                   progress=progress)
+                                   progress=progress, security=kafka_client_kwargs())
         except (BrokerUnavailable, ProduceError) as exc:
             raise UserError(str(exc)) from None
         where = f"kafka {bootstrap} topic {topic}"
