@@ -2,8 +2,9 @@
 
 No policy, window or rule logic lives here. Per batch (``stream.noack_take``):
 records -> ``PartitionedPipelines.process`` -> one database transaction (outputs, and every
-``checkpoint_interval_seconds`` the per-partition core state with its next offset) -> dead
-letters and alerts to their topics -> metrics. Events are acked — and so their offsets become
+``checkpoint_interval_seconds`` the per-partition core state with its next offset), written in
+the background while the next batch is processed -> dead letters and alerts to their topics ->
+metrics. Events are acked — and so their offsets become
 committable — only once a checkpoint covering them is in the database: after a crash the worker
 resumes from the checkpoint and reprocesses what came after it, which gives the same outputs
 (deterministic core, idempotent sinks): nothing lost, nothing doubled.
@@ -45,6 +46,7 @@ log = logging.getLogger("clets_watch.worker")
 
 BATCH_MAX = 2000
 BATCH_WITHIN_SECONDS = 0.25
+MAX_WRITES_IN_FLIGHT = 2
 _encode = msgspec.json.Encoder().encode
 
 
@@ -92,6 +94,7 @@ class WorkerRuntime:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one batch or checkpoint at a time
     stream: Any = None
     checkpoint_cost: float = 0.0  # seconds the last snapshot took
+    in_flight: list[asyncio.Future[None]] = field(default_factory=list)  # batch writes not yet confirmed
     dead_letter_limit: DeadLetterLimit = field(default_factory=DeadLetterLimit)
     fatal: str | None = None  # why the worker stopped itself, if it did
 
@@ -184,6 +187,19 @@ class WorkerRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
 
+    async def submit_write(self, batch: SinkBatch) -> None:
+        """Write a batch in the background, so the next batch is processed while this one is written
+        (one writer thread keeps them in order); at most MAX_WRITES_IN_FLIGHT wait at once."""
+        task = asyncio.ensure_future(self.write_with_retry(batch, pending=len(self.pending)))
+        self.in_flight.append(task)
+        while len(self.in_flight) > MAX_WRITES_IN_FLIGHT:
+            await self.in_flight.pop(0)
+
+    async def drain_writes(self) -> None:
+        """Wait until every submitted batch is in the database."""
+        while self.in_flight:
+            await self.in_flight.pop(0)
+
     async def ack_pending(self) -> None:
         """A checkpoint covering the pending events is in the database: their offsets may be committed."""
         for ev in self.pending:
@@ -197,8 +213,8 @@ class WorkerRuntime:
         async with self.lock:
             if not self.pending or self.stream is None or not self.checkpoint_due():
                 return
-            batch = self.sink_batch(BatchOutput(), checkpoint=True)
-            await self.write_with_retry(batch, pending=len(self.pending))
+            await self.submit_write(self.sink_batch(BatchOutput(), checkpoint=True))
+            await self.drain_writes()
             await self.ack_pending()
 
     async def apply_recommendations(self, recommendations: list[Recommendation]) -> None:
@@ -323,7 +339,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
             ev for ev, r in zip(events, records) if (r.topic, r.partition, r.offset) not in out.dropped
         )
         checkpoint = rt.checkpoint_due()
-        await rt.write_with_retry(rt.sink_batch(out, checkpoint=checkpoint), pending=len(rt.pending))
+        await rt.submit_write(rt.sink_batch(out, checkpoint=checkpoint))
         for dl in out.dead_letters:
             await dead_letter.send(key=(dl.event_id or "").encode() or None, value=dead_letter_message(dl))
         bad = sum(1 for dl in out.dead_letters if dl.reason != "late")
@@ -336,6 +352,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         await rt.apply_recommendations(out.recommendations)
         await rt.forward_alerts(out.alerts)
         if checkpoint:
+            await rt.drain_writes()  # the checkpoint and everything before it are in the database
             await rt.ack_pending()
         watermarks = [p.watermark for _tp, p in rt.pipelines.items() if p.watermark is not None]
         rt.metrics.observe_batch(

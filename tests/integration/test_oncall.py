@@ -21,6 +21,7 @@ from producers.kafka_out import produce
 from producers.simulator import generate
 from schemas.outputs import Alert, Evidence
 from sinks.alertmanager import AlertmanagerClient
+from sinks.db import DatabaseSink
 from tests.integration.scrape import KeepScraped
 from tests.integration.webhook import WebhookReceiver
 from tests.integration.workers import WorkerProcess
@@ -90,6 +91,9 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
             "CLETS_WATCH_METRICS_PORT": str(metrics_port),
             "CLETS_WATCH_PSEUDONYM_KEY": KEY,
             "CLETS_WATCH_HOME": str(tmp_path / "home"),
+            # the worker also pushes its own rich alerts, with a link to the console
+            "CLETS_WATCH_ALERTMANAGER_URL": alertmanager.url,
+            "CLETS_WATCH_CONSOLE_URL": "http://127.0.0.1:8470",
         },
         log_path=tmp_path / "worker.log",
     )
@@ -131,6 +135,24 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
                     if a["labels"].get("alertname") == "DHSProhibitedQueries" and a["labels"]["instance"] == instance]
             assert {a["labels"]["ori"] for a in held} == {a["metric"]["ori"] for a in firing}
             assert all([r["name"] for r in a["receivers"]] == ["oncall-webhook-critical"] for a in held)
+
+            # The pipeline's own prohibited-query alerts reached Alertmanager, one per alert id, with the
+            # agency, the rule, the evidence count and a link to the alert's page in the console.
+            db = DatabaseSink(f"sqlite:///{tmp_path / 'clets-watch.db'}", create=False)
+            try:
+                stored_ids = {a.alert_id for a in db.list_alerts(rule="prohibited_query", limit=100_000)
+                              if a.ori in RAID_ORIS}
+            finally:
+                db.close()
+            pushed = [a for a in alertmanager.alerts()
+                      if a["labels"].get("source") == "clets-watch" and a["labels"].get("rule") == "prohibited_query"
+                      and a["labels"].get("ori") in RAID_ORIS]
+            pushed_ids = [a["labels"]["alert_id"] for a in pushed]
+            assert stored_ids and stored_ids <= set(pushed_ids)
+            assert len(pushed_ids) == len(set(pushed_ids))
+            sample = next(a for a in pushed if a["labels"]["alert_id"] in stored_ids)
+            assert sample["annotations"]["link"] == f"http://127.0.0.1:8470/alerts/{sample['labels']['alert_id']}"
+            assert int(sample["annotations"]["evidence_count"]) >= 1
         finally:
             worker.stop()
 
