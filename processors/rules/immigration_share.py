@@ -3,49 +3,22 @@ queries is at or above a threshold, with at least ``min_count`` such queries (PO
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from processors.rules.share import Params, ShareRule
+from schemas import ProcessedEvent
 
-from processors.rules.base import Finding, Rule, WindowView, refs
-
-
-@dataclass(frozen=True, slots=True)
-class Params:
-    threshold: float = 0.5
-    min_count: int = 5
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.min_count < 1:
-            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+__all__ = ["ImmigrationShare", "Params"]
 
 
-class ImmigrationShare(Rule[Params]):
+class ImmigrationShare(ShareRule):
     rule_id = "immigration_share"
-    Params = Params
+    counted = "immigration_enforcement"
+    min_count_of = "matching"
 
-    def on_window(self, window: WindowView) -> list[Finding]:
-        findings = []
-        for ori, agency in window.agencies.items():
-            total = len(agency.events)
-            matching = [e for e in agency.events if e.purpose == "immigration_enforcement"]
-            share = len(matching) / total if total else 0.0
-            if len(matching) < self.params.min_count or share < self.params.threshold:
-                continue
-            findings.append(
-                Finding(
-                    key=ori,
-                    ori=ori,
-                    window_start=window.start,
-                    window_end=window.end,
-                    summary=(
-                        f"{ori}: {len(matching)} of {total} queries ({share:.0%}) had an immigration-enforcement "
-                        f"purpose (threshold {self.params.threshold:.0%})"
-                    ),
-                    events=refs(matching),
-                    count=len(matching),
-                    counts={"immigration_enforcement": len(matching), "total": total, "share": round(share, 4)},
-                    policy_rules=tuple(sorted({r for e in matching for r in e.rules})),
-                )
-            )
-        return findings
+    def matches(self, event: ProcessedEvent) -> bool:
+        return event.purpose == "immigration_enforcement"
+
+    def summary(self, ori: str, matching: int, total: int, share: float) -> str:
+        return (
+            f"{ori}: {matching} of {total} queries ({share:.0%}) had an immigration-enforcement "
+            f"purpose (threshold {self.params.threshold:.0%})"
+        )
