@@ -277,17 +277,18 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         return state["rt"]
 
     @app.on_partitions_revoked.connect
-    async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
-        # Another worker may advance these partitions: next time, start from their checkpoint.
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Another worker may advance these partitions: next time, check their checkpoint first.
+        revoked: set[Any] = args[0] if args else kwargs.get("revoked", set())
         if "rt" in state:
             state["rt"].pipelines.revoked({(tp.topic, tp.partition) for tp in revoked})
 
-    @app.timer(interval=max(settings.checkpoint_interval_seconds, 0.5))
+    @app.timer(interval=max(settings.checkpoint_interval_seconds, 0.5))  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def checkpoint_when_idle() -> None:
         if "rt" in state:
             await state["rt"].checkpoint_idle()
 
-    @app.timer(interval=2.0)
+    @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def export_consumer_lag() -> None:
         """Lag per partition: the broker's high watermark minus the next offset this worker processes."""
         if "rt" not in state:
@@ -312,7 +313,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         rt.metrics.set_consumer_lag(lags)
 
     @app.agent(queries, concurrency=1)  # >1 could commit offsets past in-flight messages
-    async def process_queries(stream: faust.StreamT) -> None:
+    async def process_queries(stream: Any) -> None:  # a faust.Stream: noack_take is not on StreamT
         rt = runtime()
         rt.stream = stream
         async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN_SECONDS):

@@ -52,9 +52,12 @@ def component_label(component: str | None) -> str:
 
 
 class _BatchLike(Protocol):
-    processed: Sequence[ProcessedEvent]
-    alerts: Sequence[Alert]
-    dead_letters: Sequence[DeadLetter]
+    @property
+    def processed(self) -> Sequence[ProcessedEvent]: ...
+    @property
+    def alerts(self) -> Sequence[Alert]: ...
+    @property
+    def dead_letters(self) -> Sequence[DeadLetter]: ...
 
 
 class Metrics:
