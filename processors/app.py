@@ -44,7 +44,7 @@ from sinks.metrics import Metrics
 
 log = logging.getLogger("clets_watch.worker")
 
-BATCH_MAX = 2000
+BATCH_MAX = 5000
 BATCH_WITHIN_SECONDS = 0.25
 MAX_WRITES_IN_FLIGHT = 2
 _encode = msgspec.json.Encoder().encode
@@ -261,6 +261,8 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=20000,
         # a worker that dies (kill -9) is noticed in seconds, not the default minute
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
