@@ -43,6 +43,7 @@ from schemas import (
 
 SNAPSHOT_FORMAT: Final = 1
 RULE_EVICT_SECONDS: Final = 3600
+NO_JUSTIFICATION_RULE: Final = "POL-1.no-justification"  # the policy's rule id for a query with no justification
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,7 +392,8 @@ class Pipeline:
             message_type=event.message_type,
             data_source=verdict.data_source,
             purpose_code=event.purpose_code,
-            has_reason=bool(event.reason.strip()),
+            # as the policy reads it: a placeholder such as "n/a" is no reason (POL-1 said so)
+            has_reason=bool(event.reason.strip()) and NO_JUSTIFICATION_RULE not in verdict.rules,
             has_case_number=bool(event.case_number and event.case_number.strip()),
             subject_key=self._pseudo.subject_key(dict(event.subject) if event.subject else None),
             verdict=verdict.verdict,

@@ -239,3 +239,14 @@ def test_event_time_far_after_the_write_time_is_bad_input_and_moves_no_watermark
     [dl] = far.dead_letters
     assert dl.reason == "invalid_time" and "after the message was written" in dl.detail
     assert p.watermark is not None and p.watermark < written
+
+
+def test_a_placeholder_reason_counts_as_no_reason_as_the_policy_reads_it() -> None:
+    from processors.policy import Classifier, load_policy
+
+    p = Pipeline(Classifier(load_policy(), REGISTRY).classify, REGISTRY, Pseudonymizer(b"k"), PipelineConfig())
+    placeholder = p.process_raw(raw("p1", 0, reason="n/a"))
+    real = p.process_raw(raw("p2", 1, reason="burglary 459 PC"))
+    assert placeholder.processed is not None and real.processed is not None
+    assert "POL-1.no-justification" in placeholder.processed.rules
+    assert placeholder.processed.has_reason is False and real.processed.has_reason is True
