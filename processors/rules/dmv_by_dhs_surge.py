@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import msgspec
-
-from processors.rules.base import Finding, Rule, RuleSettings, WindowView, refs
+from processors.rules.base import Finding, WindowView, refs
+from processors.rules.history import WindowCountsRule
 
 DMV_SOURCES: Final = frozenset({"dmv_license", "dmv_registration"})
 
@@ -39,31 +38,20 @@ class Params:
             raise ValueError("min_reference must be > 0 and min_count >= 1")
 
 
-class _State(msgspec.Struct):
-    size: int = 0
-    history: dict[str, dict[int, int]] = {}  # ORI -> window start -> DMV look-ups (non-zero only)
-
-
-class DmvByDhsSurge(Rule[Params]):
+class DmvByDhsSurge(WindowCountsRule[Params]):
     rule_id = "dmv_by_dhs_surge"
     Params = Params
-
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
-        self._state = _State()
 
     def baseline(self, ori: str, start: int) -> float:
         """Mean DMV look-ups per window over the reference windows before ``start``."""
         size = self._state.size
         lo = start - self.params.reference_windows * size
-        past = self._state.history.get(ori, {})
-        return sum(n for s, n in past.items() if lo <= s < start) / self.params.reference_windows
+        return sum(self._state.counts(ori, lo, start)) / self.params.reference_windows
 
     def span_count(self, ori: str, start: int, current: int) -> int:
         """DMV look-ups in the span ending with the window at ``start`` (``current`` of them in it)."""
         lo = start - (self.params.span_windows - 1) * self._state.size
-        past = self._state.history.get(ori, {})
-        return current + sum(n for s, n in past.items() if lo <= s < start)
+        return current + sum(self._state.counts(ori, lo, start))
 
     def on_window(self, window: WindowView) -> list[Finding]:
         self._state.size = window.end - window.start
@@ -104,22 +92,8 @@ class DmvByDhsSurge(Rule[Params]):
                         policy_rules=tuple(sorted({r for e in dmv for r in e.rules})),
                     )
                 )
-            self._state.history.setdefault(ori, {})[window.start] = len(dmv)
+            self._state.record(ori, window.start, len(dmv))
         return findings
 
-    def evict(self, watermark_s: int) -> None:
-        if not self._state.size:
-            return
-        floor = watermark_s - (self.params.reference_windows + self.params.span_windows + 1) * self._state.size
-        for ori in list(self._state.history):
-            past = self._state.history[ori]
-            for s in [s for s in past if s < floor]:
-                del past[s]
-            if not past:
-                del self._state.history[ori]
-
-    def state_bytes(self) -> bytes:
-        return msgspec.msgpack.encode(self._state)
-
-    def load_state(self, data: bytes) -> None:
-        self._state = msgspec.msgpack.decode(data, type=_State) if data else _State()
+    def windows_kept(self) -> int:
+        return self.params.reference_windows + self.params.span_windows + 1

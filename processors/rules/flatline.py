@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
-
-from processors.rules.base import Finding, Rule, RuleSettings, WindowView
+from processors.rules.base import Finding, WindowView
+from processors.rules.history import WindowCountsRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +35,15 @@ class Params:
             raise ValueError(f"min_baseline must be > 0, got {self.min_baseline}")
 
 
-class _State(msgspec.Struct):
-    size: int = 0
-    history: dict[str, dict[int, int]] = {}  # ORI -> window start -> queries (non-zero only)
-
-
-class Flatline(Rule[Params]):
+class Flatline(WindowCountsRule[Params]):
     rule_id = "flatline"
     Params = Params
-
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
-        self._state = _State()
 
     def _baseline(self, ori: str, start: int) -> tuple[float, int] | None:
         """(mean per window, active windows) if the agency normally queries before ``start``."""
         size = self._state.size
         lo = start - self.params.baseline_windows * size
-        counts = [n for s, n in self._state.history.get(ori, {}).items() if lo <= s < start]
+        counts = self._state.counts(ori, lo, start)
         mean = sum(counts) / self.params.baseline_windows
         if len(counts) >= self.params.min_active_windows and mean >= self.params.min_baseline:
             return mean, len(counts)
@@ -109,22 +99,8 @@ class Flatline(Rule[Params]):
                 )
             )
         for ori, agency in window.agencies.items():
-            self._state.history.setdefault(ori, {})[window.start] = len(agency.events)
+            self._state.record(ori, window.start, len(agency.events))
         return findings
 
-    def evict(self, watermark_s: int) -> None:
-        if not self._state.size:
-            return
-        floor = watermark_s - (self.params.baseline_windows + self.params.silent_windows + 2) * self._state.size
-        for ori in list(self._state.history):
-            past = self._state.history[ori]
-            for s in [s for s in past if s < floor]:
-                del past[s]
-            if not past:
-                del self._state.history[ori]
-
-    def state_bytes(self) -> bytes:
-        return msgspec.msgpack.encode(self._state)
-
-    def load_state(self, data: bytes) -> None:
-        self._state = msgspec.msgpack.decode(data, type=_State) if data else _State()
+    def windows_kept(self) -> int:
+        return self.params.baseline_windows + self.params.silent_windows + 2
