@@ -78,7 +78,7 @@ class DmvByDhsSurge(WindowCountsRule[Params]):
                             f"{ori} ({agency.component or 'DHS'}): {count} DMV look-ups in {span} min, "
                             f"{count / reference:.1f}x its baseline of {mean * self.params.span_windows:.2f}"
                         ),
-                        events=refs(dmv),
+                        events=self._state.sample(ori, span_start, window.start) + refs(dmv),
                         count=count,
                         counts={
                             "dmv": count,
@@ -92,7 +92,7 @@ class DmvByDhsSurge(WindowCountsRule[Params]):
                         policy_rules=tuple(sorted({r for e in dmv for r in e.rules})),
                     )
                 )
-            self._state.record(ori, window.start, len(dmv))
+            self._state.record(ori, window.start, len(dmv), refs(dmv)[: self.settings.sample_size])
         return findings
 
     def windows_kept(self) -> int:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import msgspec
 
-from processors.rules.base import Rule
+from processors.rules.base import EventRef, Rule
 
 P = TypeVar("P")
 
@@ -15,21 +15,29 @@ P = TypeVar("P")
 class WindowCounts(msgspec.Struct):
     size: int = 0  # window size in seconds (known once a window closed)
     history: dict[str, dict[int, int]] = {}  # ORI -> window start -> count (non-zero only)
+    samples: dict[str, dict[int, list[EventRef]]] = {}  # ORI -> window start -> a few of its events
 
-    def record(self, ori: str, start: int, count: int) -> None:
+    def record(self, ori: str, start: int, count: int, sample: list[EventRef] | None = None) -> None:
         self.history.setdefault(ori, {})[start] = count
+        if sample:
+            self.samples.setdefault(ori, {})[start] = sample
+
+    def sample(self, ori: str, lo: int, hi: int) -> list[EventRef]:
+        """The events kept as evidence for the agency's windows starting in [lo, hi)."""
+        return [r for s, refs in sorted(self.samples.get(ori, {}).items()) if lo <= s < hi for r in refs]
 
     def counts(self, ori: str, lo: int, hi: int) -> list[int]:
         """The recorded counts of the agency's windows starting in [lo, hi)."""
         return [n for s, n in self.history.get(ori, {}).items() if lo <= s < hi]
 
     def evict(self, floor: int) -> None:
-        for ori in list(self.history):
-            past = self.history[ori]
-            for s in [s for s in past if s < floor]:
-                del past[s]
-            if not past:
-                del self.history[ori]
+        for table in (self.history, self.samples):
+            for ori in list(table):
+                past = table[ori]
+                for s in [s for s in past if s < floor]:
+                    del past[s]
+                if not past:
+                    del table[ori]
 
 
 class WindowCountsRule(Rule[P]):

@@ -57,3 +57,18 @@ def test_state_round_trips_and_is_evicted() -> None:
     assert restored.baseline(DHS_ORI, 300) == r.baseline(DHS_ORI, 300) == 4.0
     restored.evict(10_000)
     assert restored.baseline(DHS_ORI, 300) == 0.0
+
+
+def test_evidence_is_drawn_from_the_whole_span_it_counts() -> None:
+    r = rule(span_windows=3, min_count=10, reference_windows=5)
+    for w in range(5):
+        r.on_window(view(w * 60, dmv(f"b{w}-", 1, w * 60)))
+    r.on_window(view(300, dmv("s0-", 4, 300)))
+    r.on_window(view(360, dmv("s1-", 4, 360)))
+    [f] = r.on_window(view(420, dmv("s2-", 4, 420)))
+    ids = {e.event_id for e in f.events}
+    assert f.count == 12 and len(ids) == 12
+    assert {i[:3] for i in ids} == {"s0-", "s1-", "s2-"}
+    restored = rule(span_windows=3, min_count=10, reference_windows=5)
+    restored.load_state(r.state_bytes())
+    assert restored.state_bytes() == r.state_bytes()
