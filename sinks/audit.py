@@ -438,7 +438,7 @@ class AuditStore:
 
     def live_alerts(self, filters: Filters | None = None) -> list[dict[str, Any]]:
         """The live ``alerts`` table (read only), shaped like a run's alerts for ``--diff``."""
-        from sinks.db import _alert_from_record  # one conversion of a stored alert
+        from sinks.db import alert_row_from_record  # one conversion of a stored alert
 
         query = select(AlertRecord).order_by(AlertRecord.window_start, AlertRecord.rule, AlertRecord.alert_id)
         if filters is not None and filters.ori:
@@ -450,7 +450,7 @@ class AuditStore:
         out: list[dict[str, Any]] = []
         with Session(self.engine) as session:
             for rec in session.scalars(query).all():
-                row = _alert_from_record(rec)
+                row = alert_row_from_record(rec)
                 out.append({
                     "alert_id": row.alert_id, "rule": row.rule, "rule_version": row.rule_version,
                     "severity": row.severity, "ori": row.ori, "component": row.component, "key": row.key,

@@ -599,12 +599,12 @@ class DatabaseSink:
             query = query.where(AlertRecord.state == status)
         query = query.order_by(AlertRecord.window_start.desc(), AlertRecord.alert_id).limit(limit)
         with Session(self.engine) as session:
-            return [_alert_from_record(r) for r in session.scalars(query).all()]
+            return [alert_row_from_record(r) for r in session.scalars(query).all()]
 
     def get_alert(self, alert_id: str) -> AlertRow | None:
         with Session(self.engine) as session:
             record = session.get(AlertRecord, alert_id)
-            return None if record is None else _alert_from_record(record)
+            return None if record is None else alert_row_from_record(record)
 
     def alert_ledger(self, alert_id: str) -> list[LedgerRow]:
         query = (
@@ -724,7 +724,7 @@ class DatabaseSink:
             ]
 
 
-def _alert_from_record(r: AlertRecord) -> AlertRow:
+def alert_row_from_record(r: AlertRecord) -> AlertRow:
     return AlertRow(
         alert_id=r.alert_id,
         rule=r.rule,

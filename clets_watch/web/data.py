@@ -14,7 +14,7 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sinks.db import AlertRow, DatabaseSink, _alert_from_record
+from sinks.db import AlertRow, DatabaseSink, alert_row_from_record
 from sinks.models import UTC, AlertRecord, QueryVerdict, WindowAggregate
 
 # What the console calls a state, and what the database stores for it.
@@ -134,7 +134,7 @@ class ConsoleData:
             .offset(f.offset)
         )
         with Session(self.sink.engine) as session:
-            rows = [_alert_from_record(r) for r in session.scalars(query).all()]
+            rows = [alert_row_from_record(r) for r in session.scalars(query).all()]
             total = int(session.scalar(count_query) or 0)
         return rows, total
 
