@@ -39,13 +39,16 @@ from clets_watch.stack import PROJECT_ROOT, Stack, StackConfig, StackError, _ali
 from clets_watch.stack import free_port as _free_port
 
 TEST_STACK_HOME = PROJECT_ROOT / ".clets-watch" / "test-stack"
-TEST_KAFKA_PORT = 39092
-TEST_KAFKA_CONTROLLER_PORT = 39093
-TEST_POSTGRES_PORT = 35433
-TEST_PROMETHEUS_PORT = 39090
-TEST_ALERTMANAGER_PORT = 39094
+#: CLETS_WATCH_TEST_PORT_OFFSET shifts every test port, so that two checkouts (git worktrees) can run their
+#: integration tests side by side, each with its own stack under its own ``.clets-watch/test-stack``
+TEST_PORT_OFFSET = int(os.environ.get("CLETS_WATCH_TEST_PORT_OFFSET", "0"))
+TEST_KAFKA_PORT = 39092 + TEST_PORT_OFFSET
+TEST_KAFKA_CONTROLLER_PORT = 39093 + TEST_PORT_OFFSET
+TEST_POSTGRES_PORT = 35433 + TEST_PORT_OFFSET
+TEST_PROMETHEUS_PORT = 39090 + TEST_PORT_OFFSET
+TEST_ALERTMANAGER_PORT = 39094 + TEST_PORT_OFFSET
 #: the test Alertmanager sends notifications here; a test may run a receiver on this port
-TEST_WEBHOOK_PORT = 39095
+TEST_WEBHOOK_PORT = 39095 + TEST_PORT_OFFSET
 
 SETUP_MESSAGE = "the test stack needs system packages: run `make setup` (or `scripts/setup-system.sh`)"
 
