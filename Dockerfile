@@ -9,13 +9,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --system --create-home --home-dir /home/clets clets
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-runtime.lock ./
+RUN pip install --require-hashes -r requirements-runtime.lock
 COPY clets_watch ./clets_watch
 COPY schemas ./schemas
 COPY processors ./processors
 COPY producers ./producers
 COPY sinks ./sinks
-RUN pip install . && mkdir -p /data && chown clets /data
+RUN pip install --no-deps . && mkdir -p /data && chown clets /data
 
 USER clets
 ENV CLETS_WATCH_HOME=/data

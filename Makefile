@@ -5,17 +5,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv demo test test-unit test-integration bench clean stack-down
+.PHONY: setup system venv lock demo test test-unit test-integration bench clean stack-down
 
 setup: venv system
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exact versions with hashes from requirements.lock (runtime + test + bench + dev tools), then the project
+# itself without dependencies: a fresh machine gets the versions the tests passed with.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve the lock files after a change to pyproject.toml's dependencies (uv, itself locked).
+lock: venv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra bench --extra dev --generate-hashes \
+		--python-version 3.11 --universal --quiet --upgrade -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --universal --quiet \
+		-c requirements.lock -o requirements-runtime.lock
 
 # Debian packages (Prometheus, Alertmanager, PostgreSQL) and the Kafka jars from Maven Central.
 system:

@@ -95,7 +95,9 @@ def test_compose_wires_the_worker_to_the_services() -> None:
 def test_dockerfile_installs_the_package() -> None:
     text = (PROJECT_ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", text, re.MULTILINE)
-    assert re.search(r"^RUN pip install \.", text, re.MULTILINE)
+    # the locked runtime set with hashes first, then the project itself without resolving anything again
+    assert re.search(r"^RUN pip install --require-hashes -r requirements-runtime\.lock$", text, re.MULTILINE)
+    assert re.search(r"^RUN pip install --no-deps \.", text, re.MULTILINE)
     assert 'ENTRYPOINT ["clets-watch"]' in text
     for line in re.findall(r"^COPY (.+) \S+$", text, re.MULTILINE):
         for source in line.split():
