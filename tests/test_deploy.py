@@ -82,6 +82,31 @@ def test_compose_named_volumes_are_declared() -> None:
                 assert source in declared, f"{name} uses volume {source}, not declared under volumes:"
 
 
+def test_compose_long_running_services_have_healthchecks() -> None:
+    services = _compose()["services"]
+    # the producer is a finite job and console-init a one-off; every other service runs until stopped
+    for name, svc in services.items():
+        if name in {"producer", "console-init"}:
+            continue
+        check = svc.get("healthcheck", {}).get("test")
+        assert check and check[0] in {"CMD", "CMD-SHELL"}, f"service {name} has no healthcheck"
+    # a service that waits for another waits for it to be healthy (or, for a one-off, finished)
+    for name, svc in services.items():
+        for dep, cond in (svc.get("depends_on") or {}).items() if isinstance(svc.get("depends_on"), dict) else ():
+            wanted = "service_completed_successfully" if dep == "console-init" else "service_healthy"
+            if name == "producer" and dep == "worker":
+                continue
+            assert cond["condition"] == wanted, f"{name} waits for {dep} with {cond['condition']}"
+
+
+def test_compose_runs_the_console_with_links_to_it() -> None:
+    services = _compose()["services"]
+    console = services["console"]
+    assert console["command"][0] == "serve" and "127.0.0.1:8470:8470" in console["ports"]
+    assert services["console-init"]["command"][:2] == ["serve", "--add-user"]
+    assert services["worker"]["environment"]["CLETS_WATCH_CONSOLE_URL"] == "http://127.0.0.1:8470"
+
+
 def test_compose_wires_the_worker_to_the_services() -> None:
     services = _compose()["services"]
     env = services["worker"]["environment"]
