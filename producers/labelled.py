@@ -116,8 +116,8 @@ def labelled_stream(
     rng = random.Random(seed)
     registry = registry if registry is not None else AgencyRegistry.load()
     groups: dict[str, list[Agency]] = {}
-    for agency in registry:
-        groups.setdefault(_group(agency), []).append(agency)
+    for member in registry:
+        groups.setdefault(_group(member), []).append(member)
     names = [g for g in _GROUP_WEIGHTS if g in groups]
     weights = [_GROUP_WEIGHTS[g] for g in names]
     span = (END - START).total_seconds()

@@ -42,7 +42,7 @@ Intent = Literal[
     "personal_disclosed",
     "no_justification",
 ]
-INTENTS: Final[tuple[str, ...]] = get_args(Intent)
+INTENTS: Final[tuple[Intent, ...]] = get_args(Intent)
 IMMIGRATION_INTENTS: Final = frozenset({"immigration_civil", "immigration_criminal"})
 CRIMINAL_JUSTICE_INTENTS: Final = frozenset(
     {"criminal_investigation", "traffic_enforcement", "warrant_service", "routine_patrol"}
@@ -328,6 +328,7 @@ def make_justification(
             if rng.random() < 0.3:
                 case = a_number(rng)
         else:
+            pool: tuple[str, ...]
             if comp is not None and comp.startswith(("ICE", "CBP", "USCIS")):
                 pool = _CIVIL_CORES + _DHS_STATUS_CORES
             elif agency is None or agency.department is None:
@@ -348,12 +349,12 @@ def make_justification(
     if intent == "immigration_criminal":
         code = "C" if ch else None
         core = rng.choice(_CRIMINAL_IMMIGRATION_CORES)
-        extras = []
+        crim_extras: list[str] = []
         if rng.random() < 0.3:
-            extras.append(a_number(rng))
+            crim_extras.append(a_number(rng))
         if rng.random() < 0.15:
-            extras.append(rng.choice(("prosecution", "AUSA req", "crim case", "arrest", "CBP", "BP apprehension")))
-        reason = _noisy(rng, _compose(rng, core, extras=tuple(extras)), sloppiness)
+            crim_extras.append(rng.choice(("prosecution", "AUSA req", "crim case", "arrest", "CBP", "BP apprehension")))
+        reason = _noisy(rng, _compose(rng, core, extras=tuple(crim_extras)), sloppiness)
         if rng.random() < 0.45:
             case = case_number(rng, agency)
         return Justification(_fit(reason), case, code)
@@ -362,8 +363,8 @@ def make_justification(
         code = "C" if ch else None
         if comp == "ICE-ERO" or rng.random() < 0.55:
             core = _abbreviate(rng, rng.choice(_OFFENCES), abbrev_p)
-            extras = (rng.choice(_CJ_BOILERPLATE),) if rng.random() < 0.3 else ()
-            reason = _noisy(rng, _compose(rng, core, extras=extras), sloppiness)
+            cj_extras: tuple[str, ...] = (rng.choice(_CJ_BOILERPLATE),) if rng.random() < 0.3 else ()
+            reason = _noisy(rng, _compose(rng, core, extras=cj_extras), sloppiness)
         else:
             reason = _noisy(rng, _compose(rng, _abbreviate(rng, rng.choice(_CJ_BOILERPLATE), abbrev_p)), sloppiness)
         if rng.random() < 0.65:
@@ -394,10 +395,10 @@ def make_justification(
         if ch:
             code = "C" if rng.random() < 0.45 else rng.choice(own)
         core = _abbreviate(rng, rng.choice(pool), abbrev_p)
-        extras = ()
+        ncj_extras: tuple[str, ...] = ()
         if rng.random() < 0.2:
-            extras = (rng.choice(("bkgd", "background", "app #" + str(rng.randint(100, 99999)), "renewal", "initial")),)
-        reason = _noisy(rng, _compose(rng, core, extras=extras), sloppiness)
+            ncj_extras = (rng.choice(("bkgd", "background", "app #" + str(rng.randint(100, 99999)), "renewal", "initial")),)
+        reason = _noisy(rng, _compose(rng, core, extras=ncj_extras), sloppiness)
         if rng.random() < 0.15:
             case = f"{rng.choice(('CCW', 'APP', 'LIC', 'P'))}-{rng.randint(2017, 2020)}-{rng.randint(1, 9999):04d}"
         return Justification(_fit(reason), case, code)

@@ -96,9 +96,7 @@ def expected_label(
         purpose = "immigration_enforcement"
     elif intent in CRIMINAL_JUSTICE_INTENTS:
         purpose = "criminal_justice"
-    elif intent in NCJ_INTENTS:
-        purpose = "non_criminal_justice"
-    elif intent == "personal_disclosed":
+    elif intent in NCJ_INTENTS or intent == "personal_disclosed":
         purpose = "non_criminal_justice"
     elif intent == "personal":
         purpose = "criminal_justice"  # the cover story

@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -123,7 +123,7 @@ def fake_classify(event: QueryEvent) -> Verdict:
     enforcement (prohibited off criminal history), an empty reason without case number is review."""
     source = SOURCES.get(event.message_type, "unknown")
     if "deport" in event.reason.lower():
-        verdict = "allowed" if source == "criminal_history" else "prohibited"
+        verdict: Literal["allowed", "prohibited"] = "allowed" if source == "criminal_history" else "prohibited"
         return Verdict(event_id=event.event_id, verdict=verdict, purpose="immigration_enforcement",
                        rules=("POL-2", "POL-2a" if verdict == "allowed" else "POL-2b"), policy_version="1",
                        data_source=source)

@@ -79,7 +79,7 @@ def test_a_hole_in_the_offsets_asks_for_a_rewind_and_processes_nothing_out_of_or
 def test_revoked_partition_keeps_its_state_unless_the_checkpoint_went_further() -> None:
     records = [Record(raw(f"e{i}", i * 20), "t", 0, i) for i in range(20)]
     saved: dict[str, tuple[bytes, int]] = {}
-    restore = lambda s: Pipeline.restore(s, fake_classify, REGISTRY, Pseudonymizer(b"k"), PipelineConfig())  # noqa: E731
+    restore = lambda s: Pipeline.restore(s, fake_classify, REGISTRY, Pseudonymizer(b"k"), PipelineConfig())
     pp = PartitionedPipelines(make, resume=lambda t, p: saved.get("cp"), restore=restore)
     pp.process(records[:5])
     [(_t, _p, nxt, state)] = list(pp.checkpoints([("t", 0)]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -28,7 +29,7 @@ def run(p: Pipeline, raws: list[bytes]) -> list[StepResult]:
     return out
 
 
-def collect(results: list[StepResult]) -> tuple[list[tuple], list[str]]:
+def collect(results: list[StepResult]) -> tuple[list[tuple[Any, ...]], list[str]]:
     aggs = sorted(
         (a.window_kind, a.ori, a.window_start, a.revision, a.total, tuple(a.by_verdict.items()))
         for r in results

@@ -5,7 +5,15 @@ import random
 import pytest
 
 from processors.agencies import AgencyRegistry
-from producers.reasons import INTENTS, Justification, UnknownIntent, a_number, case_number, make_justification, typo
+from producers.reasons import (
+    INTENTS,
+    Justification,
+    UnknownIntent,
+    a_number,
+    case_number,
+    make_justification,
+    typo,
+)
 
 REGISTRY = AgencyRegistry.load()
 ERO = REGISTRY.get("CAICE0100")

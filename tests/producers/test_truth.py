@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from processors.agencies import AgencyRegistry
+from processors.agencies import Agency, AgencyRegistry
 from producers.truth import TruthLabel, expected_label, has_reason, is_a_number
 
 REGISTRY = AgencyRegistry.load()
@@ -16,9 +16,9 @@ BEFORE = dt.datetime(2019, 5, 1, 10, tzinfo=PT)
 AFTER = dt.datetime(2019, 10, 15, 0, 0, tzinfo=PT)
 
 
-def label(intent: str, *, agency=LOCAL, source="dmv_license", at=BEFORE, code=None, reason="x y",
-          case=None) -> TruthLabel:
-    return expected_label(intent, agency=agency, data_source=source, occurred_at=at, purpose_code=code,  # type: ignore[arg-type]
+def label(intent: str, *, agency: Agency | None = LOCAL, source: str = "dmv_license", at: dt.datetime = BEFORE,
+          code: str | None = None, reason: str = "x y", case: str | None = None) -> TruthLabel:
+    return expected_label(intent, agency=agency, data_source=source, occurred_at=at, purpose_code=code,  # type: ignore[arg-type]  # tests pass intents as plain strings, some unknown on purpose
                           reason=reason, case_number=case)
 
 

@@ -6,13 +6,14 @@ import pytest
 
 from processors.rules.after_hours_burst import AfterHoursBurst, within_hours
 from processors.rules.base import RuleConfigError
+from schemas import ProcessedEvent
 from tests.processors.factories import LASD, pe, settings, view
 
 NIGHT = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)  # 02:30 in Los Angeles
 NIGHT_S = int(NIGHT.timestamp()) // 60 * 60
 
 
-def night(i: int, operator: str = "op-n", ori: str = LASD) -> object:
+def night(i: int, operator: str = "op-n", ori: str = LASD) -> ProcessedEvent:
     return pe(f"n{i}", when=NIGHT + dt.timedelta(seconds=i), operator=operator, ori=ori)
 
 

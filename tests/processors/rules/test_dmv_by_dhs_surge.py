@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from processors.rules.dmv_by_dhs_surge import DmvByDhsSurge
+from schemas import ProcessedEvent
 from tests.processors.factories import DHS_ORI, LASD, pe, settings, view
 
 
-def dmv(prefix: str, n: int, start: int, ori: str = DHS_ORI) -> list[object]:
+def dmv(prefix: str, n: int, start: int, ori: str = DHS_ORI) -> list[ProcessedEvent]:
     return [pe(f"{prefix}{i}", start + i % 60, ori=ori, data_source="dmv_license" if i % 2 else "dmv_registration",
                message_type="DQ" if i % 2 else "RQ") for i in range(n)]
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from processors.rules.flatline import Flatline
+from schemas import ProcessedEvent
 from tests.processors.factories import LASD, pe, settings, view
 
 OTHER = "CA0380100"
@@ -12,7 +13,7 @@ def rule() -> Flatline:
     )
 
 
-def busy(w: int, n: int = 5, ori: str = LASD) -> list[object]:
+def busy(w: int, n: int = 5, ori: str = LASD) -> list[ProcessedEvent]:
     return [pe(f"{ori}-{w}-{i}", w * 60 + i, ori=ori) for i in range(n)]
 
 

@@ -4,10 +4,11 @@ import pytest
 
 from processors.rules.base import RuleConfigError
 from processors.rules.immigration_share import ImmigrationShare
+from schemas import ProcessedEvent
 from tests.processors.factories import LASD, pe, settings, view
 
 
-def imm(i: int) -> object:
+def imm(i: int) -> ProcessedEvent:
     return pe(f"i{i}", i, purpose="immigration_enforcement", rules=("POL-2", "POL-2a"))
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 import datetime as dt
 
 from processors.rules.repeat_subject import RepeatSubject
+from schemas import ProcessedEvent
 from tests.processors.factories import LASD, T0, pe, settings, view
 
 DAY = 86400
 
 
-def lookup(day: int, i: int = 0, *, case: bool = False, subject: str = "s-ex") -> object:
+def lookup(day: int, i: int = 0, *, case: bool = False, subject: str = "s-ex") -> ProcessedEvent:
     return pe(f"d{day}-{i}", when=T0 + dt.timedelta(days=day, seconds=i), operator="op-s", subject_key=subject,
               has_case_number=case)
 
