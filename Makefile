@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv lock demo test test-unit test-integration bench clean stack-down
+.PHONY: setup system venv lock lint demo test test-unit test-integration bench clean stack-down
 
 setup: venv system
 
@@ -32,6 +32,12 @@ system:
 
 demo: setup
 	$(VENV)/bin/clets-watch demo
+
+# The quality gates: lint, format and strict typing of the source and the tests (versions from the lock).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Every test, against the real Kafka, PostgreSQL, Prometheus and Alertmanager the test session starts.
 test: setup
