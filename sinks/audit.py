@@ -19,86 +19,24 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Self
 
 import msgspec
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import func, select
 
 from schemas.outputs import Alert
-from sinks.models import UTC, AlertRecord, Base, QueryVerdict
+from sinks.db import DatabaseSink, alert_row_from_record
+from sinks.models import (
+    UTC,
+    AlertRecord,
+    AuditAlert,
+    AuditOperatorFlag,
+    AuditRun,
+    AuditVerdictCount,
+    QueryVerdict,
+)
 
 LIVE: Final = "live"  # the name ``--diff`` uses for the live alerts table
 _json = msgspec.json.Encoder(order="sorted")
 _decode = msgspec.json.Decoder(dict[str, Any])
 _CHUNK: Final = 2000
-
-
-class AuditRun(Base):
-    """One audit replay: what went in, under which policy and rules, and what came out (counts)."""
-
-    __tablename__ = "audit_runs"
-
-    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[dt.datetime]
-    policy_version: Mapped[str] = mapped_column(String(32))
-    rules_version: Mapped[str] = mapped_column(String(64))
-    input_kind: Mapped[str] = mapped_column(String(16))  # "archive" or "kafka"
-    input_description: Mapped[str] = mapped_column(Text)
-    range_since: Mapped[dt.datetime | None]
-    range_until: Mapped[dt.datetime | None]
-    first_event_at: Mapped[dt.datetime | None]
-    last_event_at: Mapped[dt.datetime | None]
-    key_fingerprint: Mapped[str] = mapped_column(String(16))
-    counts: Mapped[dict[str, Any]]
-    note: Mapped[str | None] = mapped_column(Text)
-
-
-class AuditAlert(Base):
-    """An alert of one audit run; ``alert_json`` is the alert exactly as ``replay --json`` prints it."""
-
-    __tablename__ = "audit_alerts"
-    __table_args__ = (Index("ix_audit_alerts_run_id_ori", "run_id", "ori"),)
-
-    run_id: Mapped[str] = mapped_column(ForeignKey("audit_runs.run_id", ondelete="CASCADE"), primary_key=True)
-    alert_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    rule: Mapped[str] = mapped_column(String(64))
-    severity: Mapped[str] = mapped_column(String(16))
-    ori: Mapped[str] = mapped_column(String(16))
-    component: Mapped[str | None] = mapped_column(String(64))
-    month: Mapped[str] = mapped_column(String(7))  # Pacific month of the window start
-    window_start: Mapped[dt.datetime]
-    status: Mapped[str] = mapped_column(String(16))
-    alert_json: Mapped[str] = mapped_column(Text)
-
-
-class AuditVerdictCount(Base):
-    """Query counts of one run per (Pacific month, agency, data source, purpose, verdict)."""
-
-    __tablename__ = "audit_verdict_counts"
-
-    run_id: Mapped[str] = mapped_column(ForeignKey("audit_runs.run_id", ondelete="CASCADE"), primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    ori: Mapped[str] = mapped_column(String(16), primary_key=True)
-    data_source: Mapped[str] = mapped_column(String(64), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
-    component: Mapped[str | None] = mapped_column(String(64))
-    department: Mapped[str | None] = mapped_column(String(64))
-    queries: Mapped[int] = mapped_column(Integer)
-
-
-class AuditOperatorFlag(Base):
-    """Per operator (pseudonym) of an agency in one run: queries, and how many were flagged."""
-
-    __tablename__ = "audit_operator_flags"
-
-    run_id: Mapped[str] = mapped_column(ForeignKey("audit_runs.run_id", ondelete="CASCADE"), primary_key=True)
-    ori: Mapped[str] = mapped_column(String(16), primary_key=True)
-    operator: Mapped[str] = mapped_column(String(128), primary_key=True)  # pseudonym
-    queries: Mapped[int] = mapped_column(Integer)
-    prohibited: Mapped[int] = mapped_column(Integer)
-    review: Mapped[int] = mapped_column(Integer)
-
-
-AUDIT_TABLES: Final = ("audit_runs", "audit_alerts", "audit_verdict_counts", "audit_operator_flags")
 
 
 class AuditError(Exception):
@@ -289,8 +227,6 @@ class AuditStore:
     """Writes audit runs and reads them back (report, diff, disclosure check). Migrates on open."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        from sinks.db import DatabaseSink  # the one place that knows engines and migrations
-
         self._sink = DatabaseSink(url, create=create)
         self.engine = self._sink.engine
         self.url = url
@@ -438,8 +374,6 @@ class AuditStore:
 
     def live_alerts(self, filters: Filters | None = None) -> list[dict[str, Any]]:
         """The live ``alerts`` table (read only), shaped like a run's alerts for ``--diff``."""
-        from sinks.db import alert_row_from_record  # one conversion of a stored alert
-
         query = select(AlertRecord).order_by(AlertRecord.window_start, AlertRecord.rule, AlertRecord.alert_id)
         if filters is not None and filters.ori:
             query = query.where(AlertRecord.ori == filters.ori)

@@ -755,7 +755,3 @@ def _recommendation(r: AgencyRecommendation | AgencyRecommendationHistory) -> Re
         at=r.at,
     )
 
-
-# The audit-run models (sinks/audit.py) share Base.metadata: import them so that the schema the
-# migrations build and the models compared against it are the same set of tables.
-import sinks.audit  # noqa: E402,F401

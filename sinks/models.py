@@ -235,3 +235,75 @@ class PipelineCheckpoint(Base):
 
 TABLES: tuple[str, ...] = tuple(Base.metadata.tables)
 
+
+# ----------------------------------------------------------------------------- audit runs (sinks/audit.py)
+# What `clets-watch replay --record` writes, kept apart from the live tables.
+
+
+class AuditRun(Base):
+    """One audit replay: what went in, under which policy and rules, and what came out (counts)."""
+
+    __tablename__ = "audit_runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime]
+    policy_version: Mapped[str] = mapped_column(String(32))
+    rules_version: Mapped[str] = mapped_column(String(64))
+    input_kind: Mapped[str] = mapped_column(String(16))  # "archive" or "kafka"
+    input_description: Mapped[str] = mapped_column(Text)
+    range_since: Mapped[dt.datetime | None]
+    range_until: Mapped[dt.datetime | None]
+    first_event_at: Mapped[dt.datetime | None]
+    last_event_at: Mapped[dt.datetime | None]
+    key_fingerprint: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, Any]]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditAlert(Base):
+    """An alert of one audit run; ``alert_json`` is the alert exactly as ``replay --json`` prints it."""
+
+    __tablename__ = "audit_alerts"
+    __table_args__ = (Index("ix_audit_alerts_run_id_ori", "run_id", "ori"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("audit_runs.run_id", ondelete="CASCADE"), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    ori: Mapped[str] = mapped_column(String(16))
+    component: Mapped[str | None] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))  # Pacific month of the window start
+    window_start: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    alert_json: Mapped[str] = mapped_column(Text)
+
+
+class AuditVerdictCount(Base):
+    """Query counts of one run per (Pacific month, agency, data source, purpose, verdict)."""
+
+    __tablename__ = "audit_verdict_counts"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("audit_runs.run_id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    ori: Mapped[str] = mapped_column(String(16), primary_key=True)
+    data_source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
+    component: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    queries: Mapped[int] = mapped_column(Integer)
+
+
+class AuditOperatorFlag(Base):
+    """Per operator (pseudonym) of an agency in one run: queries, and how many were flagged."""
+
+    __tablename__ = "audit_operator_flags"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("audit_runs.run_id", ondelete="CASCADE"), primary_key=True)
+    ori: Mapped[str] = mapped_column(String(16), primary_key=True)
+    operator: Mapped[str] = mapped_column(String(128), primary_key=True)  # pseudonym
+    queries: Mapped[int] = mapped_column(Integer)
+    prohibited: Mapped[int] = mapped_column(Integer)
+    review: Mapped[int] = mapped_column(Integer)
+
+
