@@ -104,8 +104,8 @@ def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def make_app(db_url: str, users: Path):  # type: ignore[no-untyped-def]
-    return create_app(ConsoleConfig(db_url=db_url, users_file=users, session_secret=SESSION_SECRET))
+def make_app(db_url: str, users: Path, **options: object):  # type: ignore[no-untyped-def]
+    return create_app(ConsoleConfig(db_url=db_url, users_file=users, **options))  # type: ignore[arg-type]
 
 
 @pytest.fixture
