@@ -11,8 +11,8 @@ previous entry's hash as ``prev_hash``: changing, removing or reordering an entr
 from there on, and ``verify`` names the first broken entry. The database refuses UPDATE and DELETE
 on the ledger tables outright (triggers created by migration 0004, on SQLite and PostgreSQL); the
 chain is what shows tampering by someone who dropped the triggers. Someone who can drop triggers
-can also rewrite the whole chain: compare the head hash ``clets-watch alerts verify`` prints with
-one recorded earlier (``--expect-head``) to catch that.
+can also rewrite the whole chain: record the head hash ``clets-watch alerts verify`` prints somewhere
+else, and later check that the chain still passes through it (``--expect-head``) to catch that.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[str]:
             }
         )
         prev = digest
-    conn.execute(LedgerEntry.__table__.insert(), rows)
+    table: Any = LedgerEntry.__table__
+    conn.execute(table.insert(), rows)
     return [r["entry_hash"] for r in rows]
 
 
@@ -190,9 +191,11 @@ def _journalled(conn: Connection) -> Iterator[tuple[str, NewEntry]]:
 
 def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
     """Recompute the chain; name the first entry whose hash or link is wrong, or the first
-    history row (alert ledger, recommendation history) with no matching ledger entry."""
+    history row (alert ledger, recommendation history) with no matching ledger entry. With
+    ``expect_head`` (a head recorded earlier), the chain must also pass through that hash."""
     prev = GENESIS
     count = 0
+    seen_expected = expect_head in (None, GENESIS)
     by_ref: dict[str, tuple[int, NewEntry]] = {}
     with engine.connect() as conn:
         for row in _entries(conn):
@@ -207,6 +210,7 @@ def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
                                     f"{entry.action} by {entry.actor}): its content does not match its hash "
                                     "(the entry was changed)")
             prev = row.entry_hash
+            seen_expected = seen_expected or prev == expect_head
             if row.ref is not None:
                 by_ref[row.ref] = (row.seq, entry)
         for ref, expected in _journalled(conn):
@@ -218,9 +222,9 @@ def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
             if _when(entry.at) != _when(expected.at) or dataclass_tuple(entry) != dataclass_tuple(expected):
                 return VerifyResult(count, prev, seq, f"{ref} differs from its ledger entry {seq} "
                                     "(the history row was changed)")
-    if expect_head is not None and expect_head != prev:
-        return VerifyResult(count, prev, None, f"the chain's head is {prev}, not the expected {expect_head} "
-                            "(the ledger was rewritten or rolled back since that head was recorded)")
+    if not seen_expected:
+        return VerifyResult(count, prev, None, f"the chain does not pass through {expect_head}, not the expected "
+                            "head recorded earlier: the ledger was rewritten or rolled back since")
     return VerifyResult(count, prev)
 
 
@@ -233,10 +237,14 @@ def dataclass_tuple(e: NewEntry) -> tuple[str, str, str, str, str | None, str | 
 
 def _pg_trigger_sql(table: str) -> list[str]:
     return [
-        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION clets_watch_append_only()",
-        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION clets_watch_append_only()",
+        (
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION clets_watch_append_only()"
+        ),
+        (
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION clets_watch_append_only()"
+        ),
         f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM PUBLIC",
     ]
 

@@ -82,7 +82,8 @@ class SessionStore:
         now = self.clock()
         rec = SessionRecord(token_hash(token), user_name, credential_stamp, secrets.token_urlsafe(32), now, now, {})
         with self.engine.begin() as conn:
-            conn.execute(ConsoleSession.__table__.insert(), rec.__dict__)
+            table: Any = ConsoleSession.__table__
+            conn.execute(table.insert(), rec.__dict__)
         return token, rec
 
     def expired(self, rec: SessionRecord, now: dt.datetime | None = None) -> bool:

@@ -67,10 +67,6 @@ class TrustedHostMiddleware:
         await self.app(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Refuse (413) a request body over ``max_bytes`` before any route, form parser or login check
     reads it: by its Content-Length at once, and by counting when it is sent chunked."""
@@ -96,27 +92,33 @@ class BodyLimitMiddleware:
                 return
         seen = 0
         started = False
+        refused = False
 
         async def counted_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, started, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    # answer now and tell the app the client went away; whatever it sends is dropped
+                    refused = True
+                    if not started:
+                        started = True
+                        await _send_plain(send, 413, too_large, [(b"connection", b"close")])
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await _send_plain(send, 413, too_large, [(b"connection", b"close")])
+        await self.app(scope, counted_receive, tracked_send)
 
 
 class SecurityHeadersMiddleware:

@@ -95,7 +95,7 @@ def login(
         user = guard.authenticate(username, password, client_address(request))
     except (Throttled, Busy) as exc:
         code = status.HTTP_429_TOO_MANY_REQUESTS if isinstance(exc, Throttled) else status.HTTP_503_SERVICE_UNAVAILABLE
-        response = _render(request, "login.html", code, next=_safe_next(next), error=f"{str(exc).capitalize()}.")
+        response: Response = _render(request, "login.html", code, next=_safe_next(next), error=f"{str(exc).capitalize()}.")
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:

@@ -184,9 +184,9 @@ def api_user(request: Request) -> User:
     """Dependency for the API: the session user (with CSRF on changes) or a Basic-auth user."""
     credentials = _basic_credentials(request)
     if credentials is not None:
-        user = _basic_user(request, *credentials)
-        request.state.user = user
-        return user
+        basic_user = _basic_user(request, *credentials)
+        request.state.user = basic_user
+        return basic_user
     user = session_user(request)
     if user is None:
         raise HTTPException(

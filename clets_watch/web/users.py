@@ -31,10 +31,7 @@ MIN_DISTINCT_CHARS: Final = 6
 SYSTEM_ACTOR: Final = "clets-watch"  # the pipeline's own name in ledgers (sinks.db.SYSTEM_ACTOR)
 RESERVED_NAMES: Final = frozenset({SYSTEM_ACTOR, "cletswatch", "clets_watch", "clets.watch", "system"})
 COMMON_PASSWORD_WORDS: Final = frozenset(
-    "password passw passwort passphrase qwerty qwertz azerty qwertyuiop asdfgh asdfghjkl zxcvbn letmein welcome "
-    "admin administrator root changeme secret iloveyou monkey dragon sunshine princess football baseball "
-    "master shadow trustno login abc abcdef abcdefg abcdefgh abcdefghij abcdefghijkl default guest test "
-    "police sheriff officer dispatch clets".split()
+    ["password", "passw", "passwort", "passphrase", "qwerty", "qwertz", "azerty", "qwertyuiop", "asdfgh", "asdfghjkl", "zxcvbn", "letmein", "welcome", "admin", "administrator", "root", "changeme", "secret", "iloveyou", "monkey", "dragon", "sunshine", "princess", "football", "baseball", "master", "shadow", "trustno", "login", "abc", "abcdef", "abcdefg", "abcdefgh", "abcdefghij", "abcdefghijkl", "default", "guest", "test", "police", "sheriff", "officer", "dispatch", "clets"]
 )
 
 _hasher = PasswordHasher()
@@ -68,7 +65,7 @@ def check_password(password: str, name: str = "") -> str:
     if password.isdigit():
         raise UsersFileError("password is all digits: use words or a passphrase")
     letters = "".join(c for c in password.casefold() if c.isalpha())
-    if name and name.casefold() in password.casefold():
+    if len(name) >= 3 and name.casefold() in password.casefold():
         raise UsersFileError("password contains the user name")
     if letters in COMMON_PASSWORD_WORDS or "cletswatch" in letters:
         raise UsersFileError("password is a common one (or the tool's name) with digits or marks added")

@@ -76,7 +76,7 @@ def upgrade() -> None:
     append_entries(conn, [item[3] for item in existing])
 
     for statement in protect_sql(conn.dialect.name):
-        conn.exec_driver_sql(statement)
+        conn.execute(sa.text(statement))
 
 
 def downgrade() -> None:
@@ -84,7 +84,7 @@ def downgrade() -> None:
 
     conn = op.get_bind()
     for statement in unprotect_sql(conn.dialect.name):
-        conn.exec_driver_sql(statement)
+        conn.execute(sa.text(statement))
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entries_entity")
     op.drop_table("ledger_entries")
