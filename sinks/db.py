@@ -532,6 +532,9 @@ class DatabaseSink:
         conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=set_), rows)
 
         ledger: Any = AlertLedgerEntry.__table__
+        known: set[str] = set()
+        for chunk in _chunks([f"{r['alert_id']}:{r['status']}" for r in rows], 500):
+            known.update(conn.scalars(select(ledger.c.entry_key).where(ledger.c.entry_key.in_(chunk))))
         entries = [
             {
                 "alert_id": r["alert_id"],
@@ -542,13 +545,14 @@ class DatabaseSink:
                 "entry_key": f"{r['alert_id']}:{r['status']}",
             }
             for r in rows
+            if f"{r['alert_id']}:{r['status']}" not in known  # SQLite refuses an insert over an entry
         ]
         stmt = (
             self._insert(ledger)
-            .on_conflict_do_nothing(index_elements=["entry_key"])
+            .on_conflict_do_nothing(index_elements=["entry_key"])  # a concurrent writer on PostgreSQL
             .returning(ledger.c.id, ledger.c.entry_key)
         )
-        new_ids = {key: row_id for row_id, key in conn.execute(stmt, entries).all()}
+        new_ids = {key: row_id for row_id, key in conn.execute(stmt, entries).all()} if entries else {}
         ledger_inserted = len(new_ids)
         append_entries(
             conn,

@@ -259,16 +259,31 @@ $$
 """
 
 
+_SQLITE_CLASHES: Final = {
+    "alert_ledger": "EXISTS (SELECT 1 FROM alert_ledger WHERE id = NEW.id OR entry_key = NEW.entry_key)",
+    "agency_recommendation_history": "EXISTS (SELECT 1 FROM agency_recommendation_history WHERE id = NEW.id)",
+    "ledger_entries": "EXISTS (SELECT 1 FROM ledger_entries WHERE seq = NEW.seq OR entry_hash = NEW.entry_hash "
+                      "OR ref = NEW.ref)",
+}
+
+
 def protect_sql(dialect: str) -> list[str]:
     """The DDL that makes the ledger tables append-only on ``dialect`` (run by migration 0004)."""
     if dialect == "postgresql":
         return [PG_FUNCTION_SQL, *(s for t in LEDGER_TABLES for s in _pg_trigger_sql(t))]
     if dialect == "sqlite":
-        return [
+        refuse = [
             f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
             f"BEGIN SELECT RAISE(ABORT, 'clets-watch: {op} on {t} is refused: the ledger is append-only'); END"
             for t in LEDGER_TABLES
             for op in ("UPDATE", "DELETE")
+        ]
+        # INSERT OR REPLACE deletes the row it conflicts with without firing DELETE triggers (unless
+        # recursive_triggers is on in that connection): refuse any insert over an existing row.
+        return refuse + [
+            f"CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN {clash} "
+            f"BEGIN SELECT RAISE(ABORT, 'clets-watch: REPLACE on {t} is refused: the ledger is append-only'); END"
+            for t, clash in _SQLITE_CLASHES.items()
         ]
     raise LedgerError(f"no append-only triggers for database {dialect!r}")
 
@@ -280,7 +295,7 @@ def unprotect_sql(dialect: str) -> list[str]:
             f"DROP TRIGGER IF EXISTS {t}_{name} ON {t}" for t in LEDGER_TABLES for name in ("append_only", "no_truncate")
         ]
         return [*drops, "DROP FUNCTION IF EXISTS clets_watch_append_only()"]
-    return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in LEDGER_TABLES for op in ("update", "delete")]
+    return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in LEDGER_TABLES for op in ("update", "delete", "replace")]
 
 
 def app_role_grants_sql(role: str) -> list[str]:

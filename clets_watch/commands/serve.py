@@ -55,6 +55,10 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
                    help="failed logins allowed per client address before 429 (default 10/minute)")
     p.add_argument("--max-body-bytes", type=int, default=64 * 1024,
                    help="largest request body accepted, checked before login (default 65536)")
+    p.add_argument("--trusted-proxy", action="append", metavar="IP",
+                   help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed (repeat for more); "
+                        "by default none is: any client could claim another address and dodge the "
+                        "per-address login throttle")
     p.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served behind https)")
     p.add_argument("--refresh-seconds", type=int, default=15, help="live refresh of the alerts list (default 15)")
     p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
@@ -219,7 +223,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"alert links: set CLETS_WATCH_CONSOLE_URL={url} for the worker, so Alertmanager alerts link here",
               file=sys.stderr)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
+            proxy_headers=bool(args.trusted_proxy), forwarded_allow_ips=args.trusted_proxy or [],
+            server_header=False,
+        )
     finally:
         sink.close()
     return 0

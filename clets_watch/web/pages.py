@@ -107,7 +107,7 @@ def login(
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=request.app.state.secure_cookies)
-    response.delete_cookie(PRELOGIN_COOKIE, path="/login")
+    response.delete_cookie(PRELOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
     request.state.session_cookie_set = True
     return response
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from schemas.outputs import Alert, Evidence
-from sinks.db import DatabaseSink, SinkBatch, SinkError, upgrade
+from sinks.db import AlertStateError, DatabaseSink, SinkBatch, SinkError, upgrade
 from sinks.ledger import (
     GENESIS,
     LEDGER_TABLES,
@@ -77,6 +77,40 @@ def test_the_database_refuses_update_and_delete_on_the_ledger(sink: DatabaseSink
         conn.execute(text(sql))
     assert _dump(sink.engine) == before
     assert verify(sink.engine).ok
+
+
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        ("INSERT OR REPLACE INTO alert_ledger (id, alert_id, action, actor, note, at) "
+         "SELECT id, alert_id, action, 'mallory', note, at FROM alert_ledger WHERE action = 'acknowledged'",
+         "alert_ledger"),
+        ("INSERT OR REPLACE INTO alert_ledger (alert_id, action, actor, note, at, entry_key) "
+         "SELECT alert_id, action, 'mallory', note, at, entry_key FROM alert_ledger WHERE entry_key = 'a1:fired'",
+         "alert_ledger"),
+        ("REPLACE INTO agency_recommendation_history SELECT id, ori, component, state, 'edited', alert_ids, actor, at "
+         "FROM agency_recommendation_history", "agency_recommendation_history"),
+        ("INSERT OR REPLACE INTO ledger_entries SELECT seq, entity_kind, entity_id, action, 'mallory', note, at, ref, "
+         "prev_hash, entry_hash FROM ledger_entries WHERE seq = 3", "ledger_entries"),
+    ],
+)
+def test_sqlite_refuses_insert_or_replace_over_a_ledger_row(tmp_path: Path, sql: str, table: str) -> None:
+    """SQLite's REPLACE deletes the clashing row without firing DELETE triggers: refused on its own."""
+    s = DatabaseSink(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
+        s.acknowledge("a1", "rita", "looking")
+        s.recommend("CA0190000", "suspend", reason="raid", actor="sam")
+        before = _dump(s.engine)
+        with pytest.raises(DBAPIError, match=f"REPLACE on {table} is refused"), s.engine.begin() as conn:
+            conn.execute(text(sql))
+        assert _dump(s.engine) == before and verify(s.engine).ok
+        s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))  # a replayed batch still adds nothing
+        with pytest.raises(AlertStateError):
+            s.resolve("a1", "rita", "done") and s.resolve("a1", "rita", "again")
+        assert verify(s.engine).entries == 5
+    finally:
+        s.close()
 
 
 @pytest.mark.integration
