@@ -14,6 +14,12 @@ from clets_watch.settings import Settings, WeakKey, key_entropy_bits, pseudonym_
 from sinks.audit import KEY_FINGERPRINT_LABEL, key_fingerprint
 
 
+@pytest.fixture(autouse=True)
+def no_key_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CLETS_WATCH_PSEUDONYM_KEY", "CLETS_WATCH_PSEUDONYM_KEY_FILE", "CLETS_WATCH_ENV"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def prod(**kw: object) -> Settings:
     return Settings(env="production", **kw)  # type: ignore[arg-type]
 

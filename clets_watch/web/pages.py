@@ -65,6 +65,8 @@ def _safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/alerts"
+    if "\\" in target or not target.isprintable():  # browsers read /\evil.example as //evil.example
+        return "/alerts"
     return target
 
 

@@ -232,6 +232,16 @@ def test_login_issues_a_new_session(client: TestClient) -> None:
     assert _with_cookie(client, first).get("/api/me").status_code == 401  # the old one ended
 
 
+@pytest.mark.parametrize("target", ["/\\evil.example/", "/\\/evil.example", "/\t/evil.example", "//evil.example",
+                                    "https://evil.example/alerts"])
+def test_login_never_redirects_off_site(client: TestClient, target: str) -> None:
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = client.post("/login", data={"username": "vic", "password": PASSWORDS["vic"], "csrf_token": token,
+                                    "next": target}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/alerts")
+
+
 def test_login_form_needs_its_csrf_cookie(client: TestClient) -> None:
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
