@@ -224,6 +224,21 @@ def test_end_sessions_command_logs_a_user_out_everywhere(
     assert _with_cookie(client, rita_cookie).get("/api/me").status_code == 401
 
 
+@pytest.mark.parametrize("secure", [False, True])
+def test_session_cookie_flags(console_db: str, own_users: Path, secure: bool) -> None:
+    app = make_app(console_db, own_users, secure_cookies=secure)
+    with TestClient(app, base_url="https://127.0.0.1" if secure else "http://127.0.0.1") as c:
+        page = c.get("/login")
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        r = c.post("/login", data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
+                   follow_redirects=False)
+        cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith(SESSION_COOKIE))
+    attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+    assert {"httponly", "path", "max-age", "samesite"} <= attrs and "samesite=strict" in cookie.lower()
+    assert ("secure" in attrs) is secure
+    app.state.sink.close()
+
+
 def test_login_issues_a_new_session(client: TestClient) -> None:
     login(client, "rita")
     first = _cookie(client)
