@@ -800,4 +800,4 @@ def _recommendation(r: AgencyRecommendation | AgencyRecommendationHistory) -> Re
 # The audit-run models (sinks/audit.py) share Base.metadata: import them so that the schema the
 # migrations build and the models compared against it are the same set of tables.
 import sinks.audit  # noqa: E402,F401
-import sinks.sessions  # noqa: E402,F401
+import sinks.sessions  # noqa: F401

@@ -15,7 +15,6 @@ from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
 from sinks.db import DatabaseSink, SinkBatch
 
-
 CLI_USERS = {"j.doe": "responder", "k.roe": "supervisor", "v.iew": "viewer"}
 
 

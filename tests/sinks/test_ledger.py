@@ -82,16 +82,34 @@ def test_the_database_refuses_update_and_delete_on_the_ledger(sink: DatabaseSink
 @pytest.mark.parametrize(
     ("sql", "table"),
     [
-        ("INSERT OR REPLACE INTO alert_ledger (id, alert_id, action, actor, note, at) "
-         "SELECT id, alert_id, action, 'mallory', note, at FROM alert_ledger WHERE action = 'acknowledged'",
-         "alert_ledger"),
-        ("INSERT OR REPLACE INTO alert_ledger (alert_id, action, actor, note, at, entry_key) "
-         "SELECT alert_id, action, 'mallory', note, at, entry_key FROM alert_ledger WHERE entry_key = 'a1:fired'",
-         "alert_ledger"),
-        ("REPLACE INTO agency_recommendation_history SELECT id, ori, component, state, 'edited', alert_ids, actor, at "
-         "FROM agency_recommendation_history", "agency_recommendation_history"),
-        ("INSERT OR REPLACE INTO ledger_entries SELECT seq, entity_kind, entity_id, action, 'mallory', note, at, ref, "
-         "prev_hash, entry_hash FROM ledger_entries WHERE seq = 3", "ledger_entries"),
+        (
+            (
+                "INSERT OR REPLACE INTO alert_ledger (id, alert_id, action, actor, note, at) "
+                "SELECT id, alert_id, action, 'mallory', note, at FROM alert_ledger WHERE action = 'acknowledged'"
+            ),
+            "alert_ledger",
+        ),
+        (
+            (
+                "INSERT OR REPLACE INTO alert_ledger (alert_id, action, actor, note, at, entry_key) "
+                "SELECT alert_id, action, 'mallory', note, at, entry_key FROM alert_ledger WHERE entry_key = 'a1:fired'"
+            ),
+            "alert_ledger",
+        ),
+        (
+            (
+                "REPLACE INTO agency_recommendation_history SELECT id, ori, component, state, 'edited', alert_ids, "
+                "actor, at FROM agency_recommendation_history"
+            ),
+            "agency_recommendation_history",
+        ),
+        (
+            (
+                "INSERT OR REPLACE INTO ledger_entries SELECT seq, entity_kind, entity_id, action, 'mallory', note, at, "
+                "ref, prev_hash, entry_hash FROM ledger_entries WHERE seq = 3"
+            ),
+            "ledger_entries",
+        ),
     ],
 )
 def test_sqlite_refuses_insert_or_replace_over_a_ledger_row(tmp_path: Path, sql: str, table: str) -> None:
