@@ -106,6 +106,7 @@ def login(
     end_current_session(request)  # a fresh session (and CSRF token) for the logged-in user
     sessions: SessionStore = request.app.state.sessions
     token, _ = sessions.create(user.name, credential_stamp(user))
+    sessions.purge_expired()  # expired sessions of others go too: the table holds live sessions only
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=request.app.state.secure_cookies)

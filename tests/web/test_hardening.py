@@ -212,6 +212,12 @@ def test_idle_and_absolute_timeouts(client: TestClient) -> None:
     login(client, "rita")
     now[0] += dt.timedelta(minutes=31)
     assert client.get("/api/me").status_code == 401
+    for name in ("sam", "vic"):  # sessions on other browsers, never used again
+        sessions.create(name, "stamp")
+    now[0] += dt.timedelta(hours=9)
+    assert sessions.count() == 2
+    login(client, "rita")  # a login sweeps out every expired session, not only its own
+    assert sessions.count() == 1
 
 
 def test_end_sessions_command_logs_a_user_out_everywhere(
