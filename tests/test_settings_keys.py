@@ -45,7 +45,7 @@ def test_raw_random_bytes_count_8_bits_each() -> None:
 
 
 def test_development_keeps_accepting_any_key() -> None:
-    assert pseudonym_key(Settings(env="development", pseudonym_key="a"))[0] == b"a"  # type: ignore[arg-type]
+    assert pseudonym_key(Settings(env="development", pseudonym_key="a"))[0] == b"a"
 
 
 @pytest.mark.parametrize(("mode", "who"), [(0o620, "its group"), (0o602, "others"), (0o666, "its group and others")])

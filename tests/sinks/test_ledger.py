@@ -46,7 +46,7 @@ def alert(alert_id: str) -> Alert:
         alert_id=alert_id, rule="dmv_burst", rule_version=1, severity="high", ori="CA0190000", key="CA0190000",
         window_start="2019-03-01T12:00:00Z", window_end="2019-03-01T13:00:00Z", summary=f"summary {alert_id}",
         evidence=Evidence(count=3, event_ids=("e1",)),
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture
@@ -276,7 +276,7 @@ def test_the_hash_covers_every_field() -> None:
         {"entity_kind": "agency"}, {"entity_id": "a2"}, {"action": "resolved"}, {"actor": "sam"},
         {"note": "note."}, {"note": None}, {"at": T0 + dt.timedelta(microseconds=1)}, {"ref": None},
     ):
-        digests.add(entry_hash(GENESIS, dataclasses.replace(base, **change)))  # type: ignore[arg-type]
+        digests.add(entry_hash(GENESIS, dataclasses.replace(base, **change)))
     digests.add(entry_hash("1" * 64, base))
     assert len(digests) == 10
 
