@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+import stat
+import string
 from functools import lru_cache
 from pathlib import Path
+from typing import Final
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,19 +77,89 @@ class MissingPseudonymKey(RuntimeError):
     """Production mode without an explicit pseudonym key."""
 
 
+class WeakKey(MissingPseudonymKey):
+    """A key that production refuses: too little entropy, or a key file others may write."""
+
+
+MIN_KEY_ENTROPY_BITS: Final = 256  # 32 bytes
+MIN_KEY_DISTINCT_SYMBOLS: Final = 8
+_HEX: Final = frozenset(string.hexdigits)
+_BASE64: Final = frozenset(string.ascii_letters + string.digits + "+/=-_")
+
+
+def key_entropy_bits(key: bytes) -> float:
+    """An upper estimate of a key's entropy in bits, from its length and alphabet.
+
+    A key of hex digits counts 4 bits a symbol, base64/base64url 6, other printable ASCII 6.57,
+    anything else (raw bytes) 8. A key with fewer than 8 distinct symbols counts as 0 (``aaaa…``,
+    ``abab…``). No estimate can tell a random key from a long typed phrase made of a wide alphabet;
+    it refuses what is surely weak (short, repetitive or a narrow alphabet)."""
+    if len(set(key)) < MIN_KEY_DISTINCT_SYMBOLS:
+        return 0.0
+    try:
+        text = key.decode("ascii")
+    except UnicodeDecodeError:
+        return 8.0 * len(key)
+    symbols = set(text)
+    if symbols <= _HEX:
+        per_symbol = 4.0
+    elif symbols <= _BASE64:
+        per_symbol = 6.0
+    elif text.isprintable():
+        per_symbol = math.log2(95)
+    else:
+        per_symbol = 8.0
+    return per_symbol * len(text)
+
+
+def check_key_strength(key: bytes, source: str) -> None:
+    """Refuse a key under 32 bytes of entropy (``WeakKey`` names the source and the estimate)."""
+    bits = key_entropy_bits(key)
+    if bits < MIN_KEY_ENTROPY_BITS:
+        raise WeakKey(
+            f"{source}: the key has about {bits:.0f} bits of entropy, production needs at least "
+            f"{MIN_KEY_ENTROPY_BITS} (32 random bytes): create one with `python3 -c 'import secrets; "
+            "print(secrets.token_hex(32))'`"
+        )
+
+
+def check_key_file(path: Path) -> None:
+    """Refuse a key file that the group or others may write (they could swap the key)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise WeakKey(f"cannot stat key file {path}: {exc}") from None
+    writers = [who for bit, who in ((stat.S_IWGRP, "its group"), (stat.S_IWOTH, "others")) if mode & bit]
+    if writers:
+        raise WeakKey(
+            f"key file {path} is writable by {' and '.join(writers)} (mode {stat.S_IMODE(mode):04o}): "
+            f"`chmod 600 {path}`"
+        )
+
+
 def pseudonym_key(settings: Settings, *, announce: bool = True) -> tuple[bytes, str]:
     """Return the HMAC key for subject pseudonyms and a sentence saying where it came from.
 
     Order: ``CLETS_WATCH_PSEUDONYM_KEY``, then ``CLETS_WATCH_PSEUDONYM_KEY_FILE``; otherwise, outside
-    production, a key file created once under the home folder with owner-only permissions.
+    production, a key file created once under the home folder with owner-only permissions. In
+    production a key under 32 bytes of entropy, or a key file the group or others may write, is
+    refused (``WeakKey``).
     """
     if settings.pseudonym_key is not None:
-        return settings.pseudonym_key.get_secret_value().encode(), "key from CLETS_WATCH_PSEUDONYM_KEY"
+        key = settings.pseudonym_key.get_secret_value().encode()
+        if settings.is_production:
+            check_key_strength(key, "CLETS_WATCH_PSEUDONYM_KEY")
+        return key, "key from CLETS_WATCH_PSEUDONYM_KEY"
     if settings.pseudonym_key_file is not None:
+        path = settings.pseudonym_key_file
         try:
-            return settings.pseudonym_key_file.read_bytes().strip(), f"key file {settings.pseudonym_key_file}"
+            key = path.read_bytes().strip()
         except OSError as exc:
-            raise MissingPseudonymKey(f"cannot read pseudonym key file {settings.pseudonym_key_file}: {exc}")
+            raise MissingPseudonymKey(f"cannot read pseudonym key file {path}: {exc}") from None
+        if settings.is_production:
+            check_key_file(path)
+            check_key_strength(key, f"pseudonym key file {path}")
+        return key, f"key file {path}"
     if settings.is_production:
         raise MissingPseudonymKey(
             "CLETS_WATCH_ENV=production needs an explicit pseudonym key: "

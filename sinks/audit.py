@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Self
@@ -206,9 +207,16 @@ def diff_alerts(run_a: str, a: Iterable[dict[str, Any]], run_b: str, b: Iterable
     return result
 
 
+KEY_FINGERPRINT_LABEL: Final = b"clets-watch key fingerprint v2"
+
+
 def key_fingerprint(key: bytes) -> str:
-    """A short, one-way fingerprint of the pseudonym key: runs with different keys are not comparable."""
-    return hashlib.sha256(b"clets-watch key fingerprint\x00" + key).hexdigest()[:16]
+    """A short fingerprint of the pseudonym key, so runs with different keys are not compared.
+
+    A keyed derivation (HMAC-SHA256 of a constant under the key), never a bare hash of the key, so it
+    matches no precomputed table of hashes. Guessing a key from it is as hard as the key is random:
+    production refuses keys under 32 bytes of entropy (``clets_watch.settings.check_key_strength``)."""
+    return hmac.new(key, KEY_FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
 def _iso(value: dt.datetime) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemas.outputs import Aggregate, Alert, DeadLetter, ProcessedEvent
+from sinks.ledger import NewEntry, append_entries, append_entry
+from sinks.sessions import ConsoleSession  # noqa: F401 - its table belongs to the schema the migrations build
 from sinks.models import (
     RECOMMENDATION_STATES,
     TABLES,
@@ -131,6 +134,17 @@ def create_sink_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty and owner-only (0600) unless it exists, and its folder (0700) too.
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -386,7 +400,7 @@ class DatabaseSink:
         path = sqlite_path(url)
         if path is not None:
             if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                create_private_file(path)
             elif not path.exists():
                 raise SinkError(f"no database at {path}")
         self.engine = create_sink_engine(url)
@@ -519,6 +533,9 @@ class DatabaseSink:
         conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=set_), rows)
 
         ledger: Any = AlertLedgerEntry.__table__
+        known: set[str] = set()
+        for chunk in _chunks([f"{r['alert_id']}:{r['status']}" for r in rows], 500):
+            known.update(conn.scalars(select(ledger.c.entry_key).where(ledger.c.entry_key.in_(chunk))))
         entries = [
             {
                 "alert_id": r["alert_id"],
@@ -529,8 +546,24 @@ class DatabaseSink:
                 "entry_key": f"{r['alert_id']}:{r['status']}",
             }
             for r in rows
+            if f"{r['alert_id']}:{r['status']}" not in known  # SQLite refuses an insert over an entry
         ]
-        ledger_inserted = self._insert_new(conn, ledger, entries, "entry_key")
+        stmt = (
+            self._insert(ledger)
+            .on_conflict_do_nothing(index_elements=["entry_key"])  # a concurrent writer on PostgreSQL
+            .returning(ledger.c.id, ledger.c.entry_key)
+        )
+        new_ids = {key: row_id for row_id, key in conn.execute(stmt, entries).all()} if entries else {}
+        ledger_inserted = len(new_ids)
+        append_entries(
+            conn,
+            [
+                NewEntry("alert", e["alert_id"], e["action"], e["actor"], e["note"], e["at"],
+                         f"alert_ledger:{new_ids[e['entry_key']]}")
+                for e in entries
+                if e["entry_key"] in new_ids
+            ],
+        )
         inserted = sum(1 for r in rows if r["alert_id"] not in existing)
         return inserted, len(rows) - inserted, ledger_inserted
 
@@ -547,6 +580,10 @@ class DatabaseSink:
     def _act(self, alert_id: str, action: str, actor: str, note: str, *, entry_key: str | None) -> LedgerRow:
         if not actor.strip():
             raise SinkError("an alert action needs the name of the person taking it")
+        if actor.strip().casefold() == SYSTEM_ACTOR:
+            raise SinkError(f"{SYSTEM_ACTOR!r} is the pipeline's own name: a person acts under their own name")
+        if not note.strip():
+            raise SinkError("an alert action needs a note: what was done or found")
         alerts: Any = AlertRecord.__table__
         ledger: Any = AlertLedgerEntry.__table__
         now = self._clock()
@@ -567,8 +604,9 @@ class DatabaseSink:
                     "at": now,
                     "entry_key": entry_key,
                 }
-                new_id = conn.execute(ledger.insert().returning(ledger.c.id), row).scalar_one()
                 conn.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(state=action))
+                new_id = conn.execute(ledger.insert().returning(ledger.c.id), row).scalar_one()
+                append_entry(conn, NewEntry("alert", alert_id, action, actor, note, now, f"alert_ledger:{new_id}"))
         except IntegrityError:
             raise AlertStateError(f"alert {alert_id} is already resolved") from None
         return LedgerRow(id=new_id, alert_id=alert_id, action=action, actor=actor, note=note, at=now)
@@ -664,7 +702,11 @@ class DatabaseSink:
         )
         with self.engine.begin() as conn:
             conn.execute(stmt, row)
-            conn.execute(history.insert(), row)
+            new_id = conn.execute(history.insert().returning(history.c.id), row).scalar_one()
+            append_entry(
+                conn,
+                NewEntry("agency", ori, state, actor, reason, result.at, f"agency_recommendation_history:{new_id}"),
+            )
         return result
 
     def recommendations(self) -> list[RecommendationRow]:
@@ -754,4 +796,3 @@ def _recommendation(r: AgencyRecommendation | AgencyRecommendationHistory) -> Re
         actor=r.actor,
         at=r.at,
     )
-

@@ -2,8 +2,13 @@
 
 clets-watch alerts [list] [--rule R] [--ori O] [--severity S] [--status STATE] [--limit N] [--json]
 clets-watch alerts show ALERT_ID [--json]
-clets-watch alerts ack ALERT_ID --by NAME --note TEXT
-clets-watch alerts resolve ALERT_ID --by NAME --note TEXT
+clets-watch alerts ack ALERT_ID --by NAME --note TEXT [--users FILE]
+clets-watch alerts resolve ALERT_ID --by NAME --note TEXT [--users FILE]
+clets-watch alerts verify [--expect-head HASH] [--json]
+
+``--by`` must name a console user with the responder role or above (the users file of
+``clets-watch serve``); the pipeline's own name is reserved. Everything printed for a person is
+sanitised (``clets_watch.terminal.clean``): a note cannot move the cursor or fake a ledger line.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any, get_args
 
+from clets_watch.terminal import clean
 from schemas.outputs import Severity
 
 ALERT_STATES = ("fired", "suppressed", "acknowledged", "resolved")
@@ -79,12 +86,29 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
         a = actions.add_parser(name, help=f"{verb} an alert (appends to its ledger)")
         a.add_argument("alert_id", metavar="ALERT_ID")
-        a.add_argument("--by", required=True, metavar="NAME", help="who is taking the action")
-        a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found")
+        a.add_argument("--by", required=True, metavar="NAME",
+                       help="who is taking the action: a console user with the responder role or above")
+        a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
+        a.add_argument("--users", type=Path, metavar="FILE",
+                       help="console users file (default: <home>/console-users.toml)")
         a.add_argument(
             "--json", action="store_true", default=argparse.SUPPRESS, help="the ledger entry as JSON"
         )
         _add_db(a, suppress=True)
+
+    v = actions.add_parser(
+        "verify",
+        help="check the ledger's hash chain; name the first broken entry",
+        description=(
+            "Recompute the hash chain over every ledger entry and check that every alert-ledger and "
+            "recommendation-history row has its entry. Prints the entry count and the chain's head hash; "
+            "exit 1 and the first broken entry when something was changed, removed or reordered."
+        ),
+    )
+    v.add_argument("--expect-head", metavar="HASH",
+                   help="a head hash printed by an earlier verify: fail unless the chain still leads to it")
+    v.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="the result as JSON")
+    _add_db(v, suppress=True)
 
 
 def _open_sink(db: str | None) -> Any:
@@ -133,13 +157,18 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if args.action == "show":
             return _show(sink, args, out)
         if args.action in ("ack", "resolve"):
+            actor = _actor(args.by, getattr(args, "users", None))
+            if not args.note.strip():
+                raise UserError("--note is empty: write what was done or found")
             act = sink.acknowledge if args.action == "ack" else sink.resolve
-            entry = act(args.alert_id, args.by, args.note)
+            entry = act(args.alert_id, actor, args.note)
             if getattr(args, "json", False):
                 print(json.dumps(entry.to_json()), file=out)
             else:
-                print(f"{entry.action} {entry.alert_id} by {entry.actor} (ledger entry {entry.id})", file=out)
+                print(clean(f"{entry.action} {entry.alert_id} by {entry.actor} (ledger entry {entry.id})"), file=out)
             return 0
+        if args.action == "verify":
+            return _verify(sink, args, out)
         raise UserError(f"unknown action {args.action!r}")  # pragma: no cover - argparse limits it
     except AlertNotFound:
         raise UserError(f"no alert {args.alert_id!r} in the database") from None
@@ -147,6 +176,43 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise UserError(str(exc)) from None
     finally:
         sink.close()
+
+
+def _actor(name: str, users_file: Path | None) -> str:
+    """The console user ``name`` (responder or above) from the users file: the CLI acts under a
+    known identity, never a free-typed name, and never the pipeline's own."""
+    from clets_watch.cli import UserError
+    from clets_watch.settings import get_settings
+    from clets_watch.web.users import SYSTEM_ACTOR, UsersFileError, load_users
+
+    if name.strip().casefold() == SYSTEM_ACTOR:
+        raise UserError(f"--by {SYSTEM_ACTOR!r} is reserved for the pipeline itself: act under your own name")
+    path = users_file or get_settings().home / "console-users.toml"
+    try:
+        users = load_users(path)
+    except UsersFileError as exc:
+        raise UserError(f"--by needs a console user: {exc}") from None
+    user = users.get(name)
+    if user is None:
+        raise UserError(f"--by {clean(name)!r} is not a user in {path}: add one with "
+                        "`clets-watch serve --add-user NAME --role responder`")
+    if not user.can("responder"):
+        raise UserError(f"--by {name}: acknowledging or resolving needs the responder role; {name} is a {user.role}")
+    return user.name
+
+
+def _verify(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
+    from sinks.ledger import verify
+
+    result = verify(sink.engine, expect_head=args.expect_head)
+    if getattr(args, "json", False):
+        print(json.dumps(result.to_json()), file=out)
+    elif result.ok:
+        print(f"ledger ok: {result.entries} entries, head {result.head}", file=out)
+    else:
+        print(clean(f"ledger BROKEN: {result.problem}"), file=out)
+        print(f"checked {result.entries} entries; the chain is intact up to head {result.head}", file=out)
+    return 0 if result.ok else 1
 
 
 def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
@@ -163,19 +229,22 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
     if not rows:
         print("no alerts match", file=out)
         return 0
-    table = [("ALERT ID", "WINDOW START (UTC)", "RULE", "SEVERITY", "ORI", "COMPONENT", "STATUS", "SUMMARY")]
+    table: list[tuple[str, ...]] = [("ALERT ID", "WINDOW START (UTC)", "RULE", "SEVERITY", "ORI", "COMPONENT", "STATUS", "SUMMARY")]
     for r in rows:
         data = r.to_json()
         table.append(
-            (
-                r.alert_id,
-                data["window_start"],
-                r.rule,
-                r.severity,
-                r.ori,
-                r.component or "-",
-                r.status,
-                _clip(r.summary, SUMMARY_WIDTH),
+            tuple(
+                clean(cell)
+                for cell in (
+                    r.alert_id,
+                    data["window_start"],
+                    r.rule,
+                    r.severity,
+                    r.ori,
+                    r.component or "-",
+                    r.status,
+                    _clip(r.summary, SUMMARY_WIDTH),
+                )
             )
         )
     _print_table(table, out)
@@ -224,7 +293,7 @@ def _show(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
     for e in ledger:
         when = e.to_json()["at"]
         lines.append(f"  {when}  {e.action:<12} by {e.actor}" + (f": {e.note}" if e.note else ""))
-    print("\n".join(lines), file=out)
+    print("\n".join(clean(line) for line in lines), file=out)
     return 0
 
 

@@ -1,10 +1,12 @@
 """``clets-watch serve``: the on-call console (pages and JSON API) over the alerts database.
 
-    clets-watch serve [--db URL] [--users FILE] [--host 127.0.0.1] [--port 8470]
+    clets-watch serve [--db URL] [--users FILE] [--host 127.0.0.1] [--port 8470] [--allowed-host NAME ...]
     clets-watch serve --add-user NAME --role viewer|responder|supervisor [--users FILE]
+    clets-watch serve --remove-user NAME | --end-sessions NAME [--users FILE] [--db URL]
 
 The password of ``--add-user`` is read from ``CLETS_WATCH_NEW_PASSWORD`` or, when that is unset,
-from stdin (prompted without echo on a terminal). Nothing is served without a login but ``/healthz``.
+from stdin (prompted without echo on a terminal). Nothing is served without a login but ``/healthz``
+(which then says only ok or not ok).
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Final
 
 DEFAULT_PORT: Final = 8470
 PASSWORD_ENV: Final = "CLETS_WATCH_NEW_PASSWORD"
-SECRET_ENV: Final = "CLETS_WATCH_CONSOLE_SESSION_SECRET"
+ALLOWED_HOSTS_ENV: Final = "CLETS_WATCH_CONSOLE_ALLOWED_HOSTS"
 
 _Sub = argparse._SubParsersAction
 
@@ -42,14 +43,30 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV (default: bundled)")
-    p.add_argument("--session-secret-file", type=Path, metavar="FILE",
-                   help=f"key that signs session cookies (default: {SECRET_ENV} or <home>/console-session.key, "
-                        "created once, owner-only)")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="a Host name the console answers to (repeat for more; default: "
+                        f"{ALLOWED_HOSTS_ENV}, comma-separated, or 127.0.0.1, localhost and ::1); '*' allows any")
+    p.add_argument("--session-idle-minutes", type=int, default=30,
+                   help="a session ends after this long without a request (default 30)")
+    p.add_argument("--session-hours", type=int, default=8, help="a session ends this long after login (default 8)")
+    p.add_argument("--login-failures-per-user", default="5/minute", metavar="RATE",
+                   help="failed logins allowed per user name before 429 (default 5/minute)")
+    p.add_argument("--login-failures-per-client", default="10/minute", metavar="RATE",
+                   help="failed logins allowed per client address before 429 (default 10/minute)")
+    p.add_argument("--max-body-bytes", type=int, default=64 * 1024,
+                   help="largest request body accepted, checked before login (default 65536)")
+    p.add_argument("--trusted-proxy", action="append", metavar="IP",
+                   help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed (repeat for more); "
+                        "by default none is: any client could claim another address and dodge the "
+                        "per-address login throttle")
     p.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served behind https)")
     p.add_argument("--refresh-seconds", type=int, default=15, help="live refresh of the alerts list (default 15)")
     p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
     p.add_argument("--add-user", metavar="NAME", help="add (or replace) a user in the users file, then exit")
     p.add_argument("--role", choices=("viewer", "responder", "supervisor"), help="role of --add-user")
+    p.add_argument("--remove-user", metavar="NAME", help="remove a user and end their sessions, then exit")
+    p.add_argument("--end-sessions", metavar="NAME",
+                   help="end every console session of a user (they must log in again), then exit")
     p.set_defaults(func=run)
 
 
@@ -69,24 +86,41 @@ def _read_password(name: str) -> str:
     return password
 
 
-def session_secret(path: Path) -> tuple[str, str]:
-    """The cookie-signing key and where it came from (created once, owner-only, when missing)."""
-    env = os.environ.get(SECRET_ENV)
-    if env:
-        return env, f"session key from {SECRET_ENV}"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip(), f"session key file {path}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secrets.token_urlsafe(48))
-    return path.read_text(encoding="utf-8").strip(), f"created session key file {path} (owner-only)"
+def _end_sessions(db: str | None, name: str) -> int | None:
+    """End ``name``'s console sessions; None when there is no database yet (so no sessions)."""
+    import datetime as dt
+
+    from clets_watch.cli import UserError
+    from clets_watch.commands.alerts import _open_sink
+    from sinks.sessions import SessionStore
+
+    try:
+        sink = _open_sink(db)
+    except UserError:
+        if db is None:
+            return None
+        raise
+    try:
+        hour = dt.timedelta(hours=1)
+        return SessionStore(sink.engine, idle=hour, absolute=hour).end_user(name)
+    finally:
+        sink.close()
+
+
+def allowed_hosts(args: argparse.Namespace) -> tuple[str, ...]:
+    from clets_watch.web.middleware import DEFAULT_ALLOWED_HOSTS
+
+    if args.allowed_host:
+        return tuple(args.allowed_host)
+    env = os.environ.get(ALLOWED_HOSTS_ENV, "")
+    names = tuple(h.strip() for h in env.split(",") if h.strip())
+    return names or DEFAULT_ALLOWED_HOSTS
 
 
 def run(args: argparse.Namespace) -> int:
     from clets_watch.cli import UserError
-    from clets_watch.settings import get_settings
-    from clets_watch.web.users import UsersFileError, add_user, load_users
+    from clets_watch.settings import WeakKey, check_key_file, get_settings
+    from clets_watch.web.users import UsersFileError, add_user, load_users, remove_user
 
     settings = get_settings()
     users_file: Path = args.users or settings.home / "console-users.toml"
@@ -99,6 +133,24 @@ def run(args: argparse.Namespace) -> int:
         except UsersFileError as exc:
             raise UserError(str(exc)) from None
         print(f"{'replaced' if replaced else 'added'} user {user.name} ({user.role}) in {users_file}")
+        if replaced:
+            ended = _end_sessions(args.db, user.name)
+            if ended:
+                print(f"ended {ended} console session(s) of {user.name}")
+        return 0
+    if args.remove_user:
+        try:
+            user = remove_user(users_file, args.remove_user)
+        except UsersFileError as exc:
+            raise UserError(str(exc)) from None
+        ended = _end_sessions(args.db, user.name)
+        print(f"removed user {user.name} from {users_file}; ended {ended or 0} console session(s)")
+        return 0
+    if args.end_sessions:
+        ended = _end_sessions(args.db, args.end_sessions)
+        if ended is None:
+            raise UserError("no database: there are no sessions to end")
+        print(f"ended {ended} console session(s) of {args.end_sessions}")
         return 0
 
     if not 0 < args.port < 65536:
@@ -117,32 +169,65 @@ def run(args: argparse.Namespace) -> int:
     from clets_watch.commands.alerts import _open_sink
     from clets_watch.web.app import ConsoleConfig, create_app
     from processors.agencies import RegistryError
+    from sinks.db import head_revision
 
+    if args.session_idle_minutes < 1 or args.session_hours < 1:
+        raise UserError("--session-idle-minutes and --session-hours must be at least 1")
+    if args.max_body_bytes < 1024:
+        raise UserError(f"--max-body-bytes must be at least 1024, got {args.max_body_bytes}")
+    if settings.is_production:
+        try:
+            check_key_file(users_file)
+        except WeakKey as exc:
+            raise UserError(f"users file: {exc}") from None
+    hosts = allowed_hosts(args)
+    for flag, rate in (("--login-failures-per-user", args.login_failures_per_user),
+                       ("--login-failures-per-client", args.login_failures_per_client)):
+        try:
+            from limits import parse
+
+            parse(rate)
+        except ValueError:
+            raise UserError(f"{flag} {rate!r}: write a rate such as 5/minute or 20/hour") from None
     sink = _open_sink(args.db)  # checks the URL, the file and the schema, with one-line errors
-    secret, secret_note = session_secret(args.session_secret_file or settings.home / "console-session.key")
-    if len(secret) < 32:
-        raise UserError("the console session key must be at least 32 characters")
+    if sink.schema_revision() != head_revision():
+        sink.close()
+        raise UserError("the database schema is older than this clets-watch: run `clets-watch worker` or "
+                        "`clets-watch demo` once to migrate it")
     try:
         app = create_app(
             ConsoleConfig(
                 db_url=sink.url,
                 users_file=users_file,
-                session_secret=secret,
                 agencies_file=args.agencies or settings.agencies_file,
                 secure_cookies=args.secure_cookies,
                 refresh_seconds=args.refresh_seconds,
+                session_idle_minutes=args.session_idle_minutes,
+                session_absolute_hours=args.session_hours,
+                allowed_hosts=hosts,
+                max_body_bytes=args.max_body_bytes,
+                login_failures_per_user=args.login_failures_per_user,
+                login_failures_per_client=args.login_failures_per_client,
             ),
             sink=sink,
         )
     except RegistryError as exc:
         raise UserError(str(exc)) from None
     url = f"http://{args.host}:{args.port}"
-    print(f"clets-watch console on {url} ({len(users)} user(s) from {users_file}; {secret_note})", file=sys.stderr)
+    print(f"clets-watch console on {url} ({len(users)} user(s) from {users_file}; answers to Host "
+          f"{', '.join(hosts)})", file=sys.stderr)
+    if args.host not in hosts and "*" not in hosts:
+        print(f"note: {args.host} is not an allowed Host name: browsers must use one of {', '.join(hosts)}, "
+              "or add names with --allowed-host", file=sys.stderr)
     if settings.console_url != url:
         print(f"alert links: set CLETS_WATCH_CONSOLE_URL={url} for the worker, so Alertmanager alerts link here",
               file=sys.stderr)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
+            proxy_headers=bool(args.trusted_proxy), forwarded_allow_ips=args.trusted_proxy or [],
+            server_header=False,
+        )
     finally:
         sink.close()
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import shutil
 import subprocess
 from collections import defaultdict
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import jinja2
 
@@ -265,22 +266,34 @@ def render_html(data: ReportData) -> str:
                            local=LOCAL, kind_label=KIND_LABEL)
 
 
+def _private_text(path: Path) -> IO[str]:
+    """Open ``path`` for writing, owner-only (0600) even when it existed with wider permissions."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+
+
 def write_report(data: ReportData, out_dir: Path, *, pdf: bool = True) -> RenderResult:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the CSVs, the HTML and (when a converter is there) the PDF, every file owner-only
+    (0600) and a new folder 0700: an audit report names agencies and operator pseudonyms."""
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     csvs = []
     for table in data.tables.values():
         path = out_dir / table.name
-        with path.open("w", newline="", encoding="utf-8") as fh:
+        with _private_text(path) as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(table.header)
             writer.writerows(table.rows)
         csvs.append(path)
     html = out_dir / "report.html"
-    html.write_text(render_html(data), encoding="utf-8")
+    with _private_text(html) as fh:
+        fh.write(render_html(data))
     pdf_path: Path | None = None
     note = "PDF not requested"
     if pdf:
         pdf_path, note = html_to_pdf(html, out_dir / "report.pdf")
+        if pdf_path is not None:
+            pdf_path.chmod(0o600)
     return RenderResult(html, csvs, pdf_path, note)
 
 

@@ -3,34 +3,53 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request, status
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.concurrency import run_in_threadpool
 
 from clets_watch import __version__
 from clets_watch.web import api, pages
 from clets_watch.web.data import ConsoleData
-from clets_watch.web.models import Health, Problem
-from clets_watch.web.security import BasicAuthCache, CsrfFailed, Forbidden, LoginRequired, api_user, page_user
+from clets_watch.web.guard import DEFAULT_PER_CLIENT, DEFAULT_PER_USER, LoginGuard
+from clets_watch.web.middleware import (
+    DEFAULT_ALLOWED_HOSTS,
+    DEFAULT_MAX_BODY_BYTES,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TrustedHostMiddleware,
+)
+from clets_watch.web.models import Health
+from clets_watch.web.security import (
+    SESSION_COOKIE,
+    SESSION_SCOPE_KEY,
+    BasicAuthCache,
+    CsrfFailed,
+    Forbidden,
+    LoginRequired,
+    api_user,
+    current_session,
+    page_user,
+    session_user,
+)
 from clets_watch.web.service import Console
-from clets_watch.web.users import UserStore
+from clets_watch.web.users import User, UserStore
 from processors.agencies import AgencyRegistry
 from sinks.db import DatabaseSink
+from sinks.sessions import SessionStore
 
 HERE: Final = Path(__file__).resolve().parent
-SESSION_COOKIE: Final = "clets_watch_session"
-SESSION_MAX_AGE: Final = 8 * 3600  # one shift
 OPENAPI_URL: Final = "/api/openapi.json"
 
 
@@ -38,27 +57,22 @@ OPENAPI_URL: Final = "/api/openapi.json"
 class ConsoleConfig:
     db_url: str
     users_file: Path
-    session_secret: str
     agencies_file: Path | None = None
     secure_cookies: bool = False  # set when served over https (behind a TLS proxy)
     refresh_seconds: int = 15
-
-
-def _security_headers(response: Response) -> None:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; frame-ancestors 'none'",
-    )
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 8  # one shift
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    login_failures_per_user: str = DEFAULT_PER_USER
+    login_failures_per_client: str = DEFAULT_PER_CLIENT
+    max_concurrent_password_checks: int = 2
 
 
 def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> FastAPI:
     """The console app over ``config.db_url`` (opened without creating or migrating anything)."""
-    if len(config.session_secret) < 32:
-        raise ValueError("the session secret must be at least 32 characters")
+    if config.max_body_bytes < 1024:
+        raise ValueError("max_body_bytes must be at least 1024")
     app = FastAPI(
         title="clets-watch console API",
         version=__version__,
@@ -73,46 +87,66 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     )
     db = sink or DatabaseSink(config.db_url, create=False)
     app.state.sink = db
-    app.state.users = UserStore(config.users_file)
+    users = UserStore(config.users_file)
+    app.state.users = users
     app.state.basic_cache = BasicAuthCache()
+    app.state.guard = LoginGuard(
+        users,
+        per_user=config.login_failures_per_user,
+        per_client=config.login_failures_per_client,
+        max_concurrent=config.max_concurrent_password_checks,
+    )
+    sessions = SessionStore(
+        db.engine,
+        idle=dt.timedelta(minutes=config.session_idle_minutes),
+        absolute=dt.timedelta(hours=config.session_absolute_hours),
+    )
+    app.state.sessions = sessions
+    app.state.secure_cookies = config.secure_cookies
     app.state.console = Console(sink=db, data=ConsoleData(db), registry=AgencyRegistry.load(config.agencies_file))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(version=__version__, refresh_seconds=config.refresh_seconds)
     templates.env.filters["when"] = _when
     app.state.templates = templates
 
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=config.session_secret,
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
-        same_site="strict",
-        https_only=config.secure_cookies,
-    )
-
     @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
+    async def server_side_session(request: Request, call_next: Any) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        rec = await run_in_threadpool(sessions.get, token) if token else None
+        request.scope[SESSION_SCOPE_KEY] = rec
+        request.scope["session"] = rec.data if rec is not None else {}
+        before = json.dumps(request.scope["session"], sort_keys=True, default=str)
         response: Response = await call_next(request)
-        _security_headers(response)
-        if request.url.path.startswith(("/api/", "/alerts", "/agencies", "/fragments")):
-            response.headers.setdefault("Cache-Control", "no-store")
+        rec_after = current_session(request)
+        if rec_after is not None:
+            changed = json.dumps(rec_after.data, sort_keys=True, default=str) != before
+            await run_in_threadpool(sessions.save, rec_after, data_changed=changed)
+        elif token and not getattr(request.state, "session_cookie_set", False):
+            response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(TrustedHostMiddleware, allowed=config.allowed_hosts)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
 
-    @app.get("/healthz", response_model=Health, tags=["health"], summary="liveness and database reachability",
-             responses={503: {"model": Problem, "description": "the database cannot be reached"}})
-    def healthz() -> Any:
+    @app.get("/healthz", response_model=Health, response_model_exclude_none=True, tags=["health"],
+             summary="liveness and database reachability: ok or not ok (the reason only with a login)",
+             responses={503: {"model": Health, "description": "the database cannot be reached"}})
+    def healthz(request: Request) -> Any:
         try:
             with db.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-            return JSONResponse({"detail": f"database unreachable: {reason[0] if reason else type(exc).__name__}"},
-                                status_code=503)
-        return Health(status="ok", database="ok")
+            body: dict[str, str] = {"status": "not ok"}
+            if session_user(request) is not None:
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+                body["detail"] = f"database unreachable: {reason[0] if reason else type(exc).__name__}"
+            return JSONResponse(body, status_code=503)
+        return Health(status="ok")
 
     def openapi_schema() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -131,9 +165,10 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/api/docs", include_in_schema=False, dependencies=[Depends(page_user)])
-    def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title="clets-watch console API")
+    @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
+    def api_docs(request: Request, user: Annotated[User, Depends(page_user)]) -> HTMLResponse:
+        """The API reference as a plain page (no Swagger UI, no third-party script)."""
+        return pages._render(request, "api_docs.html", operations=_operations(app.openapi()), openapi_url=OPENAPI_URL)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _exc: LoginRequired) -> Response:
@@ -151,6 +186,20 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
         return pages._render(request, "error.html", status.HTTP_403_FORBIDDEN, title="Form expired", message=str(exc))
 
     return app
+
+
+def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            params = [p.get("name", "") for p in op.get("parameters", [])]
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            out.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                "params": params, "body": str(body.get("$ref", "")).rsplit("/", 1)[-1],
+                "responses": sorted(op.get("responses", {})),
+            })
+    return out
 
 
 def _when(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

@@ -23,8 +23,8 @@ class Problem(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
-    database: Literal["ok"]
+    status: Literal["ok", "not ok"]
+    detail: str | None = Field(None, description="why not ok; only for a logged-in user")
 
 
 class Me(BaseModel):

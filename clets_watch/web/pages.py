@@ -14,18 +14,23 @@ from pydantic import ValidationError
 from clets_watch.web import models as m
 from clets_watch.web.chart import legend, traffic_svg
 from clets_watch.web.data import SEVERITIES, STATE_FILTERS, AlertFilters, Traffic, TrafficBucket
+from clets_watch.web.guard import Busy, LoginGuard, Throttled
 from clets_watch.web.security import (
     CSRF_FIELD,
-    SESSION_USER,
-    BasicAuthCache,
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
     check_csrf,
+    client_address,
+    credential_stamp,
     csrf_token,
+    end_current_session,
     page_user,
     require,
 )
 from clets_watch.web.service import Console, NotFound
-from clets_watch.web.users import User, UserStore
+from clets_watch.web.users import User
 from sinks.db import AlertStateError
+from sinks.sessions import SessionStore
 
 router = APIRouter(include_in_schema=False)
 PageUser = Annotated[User, Depends(page_user)]
@@ -36,12 +41,17 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
     templates = request.app.state.templates
     user = getattr(request.state, "user", None)
     flash = request.session.pop("flash", None)
-    return templates.TemplateResponse(  # type: ignore[no-any-return]
+    response: HTMLResponse = templates.TemplateResponse(
         request,
         template,
         {"user": user, "csrf_token": csrf_token(request), "csrf_field": CSRF_FIELD, "flash": flash, **context},
         status_code=status_code,
     )
+    new_prelogin = getattr(request.state, "new_prelogin_csrf", None)
+    if new_prelogin:  # before login: the form's token is checked against this cookie (double submit)
+        response.set_cookie(PRELOGIN_COOKIE, new_prelogin, max_age=3600, path="/login", httponly=True,
+                            samesite="strict", secure=request.app.state.secure_cookies)
+    return response
 
 
 def _flash(request: Request, kind: str, text: str) -> None:
@@ -54,6 +64,8 @@ def _safe_next(target: str | None) -> str:
         return "/alerts"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/alerts"
+    if "\\" in target or not target.isprintable():  # browsers read /\evil.example as //evil.example
         return "/alerts"
     return target
 
@@ -77,26 +89,40 @@ def login(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token_field: Annotated[str, Form(alias=CSRF_FIELD)] = "",
-    next: Annotated[str, Form()] = "/alerts",
+    next: Annotated[str, Form(max_length=2048)] = "/alerts",
 ) -> Response:
     check_csrf(request, csrf_token_field)
-    store: UserStore = request.app.state.users
-    cache: BasicAuthCache = request.app.state.basic_cache
-    user = store.get(username)
-    if user is None or not cache.verify(user, password):
+    guard: LoginGuard = request.app.state.guard
+    try:
+        user = guard.authenticate(username, password, client_address(request))
+    except (Throttled, Busy) as exc:
+        code = status.HTTP_429_TOO_MANY_REQUESTS if isinstance(exc, Throttled) else status.HTTP_503_SERVICE_UNAVAILABLE
+        response: Response = _render(request, "login.html", code, next=_safe_next(next), error=f"{str(exc).capitalize()}.")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if user is None:
         return _render(request, "login.html", status.HTTP_401_UNAUTHORIZED,
                        next=_safe_next(next), error="Wrong user name or password.")
-    request.session.clear()  # a fresh session (and CSRF token) for the logged-in user
-    request.session[SESSION_USER] = user.name
-    csrf_token(request)
-    return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    end_current_session(request)  # a fresh session (and CSRF token) for the logged-in user
+    sessions: SessionStore = request.app.state.sessions
+    token, _ = sessions.create(user.name, credential_stamp(user))
+    sessions.purge_expired()  # expired sessions of others go too: the table holds live sessions only
+    response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()), path="/",
+                        httponly=True, samesite="strict", secure=request.app.state.secure_cookies)
+    response.delete_cookie(PRELOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
+    request.state.session_cookie_set = True
+    return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf_token_field: Annotated[str, Form(alias=CSRF_FIELD)] = "") -> Response:
     check_csrf(request, csrf_token_field)
-    request.session.clear()
-    return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    end_current_session(request)
+    response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    request.state.session_cookie_set = True
+    return response
 
 
 @router.get("/")

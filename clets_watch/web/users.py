@@ -25,7 +25,14 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 Role = Literal["viewer", "responder", "supervisor"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-MIN_PASSWORD_CHARS: Final = 10
+MIN_PASSWORD_CHARS: Final = 12
+MAX_PASSWORD_CHARS: Final = 1024
+MIN_DISTINCT_CHARS: Final = 6
+SYSTEM_ACTOR: Final = "clets-watch"  # the pipeline's own name in ledgers (sinks.db.SYSTEM_ACTOR)
+RESERVED_NAMES: Final = frozenset({SYSTEM_ACTOR, "cletswatch", "clets_watch", "clets.watch", "system"})
+COMMON_PASSWORD_WORDS: Final = frozenset(
+    ["password", "passw", "passwort", "passphrase", "qwerty", "qwertz", "azerty", "qwertyuiop", "asdfgh", "asdfghjkl", "zxcvbn", "letmein", "welcome", "admin", "administrator", "root", "changeme", "secret", "iloveyou", "monkey", "dragon", "sunshine", "princess", "football", "baseball", "master", "shadow", "trustno", "login", "abc", "abcdef", "abcdefg", "abcdefgh", "abcdefghij", "abcdefghijkl", "default", "guest", "test", "police", "sheriff", "officer", "dispatch", "clets"]
+)
 
 _hasher = PasswordHasher()
 
@@ -45,10 +52,28 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def hash_password(password: str) -> str:
+def check_password(password: str, name: str = "") -> str:
+    """The console's password policy (after NIST SP 800-63B: length and a blocklist, no composition
+    rules): 12 to 1024 characters, at least 6 different ones, not all digits, not the user name or
+    the tool's name, not a common password with digits or punctuation added."""
     if len(password) < MIN_PASSWORD_CHARS:
         raise UsersFileError(f"password too short: at least {MIN_PASSWORD_CHARS} characters")
-    return _hasher.hash(password)
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise UsersFileError(f"password too long: at most {MAX_PASSWORD_CHARS} characters")
+    if len(set(password)) < MIN_DISTINCT_CHARS:
+        raise UsersFileError(f"password too repetitive: use at least {MIN_DISTINCT_CHARS} different characters")
+    if password.isdigit():
+        raise UsersFileError("password is all digits: use words or a passphrase")
+    letters = "".join(c for c in password.casefold() if c.isalpha())
+    if len(name) >= 3 and name.casefold() in password.casefold():
+        raise UsersFileError("password contains the user name")
+    if letters in COMMON_PASSWORD_WORDS or "cletswatch" in letters:
+        raise UsersFileError("password is a common one (or the tool's name) with digits or marks added")
+    return password
+
+
+def hash_password(password: str, name: str = "") -> str:
+    return _hasher.hash(check_password(password, name))
 
 
 def verify_password(user: User, password: str) -> bool:
@@ -63,6 +88,8 @@ def check_name(name: str) -> str:
         raise UsersFileError(
             f"user name {name!r} is not allowed: 1-64 characters, letters, digits, '.', '_' or '-'"
         )
+    if name.casefold() in RESERVED_NAMES:
+        raise UsersFileError(f"user name {name!r} is reserved: ledgers use it for the pipeline itself")
     return name
 
 
@@ -143,11 +170,21 @@ def save_users(path: Path, users: Mapping[str, User]) -> None:
 def add_user(path: Path, name: str, role: str, password: str) -> tuple[User, bool]:
     """Add or replace a user (new hash); returns the user and whether it replaced one."""
     users = load_users(path) if path.exists() else {}
-    user = User(name=check_name(name), role=check_role(role), password_hash=hash_password(password))
+    user = User(name=check_name(name), role=check_role(role), password_hash=hash_password(password, name))
     replaced = name in users
     users[name] = user
     save_users(path, users)
     return user, replaced
+
+
+def remove_user(path: Path, name: str) -> User:
+    """Remove a user from the users file; returns the removed user."""
+    users = load_users(path)
+    user = users.pop(name, None)
+    if user is None:
+        raise UsersFileError(f"{path}: no user {name!r}")
+    save_users(path, users)
+    return user
 
 
 class UserStore:

@@ -123,3 +123,22 @@ def test_a_component_report_holds_only_that_component(recorded_year: RecordedYea
     assert rc == 0
     with (out_dir / "agencies.csv").open() as fh:
         assert {r["component"] for r in csv.DictReader(fh)} == {"ICE-ERO"}
+
+
+def test_report_files_are_owner_only(recorded_year: RecordedYear, tmp_path: Path) -> None:
+    """An audit report names agencies and operator pseudonyms: its folder is 0700, its files 0600,
+    also when they were there before with wider permissions."""
+    out_dir = tmp_path / "private-report"
+    out_dir.mkdir(mode=0o755)
+    (out_dir / "report.html").write_text("old")
+    (out_dir / "report.html").chmod(0o644)
+    rc, _ = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir / "new"),
+                    "--year", "2018", "--as-of", "2019-09-01", "--no-pdf")
+    assert rc == 0
+    assert (out_dir / "new").stat().st_mode & 0o777 == 0o700
+    rc, _ = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
+                    "--year", "2018", "--as-of", "2019-09-01", "--no-pdf")
+    assert rc == 0
+    files = [p for d in (out_dir, out_dir / "new") for p in d.iterdir() if p.is_file()]
+    assert len(files) > 4
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}

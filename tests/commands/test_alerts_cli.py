@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clets_watch import cli
+from clets_watch.settings import get_settings
+from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
 from sinks.db import DatabaseSink, SinkBatch
 
+CLI_USERS = {"j.doe": "responder", "k.roe": "supervisor", "v.iew": "viewer"}
+
+
+@pytest.fixture(scope="session")
+def cli_users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli-users") / "console-users.toml"
+    for name, role in CLI_USERS.items():
+        add_user(path, name, role, f"long {role} passphrase 42")
+    return path
+
 
 @pytest.fixture(autouse=True)
-def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_users_file: Path) -> None:
+    """A fresh home per test, holding the console users that ``--by`` must name."""
     monkeypatch.delenv("CLETS_WATCH_DB_URL", raising=False)
     monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    shutil.copyfile(cli_users_file, tmp_path / "home" / "console-users.toml")
+    get_settings.cache_clear()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -146,7 +163,7 @@ def test_ack_resolve_and_show_with_the_ledger(capsys: pytest.CaptureFixture[str]
 
 
 def test_unknown_alert_is_a_clear_error(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
-    for argv in (("show", "nope"), ("ack", "nope", "--by", "a", "--note", "b")):
+    for argv in (("show", "nope"), ("ack", "nope", "--by", "j.doe", "--note", "b")):
         code, out, err = run(capsys, "alerts", *argv, "--db", db_url)
         assert (code, out) == (2, "")
         assert err.strip() == "clets-watch alerts: no alert 'nope' in the database"
@@ -191,3 +208,70 @@ def test_ack_requires_a_name_and_a_note(capsys: pytest.CaptureFixture[str], db_u
         cli.main(["alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe"])
     assert exc.value.code == 2
     assert "--note" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        ("mallory", "'mallory' is not a user in"),
+        ("v.iew", "needs the responder role; v.iew is a viewer"),
+        ("clets-watch", "reserved for the pipeline itself"),
+        ("CLETS-WATCH", "reserved for the pipeline itself"),
+    ],
+)
+def test_by_must_name_a_responder_from_the_users_file(
+    capsys: pytest.CaptureFixture[str], db_url: str, by: str, message: str
+) -> None:
+    code, out, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", by, "--note", "on it")
+    assert (code, out) == (2, "") and message in err
+    code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
+    assert [e["action"] for e in json.loads(out)["ledger"]] == ["fired"]  # nothing was recorded
+
+
+def test_by_reads_the_users_file_given(capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path) -> None:
+    other = tmp_path / "other-users.toml"
+    add_user(other, "o.ther", "responder", "another long passphrase")
+    code, _, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "x",
+                       "--users", str(other))
+    assert code == 2 and "'j.doe' is not a user in" in err
+    code, out, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "o.ther", "--note", "x",
+                         "--users", str(other))
+    assert code == 0 and out.startswith("acknowledged al-ero by o.ther"), err
+
+
+@pytest.mark.parametrize("note", ["", "   ", "\n\t"])
+def test_an_empty_note_is_refused(capsys: pytest.CaptureFixture[str], db_url: str, note: str) -> None:
+    code, _, err = run(capsys, "alerts", "resolve", "al-ero", "--db", db_url, "--by", "j.doe", "--note", note)
+    assert code == 2 and "--note is empty" in err
+
+
+def test_terminal_output_is_sanitised(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    """A note with escape sequences and a newline prints inert, on its own line: it cannot clear the
+    screen, recolour, or print a fake ledger line."""
+    fake = "\x1b[2J\x1b[31mcleared\r\n  2019-03-01T15:00:00Z  resolved     by k.roe: all fine\u202e"
+    code, out, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", fake)
+    assert code == 0, err
+    code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url)
+    assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
+    assert "\\x1b[2J\\x1b[31mcleared\\x0d\\x0a  2019-03-01T15:00:00Z  resolved" in out
+    ledger_lines = out.split("ledger:\n", 1)[1].splitlines()
+    assert len(ledger_lines) == 2 and "resolved     by k.roe" not in ledger_lines[1].split(":", 1)[0]
+    code, out, _ = run(capsys, "alerts", "--db", db_url)
+    assert "\x1b" not in out
+    code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
+    assert json.loads(out)["ledger"][1]["note"] == fake  # stored as written; only the display is inert
+
+
+def test_verify_reports_an_intact_ledger_and_its_head(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "on it")
+    code, out, _ = run(capsys, "alerts", "verify", "--db", db_url)
+    assert code == 0 and out.startswith("ledger ok: 4 entries, head ")  # 3 fired/suppressed + 1 ack
+    head = out.split("head ", 1)[1].strip()
+    code, out, _ = run(capsys, "alerts", "verify", "--db", db_url, "--expect-head", head, "--json")
+    assert code == 0 and json.loads(out) == {"ok": True, "entries": 4, "head": head, "broken_seq": None,
+                                             "problem": None}
+    run(capsys, "alerts", "resolve", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "done")
+    code, out, _ = run(capsys, "alerts", "verify", "--db", db_url, "--expect-head", head)
+    assert code == 0  # appending keeps the old head on the chain...
+    code, out, _ = run(capsys, "alerts", "verify", "--db", db_url, "--expect-head", "f" * 64)
+    assert code == 1 and "does not pass through" in out  # ...a head never recorded is not on it

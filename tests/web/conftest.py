@@ -32,7 +32,6 @@ from sinks.db import DatabaseSink, SinkBatch
 RAID_START = "2019-06-12T05:00:00-07:00"
 PASSWORDS = {"vic": "viewer-password-1", "rita": "responder-password-1", "sam": "supervisor-password-1"}
 ROLES = {"vic": "viewer", "rita": "responder", "sam": "supervisor"}
-SESSION_SECRET = "test-session-secret-" + "x" * 32
 ICE_ERO = "CAICE0100"
 
 
@@ -104,8 +103,8 @@ def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def make_app(db_url: str, users: Path):  # type: ignore[no-untyped-def]
-    return create_app(ConsoleConfig(db_url=db_url, users_file=users, session_secret=SESSION_SECRET))
+def make_app(db_url: str, users: Path, **options: object):  # type: ignore[no-untyped-def]
+    return create_app(ConsoleConfig(db_url=db_url, users_file=users, **options))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -164,7 +163,7 @@ def start_console(free_port: Callable[[], int], users_file: Path, tmp_path: Path
     def start(db_url: str, *extra: str) -> ConsoleServer:
         port = free_port()
         log_path = tmp_path / f"serve-{port}.log"
-        env = {**os.environ, "CLETS_WATCH_HOME": str(tmp_path / "home"), "CLETS_WATCH_CONSOLE_SESSION_SECRET": SESSION_SECRET}
+        env = {**os.environ, "CLETS_WATCH_HOME": str(tmp_path / "home")}
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 [str(Path(sys.executable).with_name("clets-watch")), "serve", "--db", db_url, "--users", str(users_file),

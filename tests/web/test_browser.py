@@ -41,13 +41,32 @@ def server(start_console: Callable[..., ConsoleServer], console_db: str) -> Cons
     return start_console(console_db)
 
 
+# Every CSP violation a page causes, from the browser's console and from the DOM event (the init
+# script runs in the page before any of its own scripts; it is not subject to the page's CSP).
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline'));
+});
+"""
+
+
+def csp_violations(page: Page) -> list[str]:
+    return [str(v) for v in page.evaluate("window.__cspViolations || []")]
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A page whose console is watched: the test fails on any Content-Security-Policy violation."""
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     context.set_default_timeout(10_000)
+    context.add_init_script(CSP_LISTENER)
     pg = context.new_page()
+    console_csp: list[str] = []
+    pg.on("console", lambda msg: console_csp.append(msg.text) if "Content Security Policy" in msg.text else None)
     try:
         yield pg
+        assert not console_csp, f"CSP violations in the console log: {console_csp}"
     finally:
         context.close()
 
@@ -165,3 +184,48 @@ def test_supervisor_suspends_direct_access(page: Page, server: ConsoleServer, tm
     page.goto(f"{server.url}/agencies")
     expect(page.locator("table.agencies tbody tr").first).to_contain_text(ICE_ERO)
     expect(page.locator("table.agencies tbody tr").first).to_contain_text("suspend")
+
+
+def test_every_page_works_under_the_content_security_policy(page: Page, server: ConsoleServer) -> None:
+    """No inline script or style: the CSP has no 'unsafe-inline', and the console log shows no
+    violation on any page, while the external script and stylesheet do their work."""
+    response = page.goto(f"{server.url}/login")
+    assert response is not None
+    csp = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "http" not in csp  # no CDN
+    log_in(page, server, "sam")
+    # the stylesheet applies (header colour) and console.js runs (it stamps the live-refresh time)
+    header_bg = page.evaluate("getComputedStyle(document.querySelector('header.top')).backgroundColor")
+    assert header_bg == "rgb(20, 33, 61)"
+    expect(page.locator("[data-updated]")).to_have_text(re.compile(r"\d\d:\d\d:\d\d UTC"))
+    page.locator("#alert-rows a.alert-link").first.click()
+    expect(page.get_by_test_id("alert-state")).to_be_visible()
+    page.goto(f"{server.url}/agencies")
+    page.goto(f"{server.url}/agencies/{ICE_ERO}")
+    expect(page.locator("svg.chart rect").first).to_be_visible()
+    expect(page.locator("svg.swatch rect").first).to_be_visible()  # the legend colours, without style=""
+    page.goto(f"{server.url}/api/docs")
+    expect(page.get_by_role("heading", name="Console API")).to_be_visible()
+    assert page.locator("table.api-ops tbody tr").count() >= 9
+    assert csp_violations(page) == []
+
+
+def test_the_csp_watch_sees_an_inline_script(browser: Browser, server: ConsoleServer) -> None:
+    """The control for the test above: an inline script added to a console page is blocked, and
+    both the DOM event and the console message report it."""
+    context = browser.new_context()
+    context.add_init_script(CSP_LISTENER)
+    pg = context.new_page()
+    messages: list[str] = []
+    pg.on("console", lambda msg: messages.append(msg.text))
+    try:
+        pg.goto(f"{server.url}/login")
+        pg.evaluate("""() => { const s = document.createElement('script');
+                              s.textContent = 'window.__ran = true'; document.body.appendChild(s); }""")
+        pg.wait_for_timeout(200)
+        assert pg.evaluate("window.__ran === true") is False
+        assert any("script-src" in v for v in csp_violations(pg))
+        assert any("Content Security Policy" in m for m in messages)
+    finally:
+        context.close()

@@ -1,0 +1,324 @@
+"""The tamper-evident ledger on SQLite and on the real PostgreSQL: UPDATE, DELETE (and TRUNCATE)
+refused by triggers from migration 0004, a hash chain that `verify` checks and that names the first
+broken entry, an app role without UPDATE/DELETE privileges, and the migration journalling rows
+written before it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+from schemas.outputs import Alert, Evidence
+from sinks.db import AlertStateError, DatabaseSink, SinkBatch, SinkError, upgrade
+from sinks.ledger import (
+    GENESIS,
+    LEDGER_TABLES,
+    LedgerError,
+    NewEntry,
+    app_role_grants_sql,
+    append_entry,
+    entry_hash,
+    unprotect_sql,
+    verify,
+)
+
+UTC = dt.UTC
+T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'clets-watch.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def alert(alert_id: str) -> Alert:
+    return Alert(
+        alert_id=alert_id, rule="dmv_burst", rule_version=1, severity="high", ori="CA0190000", key="CA0190000",
+        window_start="2019-03-01T12:00:00Z", window_end="2019-03-01T13:00:00Z", summary=f"summary {alert_id}",
+        evidence=Evidence(count=3, event_ids=("e1",)),
+    )
+
+
+@pytest.fixture
+def sink(db_url: str) -> Iterator[DatabaseSink]:
+    s = DatabaseSink(db_url)
+    s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
+    s.acknowledge("a1", "rita", "looking")
+    s.recommend("CA0190000", "suspend", reason="raid", actor="sam", alert_ids=["a1"])
+    yield s
+    s.close()
+
+
+TAMPERING = [
+    ("UPDATE alert_ledger SET note = 'nothing to see'", "alert_ledger"),
+    ("DELETE FROM alert_ledger", "alert_ledger"),
+    ("UPDATE agency_recommendation_history SET actor = 'someone'", "agency_recommendation_history"),
+    ("DELETE FROM agency_recommendation_history", "agency_recommendation_history"),
+    ("UPDATE ledger_entries SET actor = 'someone'", "ledger_entries"),
+    ("DELETE FROM ledger_entries WHERE seq = 2", "ledger_entries"),
+]
+
+
+@pytest.mark.parametrize(("sql", "table"), TAMPERING)
+def test_the_database_refuses_update_and_delete_on_the_ledger(sink: DatabaseSink, sql: str, table: str) -> None:
+    before = _dump(sink.engine)
+    with pytest.raises(DBAPIError, match=f"on {table} is refused: the ledger is append-only"), \
+            sink.engine.begin() as conn:
+        conn.execute(text(sql))
+    assert _dump(sink.engine) == before
+    assert verify(sink.engine).ok
+
+
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        (
+            (
+                "INSERT OR REPLACE INTO alert_ledger (id, alert_id, action, actor, note, at) "
+                "SELECT id, alert_id, action, 'mallory', note, at FROM alert_ledger WHERE action = 'acknowledged'"
+            ),
+            "alert_ledger",
+        ),
+        (
+            (
+                "INSERT OR REPLACE INTO alert_ledger (alert_id, action, actor, note, at, entry_key) "
+                "SELECT alert_id, action, 'mallory', note, at, entry_key FROM alert_ledger WHERE entry_key = 'a1:fired'"
+            ),
+            "alert_ledger",
+        ),
+        (
+            (
+                "REPLACE INTO agency_recommendation_history SELECT id, ori, component, state, 'edited', alert_ids, "
+                "actor, at FROM agency_recommendation_history"
+            ),
+            "agency_recommendation_history",
+        ),
+        (
+            (
+                "INSERT OR REPLACE INTO ledger_entries SELECT seq, entity_kind, entity_id, action, 'mallory', note, at, "
+                "ref, prev_hash, entry_hash FROM ledger_entries WHERE seq = 3"
+            ),
+            "ledger_entries",
+        ),
+    ],
+)
+def test_sqlite_refuses_insert_or_replace_over_a_ledger_row(tmp_path: Path, sql: str, table: str) -> None:
+    """SQLite's REPLACE deletes the clashing row without firing DELETE triggers: refused on its own."""
+    s = DatabaseSink(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
+        s.acknowledge("a1", "rita", "looking")
+        s.recommend("CA0190000", "suspend", reason="raid", actor="sam")
+        before = _dump(s.engine)
+        with pytest.raises(DBAPIError, match=f"REPLACE on {table} is refused"), s.engine.begin() as conn:
+            conn.execute(text(sql))
+        assert _dump(s.engine) == before and verify(s.engine).ok
+        s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))  # a replayed batch still adds nothing
+        with pytest.raises(AlertStateError):
+            s.resolve("a1", "rita", "done") and s.resolve("a1", "rita", "again")
+        assert verify(s.engine).entries == 5
+    finally:
+        s.close()
+
+
+@pytest.mark.integration
+def test_postgres_refuses_truncate_too(postgres_url: str) -> None:
+    s = DatabaseSink(postgres_url)
+    try:
+        s.write_batch(SinkBatch(alerts=[alert("a1")]))
+        for table in LEDGER_TABLES:
+            with pytest.raises(DBAPIError, match="TRUNCATE on .* is refused"), s.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {table} CASCADE"))
+        assert verify(s.engine).entries == 1
+    finally:
+        s.close()
+
+
+@pytest.mark.integration
+def test_postgres_app_role_lacks_update_and_delete(postgres_url: str) -> None:
+    """Even with the triggers dropped, the role the worker and console run as cannot change the ledger."""
+    s = DatabaseSink(postgres_url)
+    role = f"clets_app_{secrets.token_hex(4)}"
+    password = secrets.token_hex(16)
+    try:
+        s.write_batch(SinkBatch(alerts=[alert("a1")]))
+        with s.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+            for stmt in app_role_grants_sql(role):
+                conn.exec_driver_sql(stmt)
+            for stmt in unprotect_sql("postgresql"):  # the privileges alone must hold
+                conn.exec_driver_sql(stmt)
+        app_url = make_url(postgres_url).set(username=role, password=password)
+        app = DatabaseSink(app_url.render_as_string(hide_password=False), create=False)
+        try:
+            app.write_batch(SinkBatch(alerts=[alert("a2")]))  # the app role appends
+            app.acknowledge("a2", "rita", "seen")
+            for table in LEDGER_TABLES:
+                for sql in (f"UPDATE {table} SET actor = 'x'", f"DELETE FROM {table}", f"TRUNCATE {table}"):
+                    with pytest.raises(DBAPIError, match="permission denied"), app.engine.begin() as conn:
+                        conn.execute(text(sql))
+            assert verify(app.engine).ok
+        finally:
+            app.close()
+    finally:
+        with s.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        s.close()
+
+
+def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))] for t in LEDGER_TABLES}
+
+
+def _unprotected(sink: DatabaseSink) -> Engine:
+    """The same database with the triggers dropped: what an attacker with DDL rights could do."""
+    with sink.engine.begin() as conn:
+        for stmt in unprotect_sql(sink.dialect):
+            conn.exec_driver_sql(stmt)
+    return sink.engine
+
+
+def test_every_ledger_write_is_chained(sink: DatabaseSink) -> None:
+    result = verify(sink.engine)
+    assert result.ok and result.entries == 4  # 2 fired, 1 acknowledged, 1 recommendation
+    with sink.engine.connect() as conn:
+        rows = conn.execute(text("SELECT entity_kind, entity_id, action, actor, ref, prev_hash, entry_hash "
+                                 "FROM ledger_entries ORDER BY seq")).all()
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("alert", "a1", "fired", "clets-watch"), ("alert", "a2", "fired", "clets-watch"),
+        ("alert", "a1", "acknowledged", "rita"), ("agency", "CA0190000", "suspend", "sam"),
+    ]
+    assert rows[0].prev_hash == GENESIS
+    assert all(rows[i].prev_hash == rows[i - 1].entry_hash for i in range(1, len(rows)))
+    assert result.head == rows[-1].entry_hash
+    # a replayed batch adds no entry (the alert ledger's entry keys are idempotent)
+    sink.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
+    assert verify(sink.engine).entries == 4
+
+
+def test_verify_names_a_changed_entry(sink: DatabaseSink) -> None:
+    engine = _unprotected(sink)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_entries SET note = 'nothing happened' WHERE seq = 3"))
+    result = verify(engine)
+    assert not result.ok and result.broken_seq == 3
+    assert "entry 3 (alert a1, acknowledged by rita): its content does not match its hash" in str(result.problem)
+
+
+def test_verify_names_a_removed_entry(sink: DatabaseSink) -> None:
+    engine = _unprotected(sink)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))
+    result = verify(engine)
+    assert not result.ok and result.broken_seq == 3 and "prev_hash does not match" in str(result.problem)
+
+
+def test_verify_names_a_changed_history_row(sink: DatabaseSink) -> None:
+    """The chain intact, but the alert ledger (what the console shows) edited behind it."""
+    engine = _unprotected(sink)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alert_ledger SET actor = 'sam' WHERE action = 'acknowledged'"))
+    result = verify(engine)
+    assert not result.ok and result.broken_seq == 3
+    assert "differs from its ledger entry 3" in str(result.problem)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 4"))  # the last entry: no link breaks
+        conn.execute(text("UPDATE alert_ledger SET actor = 'rita' WHERE action = 'acknowledged'"))
+    result = verify(engine)
+    assert not result.ok and "agency_recommendation_history:1 (agency CA0190000, suspend by sam) has no ledger entry" \
+        in str(result.problem)
+
+
+def test_verify_catches_a_rewritten_chain_with_a_recorded_head(sink: DatabaseSink) -> None:
+    """Someone who rewrites the whole chain consistently is caught by a head recorded before."""
+    head = verify(sink.engine).head
+    engine = _unprotected(sink)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 4"))
+        conn.execute(text("DELETE FROM agency_recommendation_history"))
+        conn.execute(text("DELETE FROM agency_recommendations"))
+    assert verify(engine).ok  # consistent on its own...
+    assert not verify(engine, expect_head=head).ok  # ...but the recorded head is gone
+
+
+def test_append_refuses_incomplete_entries(sink: DatabaseSink) -> None:
+    with sink.engine.begin() as conn:
+        for bad in (
+            NewEntry("", "x", "note", "rita", None, T0),
+            NewEntry("incident", "i-1", "note", " ", None, T0),
+            NewEntry("incident", "i-1", "", "rita", None, T0),
+            NewEntry("incident", "i-1", "x" * 33, "rita", None, T0),
+        ):
+            with pytest.raises(LedgerError):
+                append_entry(conn, bad)
+    # any other entity kind is chained the same way (incidents will be)
+    with sink.engine.begin() as conn:
+        digest = append_entry(conn, NewEntry("incident", "i-1", "opened", "rita", "raid", T0))
+    assert verify(sink.engine).head == digest
+
+
+def test_the_hash_covers_every_field() -> None:
+    base = NewEntry("alert", "a1", "acknowledged", "rita", "note", T0, "alert_ledger:1")
+    digests = {entry_hash(GENESIS, base)}
+    for change in (
+        {"entity_kind": "agency"}, {"entity_id": "a2"}, {"action": "resolved"}, {"actor": "sam"},
+        {"note": "note."}, {"note": None}, {"at": T0 + dt.timedelta(microseconds=1)}, {"ref": None},
+    ):
+        digests.add(entry_hash(GENESIS, dataclasses.replace(base, **change)))
+    digests.add(entry_hash("1" * 64, base))
+    assert len(digests) == 10
+
+
+def test_human_actions_need_a_note_and_a_name_not_the_pipelines(sink: DatabaseSink) -> None:
+    with pytest.raises(SinkError, match="needs a note"):
+        sink.acknowledge("a2", "rita", "  ")
+    with pytest.raises(SinkError, match="pipeline's own name"):
+        sink.resolve("a2", "Clets-Watch", "closing it")
+    assert verify(sink.engine).entries == 4
+
+
+def test_the_migration_journals_rows_written_before_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0003")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO alerts VALUES ('a1','r',1,'high','CA0190000',NULL,'k','2019-03-01 12:00:00',"
+                          "'2019-03-01 13:00:00','s','{}','fired',NULL,'fired','2019-03-01 13:00:01')"))
+        conn.execute(text("INSERT INTO alert_ledger (alert_id, action, actor, note, at, entry_key) VALUES "
+                          "('a1','fired','clets-watch',NULL,'2019-03-01 13:00:01','a1:fired'),"
+                          "('a1','acknowledged','rita','old note','2019-03-01 13:05:00.250000',NULL)"))
+        conn.execute(text("INSERT INTO agency_recommendation_history (ori, component, state, reason, alert_ids, "
+                          "actor, at) VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')"))
+    engine.dispose()
+    upgrade(url)
+    s = DatabaseSink(url, create=False)
+    try:
+        result = verify(s.engine)
+        assert result.ok and result.entries == 3
+        with s.engine.connect() as conn:
+            order = conn.execute(text("SELECT action FROM ledger_entries ORDER BY seq")).scalars().all()
+        assert order == ["fired", "watch", "acknowledged"]  # by time across both histories
+    finally:
+        s.close()
+
+
+def test_sqlite_database_file_is_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "clets-watch.db"
+    with DatabaseSink(f"sqlite:///{path}") as s:
+        s.write_batch(SinkBatch(alerts=[alert("a1")]))
+        modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
+    assert modes["clets-watch.db"] == 0o600
+    assert all(mode == 0o600 for mode in modes.values()), modes  # -wal and -shm too
+    assert path.parent.stat().st_mode & 0o777 == 0o700
