@@ -29,13 +29,11 @@ import msgspec
 from faust.types import TP
 
 from clets_watch.kafka_security import faust_credentials
-from clets_watch.settings import Settings, pseudonym_key
+from clets_watch.settings import Settings
 from processors.agencies import AgencyRegistry
 from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
 from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
-from processors.pipeline import Pipeline, PipelineConfig
-from processors.policy import Classifier, load_policy
-from processors.pseudonymize import Pseudonymizer
+from processors.build import build_pipeline
 from processors.recommendation import Recommendation
 from schemas import Alert, DeadLetter
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
@@ -100,24 +98,11 @@ class WorkerRuntime:
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
-        key, note = pseudonym_key(settings)
-        registry = AgencyRegistry.load(settings.agencies_file)
-        classifier = Classifier(load_policy(settings.policy_file), registry)
-        pseudonymizer = Pseudonymizer(key)
-        config = PipelineConfig(
-            window_seconds=settings.window_seconds,
-            allowed_lateness_seconds=settings.allowed_lateness_seconds,
-            amendment_retention_seconds=settings.amendment_retention_seconds,
-            max_future_skew_seconds=settings.max_future_skew_seconds,
-        )
+        built = build_pipeline(settings)  # the same builder as replay: same alerts for the same events
+        registry, note = built.registry, built.key_note
         sink = DatabaseSink(settings.database_url)
         group = settings.consumer_group
-
-        def factory() -> Pipeline:
-            return Pipeline(classifier.classify, registry, pseudonymizer, config)
-
-        def restore(state: bytes) -> Pipeline:
-            return Pipeline.restore(state, classifier.classify, registry, pseudonymizer, config)
+        factory, restore = built.new, built.restore
 
         def resume(topic: str, partition: int) -> tuple[bytes, int] | None:
             saved = sink.load_checkpoint(group, topic, partition)
@@ -127,6 +112,7 @@ class WorkerRuntime:
             return saved.state, saved.next_offset
 
         metrics = metrics or Metrics()
+        metrics.bound_labels(registry, built.known_keys.message_key_label)
         for agency in registry:
             metrics.declare_agency(agency.ori, agency.component)
         return cls(
