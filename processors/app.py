@@ -37,7 +37,7 @@ from processors.build import build_pipeline
 from processors.recommendation import Recommendation
 from schemas import Alert, DeadLetter
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
-from sinks.db import Checkpoint, DatabaseSink, SinkBatch
+from sinks.db import Checkpoint, DatabaseSink, SinkBatch, is_transient
 from sinks.metrics import Metrics
 
 log = logging.getLogger("clets_watch.worker")
@@ -159,19 +159,29 @@ class WorkerRuntime:
         )
 
     async def write_with_retry(self, batch: SinkBatch, *, pending: int, max_delay: float = 30.0) -> None:
-        """Write one batch; while the database is down, retry with backoff and hold the offsets."""
+        """Write one batch. A transient error (connection, lock timeout): retry with backoff and hold the
+        offsets. A refused record: the sink writes the rest and dead-letters it (``sink_rejected``)."""
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
             try:
-                await loop.run_in_executor(self.executor, self.sink.write_batch, batch)
-                self.metrics.set_sink_backlog(0)
-                return
+                written = await loop.run_in_executor(self.executor, self.sink.write_batch_resilient, batch)
             except Exception as exc:  # noqa: BLE001 - any database error: keep the batch, retry
+                kind = "transient" if is_transient(exc) else "error"
+                self.metrics.observe_sink_retry(kind)
                 self.metrics.set_sink_backlog(pending)
-                log.warning("database write failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                log.warning("database write failed (%s, %s: %s); retrying in %.1fs",
+                            kind, type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
+                continue
+            self.metrics.set_sink_backlog(0)
+            if written.rejected:
+                self.metrics.observe_dead_letters(written.rejected)
+                for dl in written.rejected:
+                    log.warning("database refused a record (dead-lettered as sink_rejected): %s %s",
+                                dl.source, dl.detail[:300])
+            return
 
     async def submit_write(self, batch: SinkBatch) -> None:
         """Write a batch in the background, so the next batch is processed while this one is written

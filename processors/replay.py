@@ -7,13 +7,13 @@ Pure apart from reading the archive files: no Kafka, no database. Archives are `
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 
+from processors.lines import LineReadError, archive_lines
 from processors.pipeline import Pipeline, PipelineStats, StepResult
 from processors.recommendation import Recommendation
 from schemas import Aggregate, Alert, DeadLetter
@@ -43,18 +43,13 @@ class ReplayResult:
 
 
 def iter_archive(path: Path) -> Iterator[tuple[bytes, str]]:
-    """(raw line, source) for every non-blank line of a .jsonl or .jsonl.gz archive."""
+    """(raw line, source) for every non-blank line of a .jsonl or .jsonl.gz archive; a line longer than
+    the event limit comes as a bounded ``OversizedLine`` (never read whole), refused by the decoder."""
     try:
-        with path.open("rb") as raw_fh:
-            gz = raw_fh.read(2) == b"\x1f\x8b"
-        fh = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115 - closed by the with below
-        with fh:
-            for lineno, line in enumerate(fh, start=1):
-                line = line.rstrip(b"\r\n")
-                if line.strip():
-                    yield line, f"{path.name}:{lineno}"
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+        for lineno, line in archive_lines(path):
+            yield line, f"{path.name}:{lineno}"
+    except LineReadError as exc:
+        raise ArchiveError(str(exc)) from exc
 
 
 def replay_lines(lines: Iterable[tuple[bytes, str]], pipeline: Pipeline) -> ReplayResult:

@@ -93,7 +93,8 @@ def decode_event(raw: bytes | str) -> QueryEvent:
     """Decode and validate one query event; raise ``InvalidEvent`` naming the problem."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if len(data) > MAX_EVENT_BYTES:
-        raise InvalidEvent("too_large", f"message is {len(data)} bytes, the limit is {MAX_EVENT_BYTES}")
+        size = getattr(raw, "size", len(data))  # a bounded reader's OversizedLine knows the whole size
+        raise InvalidEvent("too_large", f"message is {size} bytes, the limit is {MAX_EVENT_BYTES}")
     _check_nesting(data)
     try:
         event = _decoder.decode(data)

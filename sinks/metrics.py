@@ -30,6 +30,7 @@ PURPOSES: Final = tuple(get_args(PurposeName))
 SEVERITIES: Final = tuple(get_args(Severity))
 ALERT_STATUSES: Final = ("fired", "suppressed")
 RECOMMENDATION_STATES: Final = ("normal", "watch", "suspend")
+SINK_RETRY_KINDS: Final = ("transient", "error")
 PROCESSING_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 # Label names no metric may carry: identities and free text.
@@ -131,6 +132,14 @@ class Metrics:
             "Results waiting to be written to the database.",
             registry=r,
         )
+        self.sink_retries = Counter(
+            "clets_watch_sink_retries",
+            "Batch writes retried, by kind: transient (connection, timeout) or error (anything else).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in SINK_RETRY_KINDS:
+            self.sink_retries.labels(kind=kind)
         self.consumer_lag = Gauge(
             "clets_watch_consumer_lag",
             "Kafka consumer lag in messages, by partition.",
@@ -288,6 +297,9 @@ class Metrics:
     def set_consumer_lag(self, lags: Mapping[int, int]) -> None:
         for partition, lag in lags.items():
             self.consumer_lag.labels(partition=str(partition)).set(lag)
+
+    def observe_sink_retry(self, kind: str) -> None:
+        self.sink_retries.labels(kind=kind if kind in SINK_RETRY_KINDS else "error").inc()
 
     def set_sink_backlog(self, n: int) -> None:
         self.sink_backlog.set(n)

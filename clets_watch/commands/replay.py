@@ -180,29 +180,32 @@ def _hms(seconds: float) -> str:
 
 
 def archive_lines(paths: list[Path], progress: Progress) -> Iterator[tuple[bytes, str]]:
-    """Lines of the archives in order, as ``iter_archive`` gives them (same sources), with progress
-    measured in archive bytes read (compressed bytes for .gz)."""
+    """Lines of the archives in order, as ``iter_archive`` gives them (same sources, bounded: a line
+    longer than the event limit is never read whole), with progress measured in archive bytes read
+    (compressed bytes for .gz)."""
     import gzip
+
+    from processors.lines import LineReadError, bounded_lines, check_input_file
 
     done_before = 0
     for path in paths:
         try:
+            check_input_file(path)
             raw = path.open("rb")
-        except OSError as exc:
+        except (OSError, LineReadError) as exc:
             raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
         with raw:
             gz = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             fh: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
             try:
-                for lineno, line in enumerate(fh, start=1):
-                    line = line.rstrip(b"\r\n")
+                for lineno, line in bounded_lines(fh, name=str(path)):
                     if line.strip():
                         progress.events += 1
                         if lineno % 2048 == 0:
                             progress.update(done_before + raw.tell())
                         yield line, f"{path.name}:{lineno}"
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            except LineReadError as exc:
                 raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
         done_before += path.stat().st_size
         progress.update(done_before)
