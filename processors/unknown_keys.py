@@ -23,7 +23,8 @@ UNKNOWN_PURPOSE_CODE_RULE: Final = "INPUT.unknown-purpose-code"
 III_PURPOSE_CODES: Final = frozenset("CJDFHISVXAR")
 # The message keys of domain.md (policy v1's data_sources table); a policy's own table is used where known.
 DOMAIN_MESSAGE_KEYS: Final = frozenset(
-    "QH QR IQ FQ AQ DQ DNQ DQG RQ RNQ RPQ QW QWB QV QG QA PAQ PPQ PBQ YQ".split()
+    {"QH", "QR", "IQ", "FQ", "AQ", "DQ", "DNQ", "DQG", "RQ", "RNQ", "RPQ", "QW", "QWB", "QV", "QG", "QA"}
+    | {"PAQ", "PPQ", "PBQ", "YQ"}
 )
 OTHER_LABEL: Final = "other"
 _RANK: Final = {"allowed": 0, "review": 1, "prohibited": 2}

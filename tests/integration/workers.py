@@ -105,23 +105,11 @@ def read_topic(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> list[tup
 def offline_expected(topic: str, records: list[tuple[int, int, bytes]]) -> dict[str, Any]:
     """What the pure core alone makes of the same records, partition by partition."""
     from clets_watch.settings import Settings
-    from processors.agencies import AgencyRegistry
     from processors.batch import PartitionedPipelines, Record
-    from processors.pipeline import Pipeline, PipelineConfig
-    from processors.policy import Classifier, load_policy
-    from processors.pseudonymize import Pseudonymizer
+    from processors.build import PipelineOverrides, build_pipeline
 
-    s = Settings()
-    registry = AgencyRegistry.load()
-    classifier = Classifier(load_policy(), registry)
-    config = PipelineConfig(
-        window_seconds=s.window_seconds,
-        allowed_lateness_seconds=s.allowed_lateness_seconds,
-        amendment_retention_seconds=s.amendment_retention_seconds,
-    )
-    pipelines = PartitionedPipelines(
-        lambda: Pipeline(classifier.classify, registry, Pseudonymizer(KEY.encode()), config)
-    )
+    built = build_pipeline(Settings(), PipelineOverrides(pseudonym_key=KEY.encode()))  # as the worker builds it
+    pipelines = PartitionedPipelines(built.new)
     out = pipelines.process(Record(value, topic, p, o) for p, o, value in records)
     return {
         "verdicts": len(out.processed),
