@@ -60,6 +60,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SYSTEM_ACTOR = "clets-watch"
 MAX_DETAIL_CHARS = 2000
 _MIGRATION_LOCK_ID = 0x0C1E75  # PostgreSQL advisory lock: one migrator at a time
+# Dead letters that may come beside another one for the same message: their reason is part of their id (the
+# ids of the other reasons stay what they were, so a redelivery after an upgrade adds no second row).
+_EXTRA_DEAD_LETTER_REASONS = frozenset({"conflicting_duplicate", "sink_rejected"})
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 T = TypeVar("T")
@@ -325,6 +328,8 @@ def dead_letter_id(dead: DeadLetter) -> str:
     digest.update((dead.source or "").encode("utf-8", "surrogatepass"))
     digest.update(b"\x00")
     digest.update(dead.payload)
+    if dead.reason in _EXTRA_DEAD_LETTER_REASONS:  # one message can be late and a conflicting duplicate too
+        digest.update(b"\x00" + dead.reason.encode())
     return digest.hexdigest()
 
 

@@ -168,3 +168,12 @@ def test_every_metric_label_set_is_bounded() -> None:
                 bound = allowed[name]
                 assert bound is None or value in bound, f"{family.name}: {name}={value!r} is outside its bound"
     assert series < 5000
+
+
+def test_a_message_both_late_and_conflicting_keeps_both_dead_letters(tmp_path: Path) -> None:
+    s = sink(tmp_path)
+    late = DeadLetter(reason="late", detail="late", payload=b"{}", source="t/0/600", event_id="e")
+    conflict = DeadLetter(reason="conflicting_duplicate", detail="c", payload=b"{}", source="t/0/600", event_id="e")
+    s.write_batch(SinkBatch(dead_letters=[conflict, late]))
+    s.write_batch(SinkBatch(dead_letters=[conflict, late]))  # redelivered: nothing doubles
+    assert s.count_rows()["dead_letters"] == 2
