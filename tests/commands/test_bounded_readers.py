@@ -168,3 +168,15 @@ def test_replay_of_a_clean_archive_exits_0(tmp_path: Path) -> None:
     archive = tmp_path / "clean.jsonl"
     archive.write_bytes(b"\n".join(line(f"g{i}") for i in range(20)) + b"\n")
     assert replay.run(parse_replay("--input", str(archive)), out=io.StringIO()) == 0
+
+
+# ---------------------------------------------------------------------------------------- dead-letter re-drive
+
+
+def test_a_dead_letter_record_nested_deep_is_unreadable_not_a_traceback() -> None:
+    from clets_watch.commands.dead_letter import PROCESSED_REASONS, parse_dead_letter
+
+    record = parse_dead_letter(0, 7, b"[" * 5000 + b"]" * 5000)
+    assert record.reason == "unreadable" and record.offset == 7
+    ok = parse_dead_letter(0, 8, json.dumps({"reason": "conflicting_duplicate", "payload": "{}"}).encode())
+    assert ok.reason in PROCESSED_REASONS  # processed already: not re-driven by default
