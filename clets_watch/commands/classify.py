@@ -121,7 +121,10 @@ def run_classify(args: argparse.Namespace) -> int:
 def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
     version = clf.policy.version
     from processors.lines import stream_lines
+    from processors.unknown_keys import KnownKeys, guard_unknown_keys
 
+    # the pipeline's verdict: an unknown message key or purpose code is at least review
+    classify = guard_unknown_keys(clf.classify, KnownKeys(clf.policy.sources_by_key))
     for n, raw in stream_lines(source):  # bounded: a huge line is never read whole
         try:
             event = decode_event(raw)
@@ -131,7 +134,7 @@ def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
                 "line": n, "policy_version": version,
             }
         else:
-            record = _verdict_line(clf.classify(event))
+            record = _verdict_line(classify(event))
         out.write(_encoder.encode(record).decode())
         out.write("\n")
         if n % _FLUSH_EVERY == 0:

@@ -180,3 +180,12 @@ def test_a_dead_letter_record_nested_deep_is_unreadable_not_a_traceback() -> Non
     assert record.reason == "unreadable" and record.offset == 7
     ok = parse_dead_letter(0, 8, json.dumps({"reason": "conflicting_duplicate", "payload": "{}"}).encode())
     assert ok.reason in PROCESSED_REASONS  # processed already: not re-driven by default
+
+
+def test_classify_gives_review_for_an_unknown_message_key_as_the_pipeline_does() -> None:
+    clf = Classifier(load_policy(), AgencyRegistry.load())
+    out = io.StringIO()
+    classify_cmd.classify_stream(clf, io.BytesIO(line("u1", message_type="ZZQ") + b"\n" + line("k1") + b"\n"), out)
+    unknown, known = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert unknown["verdict"] == "review" and "INPUT.unknown-message-key" in unknown["rules"]
+    assert "INPUT.unknown-message-key" not in known["rules"]
