@@ -314,8 +314,9 @@ def _as_dt(value: Any) -> dt.datetime:
 def _print_summary(s: dict[str, Any], settings: Settings) -> None:
     v = s["verdicts"]
     print()
-    print(f"clets-watch demo: {s['events_produced']:,} CLETS query events, "
-          f"{s['event_time']['from']} .. {s['event_time']['to']}")
+    again = "" if s["events_produced"] else " (already in the database from an earlier run: none produced again)"
+    print(f"clets-watch demo: {s['event_ids']:,} CLETS query events, "
+          f"{s['event_time']['from']} .. {s['event_time']['to']}{again}")
     print(f"  verdicts      prohibited {v.get('prohibited', 0):,} · review {v.get('review', 0):,} · "
           f"allowed {v.get('allowed', 0):,}")
     dl = s["dead_letters"]
