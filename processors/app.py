@@ -32,8 +32,8 @@ from clets_watch.kafka_security import faust_credentials
 from clets_watch.settings import Settings
 from processors.agencies import AgencyRegistry
 from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
-from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
 from processors.build import build_pipeline
+from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
 from processors.recommendation import Recommendation
 from schemas import Alert, DeadLetter
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError

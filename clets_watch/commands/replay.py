@@ -41,7 +41,7 @@ from typing import IO, Any
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.cli import UserError
 from clets_watch.settings import MissingPseudonymKey, get_settings
-from processors.agencies import AgencyRegistry, RegistryError
+from processors.agencies import RegistryError
 from processors.pipeline import Pipeline
 from processors.dead_letter_limit import DeadLetterLimit
 from processors.replay import (
