@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     pseudonym_key_file: Path | None = None
     agencies_file: Path | None = Field(None, description="agency registry CSV; default: the bundled one")
     policy_file: Path | None = Field(None, description="policy YAML; default: the bundled policy v1")
+    rules_file: Path | None = Field(None, description="rules YAML merged over the bundled rules.yaml")
     window_seconds: int = 60
     allowed_lateness_seconds: int = 120
     alertmanager_url: str | None = Field(None, description="push the pipeline's own alerts to this Alertmanager")

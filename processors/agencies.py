@@ -1,16 +1,24 @@
-"""The agency registry: who an ORI is. An ORI missing here is an unknown agency, never rejected."""
+"""The agency registry: who an ORI is. An ORI missing here is an unknown agency, never rejected.
+
+The registry file itself is read strictly (fail closed): a duplicate ORI would let a later line re-declare
+an agency (a DHS office as a police department), so unknown columns, invalid or duplicate ORIs and an
+empty registry refuse to load, naming the file, the line and the column."""
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Final
 
+from schemas.events import ORI_PATTERN
+
 AGENCY_KINDS: Final = frozenset({"police", "sheriff", "state", "prosecutor", "probation", "court", "federal"})
 COLUMNS: Final = ("ori", "name", "kind", "department", "component")
+_ORI: Final = re.compile(ORI_PATTERN.strip("^$"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +68,49 @@ class AgencyRegistry:
 
     @classmethod
     def parse(cls, text: str, *, source: str = "<registry>") -> AgencyRegistry:
+        """Parse a registry CSV strictly: exactly the columns ``ori,name,kind,department,component``, every
+        ORI valid and listed once, at least one agency. Errors name the file, the line and the column."""
+        text = text.removeprefix("\ufeff")  # a byte-order mark from a spreadsheet export
         reader = csv.DictReader(text.splitlines())
-        if reader.fieldnames is None or tuple(f.strip() for f in reader.fieldnames) != COLUMNS:
-            raise RegistryError(f"{source}: header must be {','.join(COLUMNS)}, got {reader.fieldnames}")
+        header = tuple((f or "").strip() for f in reader.fieldnames or ())
+        if header != COLUMNS:
+            unknown = [c for c in header if c not in COLUMNS]
+            missing = [c for c in COLUMNS if c not in header]
+            problems = []
+            if unknown:
+                problems.append(f"unknown column(s) {unknown}")
+            if missing:
+                problems.append(f"missing column(s) {missing}")
+            if not problems:
+                problems.append("columns out of order")
+            raise RegistryError(
+                f"{source} line 1: header must be {','.join(COLUMNS)}: {'; '.join(problems)} (got {list(header)})"
+            )
         agencies = []
-        for lineno, row in enumerate(reader, start=2):
+        first_line: dict[str, int] = {}
+        for row in reader:
+            lineno = reader.line_num
+            if None in row:
+                raise RegistryError(
+                    f"{source} line {lineno}: {len(COLUMNS) + len(row[None])} values, the header has {len(COLUMNS)}"
+                )
             ori = (row["ori"] or "").strip()
             kind = (row["kind"] or "").strip()
-            if len(ori) != 9:
-                raise RegistryError(f"{source} line {lineno}: ORI {ori!r} is not 9 characters")
+            if not _ORI.fullmatch(ori):
+                raise RegistryError(
+                    f"{source} line {lineno}: column ori: {ori!r} is not an ORI (9 characters: a 2-letter code "
+                    "and 7 letters or digits, upper case)"
+                )
+            if ori in first_line:
+                raise RegistryError(
+                    f"{source} line {lineno}: column ori: {ori} is already listed on line {first_line[ori]}; "
+                    "an ORI may be declared once"
+                )
+            first_line[ori] = lineno
             if kind not in AGENCY_KINDS:
-                raise RegistryError(f"{source} line {lineno}: kind {kind!r} is not one of {sorted(AGENCY_KINDS)}")
+                raise RegistryError(
+                    f"{source} line {lineno}: column kind: {kind!r} is not one of {sorted(AGENCY_KINDS)}"
+                )
             agencies.append(
                 Agency(
                     ori=ori,
@@ -80,4 +120,6 @@ class AgencyRegistry:
                     component=(row["component"] or "").strip() or None,
                 )
             )
+        if not agencies:
+            raise RegistryError(f"{source}: the registry lists no agency (a header and no rows)")
         return cls(agencies)

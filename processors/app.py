@@ -29,17 +29,15 @@ import msgspec
 from faust.types import TP
 
 from clets_watch.kafka_security import faust_credentials
-from clets_watch.settings import Settings, pseudonym_key
+from clets_watch.settings import Settings
 from processors.agencies import AgencyRegistry
 from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
+from processors.build import build_pipeline
 from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
-from processors.pipeline import Pipeline, PipelineConfig
-from processors.policy import Classifier, load_policy
-from processors.pseudonymize import Pseudonymizer
 from processors.recommendation import Recommendation
 from schemas import Alert, DeadLetter
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
-from sinks.db import Checkpoint, DatabaseSink, SinkBatch
+from sinks.db import Checkpoint, DatabaseSink, SinkBatch, is_transient
 from sinks.metrics import Metrics
 
 log = logging.getLogger("clets_watch.worker")
@@ -100,24 +98,11 @@ class WorkerRuntime:
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
-        key, note = pseudonym_key(settings)
-        registry = AgencyRegistry.load(settings.agencies_file)
-        classifier = Classifier(load_policy(settings.policy_file), registry)
-        pseudonymizer = Pseudonymizer(key)
-        config = PipelineConfig(
-            window_seconds=settings.window_seconds,
-            allowed_lateness_seconds=settings.allowed_lateness_seconds,
-            amendment_retention_seconds=settings.amendment_retention_seconds,
-            max_future_skew_seconds=settings.max_future_skew_seconds,
-        )
+        built = build_pipeline(settings)  # the same builder as replay: same alerts for the same events
+        registry, note = built.registry, built.key_note
         sink = DatabaseSink(settings.database_url)
         group = settings.consumer_group
-
-        def factory() -> Pipeline:
-            return Pipeline(classifier.classify, registry, pseudonymizer, config)
-
-        def restore(state: bytes) -> Pipeline:
-            return Pipeline.restore(state, classifier.classify, registry, pseudonymizer, config)
+        factory, restore = built.new, built.restore
 
         def resume(topic: str, partition: int) -> tuple[bytes, int] | None:
             saved = sink.load_checkpoint(group, topic, partition)
@@ -127,6 +112,7 @@ class WorkerRuntime:
             return saved.state, saved.next_offset
 
         metrics = metrics or Metrics()
+        metrics.bound_labels(registry, built.known_keys.message_key_label)
         for agency in registry:
             metrics.declare_agency(agency.ori, agency.component)
         return cls(
@@ -173,19 +159,29 @@ class WorkerRuntime:
         )
 
     async def write_with_retry(self, batch: SinkBatch, *, pending: int, max_delay: float = 30.0) -> None:
-        """Write one batch; while the database is down, retry with backoff and hold the offsets."""
+        """Write one batch. A transient error (connection, lock timeout): retry with backoff and hold the
+        offsets. A refused record: the sink writes the rest and dead-letters it (``sink_rejected``)."""
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
             try:
-                await loop.run_in_executor(self.executor, self.sink.write_batch, batch)
-                self.metrics.set_sink_backlog(0)
-                return
+                written = await loop.run_in_executor(self.executor, self.sink.write_batch_resilient, batch)
             except Exception as exc:  # noqa: BLE001 - any database error: keep the batch, retry
+                kind = "transient" if is_transient(exc) else "error"
+                self.metrics.observe_sink_retry(kind)
                 self.metrics.set_sink_backlog(pending)
-                log.warning("database write failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                log.warning("database write failed (%s, %s: %s); retrying in %.1fs",
+                            kind, type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
+                continue
+            self.metrics.set_sink_backlog(0)
+            if written.rejected:
+                self.metrics.observe_dead_letters(written.rejected)
+                for dl in written.rejected:
+                    log.warning("database refused a record (dead-lettered as sink_rejected): %s %s",
+                                dl.source, dl.detail[:300])
+            return
 
     async def submit_write(self, batch: SinkBatch) -> None:
         """Write a batch in the background, so the next batch is processed while this one is written

@@ -1,6 +1,7 @@
 """The per-event pipeline the Faust worker and ``clets-watch replay`` both run.
 
-raw bytes -> decode (bad input: DeadLetter) -> drop duplicates -> classify -> pseudonymize ->
+raw bytes -> decode (bad input: DeadLetter) -> drop exact duplicates (same id and content; the same id
+with other content is processed and dead-lettered ``conflicting_duplicate``) -> classify -> pseudonymize ->
 ProcessedEvent -> per-event rules -> event-time windows -> (when the watermark closes windows)
 aggregates and window rules -> alerts (deterministic ids, dedup, suppression) -> access
 recommendations.
@@ -15,6 +16,7 @@ amendments, seen event ids, suppression memory, rule history) and serialisable
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ from schemas import (
 
 SNAPSHOT_FORMAT: Final = 1
 RULE_EVICT_SECONDS: Final = 3600
+DIGEST_BYTES: Final = 8
 NO_JUSTIFICATION_RULE: Final = "POL-1.no-justification"  # the policy's rule id for a query with no justification
 
 
@@ -92,6 +95,7 @@ class PipelineStats:
     events: int = 0
     late: int = 0
     duplicates: int = 0
+    conflicting_duplicates: int = 0
     dead_letters: int = 0
     open_windows: int = 0
     aggregates: int = 0
@@ -137,10 +141,16 @@ class _Snapshot(msgspec.Struct, kw_only=True):
     access: list[AgencyAccess]
     stats: dict[str, int]
     rules_evicted_at: int | None = None
+    seen_digests: list[tuple[str, bytes]] = []
 
 
 class SnapshotError(ValueError):
     """A snapshot cannot be loaded into this pipeline (corrupt, or made with other windows)."""
+
+
+def content_digest(event: QueryEvent) -> bytes:
+    """A digest of an event's content as decoded (unknown extra fields and JSON layout do not count)."""
+    return hashlib.blake2b(encode_event(event), digest_size=DIGEST_BYTES).digest()
 
 
 def _bump(d: dict[str, int], key: str, n: int = 1) -> None:
@@ -179,6 +189,8 @@ class Pipeline:
         self._rules_evicted_at: int | None = None  # hour (event time) of the rules' last eviction
         self._seen: dict[str, int] = {}  # event id -> pane start
         self._seen_by_start: dict[int, list[str]] = {}
+        # event id -> the content digests seen under it (DIGEST_BYTES each; more than one: a conflict)
+        self._digests: dict[str, bytes] = {}
         self._last_fired: dict[tuple[str, str], tuple[int, str]] = {}  # (rule, key) -> (window start, alert id)
         self._stats: dict[str, int] = {k: 0 for k in PipelineStats.__dataclass_fields__ if k != "open_windows"}
 
@@ -263,6 +275,7 @@ class Pipeline:
             access=self.access.snapshot(),
             stats=dict(self._stats),
             rules_evicted_at=self._rules_evicted_at,
+            seen_digests=sorted(self._digests.items()),
         )
         return msgspec.msgpack.encode(snap)
 
@@ -298,6 +311,7 @@ class Pipeline:
         self._seen_by_start = {}
         for event_id, start in snap.seen:
             self._seen_by_start.setdefault(start, []).append(event_id)
+        self._digests = dict(snap.seen_digests)
         self._last_fired = {(r, k): (s, a) for r, k, s, a in snap.last_fired}
         for rule in self.rules:
             rule.load_state(snap.rule_states.get(rule.rule_id, b""))
@@ -322,17 +336,34 @@ class Pipeline:
     def _process(self, event: QueryEvent, source: str | None, raw: bytes | None) -> StepResult:
         ts_us = to_us(event.occurred_at)
         pane_start = self._pane_spec.starts_for(ts_us)[0]
+        digest = content_digest(event)
+        conflict = None
         if event.event_id in self._seen:
-            self._stats["duplicates"] += 1
-            return StepResult(duplicate=True)
+            conflict = self._check_duplicate(event, digest)
+            if conflict is None:
+                self._stats["duplicates"] += 1
+                return StepResult(duplicate=True)
         processed = self._to_processed(event, source)
         self._stats["events"] += 1
         result = StepResult(processed=processed)
+        if conflict is not None:
+            self._stats["conflicting_duplicates"] += 1
+            self._stats["dead_letters"] += 1
+            result.dead_letters.append(
+                DeadLetter(
+                    reason="conflicting_duplicate",
+                    detail=conflict,
+                    payload=raw if raw is not None else encode_event(event),
+                    source=source,
+                    event_id=event.event_id,
+                )
+            )
 
         retained = not self._beyond_retention(pane_start)
-        if retained:
+        if retained and conflict is None:
             self._seen[event.event_id] = pane_start
             self._seen_by_start.setdefault(pane_start, []).append(event.event_id)
+            self._digests[event.event_id] = digest
 
         late = self._panes.is_closed(pane_start)
         if late:
@@ -377,6 +408,21 @@ class Pipeline:
             if self._panes.closed_until != before:
                 self._evict()
         return result
+
+    def _check_duplicate(self, event: QueryEvent, digest: bytes) -> str | None:
+        """An event id seen before: None for an exact duplicate (same content: dropped), else why the
+        same id with other content is a conflict (processed as its own query, and dead-lettered)."""
+        known = self._digests.get(event.event_id)
+        if known is None:  # a snapshot written before digests were kept: the id alone decides
+            return None
+        for i in range(0, len(known), DIGEST_BYTES):
+            if known[i : i + DIGEST_BYTES] == digest:
+                return None
+        self._digests[event.event_id] = known + digest
+        return (
+            f"event id {event.event_id!r} was seen before with other content ({len(known) // DIGEST_BYTES} "
+            "version(s)); this one is processed as its own query, not dropped as a duplicate"
+        )
 
     def _to_processed(self, event: QueryEvent, source: str | None) -> ProcessedEvent:
         verdict = self._classify(event)
@@ -495,6 +541,7 @@ class Pipeline:
         for start in [s for s in self._seen_by_start if s + size <= floor]:
             for event_id in self._seen_by_start.pop(start):
                 self._seen.pop(event_id, None)
+                self._digests.pop(event_id, None)
         for key, (start, _aid) in list(self._last_fired.items()):
             rule = self._rule(key[0])
             keep = rule.settings.suppress_seconds if rule is not None else 0

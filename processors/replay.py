@@ -6,14 +6,17 @@ Pure apart from reading the archive files: no Kafka, no database. Archives are `
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import gzip
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import msgspec
 
+from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
+from processors.lines import LineReadError, archive_lines
 from processors.pipeline import Pipeline, PipelineStats, StepResult
 from processors.recommendation import Recommendation
 from schemas import Aggregate, Alert, DeadLetter
@@ -43,18 +46,13 @@ class ReplayResult:
 
 
 def iter_archive(path: Path) -> Iterator[tuple[bytes, str]]:
-    """(raw line, source) for every non-blank line of a .jsonl or .jsonl.gz archive."""
+    """(raw line, source) for every non-blank line of a .jsonl or .jsonl.gz archive; a line longer than
+    the event limit comes as a bounded ``OversizedLine`` (never read whole), refused by the decoder."""
     try:
-        with path.open("rb") as raw_fh:
-            gz = raw_fh.read(2) == b"\x1f\x8b"
-        fh = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115 - closed by the with below
-        with fh:
-            for lineno, line in enumerate(fh, start=1):
-                line = line.rstrip(b"\r\n")
-                if line.strip():
-                    yield line, f"{path.name}:{lineno}"
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+        for lineno, line in archive_lines(path):
+            yield line, f"{path.name}:{lineno}"
+    except LineReadError as exc:
+        raise ArchiveError(str(exc)) from exc
 
 
 def replay_lines(lines: Iterable[tuple[bytes, str]], pipeline: Pipeline) -> ReplayResult:
@@ -78,6 +76,84 @@ def replay_files(paths: Iterable[Path], pipeline: Pipeline) -> ReplayResult:
 
 
 _json = msgspec.json.Encoder(order="sorted")
+_plain = msgspec.json.Encoder()
+
+
+def dead_letter_json(dl: DeadLetter) -> bytes:
+    """A dead letter as one JSON line body, as the worker sends it to the dead-letter topic: reason,
+    detail, source (``<file>:<line>`` in a replay), event id and the raw payload for re-drive."""
+    try:
+        text: str | None = dl.payload.decode("utf-8")
+        raw_b64 = None
+    except UnicodeDecodeError:
+        text, raw_b64 = None, base64.b64encode(dl.payload).decode()
+    return _plain.encode(
+        {"reason": dl.reason, "detail": dl.detail, "source": dl.source, "event_id": dl.event_id,
+         "payload": text, "payload_base64": raw_b64}
+    )
+
+
+@dataclass
+class BadInputWatch:
+    """The worker's bad-input limit (``DeadLetterLimit``) applied to a replay, line by line: late events
+    are not bad input. Keeps the first bad lines' sources, and writes every dead letter to ``out``."""
+
+    limit: DeadLetterLimit
+    out: IO[bytes] | None = None
+    first_bad: list[str] = field(default_factory=list)
+    good: int = 0
+    bad: int = 0
+    exceeded: str | None = None
+    _pending: list[int] = field(default_factory=lambda: [0, 0])
+
+    def wrap(self, consume: Callable[[StepResult], None]) -> Callable[[StepResult], None]:
+        def watched(step: StepResult) -> None:
+            consume(step)
+            self.observe(step)
+
+        return watched
+
+    def observe(self, step: StepResult) -> None:
+        is_bad = False
+        for dl in step.dead_letters:
+            if self.out is not None:
+                self.out.write(dead_letter_json(dl) + b"\n")
+            if dl.reason != "late":
+                is_bad = True
+                if len(self.first_bad) < 10:
+                    self.first_bad.append(f"{dl.source} ({dl.reason})")
+        if not is_bad and step.processed is None and not step.duplicate:
+            return  # the closing step, or nothing read
+        pending = self._pending
+        pending[is_bad] += 1
+        if is_bad:
+            self.bad += 1
+        else:
+            self.good += 1
+        if pending[0] + pending[1] >= 256:
+            self.flush()
+
+    def flush(self) -> None:
+        good, bad = self._pending
+        self._pending = [0, 0]
+        if self.exceeded is not None:
+            return
+        try:
+            self.limit.record(good=good, bad=bad)
+        except DeadLetterLimitExceeded as exc:
+            self.exceeded = str(exc)
+
+    def verdict(self) -> str | None:
+        """Why the replay must fail (exit 3), or None: past the limit over the last ``window`` lines, or,
+        for an input shorter than the window, over all of it."""
+        self.flush()
+        if self.exceeded is not None:
+            return self.exceeded
+        total = self.good + self.bad
+        if total and total < self.limit.window and self.bad / total > self.limit.max_ratio:
+            return (f"{self.bad} of {total} lines were bad input ({self.bad / total:.0%} > "
+                    f"{self.limit.max_ratio:.0%}): wrong file or format?")
+        return None
 
 
 def alert_json(alert: Alert) -> bytes:

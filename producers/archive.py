@@ -202,16 +202,16 @@ def _open_lines(path: Path) -> IO[bytes]:
 
 
 def iter_lines(path: Path | str) -> Iterator[bytes]:
-    """The raw non-blank lines of an archive (gzip detected from the content, not the name)."""
+    """The raw non-blank lines of an archive (gzip detected from the content, not the name); bounded:
+    a line longer than the event limit is never read whole (it comes as a truncated ``OversizedLine``)."""
+    from processors.lines import LineReadError, archive_lines
+
     p = Path(path)
-    with _open_lines(p) as fh:
-        try:
-            for line in fh:
-                line = line.rstrip(b"\r\n")
-                if line.strip():
-                    yield line
-        except (OSError, EOFError) as exc:
-            raise ArchiveError(f"archive {p} is damaged: {exc}") from exc
+    try:
+        for _lineno, line in archive_lines(p):
+            yield line
+    except LineReadError as exc:
+        raise ArchiveError(f"cannot read archive {p}: {exc}") from exc
 
 
 def read_events(path: Path | str) -> Iterator[dict[str, Any]]:

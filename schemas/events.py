@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -29,9 +30,22 @@ DEAD_LETTER_REASONS: Final = (
     "invalid_time",
     "invalid_ori",
     "invalid_value",
+    "control_character",
+    "too_deep",
     "late",
     "processing_error",
+    "conflicting_duplicate",
+    "sink_rejected",
 )
+
+# A query event is two levels deep (the event, its subject); unknown extra fields may nest a little
+# more, but never this much: deeper input is refused before it is parsed (a stack-depth bomb).
+MAX_NESTING: Final = 32
+# C0 controls (NUL, newline, tab, ...), DEL, C1 controls and lone surrogates: no field of a query event
+# holds them, and the database refuses some of them (PostgreSQL text cannot contain NUL).
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Raw bytes that may decode to such a character: a JSON escape, DEL, or a UTF-8 C1 control.
+_MAYBE_CONTROL: Final = re.compile(rb"\\[bfnrtu]|\x7f|\xc2[\x80-\x9f]")
 
 Ori = Annotated[str, msgspec.Meta(pattern=ORI_PATTERN, description="originating agency identifier")]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
@@ -79,7 +93,9 @@ def decode_event(raw: bytes | str) -> QueryEvent:
     """Decode and validate one query event; raise ``InvalidEvent`` naming the problem."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if len(data) > MAX_EVENT_BYTES:
-        raise InvalidEvent("too_large", f"message is {len(data)} bytes, the limit is {MAX_EVENT_BYTES}")
+        size = getattr(raw, "size", len(data))  # a bounded reader's OversizedLine knows the whole size
+        raise InvalidEvent("too_large", f"message is {size} bytes, the limit is {MAX_EVENT_BYTES}")
+    _check_nesting(data)
     try:
         event = _decoder.decode(data)
     except msgspec.ValidationError as exc:
@@ -98,7 +114,61 @@ def decode_event(raw: bytes | str) -> QueryEvent:
             f"occurred_at {event.occurred_at.isoformat()} is outside "
             f"{EARLIEST_EVENT_TIME.year}..{LATEST_EVENT_TIME.year - 1}",
         )
+    if _MAYBE_CONTROL.search(data) is not None:
+        _check_control_characters(event)
     return event
+
+
+def _check_nesting(data: bytes) -> None:
+    """Refuse input nested deeper than MAX_NESTING (brackets outside strings), before parsing it."""
+    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:
+        return
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_NESTING:
+                raise InvalidEvent("too_deep", f"nested deeper than {MAX_NESTING} levels")
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+
+
+def _check_control_characters(event: QueryEvent) -> None:
+    """Refuse a control character (or lone surrogate) in any string field, naming the field."""
+    fields: list[tuple[str, str | None]] = [
+        ("event_id", event.event_id),
+        ("ori", event.ori),
+        ("operator_id", event.operator_id),
+        ("terminal_id", event.terminal_id),
+        ("message_type", event.message_type),
+        ("purpose_code", event.purpose_code),
+        ("reason", event.reason),
+        ("case_number", event.case_number),
+    ]
+    for key, value in (event.subject or {}).items():
+        fields.append((f"subject key {key[:40]!r}", key))
+        if isinstance(value, str):
+            fields.append((f"subject.{key[:40]}", value))
+    for name, text in fields:
+        if text is None:
+            continue
+        found = _CONTROL.search(text)
+        if found is not None:
+            char = found.group()
+            raise InvalidEvent(
+                "control_character",
+                f"{name} holds the control character U+{ord(char):04X} at position {found.start()}",
+            )
 
 
 def _classify_validation_error(data: bytes, message: str) -> InvalidEvent:

@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, case, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from schemas.outputs import Aggregate, Alert, DeadLetter, ProcessedEvent
@@ -53,6 +63,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SYSTEM_ACTOR = "clets-watch"
 MAX_DETAIL_CHARS = 2000
 _MIGRATION_LOCK_ID = 0x0C1E75  # PostgreSQL advisory lock: one migrator at a time
+# Dead letters that may come beside another one for the same message: their reason is part of their id (the
+# ids of the other reasons stay what they were, so a redelivery after an upgrade adds no second row).
+_EXTRA_DEAD_LETTER_REASONS = frozenset({"conflicting_duplicate", "sink_rejected"})
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 T = TypeVar("T")
 
@@ -197,6 +211,16 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
+class ResilientResult:
+    """``write_batch_resilient``: what was written, and the records the database refused (dead-lettered
+    as ``sink_rejected`` with the database's message)."""
+
+    result: BatchResult
+    rejected: list[DeadLetter] = field(default_factory=list)
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
 class AlertRow:
     """An alert as stored. ``status`` is its state now (fired, suppressed, acknowledged, resolved);
     ``raised_as`` is what the rule said (fired or suppressed)."""
@@ -291,12 +315,35 @@ def parse_utc(value: str | dt.datetime, *, name: str = "time") -> dt.datetime:
     return parsed.astimezone(UTC)
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A database error worth retrying as is: the connection, a lock or statement timeout, the pool.
+    A refused row (bad data, a broken constraint) is not: the same batch would be refused forever."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError))
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """The database (or its driver) refused a row: e.g. PostgreSQL's "cannot contain NUL" or a value out
+    of range. Deterministic: retrying the same row never helps."""
+    if isinstance(exc, (DataError, IntegrityError)):
+        return True
+    return isinstance(exc, StatementError) and isinstance(exc.orig, (ValueError, TypeError))
+
+
+def storable(text: str) -> str:
+    """``text`` with control characters (which PostgreSQL may refuse) written as ``\\uXXXX``."""
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def dead_letter_id(dead: DeadLetter) -> str:
     """Deterministic id of a dead letter: the digest of where it came from and what it was."""
     digest = hashlib.sha256()
     digest.update((dead.source or "").encode("utf-8", "surrogatepass"))
     digest.update(b"\x00")
     digest.update(dead.payload)
+    if dead.reason in _EXTRA_DEAD_LETTER_REASONS:  # one message can be late and a conflicting duplicate too
+        digest.update(b"\x00" + dead.reason.encode())
     return digest.hexdigest()
 
 
@@ -363,9 +410,9 @@ def _dead_letter_row(dead: DeadLetter, now: dt.datetime) -> dict[str, Any]:
     return {
         "id": dead_letter_id(dead),
         "reason": dead.reason,
-        "detail": dead.detail[:MAX_DETAIL_CHARS],
-        "source": dead.source,
-        "event_id": dead.event_id,
+        "detail": storable(dead.detail[:MAX_DETAIL_CHARS]),
+        "source": storable(dead.source) if dead.source is not None else None,
+        "event_id": storable(dead.event_id) if dead.event_id is not None else None,
         "payload_sha256": hashlib.sha256(dead.payload).hexdigest(),
         "payload_bytes": len(dead.payload),
         "at": now,
@@ -454,6 +501,48 @@ class DatabaseSink:
             ledger_rows_inserted=ledger_inserted,
             dead_letters_inserted=dead_inserted,
         )
+
+    def write_batch_resilient(self, batch: SinkBatch) -> ResilientResult:
+        """``write_batch``; when the database refuses a row, find the refused records by bisection,
+        write every other record, dead-letter the refused ones as ``sink_rejected`` (with the
+        database's message) and save the checkpoints: a poison record costs itself, never the stream.
+        Transient errors (connection, timeouts) are raised for the caller to retry."""
+        try:
+            return ResilientResult(self.write_batch(batch))
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+        items: list[tuple[str, Any]] = [
+            *(("processed", x) for x in batch.processed),
+            *(("aggregates", x) for x in batch.aggregates),
+            *(("alerts", x) for x in batch.alerts),
+            *(("dead_letters", x) for x in batch.dead_letters),
+        ]
+        attempts = [1]
+        refused = self._isolate(items, attempts)
+        rejected = [_rejected(kind, item, message) for kind, item, message in refused]
+        result = self.write_batch(SinkBatch(dead_letters=rejected, checkpoints=batch.checkpoints))
+        return ResilientResult(result, rejected, attempts[0] + 1)
+
+    def _isolate(self, items: list[tuple[str, Any]], attempts: list[int]) -> list[tuple[str, Any, str]]:
+        """Write what the database accepts of ``items``; return the refused ones with its message."""
+        if not items:
+            return []
+        part = SinkBatch()
+        for kind, item in items:
+            getattr(part, kind).append(item)
+        attempts[0] += 1
+        try:
+            self.write_batch(part)
+            return []
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            if len(items) == 1:
+                message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                return [(items[0][0], items[0][1], message)]
+        mid = len(items) // 2
+        return self._isolate(items[:mid], attempts) + self._isolate(items[mid:], attempts)
 
     def _save_checkpoints(self, conn: Connection, checkpoints: list[Checkpoint], now: dt.datetime) -> None:
         if not checkpoints:
@@ -764,6 +853,26 @@ class DatabaseSink:
                 )
                 for r in session.scalars(query).all()
             ]
+
+
+_record_json = msgspec.json.Encoder()
+
+
+def _rejected(kind: str, item: Any, message: str) -> DeadLetter:
+    """A record the database refused, as a ``sink_rejected`` dead letter naming the database's message."""
+    what = {"processed": "verdict", "aggregates": "aggregate", "alerts": "alert", "dead_letters": "dead letter"}[kind]
+    event_id = getattr(item, "event_id", None) or getattr(item, "alert_id", None)
+    if isinstance(item, DeadLetter):
+        payload, source = item.payload, item.source
+    else:
+        payload, source = _record_json.encode(item), getattr(item, "source", None)
+    return DeadLetter(
+        reason="sink_rejected",
+        detail=f"the database refused this {what}: {message}",
+        payload=payload,
+        source=source,
+        event_id=event_id,
+    )
 
 
 def alert_row_from_record(r: AlertRecord) -> AlertRow:

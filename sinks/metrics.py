@@ -2,6 +2,8 @@
 
 Labels stay low-cardinality and free of PII: agency ORI, federal component, message key, verdict,
 purpose, rule, severity, dead-letter reason. Never an operator, a subject, a case number or free text.
+Every label set is bounded: an ORI missing from the agency registry is counted as ``unknown``, a message
+key the policy does not know as ``other`` (``bound_labels``), so no input can create series at will.
 Verdict, purpose, reason, rule and severity label values are pre-initialised so their series exist at
 zero before the first event (a rate() over a series that appears late misses its first increments).
 """
@@ -12,7 +14,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final, Protocol, get_args
+from typing import Any, Final, Protocol, get_args
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -21,11 +23,14 @@ from schemas.events import DEAD_LETTER_REASONS
 from schemas.outputs import Alert, DeadLetter, ProcessedEvent, PurposeName, Severity, VerdictName
 
 NO_COMPONENT: Final = "none"
+UNKNOWN_ORI: Final = "unknown"  # the ori label of an ORI missing from the agency registry
+OTHER: Final = "other"  # the label of a message key (or dead-letter reason) outside the known set
 VERDICTS: Final = tuple(get_args(VerdictName))
 PURPOSES: Final = tuple(get_args(PurposeName))
 SEVERITIES: Final = tuple(get_args(Severity))
 ALERT_STATUSES: Final = ("fired", "suppressed")
 RECOMMENDATION_STATES: Final = ("normal", "watch", "suspend")
+SINK_RETRY_KINDS: Final = ("transient", "error")
 PROCESSING_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 # Label names no metric may carry: identities and free text.
@@ -72,6 +77,9 @@ class Metrics:
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._clock = clock
+        self._oris: set[str] = set()
+        self._message_key_label: Callable[[str], str] = _domain_message_key_label
+        self.bound_labels()
         self._watermark: float | None = None
         r = self.registry
         self.queries = Counter(
@@ -124,6 +132,14 @@ class Metrics:
             "Results waiting to be written to the database.",
             registry=r,
         )
+        self.sink_retries = Counter(
+            "clets_watch_sink_retries",
+            "Batch writes retried, by kind: transient (connection, timeout) or error (anything else).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in SINK_RETRY_KINDS:
+            self.sink_retries.labels(kind=kind)
         self.consumer_lag = Gauge(
             "clets_watch_consumer_lag",
             "Kafka consumer lag in messages, by partition.",
@@ -148,6 +164,26 @@ class Metrics:
 
     # -- setup ---------------------------------------------------------------------------------
 
+    def bound_labels(
+        self, oris: Iterable[Any] | None = None, message_key_label: Callable[[str], str] | None = None
+    ) -> None:
+        """The label values allowed: ``oris`` (ORIs, or agencies with an ``ori``; default: the bundled
+        registry) and ``message_key_label`` (a message key -> its label, ``other`` when unknown; default:
+        the message keys of domain.md). Agencies declared with ``declare_agency`` are allowed too."""
+        if oris is None:
+            from processors.agencies import AgencyRegistry
+
+            oris = AgencyRegistry.load()
+        self._oris = {o if isinstance(o, str) else o.ori for o in oris}
+        if message_key_label is not None:
+            self._message_key_label = message_key_label
+
+    def ori_label(self, ori: str) -> str:
+        return ori if ori in self._oris else UNKNOWN_ORI
+
+    def message_key_label(self, message_type: str) -> str:
+        return self._message_key_label(message_type)
+
     def declare_rules(self, rules: Iterable[str]) -> None:
         """Create the alert series of each rule at zero, for every severity and status."""
         for rule in rules:
@@ -160,6 +196,7 @@ class Metrics:
     ) -> None:
         """Create an agency's purpose series (and, for the given message keys, its query series per
         verdict) at zero, e.g. for every ORI in the registry."""
+        self._oris.add(ori)
         comp = component_label(component)
         for purpose in PURPOSES:
             self.purposes.labels(ori=ori, component=comp, purpose=purpose)
@@ -214,9 +251,10 @@ class Metrics:
         n = 0
         for e in events:
             comp = component_label(e.component)
-            qk = (e.ori, comp, e.message_type, e.verdict)
+            ori = e.ori if e.ori in self._oris else UNKNOWN_ORI
+            qk = (ori, comp, self._message_key_label(e.message_type), e.verdict)
             queries[qk] = queries.get(qk, 0) + 1
-            pk = (e.ori, comp, e.purpose)
+            pk = (ori, comp, e.purpose)
             purposes[pk] = purposes.get(pk, 0) + 1
             n += 1
         for (ori, comp, message_type, verdict), count in queries.items():
@@ -235,7 +273,7 @@ class Metrics:
 
     def observe_dead_letters(self, dead_letters: Iterable[DeadLetter]) -> None:
         for dead in dead_letters:
-            self.dead_letters.labels(reason=dead.reason).inc()
+            self.dead_letters.labels(reason=dead.reason if dead.reason in DEAD_LETTER_REASONS else OTHER).inc()
             if dead.reason == "late":
                 self.late_events.inc()
 
@@ -260,6 +298,9 @@ class Metrics:
         for partition, lag in lags.items():
             self.consumer_lag.labels(partition=str(partition)).set(lag)
 
+    def observe_sink_retry(self, kind: str) -> None:
+        self.sink_retries.labels(kind=kind if kind in SINK_RETRY_KINDS else "error").inc()
+
     def set_sink_backlog(self, n: int) -> None:
         self.sink_backlog.set(n)
 
@@ -267,8 +308,16 @@ class Metrics:
         if state not in RECOMMENDATION_STATES:
             raise ValueError(f"unknown recommendation {state!r}: one of {', '.join(RECOMMENDATION_STATES)}")
         comp = component_label(component)
+        ori = self.ori_label(ori)
         for s in RECOMMENDATION_STATES:
             self.agency_recommendation.labels(ori=ori, component=comp, state=s).set(1 if s == state else 0)
+
+
+def _domain_message_key_label(message_type: str) -> str:
+    from processors.unknown_keys import DOMAIN_MESSAGE_KEYS, OTHER_LABEL
+
+    key = message_type.strip().upper()
+    return key if key in DOMAIN_MESSAGE_KEYS else OTHER_LABEL
 
 
 def serve(metrics: Metrics, host: str = "127.0.0.1", port: int = 9464) -> tuple[WSGIServer, threading.Thread]:

@@ -60,20 +60,10 @@ class Sampler:
 
 def build_pipeline() -> Any:
     """The pipeline replay and the worker build: bundled registry, policy v1, rules, 60 s windows."""
-    from clets_watch.settings import get_settings, pseudonym_key
-    from processors.agencies import AgencyRegistry
-    from processors.pipeline import Pipeline, PipelineConfig
-    from processors.policy import Classifier, load_policy
-    from processors.pseudonymize import Pseudonymizer
+    from clets_watch.settings import get_settings
+    from processors.build import build_pipeline as build
 
-    settings = get_settings()
-    key, _note = pseudonym_key(settings)
-    registry = AgencyRegistry.load(settings.agencies_file)
-    classifier = Classifier(load_policy(settings.policy_file), registry)
-    config = PipelineConfig(
-        window_seconds=settings.window_seconds, allowed_lateness_seconds=settings.allowed_lateness_seconds
-    )
-    return Pipeline(classifier.classify, registry, Pseudonymizer(key), config)
+    return build(get_settings()).new()
 
 
 def run_mode(mode: str, archive: Path, expected: int) -> dict[str, Any]:

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
@@ -24,6 +23,7 @@ from processors.agencies import AgencyRegistry, RegistryError
 from processors.policy import Classifier, PolicyError, load_policy
 from processors.policy.evaluation import PURPOSES, VERDICTS, Confusion
 from schemas import InvalidEvent, QueryEvent, decode_event
+from schemas.events import MAX_EVENT_BYTES
 
 _encoder: Final = msgspec.json.Encoder()
 _FLUSH_EVERY: Final = 1024
@@ -80,15 +80,13 @@ def _classifier(args: argparse.Namespace) -> Classifier:
 
 
 def _open_lines(path: str) -> Iterator[bytes]:
-    p = Path(path)
+    from processors.lines import LineReadError, archive_lines
+
     try:
-        with p.open("rb") as raw:
-            magic = raw.read(2)
-        opener: Any = gzip.open if magic == b"\x1f\x8b" else open
-        with opener(p, "rb") as fh:
-            yield from fh
-    except (OSError, EOFError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+        for _lineno, line in archive_lines(Path(path)):
+            yield line
+    except LineReadError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _verdict_line(verdict: Any) -> dict[str, Any]:
@@ -102,9 +100,11 @@ def _verdict_line(verdict: Any) -> dict[str, Any]:
 
 
 def _event_id_of(line: bytes) -> str | None:
+    if len(line) > MAX_EVENT_BYTES:
+        return None
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(obj, dict) and isinstance(obj.get("event_id"), str):
         return str(obj["event_id"])
@@ -119,8 +119,12 @@ def run_classify(args: argparse.Namespace) -> int:
 
 def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
     version = clf.policy.version
-    for n, line in enumerate(source, start=1):
-        raw = line.rstrip(b"\r\n")
+    from processors.lines import stream_lines
+    from processors.unknown_keys import KnownKeys, guard_unknown_keys
+
+    # the pipeline's verdict: an unknown message key or purpose code is at least review
+    classify = guard_unknown_keys(clf.classify, KnownKeys(clf.policy.sources_by_key))
+    for n, raw in stream_lines(source):  # bounded: a huge line is never read whole
         try:
             event = decode_event(raw)
         except InvalidEvent as exc:
@@ -129,7 +133,7 @@ def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
                 "line": n, "policy_version": version,
             }
         else:
-            record = _verdict_line(clf.classify(event))
+            record = _verdict_line(classify(event))
         out.write(_encoder.encode(record).decode())
         out.write("\n")
         if n % _FLUSH_EVERY == 0:

@@ -23,6 +23,10 @@ from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings
 
 
+# Dead letters of events that were processed (counted, classified) all the same: never re-driven by default.
+PROCESSED_REASONS = frozenset({"late", "conflicting_duplicate"})
+
+
 @dataclass(frozen=True)
 class DeadLetterRecord:
     partition: int
@@ -62,7 +66,7 @@ def parse_dead_letter(partition: int, offset: int, value: bytes) -> DeadLetterRe
             partition, offset, str(msg.get("reason")), str(msg.get("detail", "")), msg.get("source"),
             msg.get("event_id"), payload,
         )
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         return DeadLetterRecord(partition, offset, "unreadable", f"not a dead-letter record: {exc}", None, None, value)
 
 
@@ -103,7 +107,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rp = actions.add_parser("replay", help="send dead-lettered payloads back to the queries topic")
     rp.add_argument(
         "--reason", action="append",
-        help="only this reason (repeatable; default: every reason but `late`, which a fix cannot cure)",
+        help="only this reason (repeatable; default: every reason but `late` and `conflicting_duplicate`: those events were processed already)",
     )
     rp.add_argument("--to-topic", help="where to send them (default: CLETS_WATCH_TOPIC_QUERIES)")
     rp.add_argument("--from-offset", type=int, default=0, help="skip dead letters before this offset")
@@ -151,7 +155,7 @@ def run_replay(args: argparse.Namespace) -> int:
     for r in read_dead_letters(bootstrap, topic):
         if r.offset < args.from_offset or (wanted and r.reason not in wanted):
             continue
-        if not wanted and r.reason == "late":
+        if not wanted and r.reason in PROCESSED_REASONS:  # processed already: re-driving would count them twice
             continue
         if not args.all:
             try:
@@ -171,7 +175,7 @@ def run_replay(args: argparse.Namespace) -> int:
                 key = None
                 try:
                     key = str(json.loads(r.payload).get("ori") or "").encode() or None
-                except (ValueError, AttributeError):
+                except (ValueError, AttributeError, RecursionError):
                     pass
                 producer.send(target, key=key, value=r.payload)
             producer.flush(timeout=60)

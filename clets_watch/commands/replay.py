@@ -1,7 +1,7 @@
 """``clets-watch replay``: run archived query events through the same pipeline as the worker.
 
     clets-watch replay --input FILE [--input FILE ...] [--agencies FILE] [--policy FILE]
-                       [--rules FILE] [--json]
+                       [--rules FILE] [--json] [--dead-letters FILE]
     clets-watch replay --from-kafka [--topic T] [--bootstrap HOST:PORT] [--since TIME] [--until TIME] ...
     clets-watch replay ... --record [--run-id ID] [--note TEXT] [--db URL]
     clets-watch replay --diff RUN_A RUN_B [--db URL] [--json]      (a run id, or ``live``)
@@ -10,6 +10,11 @@ Reads .jsonl / .jsonl.gz archives (one query event per line) as one stream — o
 two record timestamps, found with ``offsets_for_times`` (no scan from the start) — closes every window
 at the end, and prints the alerts: a readable summary, or with ``--json`` one JSON object per line
 (sorted keys, sorted alerts), so two runs over the same input print byte-identical output.
+
+Bad input is dead-lettered as in the worker (``--dead-letters FILE`` writes each with its file and
+line), the first bad lines are named on stderr, and past the worker's bad-input limit
+(``CLETS_WATCH_DEAD_LETTER_MAX_RATIO`` of the last ``CLETS_WATCH_DEAD_LETTER_WINDOW`` lines, or of the
+whole input when it is shorter) the command exits 3.
 
 ``--record`` writes an audit run to the database (``audit_runs`` and its run-scoped tables; the live
 tables are never touched) and keeps only counts in memory, so a year of events replays in bounded
@@ -35,11 +40,19 @@ from typing import IO, Any
 
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.cli import UserError
-from clets_watch.settings import MissingPseudonymKey, get_settings, pseudonym_key
-from processors.agencies import AgencyRegistry, RegistryError
-from processors.pipeline import Pipeline, PipelineConfig
-from processors.pseudonymize import Pseudonymizer
-from processors.replay import ArchiveError, AuditTally, ReplayResult, alert_json, replay_files, run_stream
+from clets_watch.settings import MissingPseudonymKey, get_settings
+from processors.agencies import RegistryError
+from processors.pipeline import Pipeline
+from processors.dead_letter_limit import DeadLetterLimit
+from processors.replay import (
+    ArchiveError,
+    AuditTally,
+    BadInputWatch,
+    ReplayResult,
+    alert_json,
+    replay_files,
+    run_stream,
+)
 from processors.rules.base import RuleConfigError
 
 _Sub = argparse._SubParsersAction
@@ -80,6 +93,8 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     rec.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
                      help="compare the alerts of two recorded runs (or 'live') and exit")
     rec.add_argument("--list-runs", action="store_true", help="list the recorded audit runs and exit")
+    p.add_argument("--dead-letters", type=Path, metavar="FILE",
+                   help="write every dead letter (reason, detail, file:line, payload) to FILE as JSON lines")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true",
@@ -96,34 +111,30 @@ def build_pipeline(args: argparse.Namespace) -> Pipeline:
 
 
 def _build(args: argparse.Namespace) -> tuple[Pipeline, str, bytes]:
-    from processors.policy import Classifier, PolicyError, load_policy
+    from processors.build import PipelineOverrides
+    from processors.build import build_pipeline as build
+    from processors.policy import PolicyError
 
     settings = get_settings()
+    overrides = PipelineOverrides(
+        agencies_file=args.agencies,
+        policy_file=args.policy,
+        rules_file=args.rules,
+        window_seconds=args.window_seconds,
+        allowed_lateness_seconds=args.allowed_lateness,
+    )
     try:
-        key, note = pseudonym_key(settings)
+        built = build(settings, overrides)  # the worker's builder: same settings, same alerts
     except MissingPseudonymKey as exc:
         raise UserError(str(exc)) from None
-    print(f"pseudonyms: {note}", file=sys.stderr)
-    try:
-        registry = AgencyRegistry.load(args.agencies or settings.agencies_file)
     except RegistryError as exc:
         raise UserError(str(exc)) from None
-    try:
-        policy = load_policy(args.policy or settings.policy_file)
     except (PolicyError, OSError) as exc:
         raise UserError(f"policy: {exc}") from None
-    try:
-        config = PipelineConfig(
-            window_seconds=args.window_seconds or settings.window_seconds,
-            allowed_lateness_seconds=(
-                args.allowed_lateness if args.allowed_lateness is not None else settings.allowed_lateness_seconds
-            ),
-            rules_file=args.rules,
-        )
-        classifier = Classifier(policy, registry)
-        return Pipeline(classifier.classify, registry, Pseudonymizer(key), config), str(policy.version), key
     except (RuleConfigError, ValueError) as exc:
         raise UserError(str(exc)) from None
+    print(f"pseudonyms: {built.key_note}", file=sys.stderr)
+    return built.new(), str(built.policy.version), built.key
 
 
 def rules_version(pipeline: Pipeline) -> str:
@@ -180,29 +191,32 @@ def _hms(seconds: float) -> str:
 
 
 def archive_lines(paths: list[Path], progress: Progress) -> Iterator[tuple[bytes, str]]:
-    """Lines of the archives in order, as ``iter_archive`` gives them (same sources), with progress
-    measured in archive bytes read (compressed bytes for .gz)."""
+    """Lines of the archives in order, as ``iter_archive`` gives them (same sources, bounded: a line
+    longer than the event limit is never read whole), with progress measured in archive bytes read
+    (compressed bytes for .gz)."""
     import gzip
+
+    from processors.lines import LineReadError, bounded_lines, check_input_file
 
     done_before = 0
     for path in paths:
         try:
+            check_input_file(path)
             raw = path.open("rb")
-        except OSError as exc:
+        except (OSError, LineReadError) as exc:
             raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
         with raw:
             gz = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             fh: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
             try:
-                for lineno, line in enumerate(fh, start=1):
-                    line = line.rstrip(b"\r\n")
+                for lineno, line in bounded_lines(fh, name=str(path)):
                     if line.strip():
                         progress.events += 1
                         if lineno % 2048 == 0:
                             progress.update(done_before + raw.tell())
                         yield line, f"{path.name}:{lineno}"
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            except LineReadError as exc:
                 raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
         done_before += path.stat().st_size
         progress.update(done_before)
@@ -346,6 +360,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     if not args.from_kafka and (args.since or args.until or args.topic or args.bootstrap):
         raise UserError("--topic, --bootstrap, --since and --until go with --from-kafka")
     for path in args.input or ():
+        if path.is_dir():
+            raise UserError(f"input {path} is a directory: give .jsonl or .jsonl.gz files (--input, repeatable)")
         if not path.is_file():
             raise UserError(f"input file {path} does not exist")
     since = parse_time(args.since, flag="--since") if args.since else None
@@ -379,25 +395,40 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             kind = "archive"
             done = lambda: total
         started = time.monotonic()
+        settings = get_settings()
+        try:
+            dl_out = args.dead_letters.open("wb") if args.dead_letters else None
+        except OSError as exc:
+            raise UserError(f"cannot write --dead-letters {args.dead_letters}: {exc.strerror or exc}") from None
+        watch = BadInputWatch(DeadLetterLimit(settings.dead_letter_max_ratio, settings.dead_letter_window), dl_out)
         try:
             if store is None:
                 result = ReplayResult()
-                result.stats = run_stream(lines, pipeline, result.add)
+                result.stats = run_stream(lines, pipeline, watch.wrap(result.add))
             else:
                 tally = AuditTally()
-                tally.stats = run_stream(lines, pipeline, tally.add)
+                tally.stats = run_stream(lines, pipeline, watch.wrap(tally.add))
         except ArchiveError as exc:
             raise UserError(str(exc)) from None
         finally:
             progress.finish(done())
+            if dl_out is not None:
+                dl_out.close()
         seconds = time.monotonic() - started
+        failed = watch.verdict()
+        if watch.bad:
+            more = f" ({watch.bad - len(watch.first_bad)} more)" if watch.bad > len(watch.first_bad) else ""
+            where = f"; all in {args.dead_letters}" if args.dead_letters else "; --dead-letters FILE lists them all"
+            print(f"bad input: {watch.bad} line(s): " + ", ".join(watch.first_bad) + more + where, file=sys.stderr)
+        if failed is not None:
+            print(f"clets-watch replay: {failed}", file=sys.stderr)
         if store is None:
             if args.json:
                 for alert in result.sorted_alerts():
                     out.write(alert_json(alert).decode() + "\n")
             else:
                 write_summary(result, out)
-            return 0
+            return 3 if failed is not None else 0
         from sinks.audit import AuditError, NewRun, key_fingerprint
 
         run_id = args.run_id or f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -416,7 +447,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             out.write(json.dumps(summary, sort_keys=True) + "\n")
         else:
             write_run_summary(summary, out)
-        return 0
+        return 3 if failed is not None else 0
     finally:
         if store is not None:
             store.close()

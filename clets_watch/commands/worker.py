@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--db", help="database URL (default: CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db)")
     p.add_argument("--metrics-port", type=int, help="port of the /metrics endpoint on 127.0.0.1 (default 9464; 0 = off)")
     p.add_argument("--group", help="consumer group id (default: clets-watch)")
+    p.add_argument("--rules", metavar="FILE",
+                   help="rules YAML merged over the bundled rules.yaml (default: CLETS_WATCH_RULES_FILE); "
+                   "the same flag as replay's, so both raise the same alerts")
     p.add_argument("--log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
     p.set_defaults(func=run)
 
@@ -41,6 +44,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["metrics_port"] = args.metrics_port
     if args.group:
         overrides["consumer_group"] = args.group
+    if getattr(args, "rules", None):
+        overrides["rules_file"] = args.rules
     return Settings(**overrides)
 
 
@@ -82,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         runtime = WorkerRuntime.build(settings, metrics=Metrics())
     except MissingPseudonymKey as exc:
         raise UserError(str(exc)) from None
+    except ValueError as exc:  # a registry, policy or rules file refused (RegistryError, PolicyError, ...)
+        raise UserError(f"configuration refused: {exc}") from None
     print(f"clets-watch worker: {runtime.key_note}", file=sys.stderr)
     try:
         ensure_topics(

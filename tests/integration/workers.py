@@ -54,17 +54,69 @@ class WorkerProcess:
         return self.proc.returncode
 
     def wait_consumed(
-        self, bootstrap: str, group: str, topic: str, *, timeout: float = 120.0, also: Callable[[], bool] | None = None
+        self, bootstrap: str, group: str, topic: str, *, timeout: float = 120.0, also: Callable[[], bool] | None = None,
+        progress: Callable[[], int] | None = None,
     ) -> float:
-        """Wait until the group's lag on ``topic`` is 0 (and ``also()`` holds); return seconds waited."""
-        began = time.monotonic()
-        while time.monotonic() - began < timeout:
+        """Wait until the group's lag on ``topic`` is 0 (and ``also()`` holds); return seconds waited.
+
+        ``timeout`` is a budget for *no progress*, not for the whole wait: as long as the lag falls (or
+        ``progress()``, e.g. the rows written, rises) within ``timeout`` seconds, the wait goes on, so a
+        machine busy with other work is slow, not failed. A timeout says how far the worker got."""
+        state: dict[str, int] = {}
+
+        def measure() -> float:
+            lag = group_lag(bootstrap, group, topic)
+            state["lag"] = lag
+            state.setdefault("first_lag", lag)
+            done = -lag
+            if progress is not None:
+                state["progress"] = progress()
+                done += state["progress"]
+            return done
+
+        def finished() -> bool:
             if not self.alive():
-                raise AssertionError(f"worker exited with {self.proc.returncode if self.proc else None}:\n{self.log()[-4000:]}")
-            if group_lag(bootstrap, group, topic) == 0 and (also is None or also()):
-                return time.monotonic() - began
-            time.sleep(0.5)
-        raise AssertionError(f"worker did not consume {topic} within {timeout}s:\n{self.log()[-4000:]}")
+                raise AssertionError(
+                    f"worker exited with {self.proc.returncode if self.proc else None}:\n{self.log()[-4000:]}"
+                )
+            return state.get("lag") == 0 and (also is None or also())
+
+        def where() -> str:
+            got = f"lag {state.get('first_lag', '?')} -> {state.get('lag', '?')} on {topic}"
+            if "progress" in state:
+                got += f", progress {state['progress']}"
+            return got + f"\n{self.log()[-4000:]}"
+
+        return wait_progress(finished, measure, stall=timeout, what=f"worker to consume {topic}", where=where)
+
+
+def wait_progress(
+    done: Callable[[], bool], measure: Callable[[], float], *, stall: float, what: str,
+    where: Callable[[], str] | None = None, poll: float = 0.5, cap_factor: float = 10.0,
+) -> float:
+    """Wait until ``done()``; fail only after ``stall`` seconds without ``measure()`` rising (or past
+    ``cap_factor * stall`` in all). Returns the seconds waited; a failure says how far it got and how fast."""
+    began = time.monotonic()
+    best = measure()
+    first = best
+    last_progress = began
+    while True:
+        if done():
+            return time.monotonic() - began
+        now = time.monotonic()
+        if now - last_progress > stall or now - began > cap_factor * stall:
+            elapsed = now - began
+            rate = (best - first) / elapsed if elapsed > 0 else 0.0
+            why = (f"no progress for {now - last_progress:.0f}s" if now - last_progress > stall
+                   else f"past the cap of {cap_factor * stall:.0f}s")
+            raise AssertionError(
+                f"timed out waiting for {what}: {why} after {elapsed:.0f}s; progress {first:g} -> {best:g} "
+                f"({rate:.1f}/s)" + (f"; {where()}" if where else "")
+            )
+        time.sleep(poll)
+        value = measure()
+        if value > best:
+            best, last_progress = value, time.monotonic()
 
 
 # ---------------------------------------------------------------------------------- shared helpers
@@ -105,23 +157,11 @@ def read_topic(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> list[tup
 def offline_expected(topic: str, records: list[tuple[int, int, bytes]]) -> dict[str, Any]:
     """What the pure core alone makes of the same records, partition by partition."""
     from clets_watch.settings import Settings
-    from processors.agencies import AgencyRegistry
     from processors.batch import PartitionedPipelines, Record
-    from processors.pipeline import Pipeline, PipelineConfig
-    from processors.policy import Classifier, load_policy
-    from processors.pseudonymize import Pseudonymizer
+    from processors.build import PipelineOverrides, build_pipeline
 
-    s = Settings()
-    registry = AgencyRegistry.load()
-    classifier = Classifier(load_policy(), registry)
-    config = PipelineConfig(
-        window_seconds=s.window_seconds,
-        allowed_lateness_seconds=s.allowed_lateness_seconds,
-        amendment_retention_seconds=s.amendment_retention_seconds,
-    )
-    pipelines = PartitionedPipelines(
-        lambda: Pipeline(classifier.classify, registry, Pseudonymizer(KEY.encode()), config)
-    )
+    built = build_pipeline(Settings(), PipelineOverrides(pseudonym_key=KEY.encode()))  # as the worker builds it
+    pipelines = PartitionedPipelines(built.new)
     out = pipelines.process(Record(value, topic, p, o) for p, o, value in records)
     return {
         "verdicts": len(out.processed),

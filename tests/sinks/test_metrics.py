@@ -242,6 +242,7 @@ def test_no_operator_subject_case_or_free_text_in_any_label(registry: CollectorR
         "reason",
         "partition",
         "state",
+        "kind",
         "le",
     }
     for forbidden in ("operator", "subject", "case", "terminal", "event_id", "summary"):
