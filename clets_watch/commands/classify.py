@@ -98,6 +98,7 @@ def _verdict_line(verdict: Any) -> dict[str, Any]:
         "purpose": verdict.purpose,
         "rules": list(verdict.rules),
         "policy_version": verdict.policy_version,
+        "policy_digest": verdict.policy_digest,
     }
 
 
@@ -119,6 +120,7 @@ def run_classify(args: argparse.Namespace) -> int:
 
 def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
     version = clf.policy.version
+    digest = clf.policy.digest
     for n, line in enumerate(source, start=1):
         raw = line.rstrip(b"\r\n")
         try:
@@ -126,7 +128,7 @@ def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
         except InvalidEvent as exc:
             record: dict[str, Any] = {
                 "event_id": _event_id_of(raw), "verdict": "error", "reason": exc.reason, "detail": exc.detail,
-                "line": n, "policy_version": version,
+                "line": n, "policy_version": version, "policy_digest": digest,
             }
         else:
             record = _verdict_line(clf.classify(event))
@@ -140,13 +142,18 @@ def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
 
 # ------------------------------------------------------------------------------------------ explain
 def run_explain(args: argparse.Namespace) -> int:
+    from processors.policy.explain import statute_lines
+
     clf = _classifier(args)
     event = _find_event(args)
+    decision = clf.decide(event)
     verdict, traces = clf.explain(event)
+    statutes = statute_lines(decision)
     agency = clf.registry.get(event.ori)
     if args.json:
         print(json.dumps({
             "verdict": _verdict_line(verdict) | {"data_source": verdict.data_source},
+            "statutes": statutes,
             "traces": [
                 {"rule": t.rule_id, "clause": t.clause, "description": t.description, "fired": t.fired, "detail": t.detail}
                 for t in traces
@@ -158,8 +165,10 @@ def run_explain(args: argparse.Namespace) -> int:
     print(f"  message key {event.message_type} → {verdict.data_source}; purpose code {event.purpose_code or '-'}; "
           f"case number {event.case_number or '-'}")
     print(f"  reason {event.reason!r}")
-    print(f"verdict {verdict.verdict.upper()}  purpose {verdict.purpose}  policy v{verdict.policy_version}  "
-          f"rules {', '.join(verdict.rules) or '-'}")
+    print(f"verdict {verdict.verdict.upper()}  purpose {verdict.purpose}  policy v{verdict.policy_version} "
+          f"({verdict.policy_digest})  rules {', '.join(verdict.rules) or '-'}")
+    for line in statutes:
+        print(f"  statute {line}")
     for t in traces:
         mark = "FIRED" if t.fired else "  -  "
         print(f"  [{mark}] {t.rule_id:<30} ({t.clause}) {t.detail}")
@@ -254,6 +263,7 @@ def run_eval(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {
         **origin,
         "policy_version": clf.policy.version,
+        "policy_digest": clf.policy.digest,
         "evaluated": len(items),
         "verdict": verdicts.as_dict(),
         "purpose": purposes.as_dict(),

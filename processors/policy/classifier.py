@@ -192,10 +192,9 @@ class Classifier:
         offence_text = " ".join(h.matched for h in offences)
         # a non-CJ party word (employee, tenant) gives way to an offence; a non-CJ act (CCW permit, background
         # check, licence) does not, unless the offence phrase itself contains it ("ccw violation")
-        acts = policy.reading.ncj_acts
         ncj_hits = tuple(h for h in sig.of("non_criminal_justice")
-                         if not offences or (h.indicator == "STATUTE-LICENSING" or any(
-                             w in acts for w in h.matched.split()) and h.matched not in offence_text))
+                         if not offences or h.indicator == "STATUTE-LICENSING"
+                         or (sig.ncj_act and h.matched not in offence_text))
         ncj_by_code = code is not None and code not in policy.criminal_justice_codes
 
         fired: list[str] = []

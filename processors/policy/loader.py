@@ -21,6 +21,7 @@ import yaml
 from processors.policy.model import (
     INDICATOR_KINDS,
     RULE_KINDS,
+    STATUTE_KINDS,
     STRENGTHS,
     Indicator,
     OtherSense,
@@ -32,7 +33,7 @@ from processors.policy.model import (
     Statute,
     StatuteTable,
 )
-from processors.policy.schema import PolicySpec, StatuteTableSpec, validate
+from processors.policy.schema import PolicySpec, StatuteTableSpec, check_statute_rows, validate
 from processors.policy.text import normalize, tokens
 
 BUNDLED = "policy_v1.yaml"
@@ -112,7 +113,7 @@ def parse_statutes(text: str, *, source: str = "<statutes>") -> StatuteTable:
                 raise PolicyError(f"{source}: alias {alias!r} names both {aliases[key]} and {code}")
             aliases[key] = code
     sections: dict[tuple[str, str], Statute] = {}
-    for code, rows in spec.sections.items():
+    for code, rows in check_statute_rows(spec, node, source, STATUTE_KINDS).items():
         if code not in titles:
             raise PolicyError(f"{source}: sections.{code}: code {code!r} is not declared under codes")
         for section, (kind, title) in rows.items():

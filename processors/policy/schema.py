@@ -8,7 +8,7 @@ that need more than types (dates with offsets, regular expressions, duplicate id
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import yaml
@@ -95,10 +95,6 @@ class PolicySpec(msgspec.Struct, **_Strict):
     reading: ReadingSpec | None = None
 
 
-StatuteKind = Literal["felony", "misdemeanor", "infraction", "wobbler", "smuggling", "licensing", "noncriminal",
-                      "civil_immigration", "criminal_immigration"]
-
-
 class CodeSpec(msgspec.Struct, **_Strict):
     title: str
     aliases: list[str]
@@ -107,7 +103,7 @@ class CodeSpec(msgspec.Struct, **_Strict):
 class StatuteTableSpec(msgspec.Struct, **_Strict):
     version: int
     codes: dict[str, CodeSpec]
-    sections: dict[str, dict[str, tuple[StatuteKind, str]]]
+    sections: dict[str, dict[str, Any]]  # each row [kind, title] is checked with its line: check_statute_rows
     bare_number_codes: list[str] = []
 
 
@@ -164,3 +160,20 @@ def validate(data: Any, node: yaml.Node | None, spec: type[T], source: str) -> T
             raise PolicyError(f"{source}{line}: unknown key {key!r}: not part of the schema (misspelt?); "
                               "nothing is ignored silently") from None
         raise PolicyError(f"{source}{line}: key {key!r}: {what}") from None
+
+
+def check_statute_rows(spec: StatuteTableSpec, node: yaml.Node | None, source: str,
+                       kinds: frozenset[str]) -> dict[str, dict[str, tuple[str, str]]]:
+    """Each section row must be ``[kind, title]`` with a known kind; errors name the code, section and line."""
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for code, rows in spec.sections.items():
+        out[code] = {}
+        for section, row in rows.items():
+            if isinstance(row, list) and len(row) == 2 and row[0] in kinds and isinstance(row[1], str):
+                out[code][str(section)] = (row[0], row[1])
+                continue
+            at, _ = _node_at(node, f"$.sections.{code}.{section}", None)
+            line = f" (line {at.start_mark.line + 1})" if at is not None else ""
+            raise PolicyError(f"{source}{line}: key 'sections.{code}.{section}': a row is [kind, title] with kind "
+                              f"one of {sorted(kinds)}, got {row!r}")
+    return out

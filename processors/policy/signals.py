@@ -57,6 +57,7 @@ class Signals:
     statutes: tuple[StatuteRef, ...] = ()
     vetoed: tuple[Hit, ...] = ()  # immigration hits a protective role (victim, witness, scam...) set aside
     role: str | None = None  # the protective role word that did it
+    ncj_act: bool = False  # a non-CJ act is written (permit, renewal, background...): an offence cannot erase it
 
     def of(self, kind: str, strength: str | None = None) -> tuple[Hit, ...]:
         return tuple(h for h in self.hits if h.kind == kind and (strength is None or h.strength == strength))
@@ -154,8 +155,10 @@ class SignalReader:
         has_reason = bool(hits) or bool(refs) or case_in_reason is not None or self._informative(flat)
         if has_reason and " ".join(tokens(original)) in self.policy.placeholder_reasons:
             has_reason = False
+        acts = self._reading.ncj_acts
         return Signals(hits=tuple(hits), has_reason=has_reason, case_in_reason=case_in_reason,
-                       statutes=tuple(refs), vetoed=tuple(vetoed), role=role)
+                       statutes=tuple(refs), vetoed=tuple(vetoed), role=role,
+                       ncj_act=any(t in acts or self._synonyms.get(t) in acts for t in flat))
 
     def read_case_number(self, case_number: str | None) -> CaseReading:
         """Read the case-number field: only the policy's case-number indicators (A-numbers) count from it."""
