@@ -45,8 +45,8 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
     else:
         detail = "no immigration indicator in reason or case number"
     if sig.vetoed:
-        detail += (f"; set aside beside the protective role {sig.role!r} (a criminal case about immigrants, "
-                   f"not enforcement): {_hits(sig.vetoed)}")
+        detail += (f"; set aside beside {sig.role!r} (a victim, witness, scam or property case about immigrants "
+                   f"or their documents, not enforcement): {_hits(sig.vetoed)}")
     add("immigration_indicator", detail)
     if d.presumed:
         detail = f"{who} documents no criminal case"

@@ -126,12 +126,16 @@ class Reading:
 
     protective_roles: frozenset[str] = frozenset()  # victim, witness, scam... : immigration words describe a case
     enforcement_actions: frozenset[str] = frozenset()  # hold, detainer, order... : still enforcement beside a role
+    documents: frozenset[str] = frozenset()  # green card, visa, passport: an immigration document as an object
+    property_words: frozenset[str] = frozenset()  # stolen, lost, found, wallet: the document is property
     case_roles: frozenset[str] = frozenset()  # victim, suspect, rp... : a relation word names a case party
     first_person: frozenset[str] = frozenset()  # my, mi, me, self, own
+    personal_things: frozenset[str] = frozenset()  # "my house", "my car": the operator's own things
     work_nouns: frozenset[str] = frozenset()  # "my case", "my beat": first person but official
     relations: frozenset[str] = frozenset()  # family, partners, exes, friends, neighbours, in-laws
     public_figures: frozenset[str] = frozenset()  # actor, reporter, councilman...
-    personal_intent: frozenset[str] = frozenset()  # curious, off duty, date, craigslist...
+    personal_intent: frozenset[str] = frozenset()  # off duty, gym, craigslist...: only with no CJ business
+    curiosity: frozenset[str] = frozenset()  # curious, nosy, lol: personal even beside a plate or a call
     uninformative: frozenset[str] = frozenset()  # ok, same, see, above, ditto... (POL-1 placeholders by rule)
     licence_words: frozenset[str] = frozenset()  # license, lic, permit...
     driving_words: frozenset[str] = frozenset()  # "no lic", "dl lic", "susp lic": a driving licence (traffic)

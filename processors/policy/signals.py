@@ -151,7 +151,8 @@ class SignalReader:
         if any(t in self._reading.case_roles for t in flat):  # "DV susp ex-husband": a party, not the operator's ex
             hits = [h for h in hits if h.kind != "personal"]
         else:
-            hits.extend(self._personal(groups, offence))
+            context = any(h.kind == "criminal_context" for h in hits)
+            hits.extend(self._personal(groups, offence, context))
         has_reason = bool(hits) or bool(refs) or case_in_reason is not None or self._informative(flat)
         if has_reason and " ".join(tokens(original)) in self.policy.placeholder_reasons:
             has_reason = False
@@ -262,10 +263,15 @@ class SignalReader:
     def _roles(self, toks: Sequence[str], hits: list[Hit]) -> tuple[list[Hit], list[Hit], str | None]:
         """Immigration words beside a protective role (victim, witness, scam, hate crime...) describe a
         criminal case, not enforcement: those hits are set aside unless they name an enforcement act."""
-        roles = self._reading.protective_roles
+        r = self._reading
+        roles = r.protective_roles
         role = next((t for t in toks if t in roles or self._prefix_in(t, roles)), None)
         if role is None or not any(h.kind == _IMMIGRATION for h in hits):
-            return hits, [], None
+            prop = next((t for t in toks if t in r.property_words or self._prefix_in(t, r.property_words)), None)
+            docs = [h for h in hits if h.kind == _IMMIGRATION and all(w in r.documents for w in tokens(h.matched))]
+            if prop is None or not docs:
+                return hits, [], None
+            return [h for h in hits if h not in docs], docs, prop
         actions = self._reading.enforcement_actions
         kept, vetoed = [], []
         for h in hits:
@@ -280,15 +286,18 @@ class SignalReader:
     def _prefix_in(token: str, words: frozenset[str]) -> bool:
         return any(w.endswith("*") and token.startswith(w[:-1]) for w in words)
 
-    def _personal(self, groups: Sequence[Sequence[str]], offence: bool) -> list[Hit]:
-        """POL-4 from the reason's structure: the operator's own relations (first person, possessives,
-        a relation as the reason's subject), intent (curious, off duty, a date) and public figures, unless the
-        relation names a party of a criminal case (victim, suspect, RP...)."""
+    def _personal(self, groups: Sequence[Sequence[str]], offence: bool, context: bool) -> list[Hit]:
+        """POL-4 from the reason's structure: the operator's own relations and things (``my cousin``, ``my
+        house``, ``me``, ``self``), a relation as the reason's subject or possessor (``stepdad``, ``landlord's
+        son``), intent (curious, off duty, a date) and public figures. Never when a case role is written (the
+        relation is then a party: ``DV susp ex-husband``); an offence or other criminal-justice business
+        (``context``) keeps the weaker forms (bare relations, intent, public figures) from counting."""
         r = self._reading
         flat = [t for g in groups for t in g]
         if any(t in r.case_roles for t in flat):
             return []
         out: list[Hit] = []
+        official = offence or context
 
         def hit(why: str, matched: str) -> None:
             out.append(Hit(f"PERSONAL-{why}", "personal", "strong", matched, "reason"))
@@ -296,23 +305,33 @@ class SignalReader:
         for g in groups:
             for i, tok in enumerate(g):
                 nxt = g[i + 1] if i + 1 < len(g) else None
+                prev = g[i - 1] if i > 0 else None
                 if tok in r.first_person:
-                    if tok in ("my", "our") and (nxt is None or nxt in r.work_nouns):
-                        continue
-                    if tok == "mi" and not (nxt is not None and self._relation(nxt)):  # Spanish "mi primo"
-                        continue
-                    if tok in ("self", "own") and nxt in r.work_nouns:
-                        continue
-                    hit("SELF", tok if nxt is None else f"{tok} {nxt}")
+                    if tok in ("my", "mi", "our"):  # first person owning a relation or a personal thing
+                        if nxt is not None and (self._relation(nxt) or nxt in r.personal_things):
+                            hit("SELF", f"{tok} {nxt}")
+                    elif tok == "me":
+                        if not official:
+                            hit("SELF", tok)
+                    elif tok == "own":
+                        if prev not in ("his", "her", "their", "its", "on") and nxt not in r.work_nouns:
+                            hit("SELF", tok if nxt is None else f"{tok} {nxt}")
+                    elif nxt not in r.work_nouns:  # self, myself
+                        hit("SELF", tok if nxt is None else f"{tok} {nxt}")
                 elif self._relation(tok):
-                    if nxt == "s" or (i > 0 and g[i - 1] in r.first_person) or (g is groups[0] and i == 0):
-                        hit("RELATION", tok if nxt != "s" else f"{tok}'s")
-                    elif not offence and sum(t not in self.policy.fillers for t in flat) <= 4:
+                    if prev in r.first_person:
+                        continue  # read with the first person above
+                    if nxt == "s" and not official:  # a relation's possession or person: "wife's coworker"
+                        hit("RELATION", f"{tok}'s")
+                    elif (g is groups[0] and i == 0 and not offence) or (  # what the reason is about, or
+                            not official and sum(t not in self.policy.fillers for t in flat) <= 4):  # all it says
                         hit("RELATION", tok)
-                elif not offence and (tok in r.personal_intent
-                                      or (nxt is not None and f"{tok} {nxt}" in r.personal_intent)):
+                elif not offence and (tok in r.curiosity or (nxt is not None and f"{tok} {nxt}" in r.curiosity)):
+                    hit("INTENT", tok if tok in r.curiosity else f"{tok} {nxt}")
+                elif not official and (tok in r.personal_intent
+                                       or (nxt is not None and f"{tok} {nxt}" in r.personal_intent)):
                     hit("INTENT", tok if tok in r.personal_intent else f"{tok} {nxt}")
-                elif tok in r.public_figures and not offence:
+                elif tok in r.public_figures and not official:
                     hit("PUBLIC-FIGURE", tok)
         return out
 

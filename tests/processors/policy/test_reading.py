@@ -121,6 +121,15 @@ def test_immigration_words_beside_a_protective_role_describe_a_criminal_case(rea
     assert outcome(reason) == ("allowed", "criminal_justice")
 
 
+def test_an_immigration_document_beside_property_words_is_property() -> None:
+    assert outcome("green card found in stolen wallet") == ("allowed", "criminal_justice")
+    assert outcome("passport recovered in burglary 459") == ("allowed", "criminal_justice")
+    assert outcome("green card status check") == ("prohibited", "immigration_enforcement")
+    assert outcome("illegal alien, stolen veh 10851") == ("prohibited", "immigration_enforcement")
+    explained = CLF.explain(ev("green card found in stolen wallet"))[1]
+    assert any("set aside beside 'found'" in t.detail and "green card" in t.detail for t in explained)
+
+
 def test_an_enforcement_act_beside_a_role_is_still_enforcement() -> None:
     assert outcome("DV victim, ICE hold on suspect") == ("prohibited", "immigration_enforcement")
     assert outcome("witness - removal order pending") == ("prohibited", "immigration_enforcement")
@@ -130,7 +139,8 @@ def test_an_enforcement_act_beside_a_role_is_still_enforcement() -> None:
 @pytest.mark.parametrize("reason", [
     "landlord's son", "sister-in-law", "my ex's new bf", "mi cuñado", "daughter's teacher", "stepdad",
     "off duty - guy tailgating me on 91", "reporter who wrote the article on us", "my cousin", "me", "self",
-    "own DL status", "nephew - is he in trouble?", "date sat night lol", "SGT REQ FOR A FEIEND"])
+    "own DL status", "nephew - is he in trouble?", "date sat night lol", "SGT REQ FOR A FEIEND",
+    "plate of that pitcher, curious", "my neighbor's new car", "contractor doing my kitchen"])
 def test_personal_use_from_relations_and_intent(reason: str) -> None:
     assert outcome(reason, mt="QH", code="C") == ("prohibited", "non_criminal_justice")
 
@@ -138,7 +148,9 @@ def test_personal_use_from_relations_and_intent(reason: str) -> None:
 @pytest.mark.parametrize("reason", [
     "DV susp ex-husband", "welfare chk elderly female, family concerned", "mother reports juvenile runaway",
     "my case 24-001234 follow up", "relative placement - DCFS", "threats to mayor 422 PC",
-    "CBP officer off-duty DUI arrest 23152"])
+    "CBP officer off-duty DUI arrest 23152", "per my conversation w/ deputy", "dispatch advised me of 415",
+    "neighbor dispute 415 PC", "mayor office security detail", "personal injury collision", "self inflicted GSW",
+    "wife beaten by husband", "on his own recognizance"])
 def test_relations_of_a_case_party_are_not_personal(reason: str) -> None:
     assert classify(reason, mt="QH", code="C").purpose != "non_criminal_justice" or "placement" in reason
 
