@@ -193,6 +193,7 @@ class _Builder:
             rules=self.rules(),
             indicators=self.indicators(fillers),
             other_senses=self.other_senses(),
+            prefix_exclude=frozenset(self.strings(self.get("prefix_exclude", list, []), "prefix_exclude")),
             statutes=self.statutes,
             reading=self.reading(),
             vocabulary_revision=int(self.data.get("vocabulary_revision", 0)),

@@ -128,6 +128,8 @@ class Reading:
     enforcement_actions: frozenset[str] = frozenset()  # hold, detainer, order... : still enforcement beside a role
     documents: frozenset[str] = frozenset()  # green card, visa, passport: an immigration document as an object
     property_words: frozenset[str] = frozenset()  # stolen, lost, found, wallet: the document is property
+    protective_orders: frozenset[str] = frozenset()  # "final order of protection": an RO, not removal
+    call_types: frozenset[str] = frozenset()  # dispute, standby...: non-CJ party words name a call's parties
     case_roles: frozenset[str] = frozenset()  # victim, suspect, rp... : a relation word names a case party
     first_person: frozenset[str] = frozenset()  # my, mi, me, self, own
     personal_things: frozenset[str] = frozenset()  # "my house", "my car": the operator's own things
@@ -169,6 +171,7 @@ class Policy:
     rules: Mapping[str, Rule]
     indicators: tuple[Indicator, ...]
     other_senses: tuple[OtherSense, ...] = ()
+    prefix_exclude: frozenset[str] = frozenset()
     statutes: StatuteTable = EMPTY_STATUTES
     reading: Reading = field(default_factory=Reading)
     vocabulary_revision: int = 0

@@ -61,6 +61,8 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     protective_roles: list[Word] = []
     enforcement_actions: list[Word] = []
     case_roles: list[Word] = []
+    call_types: list[Word] = []
+    protective_orders: list[Word] = []
     documents: list[Word] = []
     property_words: list[Word] = []
     first_person: list[Word] = []
@@ -96,6 +98,7 @@ class PolicySpec(msgspec.Struct, **_Strict):
     fillers: list[Word] = []
     other_senses: list[OtherSenseSpec] = []
     fuzzy_exclude: list[Word] = []
+    prefix_exclude: list[Word] = []
     reading: ReadingSpec | None = None
 
 

@@ -102,7 +102,8 @@ class SignalReader:
                 else:
                     self._phrases.setdefault(phrase[0], []).append((phrase, ind))
         words.extend(policy.synonyms.values())
-        self.vocabulary = Vocabulary(words, exclude=policy.fuzzy_exclude)
+        self.vocabulary = Vocabulary(words, exclude=policy.fuzzy_exclude | policy.prefix_exclude,
+                                     not_prefix=policy.prefix_exclude)
         self._synonyms = policy.synonyms
         self._match_cache: dict[str, frozenset[str]] = {}
         self._pattern_indicators = tuple(ind for ind in policy.indicators if ind.patterns)
@@ -147,8 +148,13 @@ class SignalReader:
         hits.extend(self._statute_hits(refs))
         hits.extend(self._licences(flat))
         hits, vetoed, role = self._roles(flat, hits)
+        hits, vetoed = self._order_sense(flat, hits, vetoed)
         offence = any(h.kind == "criminal_offence" for h in hits)
-        if any(t in self._reading.case_roles for t in flat):  # "DV susp ex-husband": a party, not the operator's ex
+        r = self._reading
+        if any(t in r.call_types for t in flat):  # "landlord tenant dispute": the parties of a police call
+            act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+            hits = [h for h in hits if act or h.kind != "non_criminal_justice" or h.indicator.startswith("STATUTE")]
+        if any(t in r.case_roles or t in r.call_types for t in flat):  # "DV susp ex-husband": a party, not the ex
             hits = [h for h in hits if h.kind != "personal"]
         else:
             context = any(h.kind == "criminal_context" for h in hits)
@@ -282,6 +288,22 @@ class SignalReader:
                 kept.append(h)
         return kept, vetoed, role
 
+    def _order_sense(self, toks: Sequence[str], hits: list[Hit], vetoed: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+        """"order" beside protection/restraining/court words is a protective or court order: immigration phrases
+        built on it ("final order of protection") are set aside unless they name removal or deportation."""
+        orders = self._reading.protective_orders
+        if not orders or not any(t in orders for t in toks):
+            return hits, vetoed
+        kept = []
+        for h in hits:
+            words = tokens(h.matched)
+            if (h.kind == _IMMIGRATION and any(w.startswith("ord") for w in words)
+                    and not any(w.startswith(("remov", "deport", "rmv")) for w in words)):
+                vetoed.append(h)
+            else:
+                kept.append(h)
+        return kept, vetoed
+
     @staticmethod
     def _prefix_in(token: str, words: frozenset[str]) -> bool:
         return any(w.endswith("*") and token.startswith(w[:-1]) for w in words)
@@ -321,8 +343,9 @@ class SignalReader:
                 elif self._relation(tok):
                     if prev in r.first_person:
                         continue  # read with the first person above
-                    if nxt == "s" and not official:  # a relation's possession or person: "wife's coworker"
-                        hit("RELATION", f"{tok}'s")
+                    if nxt == "s":  # a relation's possession or person: "wife's coworker"
+                        if not official:
+                            hit("RELATION", f"{tok}'s")
                     elif (g is groups[0] and i == 0 and not offence) or (  # what the reason is about, or
                             not official and sum(t not in self.policy.fillers for t in flat) <= 4):  # all it says
                         hit("RELATION", tok)
@@ -482,7 +505,7 @@ class SignalReader:
             if a.isalpha() and b.isalpha() and (a not in fillers or a == "re"):
                 joined = a + b
                 for key in vocab.match_exact(joined):
-                    if key.endswith("*") and key in self._match(a):  # "overstay vc" is "overstay", already read
+                    if key.endswith("*") and len(a) >= len(key) - 1:  # the prefix lies in a alone: "deportes store"
                         continue
                     for ind in self._word_index.get(key, ()):
                         if ind.id not in seen:

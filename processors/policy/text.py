@@ -136,7 +136,7 @@ class Vocabulary:
     distinct token.
     """
 
-    def __init__(self, terms: Iterable[str], *, exclude: Iterable[str] = ()) -> None:
+    def __init__(self, terms: Iterable[str], *, exclude: Iterable[str] = (), not_prefix: Iterable[str] = ()) -> None:
         self._exact: dict[str, str] = {}
         self._prefixes: list[Term] = []
         self._by_first: dict[str, list[Term]] = {}
@@ -154,6 +154,7 @@ class Vocabulary:
                 self._by_first.setdefault(term.text[0], []).append(term)
         self._exclude = frozenset(e.lower() for e in exclude) | frozenset(self._exact)
         self._cache: dict[str, frozenset[str]] = {}
+        self._not_prefix = frozenset(not_prefix)
 
     def match(self, token: str) -> frozenset[str]:
         """The term keys (``"deport*"``, ``"detainer"``…) this token matches."""
@@ -183,6 +184,9 @@ class Vocabulary:
 
     def _compute(self, token: str) -> frozenset[str]:
         found: set[str] = set()
+        if token in self._not_prefix:  # a real word that only begins like a cue ("deportes")
+            exact = self._exact.get(token)
+            return frozenset({exact} if exact is not None else ())
         if len(token) >= 4 and token not in self._exact and token not in self._exclude:
             squeezed = _DOUBLED.sub(r"\1", token)  # "alienn", "illlegal": a key held down is not another word
             if squeezed != token and (squeezed in self._exact or squeezed in self._exclude):

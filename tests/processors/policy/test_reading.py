@@ -130,6 +130,15 @@ def test_an_immigration_document_beside_property_words_is_property() -> None:
     assert any("set aside beside 'found'" in t.detail and "green card" in t.detail for t in explained)
 
 
+@pytest.mark.parametrize("reason", [
+    "final order of protection served", "deportes store robbery", "Immigration Ave burglary",
+    "immigration attorney office burglary 459", "dry ice bomb 19000", "ERO officer assaulted 69 PC",
+    "U visa certification, DV victim", "neighbor's dog bite report", "landlord tenant dispute, civil standby",
+    "celebrity stalking case 646.9", "lic plate reader hit LPR", "foreign national victim of robbery"])
+def test_look_alikes_of_plain_criminal_justice_stay_allowed(reason: str) -> None:
+    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
 def test_an_enforcement_act_beside_a_role_is_still_enforcement() -> None:
     assert outcome("DV victim, ICE hold on suspect") == ("prohibited", "immigration_enforcement")
     assert outcome("witness - removal order pending") == ("prohibited", "immigration_enforcement")
