@@ -207,7 +207,9 @@ class _Builder:
         def words(key: str) -> frozenset[str]:
             return frozenset(" ".join(normalize(str(w)).split()) for w in raw.get(key, []))
 
-        return Reading(**{name: words(name) for name in Reading.__dataclass_fields__})
+        fields = {name: words(name) for name in Reading.__dataclass_fields__ if name != "capital_abbreviations"}
+        capitals = {str(k): str(v) for k, v in (raw.get("capital_abbreviations") or {}).items()}
+        return Reading(capital_abbreviations=capitals, **fields)
 
     def patterns(self, raw: Any, where: str) -> tuple[re.Pattern[str], ...]:
         out = []

@@ -62,6 +62,7 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     enforcement_actions: list[Word] = []
     case_roles: list[Word] = []
     call_types: list[Word] = []
+    capital_abbreviations: dict[str, str] = {}
     protective_orders: list[Word] = []
     documents: list[Word] = []
     property_words: list[Word] = []

@@ -113,12 +113,20 @@ class SignalReader:
         self._cues: dict[str, Vocabulary] = {s.word: Vocabulary(s.cues) for s in policy.other_senses}
         self._sense_cache: dict[str, tuple[str, ...]] = {}
         self._reading = policy.reading
+        caps = policy.reading.capital_abbreviations
+        # only where a noun stands, not after a verb ("Check FOR warrants"): at the start, after punctuation, or
+        # after has/had/now/with/on/active/prior
+        self._capitals = (re.compile(r"(^\s*|[,;:(/-]\s*|\b(?:has|had|now|with|w/|on|active|prior|outstanding)\s+)("
+                                     + "|".join(map(re.escape, caps)) + r")(?![A-Za-z0-9])") if caps else None)
         self._relations = Vocabulary(sorted(policy.reading.relations), exclude=policy.fuzzy_exclude)
         self._statute_re = _statute_regex(policy)
         self._aliases = {k.replace(" ", ""): v for k, v in policy.statutes.aliases.items()}
 
     def read(self, reason: str) -> Signals:
         """Read one reason field: statutes, indicator hits (within punctuation), roles, relations, placeholders."""
+        if self._capitals is not None and self._capitals.search(reason) and any(c.islower() for c in reason):
+            caps = self._reading.capital_abbreviations
+            reason = self._capitals.sub(lambda m: f"{m.group(1)} {caps[m.group(2)]} ", reason)
         original = text = normalize(reason)
         if "/" in text:  # "t/s", "w/o": letters on both sides of a slash are one abbreviation
             text = _SLASHED_LETTERS.sub(r"\1\2", text)

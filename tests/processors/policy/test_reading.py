@@ -80,6 +80,19 @@ def test_freeway_numbers_are_not_forms() -> None:
     assert outcome("I-2O5 admin warrant", mt="QW") == ("prohibited", "immigration_enforcement")  # O for 0
 
 
+def test_capital_abbreviations_only_where_a_noun_stands() -> None:
+    for reason in ("FOR - locate", "subj has FO", "DUI conviction, now FOR tgt", "FOR subj - locate"):
+        assert outcome(reason) == ("prohibited", "immigration_enforcement"), reason
+    for reason in ("Check FOR warrants", "WARRANT FOR ARREST", "Looking FOR suspect veh", "for 459 suspect"):
+        assert outcome(reason) == ("allowed", "criminal_justice"), reason
+
+
+def test_removal_to_a_country_is_removal() -> None:
+    assert outcome("REMOVED TO MX 2015") == ("prohibited", "immigration_enforcement")
+    assert outcome("remove subj to mexico") == ("prohibited", "immigration_enforcement")
+    assert outcome("car removed to tow yard") == ("allowed", "criminal_justice")
+
+
 # ---------------------------------------------------------------- statute table
 def test_statute_table_has_several_hundred_rows_of_every_code() -> None:
     table = POLICY.statutes
