@@ -337,7 +337,7 @@ class SignalReader:
                 nxt = g[i + 1] if i + 1 < len(g) else None
                 prev = g[i - 1] if i > 0 else None
                 if tok in r.first_person:
-                    if tok in ("my", "mi", "our"):  # first person owning a relation or a personal thing
+                    if tok in ("my", "mi", "mine"):  # first person owning a relation or a personal thing
                         if nxt is not None and (self._relation(nxt) or nxt in r.personal_things):
                             hit("SELF", f"{tok} {nxt}")
                     elif tok == "me":
