@@ -223,6 +223,18 @@ def test_typos_are_bounded_so_ordinary_words_never_become_cues() -> None:
     assert v.match("alienn") == {"alien"}  # a held-down key
 
 
+@pytest.mark.parametrize("reason,verdict", [
+    ("robo de vehiculo 10851", "allowed"), ("violencia domestica 273.5, victima", "allowed"),
+    ("testigo del robo, inmigrante", "allowed"), ("victima de fraude notario", "allowed"),
+    ("antecedentes penales del sospechoso, 459", "allowed"),
+    ("orden de deportacion", "prohibited"), ("la migra, buscar domicilio", "prohibited"),
+    ("indocumentado, verificar estatus", "prohibited"), ("hold de ICE, fecha de salida", "prohibited"),
+    ("mi ex esposa", "prohibited"), ("el novio de mi hija", "prohibited"),
+    ("licencia para portar arma", "prohibited"), ("solicitud de empleo, antecedentes", "prohibited")])
+def test_spanish_reasons_read_like_english_ones(reason: str, verdict: str) -> None:
+    assert classify(reason, mt="QW").verdict == verdict
+
+
 def test_spanish_and_spanglish() -> None:
     assert outcome("Licencia de portar arma (CCW)", mt="QH", code="C") == ("prohibited", "non_criminal_justice")
     assert outcome("verif papeles") == ("prohibited", "immigration_enforcement")
