@@ -189,12 +189,10 @@ class Classifier:
             and component in policy.presumption_components
             and not criminal_documented
         )
+        # which non-CJ hits stand beside an offence is decided where the reason's structure is read
+        # (SignalReader._non_cj): an act stands, a party word gives way; an offence phrase containing it wins
         offence_text = " ".join(h.matched for h in offences)
-        # a non-CJ party word (employee, tenant) gives way to an offence; a non-CJ act (CCW permit, background
-        # check, licence) does not, unless the offence phrase itself contains it ("ccw violation")
-        ncj_hits = tuple(h for h in sig.of("non_criminal_justice")
-                         if not offences or h.indicator == "STATUTE-LICENSING"
-                         or (sig.ncj_act and h.matched not in offence_text))
+        ncj_hits = tuple(h for h in sig.of("non_criminal_justice") if h.matched not in offence_text)
         ncj_by_code = code is not None and code not in policy.criminal_justice_codes
 
         fired: list[str] = []

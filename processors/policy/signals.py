@@ -159,10 +159,9 @@ class SignalReader:
         hits, vetoed = self._order_sense(flat, hits, vetoed)
         offence = any(h.kind == "criminal_offence" for h in hits)
         r = self._reading
-        if any(t in r.call_types for t in flat):  # "landlord tenant dispute": the parties of a police call
-            act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
-            hits = [h for h in hits if act or h.kind != "non_criminal_justice" or h.indicator.startswith("STATUTE")]
-        if any(t in r.case_roles or t in r.call_types for t in flat):  # "DV susp ex-husband": a party, not the ex
+        hits = self._non_cj(groups, flat, hits, offence)
+        ncj_act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        if ncj_act or any(t in r.case_roles or t in r.call_types for t in flat):  # "DV susp ex-husband": a party
             hits = [h for h in hits if h.kind != "personal"]
         else:
             context = any(h.kind == "criminal_context" for h in hits)
@@ -170,10 +169,8 @@ class SignalReader:
         has_reason = bool(hits) or bool(refs) or case_in_reason is not None or self._informative(flat)
         if has_reason and " ".join(tokens(original)) in self.policy.placeholder_reasons:
             has_reason = False
-        acts = self._reading.ncj_acts
         return Signals(hits=tuple(hits), has_reason=has_reason, case_in_reason=case_in_reason,
-                       statutes=tuple(refs), vetoed=tuple(vetoed), role=role,
-                       ncj_act=any(t in acts or self._synonyms.get(t) in acts for t in flat))
+                       statutes=tuple(refs), vetoed=tuple(vetoed), role=role, ncj_act=ncj_act)
 
     def read_case_number(self, case_number: str | None) -> CaseReading:
         """Read the case-number field: only the policy's case-number indicators (A-numbers) count from it."""
@@ -295,6 +292,36 @@ class SignalReader:
             else:
                 kept.append(h)
         return kept, vetoed, role
+
+    def _non_cj(self, groups: Sequence[Sequence[str]], flat: Sequence[str], hits: list[Hit],
+                offence: bool) -> list[Hit]:
+        """Non-criminal-justice hits that stand (precedence, domain.md): a non-CJ *act* (permit, licence,
+        renewal, background, screening) is not erased by an offence written apart ("CCW renewal - prior 245"),
+        only by one in the same phrase ("building permit fraud") or a case party ("work permit found on
+        arrestee"); a non-CJ *party* word (employee, tenant, tow truck driver) gives way to any offence, case
+        party or call type ("employee theft 487", "tow truck driver collision")."""
+        if not any(h.kind == "non_criminal_justice" for h in hits):
+            return hits
+        r = self._reading
+        role = any(t in r.case_roles or t in r.call_types for t in flat)
+        act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
+        kept = []
+        for h in hits:
+            if h.kind != "non_criminal_justice" or h.indicator == "STATUTE-LICENSING":
+                kept.append(h)
+                continue
+            if not act:
+                if not (offence or role):
+                    kept.append(h)
+                continue
+            if role:
+                continue
+            words = set(tokens(h.matched))
+            together = any(words <= set(g) and any(o <= set(g) for o in offence_words) for g in groups)
+            if not together:
+                kept.append(h)
+        return kept
 
     def _order_sense(self, toks: Sequence[str], hits: list[Hit], vetoed: list[Hit]) -> tuple[list[Hit], list[Hit]]:
         """"order" beside protection/restraining/court words is a protective or court order: immigration phrases

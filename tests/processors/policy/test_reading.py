@@ -147,7 +147,11 @@ def test_an_immigration_document_beside_property_words_is_property() -> None:
     "final order of protection served", "deportes store robbery", "Immigration Ave burglary",
     "immigration attorney office burglary 459", "dry ice bomb 19000", "ERO officer assaulted 69 PC",
     "U visa certification, DV victim", "neighbor's dog bite report", "landlord tenant dispute, civil standby",
-    "celebrity stalking case 646.9", "lic plate reader hit LPR", "foreign national victim of robbery"])
+    "celebrity stalking case 646.9", "lic plate reader hit LPR", "foreign national victim of robbery",
+    "sister harassed by ex, 646.9", "ex-wife's car vandalized, report", "foster child missing",
+    "councilman threatened", "famous singer stalker 646.9", "tinder robbery setup 211", "building permit fraud",
+    "work permit found on arrestee", "business license check on suspect's shop, 11352 sales",
+    "bar license, ABC decoy operation, 25658", "tow truck driver collision", "self-employed, 484 victim"])
 def test_look_alikes_of_plain_criminal_justice_stay_allowed(reason: str) -> None:
     assert outcome(reason) == ("allowed", "criminal_justice")
 
