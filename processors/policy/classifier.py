@@ -178,7 +178,8 @@ class Classifier:
         if not imm_hits and not offences:
             if len({h.matched for h in imm_weak}) >= 2:
                 imm_hits = imm_weak
-            elif in_context and (imm_weak or imm_context) and not criminal_documented:
+            elif (in_context and (imm_weak or imm_context) and not criminal_documented
+                  and not sig.of("criminal_context", "strong")):  # "surveillance target veh": an investigation
                 imm_hits = imm_weak + imm_context
         by_text = bool(imm_hits)
         personal = sig.of("personal")

@@ -156,6 +156,12 @@ def test_look_alikes_of_plain_criminal_justice_stay_allowed(reason: str) -> None
     assert outcome(reason) == ("allowed", "criminal_justice")
 
 
+def test_an_immigration_components_context_word_gives_way_to_an_investigation() -> None:
+    assert outcome("surveillance target veh", ori="CAHSI0100") == ("allowed", "criminal_justice")
+    assert outcome("border tunnel investigation", ori="CACBP0100") == ("allowed", "criminal_justice")
+    assert outcome("target", ori="CAHSI0100") == ("prohibited", "immigration_enforcement")
+
+
 def test_an_enforcement_act_beside_a_role_is_still_enforcement() -> None:
     assert outcome("DV victim, ICE hold on suspect") == ("prohibited", "immigration_enforcement")
     assert outcome("witness - removal order pending") == ("prohibited", "immigration_enforcement")
