@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "classify", parents=[common], help="classify query events (JSON lines on stdin) under the policy",
-        description="Read query events as JSON lines on stdin; write one verdict line per input line, same order. "
+        description="Read query events as JSON lines on stdin; write one verdict line per input line, same order, "
+        "each stamped with policy_version and policy_digest (a digest of the policy file and its statute table). "
         "A bad line gets a verdict line with \"verdict\": \"error\" and the reason; the run goes on.",
     )
     p.set_defaults(func=run_classify)
@@ -44,7 +45,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "explain", parents=[common], help="show each policy rule considered for one event, and why it fired or not",
         description="Explain the verdict for one event: EVENT_ID looked up in --input FILE, or '-' for one event "
-        "JSON on stdin.",
+        "JSON on stdin. Shows the statute-table lookup of every code section in the reason and each rule's reasoning.",
     )
     p.add_argument("event", metavar="EVENT_ID|-", help="an event id in --input, or '-' to read one event from stdin")
     p.add_argument("--input", metavar="FILE", help="archive to look the event up in (.jsonl or .jsonl.gz)")
@@ -61,7 +62,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--input", metavar="FILE", help="read an archive (.jsonl/.jsonl.gz) instead of generating")
     p.add_argument("--truth", metavar="FILE", help="ground-truth sidecar for --input (default: <name>.truth.jsonl[.gz])")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.add_argument("--bench", action="store_true", help="also time the pure classifier (events/s, one core)")
+    p.add_argument("--bench", action="store_true",
+                   help="also time the pure classifier, cold (fresh memo) and warm (events/s, one core)")
     p.add_argument("--errors", type=int, default=0, metavar="N", help="show up to N misclassified events")
     p.set_defaults(func=run_eval)
 
