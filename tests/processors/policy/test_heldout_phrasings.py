@@ -24,7 +24,7 @@ CLF = Classifier(load_policy(), AgencyRegistry.load())
 # set: (min rows, purpose accuracy, verdict accuracy, prohibited precision, prohibited recall)
 FLOORS = {
     "phrasings_v1.jsonl": (300, 0.99, 0.99, 0.99, 0.98),
-    "phrasings_v2.jsonl": (150, 0.96, 0.96, 0.99, 0.93),
+    "phrasings_v2.jsonl": (150, 0.97, 0.97, 0.99, 0.95),
     "dev_set_A.jsonl": (600, 0.99, 0.99, 0.99, 0.98),
 }
 

@@ -87,6 +87,14 @@ def test_capital_abbreviations_only_where_a_noun_stands() -> None:
         assert outcome(reason) == ("allowed", "criminal_justice"), reason
 
 
+def test_illegal_of_a_person_but_not_of_parking_or_dumping() -> None:
+    for reason in ("crossed border illegally", "illegal, verify", "entered w/o inspection", "a# check"):
+        assert outcome(reason) == ("prohibited", "immigration_enforcement"), reason
+    for reason in ("illegal parking", "parked illegal", "illegal dumping 374.3", "illegal u-turn",
+                   "subj is illegal to possess firearm"):
+        assert outcome(reason) == ("allowed", "criminal_justice"), reason
+
+
 def test_removal_to_a_country_is_removal() -> None:
     assert outcome("REMOVED TO MX 2015") == ("prohibited", "immigration_enforcement")
     assert outcome("remove subj to mexico") == ("prohibited", "immigration_enforcement")
