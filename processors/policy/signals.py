@@ -16,6 +16,7 @@ _IMMIGRATION: Final = "immigration"
 # only counts inside a phrase ("ice" of "justice" is not the agency), longer pieces count on their own too.
 SEGMENT_MIN_TOKEN: Final = 6
 SEGMENT_ALONE_MIN: Final = 5
+SEGMENT_MAX_TOKEN: Final = 48  # splitting is quadratic in the token's length: longer runs are not words anyway
 _CACHE_LIMIT: Final = 200_000
 
 
@@ -460,7 +461,7 @@ class SignalReader:
         if token in self._split_cache:
             return self._split_cache[token]
         parts = None
-        if (len(token) >= SEGMENT_MIN_TOKEN and token.isalpha() and token not in self.policy.fuzzy_exclude
+        if (SEGMENT_MIN_TOKEN <= len(token) <= SEGMENT_MAX_TOKEN and token.isalpha() and token not in self.policy.fuzzy_exclude
                 and token not in self._synonyms and not self.vocabulary.is_word(token)):
             parts = segment(token, self._known)
         if len(self._split_cache) >= _CACHE_LIMIT:

@@ -343,6 +343,15 @@ def test_the_memoized_verdict_equals_the_full_decision() -> None:
                             assert clf.classify(e) == clf.decide(e).verdict, (reason, case, ori, at, mt, code)
 
 
+def test_a_long_glued_reason_is_read_quickly() -> None:
+    import time
+
+    started = time.perf_counter()
+    READER.read("removal" * 9000)
+    READER.read("x1 " * 20000)
+    assert time.perf_counter() - started < 10
+
+
 def test_the_bundled_yaml_has_no_boolean_words() -> None:
     data = yaml.safe_load(_text())
 
