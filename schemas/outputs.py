@@ -21,6 +21,7 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     rules: tuple[str, ...]
     policy_version: str
     data_source: str = "unknown"
+    policy_digest: str = ""  # "sha256:<16 hex>" of the policy file and its statute table
 
 
 class Aggregate(msgspec.Struct, frozen=True, kw_only=True):

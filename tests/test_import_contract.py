@@ -1,7 +1,8 @@
 """The pure core imports no I/O: a unit test, the Faust worker and the offline replay run the very same code.
 
-Core = every module under processors/ and schemas/, except the one Faust adapter (processors/app.py), which
-wires the core to Kafka, the database and metrics. Imports inside functions count too.
+Core = every module under processors/ and schemas/, except the Faust adapter (processors/app.py), which wires
+the core to Kafka, the database and metrics, and the composition root (processors/build.py), which reads the
+settings to build the one pipeline every entry point runs. Imports inside functions count too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE_DIRS = ("processors", "schemas")
-ADAPTERS = {Path("processors/app.py")}
+ADAPTERS = {Path("processors/app.py"), Path("processors/build.py")}
 FORBIDDEN = (
     "faust", "aiokafka", "kafka", "confluent_kafka", "sqlalchemy", "alembic", "psycopg", "prometheus_client",
     "fastapi", "uvicorn", "httpx", "requests", "sinks", "clets_watch", "producers",

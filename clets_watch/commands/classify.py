@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "classify", parents=[common], help="classify query events (JSON lines on stdin) under the policy",
-        description="Read query events as JSON lines on stdin; write one verdict line per input line, same order. "
+        description="Read query events as JSON lines on stdin; write one verdict line per input line, same order, "
+        "each stamped with policy_version and policy_digest (a digest of the policy file and its statute table). "
         "A bad line gets a verdict line with \"verdict\": \"error\" and the reason; the run goes on.",
     )
     p.set_defaults(func=run_classify)
@@ -44,7 +45,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "explain", parents=[common], help="show each policy rule considered for one event, and why it fired or not",
         description="Explain the verdict for one event: EVENT_ID looked up in --input FILE, or '-' for one event "
-        "JSON on stdin.",
+        "JSON on stdin. Shows the statute-table lookup of every code section in the reason and each rule's reasoning.",
     )
     p.add_argument("event", metavar="EVENT_ID|-", help="an event id in --input, or '-' to read one event from stdin")
     p.add_argument("--input", metavar="FILE", help="archive to look the event up in (.jsonl or .jsonl.gz)")
@@ -61,7 +62,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--input", metavar="FILE", help="read an archive (.jsonl/.jsonl.gz) instead of generating")
     p.add_argument("--truth", metavar="FILE", help="ground-truth sidecar for --input (default: <name>.truth.jsonl[.gz])")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.add_argument("--bench", action="store_true", help="also time the pure classifier (events/s, one core)")
+    p.add_argument("--bench", action="store_true",
+                   help="also time the pure classifier, cold (fresh memo) and warm (events/s, one core)")
     p.add_argument("--errors", type=int, default=0, metavar="N", help="show up to N misclassified events")
     p.set_defaults(func=run_eval)
 
@@ -96,6 +98,7 @@ def _verdict_line(verdict: Any) -> dict[str, Any]:
         "purpose": verdict.purpose,
         "rules": list(verdict.rules),
         "policy_version": verdict.policy_version,
+        "policy_digest": verdict.policy_digest,
     }
 
 
@@ -119,6 +122,7 @@ def run_classify(args: argparse.Namespace) -> int:
 
 def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
     version = clf.policy.version
+    digest = clf.policy.digest
     from processors.lines import stream_lines
     from processors.unknown_keys import KnownKeys, guard_unknown_keys
 
@@ -130,7 +134,7 @@ def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
         except InvalidEvent as exc:
             record: dict[str, Any] = {
                 "event_id": _event_id_of(raw), "verdict": "error", "reason": exc.reason, "detail": exc.detail,
-                "line": n, "policy_version": version,
+                "line": n, "policy_version": version, "policy_digest": digest,
             }
         else:
             record = _verdict_line(classify(event))
@@ -144,13 +148,18 @@ def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
 
 # ------------------------------------------------------------------------------------------ explain
 def run_explain(args: argparse.Namespace) -> int:
+    from processors.policy.explain import statute_lines
+
     clf = _classifier(args)
     event = _find_event(args)
+    decision = clf.decide(event)
     verdict, traces = clf.explain(event)
+    statutes = statute_lines(decision)
     agency = clf.registry.get(event.ori)
     if args.json:
         print(json.dumps({
             "verdict": _verdict_line(verdict) | {"data_source": verdict.data_source},
+            "statutes": statutes,
             "traces": [
                 {"rule": t.rule_id, "clause": t.clause, "description": t.description, "fired": t.fired, "detail": t.detail}
                 for t in traces
@@ -162,8 +171,10 @@ def run_explain(args: argparse.Namespace) -> int:
     print(f"  message key {event.message_type} → {verdict.data_source}; purpose code {event.purpose_code or '-'}; "
           f"case number {event.case_number or '-'}")
     print(f"  reason {event.reason!r}")
-    print(f"verdict {verdict.verdict.upper()}  purpose {verdict.purpose}  policy v{verdict.policy_version}  "
-          f"rules {', '.join(verdict.rules) or '-'}")
+    print(f"verdict {verdict.verdict.upper()}  purpose {verdict.purpose}  policy v{verdict.policy_version} "
+          f"({verdict.policy_digest})  rules {', '.join(verdict.rules) or '-'}")
+    for line in statutes:
+        print(f"  statute {line}")
     for t in traces:
         mark = "FIRED" if t.fired else "  -  "
         print(f"  [{mark}] {t.rule_id:<30} ({t.clause}) {t.detail}")
@@ -258,6 +269,7 @@ def run_eval(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {
         **origin,
         "policy_version": clf.policy.version,
+        "policy_digest": clf.policy.digest,
         "evaluated": len(items),
         "verdict": verdicts.as_dict(),
         "purpose": purposes.as_dict(),

@@ -16,11 +16,13 @@ from typing import Final
 
 from processors.agencies import Agency, AgencyRegistry
 from processors.policy.model import Policy
-from processors.policy.signals import Hit, SignalReader, Signals
+from processors.policy.signals import CaseReading, Hit, SignalReader, Signals
+from processors.policy.text import normalize
 from schemas import QueryEvent, Verdict
 from schemas.outputs import PurposeName, VerdictName
 
 SIGNAL_CACHE_SIZE: Final = 50_000
+VERDICT_CACHE_SIZE: Final = 100_000
 
 _RANK: Final[dict[str, int]] = {"allowed": 0, "review": 1, "prohibited": 2}
 
@@ -43,6 +45,7 @@ class Decision:
     verdict: Verdict
     agency: Agency | None
     signals: Signals
+    case: CaseReading
     data_source: str
     purpose_code: str | None
     immigration_hits: tuple[Hit, ...]
@@ -53,22 +56,61 @@ class Decision:
     revoked: bool
     fired: frozenset[str]
     ncj_by_code: bool
+    uncertain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Judgement:
+    verdict: VerdictName
+    purpose: PurposeName
+    rules: tuple[str, ...]
+    immigration_hits: tuple[Hit, ...]
+    by_text: bool
+    presumed: bool
+    criminal_documented: bool
+    ncj_by_code: bool
+    uncertain: bool
 
 
 class Classifier:
-    """Classifies query events under one policy. Pure and thread-compatible (it only caches tokens)."""
+    """Classifies query events under one policy. Pure and thread-compatible (it only memoizes).
+
+    Two-level memo (exact): the reason text is read once per normalized reason (never keyed by case number,
+    which is nearly unique); the verdict is memoized on that reading plus what it truly depends on — data
+    source, purpose code, agency component, what the case number is (none / criminal / A-number) and the
+    side of a component's revocation date.
+    """
 
     def __init__(self, policy: Policy, registry: AgencyRegistry) -> None:
         self.policy = policy
         self.registry = registry
         self.reader = SignalReader(policy)
-        # Operators type the same few reasons over and over: read each (reason, case number) once.
-        self._signals: dict[tuple[str, str | None], Signals] = {}
-        r = policy.rules
-        self._ids = {kind: rule.id for kind, rule in r.items()}
+        self._raw: dict[str, tuple[str, Signals]] = {}  # reason as typed -> (normalized reason, its reading)
+        self._readings: dict[str, Signals] = {}  # normalized reason -> reading
+        self._verdicts: dict[tuple[str, str, str | None, str | None, int, bool], _Judgement] = {}
+        self._ids = {kind: rule.id for kind, rule in policy.rules.items()}
 
     def classify(self, event: QueryEvent) -> Verdict:
-        return self.decide(event).verdict
+        policy = self.policy
+        agency = self.registry.get(event.ori)
+        component = agency.component if agency else None
+        source = policy.data_source(event.message_type)
+        code = event.purpose_code
+        if code is not None:
+            code = code.strip().upper() or None
+        norm, sig = self._reading(event.reason)
+        case = self.reader.read_case_number(event.case_number)
+        case_kind = 0 if not case.present else (2 if case.hits else 1)
+        since = policy.revoked_since(component)
+        revoked = since is not None and event.occurred_at >= since
+        key = (norm, source, code, component, case_kind, revoked)
+        j = self._verdicts.get(key)
+        if j is None:
+            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
+                self._verdicts.clear()
+            j = self._verdicts[key] = self._judge(sig, case, source, code, component, revoked)
+        return Verdict(event_id=event.event_id, verdict=j.verdict, purpose=j.purpose, rules=j.rules,
+                       policy_version=policy.version, data_source=source, policy_digest=policy.digest)
 
     def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
         from processors.policy.explain import traces
@@ -76,37 +118,71 @@ class Classifier:
         decision = self.decide(event)
         return decision.verdict, traces(self.policy, decision)
 
+    def _reading(self, reason: str) -> tuple[str, Signals]:
+        got = self._raw.get(reason)
+        if got is not None:
+            return got
+        norm = normalize(reason)
+        sig = self._readings.get(norm)
+        if sig is None:
+            if len(self._readings) >= SIGNAL_CACHE_SIZE:  # bounded: memory must not grow with the stream
+                self._readings.clear()
+            sig = self._readings[norm] = self.reader.read(reason)
+        if len(self._raw) >= SIGNAL_CACHE_SIZE:
+            self._raw.clear()
+        got = self._raw[reason] = (norm, sig)
+        return got
+
     def decide(self, event: QueryEvent) -> Decision:
+        """The verdict with every fact behind it (no verdict memo: ``explain`` shows its reasoning)."""
         policy = self.policy
-        ids = self._ids
         agency = self.registry.get(event.ori)
         component = agency.component if agency else None
         source = policy.data_source(event.message_type)
         code = (event.purpose_code or "").strip().upper() or None
-        text_key = (event.reason, event.case_number)
-        sig = self._signals.get(text_key)
-        if sig is None:
-            if len(self._signals) >= SIGNAL_CACHE_SIZE:  # bounded: memory must not grow with the stream
-                self._signals.clear()
-            sig = self._signals[text_key] = self.reader.read(event.reason, event.case_number)
+        _, sig = self._reading(event.reason)
+        case = self.reader.read_case_number(event.case_number)
+        since = policy.revoked_since(component)
+        revoked = since is not None and event.occurred_at >= since
+        j = self._judge(sig, case, source, code, component, revoked)
+        return Decision(
+            verdict=Verdict(event_id=event.event_id, verdict=j.verdict, purpose=j.purpose, rules=j.rules,
+                            policy_version=policy.version, data_source=source, policy_digest=policy.digest),
+            agency=agency, signals=sig, case=case, data_source=source, purpose_code=code,
+            immigration_hits=j.immigration_hits, immigration_by_text=j.by_text, presumed=j.presumed,
+            criminal_documented=j.criminal_documented, revoked_since=since.isoformat() if since else None,
+            revoked=revoked, fired=frozenset(j.rules), ncj_by_code=j.ncj_by_code, uncertain=j.uncertain,
+        )
 
+    def _judge(self, sig: Signals, case: CaseReading, source: str, code: str | None, component: str | None,
+               revoked: bool) -> _Judgement:
+        """How the clauses combine (domain.md): immigration > no justification > personal > non-CJ > CJ;
+        an offence never erases an immigration, personal or non-CJ signal; strictest verdict wins."""
+        policy = self.policy
+        ids = self._ids
         offences = sig.of("criminal_offence")
-        criminal_documented = bool(offences) or sig.criminal_case_number
-        imm_strong = sig.of("immigration", "strong")
+        criminal_documented = bool(offences) or case.criminal or sig.case_in_reason is not None
+        imm_strong = sig.of("immigration", "strong") + case.hits
         imm_moderate = sig.of("immigration", "moderate")
         imm_weak = sig.of("immigration", "weak") + imm_moderate
         imm_context = sig.of("immigration", "context")
         in_context = component is not None and component in policy.context_components
         imm_hits: tuple[Hit, ...] = imm_strong
-        if not imm_hits and imm_moderate and not criminal_documented:
-            imm_hits = imm_moderate
+        uncertain = False
+        if not imm_hits and imm_moderate:
+            if not criminal_documented:
+                imm_hits = imm_moderate
+            elif offences and any(w in policy.reading.enforcement_actions for h in imm_moderate
+                                  for w in h.matched.split()):
+                uncertain = True  # an ambiguous act ("removal", "detainer") beside a written offence
         if not imm_hits and not offences:
             if len({h.matched for h in imm_weak}) >= 2:
                 imm_hits = imm_weak
-            elif in_context and (imm_weak or imm_context) and not criminal_documented:
+            elif (in_context and (imm_weak or imm_context) and not criminal_documented
+                  and not sig.of("criminal_context", "strong")):  # "surveillance target veh": an investigation
                 imm_hits = imm_weak + imm_context
         by_text = bool(imm_hits)
-        personal = sig.of("personal") if not criminal_documented else ()
+        personal = sig.of("personal")
         presumed = (
             not by_text
             and not personal
@@ -114,7 +190,10 @@ class Classifier:
             and component in policy.presumption_components
             and not criminal_documented
         )
-        ncj_hits = sig.of("non_criminal_justice") if not offences else ()
+        # which non-CJ hits stand beside an offence is decided where the reason's structure is read
+        # (SignalReader._non_cj): an act stands, a party word gives way; an offence phrase containing it wins
+        offence_text = " ".join(h.matched for h in offences)
+        ncj_hits = tuple(h for h in sig.of("non_criminal_justice") if h.matched not in offence_text)
         ncj_by_code = code is not None and code not in policy.criminal_justice_codes
 
         fired: list[str] = []
@@ -126,6 +205,7 @@ class Classifier:
             if _RANK[v] > _RANK[verdict]:
                 verdict = v
 
+        justified = sig.has_reason or case.present
         if by_text or presumed:
             purpose = "immigration_enforcement"
             fired.append(ids["immigration_indicator"] if by_text else ids["mission_presumption"])
@@ -134,7 +214,7 @@ class Classifier:
             else:
                 fired.append(ids["prohibited_source"])
                 worse("prohibited")
-        elif not sig.justified:
+        elif not justified:
             purpose = "unknown"
         elif personal:
             purpose = "non_criminal_justice"
@@ -150,33 +230,15 @@ class Classifier:
         else:
             purpose = "criminal_justice"
             fired.append(ids["justified"])
-        if not sig.justified:
+            if uncertain and source not in policy.exception_sources:
+                fired.append(ids["uncertain"])
+                worse("review")
+        if not justified:
             fired.insert(0, ids["no_justification"])
             worse("review")
-        since = policy.revoked_since(component)
-        revoked = since is not None and event.occurred_at >= since
         if revoked:
             fired.append(ids["revoked_access"])
             worse("prohibited")
-        return Decision(
-            verdict=Verdict(
-                event_id=event.event_id,
-                verdict=verdict,
-                purpose=purpose,
-                rules=tuple(fired),
-                policy_version=policy.version,
-                data_source=source,
-            ),
-            agency=agency,
-            signals=sig,
-            data_source=source,
-            purpose_code=code,
-            immigration_hits=imm_hits,
-            immigration_by_text=by_text,
-            presumed=presumed,
-            criminal_documented=criminal_documented,
-            revoked_since=since.isoformat() if since else None,
-            revoked=revoked,
-            fired=frozenset(fired),
-            ncj_by_code=ncj_by_code,
-        )
+        return _Judgement(verdict=verdict, purpose=purpose, rules=tuple(fired), immigration_hits=imm_hits,
+                          by_text=by_text, presumed=presumed, criminal_documented=criminal_documented,
+                          ncj_by_code=ncj_by_code, uncertain=uncertain)

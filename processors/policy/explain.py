@@ -30,10 +30,10 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
     justification = []
     if sig.has_reason:
         justification.append("a reason")
-    if sig.case_number:
+    if d.case.present:
         justification.append("a case number")
     add("no_justification", "justified by " + " and ".join(justification) if justification
-        else "reason is empty or a placeholder and there is no case number")
+        else "reason has no informative word (empty or a placeholder) and there is no case number")
     add("justified", "purpose criminal justice" if policy.rule("justified").id in d.fired
         else f"purpose is {d.verdict.purpose}")
     weak = sig.of("immigration", "weak") + sig.of("immigration", "context")
@@ -44,6 +44,9 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
             " beside a documented criminal case" if d.criminal_documented else " without agency context")
     else:
         detail = "no immigration indicator in reason or case number"
+    if sig.vetoed:
+        detail += (f"; set aside beside {sig.role!r} (a victim, witness, scam or property case about immigrants "
+                   f"or their documents, not enforcement): {_hits(sig.vetoed)}")
     add("immigration_indicator", detail)
     if d.presumed:
         detail = f"{who} documents no criminal case"
@@ -65,16 +68,23 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
     if ncj or d.ncj_by_code:
         detail = (f"non-criminal-justice indicators {_hits(ncj)}; " if ncj else "") + f"purpose code {code}"
         if ncj and sig.of("criminal_offence"):
-            detail += "; a criminal offence is written, so criminal justice"
+            detail += "; a criminal offence is written (a party word gives way to it, a licence/permit act does not)"
     else:
         detail = f"no non-criminal-justice indicator; purpose code {code}"
     add("ncj_under_cj_code", detail)
     add("ncj_own_code", detail)
     personal = sig.of("personal")
     if personal:
-        detail = "personal indicators " + _hits(personal) + (
-            "; but a criminal case is documented" if d.criminal_documented else "")
+        detail = "personal indicators " + _hits(personal)
     else:
         detail = "no personal-use indicator (POL-4 is mostly found by patterns, not text)"
     add("personal_use", detail)
+    moderate = sig.of("immigration", "moderate")
+    add("uncertain", f"ambiguous cue {_hits(moderate)} beside a written offence" if d.uncertain
+        else "no ambiguous immigration cue beside a written offence")
     return out
+
+
+def statute_lines(d: Decision) -> list[str]:
+    """The statute-table lookups for the reason's code sections (``explain`` prints them)."""
+    return [ref.describe() for ref in d.signals.statutes]

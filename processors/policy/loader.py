@@ -1,9 +1,17 @@
-"""Load and validate a policy file (YAML). ``load_policy(None)`` loads the bundled policy_v1.yaml."""
+"""Load and validate a policy file (YAML). ``load_policy(None)`` loads the bundled policy_v1.yaml.
+
+The file is checked against a strict schema first (``processors.policy.schema``): an unknown or misspelt key
+(``revoked_acess:``) or a value of the wrong type refuses to load with a message naming the file, the key and
+its line. The statute table the policy names (``statute_table:``, a file beside it) is checked the same way.
+A digest of both files' content is stamped on every verdict beside the policy version.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,14 +21,19 @@ import yaml
 from processors.policy.model import (
     INDICATOR_KINDS,
     RULE_KINDS,
+    STATUTE_KINDS,
     STRENGTHS,
     Indicator,
     OtherSense,
     Policy,
     PolicyError,
+    Reading,
     RevokedAccess,
     Rule,
+    Statute,
+    StatuteTable,
 )
+from processors.policy.schema import PolicySpec, StatuteTableSpec, check_statute_rows, validate
 from processors.policy.text import normalize, tokens
 
 BUNDLED = "policy_v1.yaml"
@@ -29,29 +42,99 @@ BUNDLED = "policy_v1.yaml"
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load a policy file; raise ``PolicyError`` naming the file and the problem."""
     if path is None:
-        text = resources.files("processors.policy").joinpath(BUNDLED).read_text(encoding="utf-8")
-        return parse_policy(text, source=f"bundled {BUNDLED}")
+        root = resources.files("processors.policy")
+        text = root.joinpath(BUNDLED).read_text(encoding="utf-8")
+        return parse_policy(text, source=f"bundled {BUNDLED}",
+                            read_beside=lambda name: root.joinpath(name).read_text(encoding="utf-8"))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
-    return parse_policy(text, source=str(path))
+    base = Path(path).parent
+
+    def read_beside(name: str) -> str:
+        # the statute table beside the policy file; a policy copied alone reads the bundled table of that name
+        # (its content is in the digest all the same)
+        beside = base / name
+        if not beside.exists() and "/" not in name and resources.files("processors.policy").joinpath(name).is_file():
+            return _bundled_beside(name)
+        return beside.read_text(encoding="utf-8")
+
+    return parse_policy(text, source=str(path), read_beside=read_beside)
 
 
-def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
+def _bundled_beside(name: str) -> str:
+    return resources.files("processors.policy").joinpath(name).read_text(encoding="utf-8")
+
+
+def parse_policy(text: str, *, source: str = "<policy>",
+                 read_beside: Callable[[str], str] = _bundled_beside) -> Policy:
+    """Parse policy text. ``read_beside`` reads a file the policy names (its statute table) by name."""
     try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: the policy must be a YAML mapping")
-    return _Builder(data, source).build()
+    validate(data, node, PolicySpec, source)
+    statute_text = ""
+    table_name = data.get("statute_table")
+    statutes = StatuteTable(code_titles={}, aliases={}, sections={})
+    if table_name:
+        where = f"{source} (statute_table {table_name})"
+        try:
+            statute_text = read_beside(str(table_name))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{where}: cannot read the statute table: {exc}") from exc
+        statutes = parse_statutes(statute_text, source=str(table_name))
+    digest = "sha256:" + hashlib.sha256(
+        text.encode("utf-8") + b"\0statute_table\0" + statute_text.encode("utf-8")).hexdigest()[:16]
+    return _Builder(data, source, statutes=statutes, digest=digest).build()
+
+
+def parse_statutes(text: str, *, source: str = "<statutes>") -> StatuteTable:
+    """Parse and validate a statute table (statutes_v1.yaml)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: the statute table must be a YAML mapping")
+    spec = validate(data, node, StatuteTableSpec, source)
+    titles: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for code, entry in spec.codes.items():
+        titles[code] = entry.title
+        for alias in entry.aliases:
+            key = " ".join(normalize(alias).split())
+            if key in aliases and aliases[key] != code:
+                raise PolicyError(f"{source}: alias {alias!r} names both {aliases[key]} and {code}")
+            aliases[key] = code
+    sections: dict[tuple[str, str], Statute] = {}
+    for code, rows in check_statute_rows(spec, node, source, STATUTE_KINDS).items():
+        if code not in titles:
+            raise PolicyError(f"{source}: sections.{code}: code {code!r} is not declared under codes")
+        for section, (kind, title) in rows.items():
+            key = str(section).strip().lower()
+            if not re.fullmatch(r"\d{1,6}(?:\.\d{1,4})?[a-z]{0,2}", key):
+                raise PolicyError(f"{source}: sections.{code}.{section}: not a section number like 273.5 or 1324a")
+            sections[(code, key)] = Statute(code=code, section=key, kind=kind, title=title)
+    for code in spec.bare_number_codes:
+        if code not in titles:
+            raise PolicyError(f"{source}: bare_number_codes: code {code!r} is not declared under codes")
+    return StatuteTable(code_titles=titles, aliases=aliases, sections=sections,
+                        bare_number_codes=tuple(spec.bare_number_codes))
 
 
 class _Builder:
-    def __init__(self, data: dict[str, Any], source: str) -> None:
+    def __init__(self, data: dict[str, Any], source: str, *, statutes: StatuteTable | None = None,
+                 digest: str = "") -> None:
         self.data = data
         self.source = source
+        self.statutes = statutes or StatuteTable(code_titles={}, aliases={}, sections={})
+        self.digest = digest
 
     def fail(self, message: str) -> PolicyError:
         return PolicyError(f"{self.source}: {message}")
@@ -110,8 +193,23 @@ class _Builder:
             rules=self.rules(),
             indicators=self.indicators(fillers),
             other_senses=self.other_senses(),
+            prefix_exclude=frozenset(self.strings(self.get("prefix_exclude", list, []), "prefix_exclude")),
+            statutes=self.statutes,
+            reading=self.reading(),
+            vocabulary_revision=int(self.data.get("vocabulary_revision", 0)),
+            digest=self.digest,
             source=self.source,
         )
+
+    def reading(self) -> Reading:
+        raw = self.data.get("reading") or {}
+
+        def words(key: str) -> frozenset[str]:
+            return frozenset(" ".join(normalize(str(w)).split()) for w in raw.get(key, []))
+
+        fields = {name: words(name) for name in Reading.__dataclass_fields__ if name != "capital_abbreviations"}
+        capitals = {str(k): str(v) for k, v in (raw.get("capital_abbreviations") or {}).items()}
+        return Reading(capital_abbreviations=capitals, **fields)
 
     def patterns(self, raw: Any, where: str) -> tuple[re.Pattern[str], ...]:
         out = []

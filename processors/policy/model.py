@@ -27,7 +27,14 @@ RULE_KINDS: Final = (
     "ncj_under_cj_code",
     "ncj_own_code",
     "personal_use",
+    "uncertain",
 )
+# What a statute table row says a section is (statutes_v1.yaml).
+STATUTE_KINDS: Final = frozenset({
+    "felony", "misdemeanor", "infraction", "wobbler", "smuggling", "licensing", "noncriminal",
+    "civil_immigration", "criminal_immigration",
+})
+OFFENCE_KINDS: Final = frozenset({"felony", "misdemeanor", "infraction", "wobbler", "smuggling"})
 UNKNOWN_SOURCE: Final = "unknown"
 
 
@@ -75,6 +82,70 @@ class OtherSense:
 
 
 @dataclass(frozen=True, slots=True)
+class Statute:
+    """One row of the statute table: a code section and what it is (an offence, a licence, immigration law)."""
+
+    code: str  # "pc", "vc", "usc8"...
+    section: str  # "12500", "273.5", "1324a"
+    kind: str  # one of STATUTE_KINDS
+    title: str
+
+    @property
+    def is_offence(self) -> bool:
+        return self.kind in OFFENCE_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class StatuteTable:
+    """The code sections operators type (statutes_v1.yaml): looked up by code and section."""
+
+    code_titles: Mapping[str, str]
+    aliases: Mapping[str, str]  # normalised alias ("h&s", "8 usc") -> code
+    sections: Mapping[tuple[str, str], Statute]
+    bare_number_codes: tuple[str, ...] = ()
+
+    def lookup(self, code: str, section: str) -> Statute | None:
+        """The row for ``section`` of ``code``: exact (``273.5``, ``1324a``), else its base number (``273``)."""
+        row = self.sections.get((code, section))
+        if row is None:
+            base = section.rstrip("abcdefghijklmnopqrstuvwxyz")
+            row = self.sections.get((code, base))
+        return row
+
+    def lookup_bare(self, section: str) -> tuple[Statute, ...]:
+        """The rows of a number written without its code, in the codes a bare number may belong to."""
+        return tuple(r for c in self.bare_number_codes if (r := self.lookup(c, section)) is not None)
+
+
+EMPTY_STATUTES: Final = StatuteTable(code_titles={}, aliases={}, sections={})
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Word classes that read the reason's structure (roles, relations, intent); policy ``reading:``."""
+
+    protective_roles: frozenset[str] = frozenset()  # victim, witness, scam... : immigration words describe a case
+    enforcement_actions: frozenset[str] = frozenset()  # hold, detainer, order... : still enforcement beside a role
+    documents: frozenset[str] = frozenset()  # green card, visa, passport: an immigration document as an object
+    property_words: frozenset[str] = frozenset()  # stolen, lost, found, wallet: the document is property
+    protective_orders: frozenset[str] = frozenset()  # "final order of protection": an RO, not removal
+    capital_abbreviations: Mapping[str, str] = field(default_factory=dict)  # "FOR" -> final order of removal
+    call_types: frozenset[str] = frozenset()  # dispute, standby...: non-CJ party words name a call's parties
+    case_roles: frozenset[str] = frozenset()  # victim, suspect, rp... : a relation word names a case party
+    first_person: frozenset[str] = frozenset()  # my, mi, me, self, own
+    personal_things: frozenset[str] = frozenset()  # "my house", "my car": the operator's own things
+    work_nouns: frozenset[str] = frozenset()  # "my case", "my beat": first person but official
+    relations: frozenset[str] = frozenset()  # family, partners, exes, friends, neighbours, in-laws
+    public_figures: frozenset[str] = frozenset()  # actor, reporter, councilman...
+    personal_intent: frozenset[str] = frozenset()  # off duty, gym, craigslist...: only with no CJ business
+    curiosity: frozenset[str] = frozenset()  # curious, nosy, lol: personal even beside a plate or a call
+    uninformative: frozenset[str] = frozenset()  # ok, same, see, above, ditto... (POL-1 placeholders by rule)
+    licence_words: frozenset[str] = frozenset()  # license, lic, permit...
+    driving_words: frozenset[str] = frozenset()  # "no lic", "dl lic", "susp lic": a driving licence (traffic)
+    ncj_acts: frozenset[str] = frozenset()  # permit, renewal, background...: a non-CJ act an offence cannot erase
+
+
+@dataclass(frozen=True, slots=True)
 class RevokedAccess:
     component: str
     since: dt.datetime
@@ -101,6 +172,11 @@ class Policy:
     rules: Mapping[str, Rule]
     indicators: tuple[Indicator, ...]
     other_senses: tuple[OtherSense, ...] = ()
+    prefix_exclude: frozenset[str] = frozenset()
+    statutes: StatuteTable = EMPTY_STATUTES
+    reading: Reading = field(default_factory=Reading)
+    vocabulary_revision: int = 0
+    digest: str = ""  # "sha256:<16 hex>" of the policy file and its statute table
     source: str = field(default="<policy>", compare=False)
 
     def data_source(self, message_type: str) -> str:

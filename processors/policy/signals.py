@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from processors.policy.model import Indicator, OtherSense, Policy
-from processors.policy.text import Vocabulary, normalize, segment, tokens
+from processors.policy.model import Indicator, OtherSense, Policy, Statute
+from processors.policy.text import Vocabulary, normalize, segment, segments, tokens
 
 _IMMIGRATION: Final = "immigration"
 # Glued words ("removalproceedings", "holdforice") are split into known words; a piece shorter than this
 # only counts inside a phrase ("ice" of "justice" is not the agency), longer pieces count on their own too.
 SEGMENT_MIN_TOKEN: Final = 6
 SEGMENT_ALONE_MIN: Final = 5
+SEGMENT_MAX_TOKEN: Final = 48  # splitting is quadratic in the token's length: longer runs are not words anyway
 _CACHE_LIMIT: Final = 200_000
 
 
@@ -29,25 +32,56 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class StatuteRef:
+    """A code section written in the reason and what the statute table says it is (``None``: not in it)."""
+
+    matched: str
+    code: str | None  # None: a bare number with no code written
+    section: str
+    statute: Statute | None
+
+    def describe(self) -> str:
+        where = f"{self.code.upper()} {self.section}" if self.code else f"{self.section} (no code written)"
+        if self.statute is None:
+            return f"{self.matched!r} -> {where}: not in the statute table (weak criminal-justice hint)"
+        st = self.statute
+        return f"{self.matched!r} -> {st.code.upper()} {st.section}: {st.kind}, {st.title}"
+
+
+@dataclass(frozen=True, slots=True)
 class Signals:
-    """Everything the rules need to know about the free-text fields of one event."""
+    """Everything the rules need to know about the reason field of one event (read once per reason)."""
 
     hits: tuple[Hit, ...]
-    has_reason: bool  # a reason that is not empty, whitespace or a placeholder
-    case_number: bool  # a non-empty case number field
-    case_number_is_immigration: bool  # the case number field is an A-number or immigration file
+    has_reason: bool  # a reason with an informative token (not empty, whitespace or a placeholder)
     case_in_reason: str | None  # a case/report number written in the reason
+    statutes: tuple[StatuteRef, ...] = ()
+    vetoed: tuple[Hit, ...] = ()  # immigration hits a protective role (victim, witness, scam...) set aside
+    role: str | None = None  # the protective role word that did it
+    ncj_act: bool = False  # a non-CJ act is written (permit, renewal, background...): an offence cannot erase it
 
     def of(self, kind: str, strength: str | None = None) -> tuple[Hit, ...]:
         return tuple(h for h in self.hits if h.kind == kind and (strength is None or h.strength == strength))
 
-    @property
-    def justified(self) -> bool:
-        return self.has_reason or self.case_number
+
+@dataclass(frozen=True, slots=True)
+class CaseReading:
+    """What the case-number field says: present or not, an immigration file (A-number) or a criminal case."""
+
+    present: bool
+    hits: tuple[Hit, ...] = ()
 
     @property
-    def criminal_case_number(self) -> bool:
-        return (self.case_number and not self.case_number_is_immigration) or self.case_in_reason is not None
+    def immigration(self) -> bool:
+        return bool(self.hits)
+
+    @property
+    def criminal(self) -> bool:
+        return self.present and not self.hits
+
+
+NO_CASE: Final = CaseReading(present=False)
+PRESENT_CASE: Final = CaseReading(present=True)
 
 
 class SignalReader:
@@ -69,7 +103,8 @@ class SignalReader:
                 else:
                     self._phrases.setdefault(phrase[0], []).append((phrase, ind))
         words.extend(policy.synonyms.values())
-        self.vocabulary = Vocabulary(words, exclude=policy.fuzzy_exclude)
+        self.vocabulary = Vocabulary(words, exclude=policy.fuzzy_exclude | policy.prefix_exclude,
+                                     not_prefix=policy.prefix_exclude)
         self._synonyms = policy.synonyms
         self._match_cache: dict[str, frozenset[str]] = {}
         self._pattern_indicators = tuple(ind for ind in policy.indicators if ind.patterns)
@@ -78,12 +113,28 @@ class SignalReader:
         self._senses: dict[str, OtherSense] = {s.word: s for s in policy.other_senses}
         self._cues: dict[str, Vocabulary] = {s.word: Vocabulary(s.cues) for s in policy.other_senses}
         self._sense_cache: dict[str, tuple[str, ...]] = {}
+        self._reading = policy.reading
+        caps = policy.reading.capital_abbreviations
+        # only where a noun stands, not after a verb ("Check FOR warrants"): at the start, after punctuation, or
+        # after has/had/now/with/on/active/prior
+        self._capitals = (re.compile(r"(^\s*|[,;:(/-]\s*|\b(?:has|had|now|with|w/|on|active|prior|outstanding)\s+)("
+                                     + "|".join(map(re.escape, caps)) + r")(?![A-Za-z0-9])") if caps else None)
+        self._relations = Vocabulary(sorted(policy.reading.relations), exclude=policy.fuzzy_exclude)
+        self._statute_re = _statute_regex(policy)
+        self._aliases = {k.replace(" ", ""): v for k, v in policy.statutes.aliases.items()}
 
-    def read(self, reason: str, case_number: str | None) -> Signals:
-        text = normalize(reason)
+    def read(self, reason: str) -> Signals:
+        """Read one reason field: statutes, indicator hits (within punctuation), roles, relations, placeholders."""
+        if self._capitals is not None and self._capitals.search(reason) and any(c.islower() for c in reason):
+            caps = self._reading.capital_abbreviations
+            reason = self._capitals.sub(lambda m: f"{m.group(1)} {caps[m.group(2)]} ", reason)
+        original = text = normalize(reason)
+        if "/" in text:  # "t/s", "w/o": letters on both sides of a slash are one abbreviation
+            text = _SLASHED_LETTERS.sub(r"\1\2", text)
+        if "o" in text and any(c.isdigit() for c in text):  # "I-2O5": the letter O typed for a zero
+            text = _O_FOR_ZERO.sub("0", text)
         hits: list[Hit] = []
-        toks = tokens(text)
-        has_reason = bool(toks) and " ".join(toks) not in self.policy.placeholder_reasons
+        refs, text = self._statutes(text)
         case_in_reason = None
         blanked = self._patterns(text, "reason", hits, set())
         for pattern in self.policy.case_number_patterns:
@@ -94,24 +145,273 @@ class SignalReader:
         words_text = text
         if case_in_reason is not None:  # a case number's prefix ("ERO-19-…") is not a word of the reason
             for pattern in self.policy.case_number_patterns:
-                words_text = pattern.sub(" ", words_text)
-        self._words(tokens(words_text), "reason", hits, {h.indicator for h in hits})
-        case = normalize(case_number or "")
-        case_imm = False
-        if case:
-            before = len(hits)
-            self._scan(case, "case_number", hits)
-            # only the policy's case-number indicators (A-numbers) count from the case number field
-            allowed = self.policy.case_number_indicators
-            hits[before:] = [h for h in hits[before:] if h.indicator in allowed]
-            case_imm = len(hits) > before
-        return Signals(
-            hits=tuple(hits),
-            has_reason=has_reason,
-            case_number=bool(case),
-            case_number_is_immigration=case_imm,
-            case_in_reason=case_in_reason,
-        )
+                words_text = pattern.sub(" , ", words_text)
+        groups = segments(words_text)
+        seen = {h.indicator for h in hits}
+        flat = [t for g in groups for t in g]
+        offset = 0
+        for group in groups:
+            self._words(group, "reason", hits, seen, flat, offset)
+            offset += len(group)
+        refs = refs + self._bare_numbers(groups, refs)
+        hits.extend(self._statute_hits(refs))
+        hits.extend(self._licences(flat))
+        hits, vetoed, role = self._roles(flat, hits)
+        hits, vetoed = self._order_sense(flat, hits, vetoed)
+        offence = any(h.kind == "criminal_offence" for h in hits)
+        r = self._reading
+        hits = self._non_cj(groups, flat, hits, offence)
+        ncj_act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        if ncj_act or any(t in r.case_roles or t in r.call_types for t in flat):  # "DV susp ex-husband": a party
+            hits = [h for h in hits if h.kind != "personal"]
+        else:
+            context = any(h.kind == "criminal_context" for h in hits)
+            hits.extend(self._personal(groups, offence, context))
+        has_reason = bool(hits) or bool(refs) or case_in_reason is not None or self._informative(flat)
+        if has_reason and " ".join(tokens(original)) in self.policy.placeholder_reasons:
+            has_reason = False
+        return Signals(hits=tuple(hits), has_reason=has_reason, case_in_reason=case_in_reason,
+                       statutes=tuple(refs), vetoed=tuple(vetoed), role=role, ncj_act=ncj_act)
+
+    def read_case_number(self, case_number: str | None) -> CaseReading:
+        """Read the case-number field: only the policy's case-number indicators (A-numbers) count from it."""
+        if not case_number or not case_number.strip():
+            return NO_CASE
+        if "a" not in case_number.lower():  # every A-number form and word has an "a": most case numbers stop here
+            return PRESENT_CASE
+        case = normalize(case_number)
+        hits: list[Hit] = []
+        self._scan(case, "case_number", hits)
+        allowed = self.policy.case_number_indicators
+        return CaseReading(present=True, hits=tuple(h for h in hits if h.indicator in allowed))
+
+    # ------------------------------------------------------------------ statutes
+    def _statutes(self, text: str) -> tuple[list[StatuteRef], str]:
+        """Code sections written with their code (``12500(a) VC``, ``PC 459``, ``8 USC 1326``) or with a
+        subsection (``22651(k)``); each is looked up and blanked from the text, so its digits and subsection
+        letters are never read as anything else (``(a) no`` is not an A-number)."""
+        if self._statute_re is None or not any(c.isdigit() for c in text):
+            return [], text
+        refs: list[StatuteRef] = []
+        table = self.policy.statutes
+
+        def found(m: re.Match[str]) -> str:
+            alias = m.group("a1") or m.group("a2")
+            section = (m.group("n1") or m.group("n2") or m.group("n3")).lower()
+            subs = "".join(_SUB_RE.findall(m.group(0)))
+            if alias is None:
+                rows = table.lookup_bare(section)
+                statute = rows[0] if len(rows) == 1 or (rows and all(r.is_offence for r in rows)) else None
+                refs.append(StatuteRef(m.group(0).strip(), None, section, statute))
+                code_word = statute.code if statute else ""
+            else:
+                code = self._aliases.get(alias.replace(" ", ""))
+                if code is None:  # "usc" with no title: the first US code that has the section
+                    statute = next((r for c in ("usc8", "usc18", "usc21") if (r := table.lookup(c, section))), None)
+                    code = statute.code if statute else "usc"
+                else:
+                    statute = table.lookup(code, section)
+                refs.append(StatuteRef(m.group(0).strip(), code, section, statute))
+                code_word = code
+            # the section stays readable as words ("vc 22651", "287 g"), its subsection closed off by a break so
+            # that "(a) no" can never be read as an A-number phrase
+            return f" {code_word.rstrip('0123456789')} {section} {subs} , "
+        return refs, self._statute_re.sub(found, text)
+
+    def _bare_numbers(self, groups: Sequence[Sequence[str]], refs: Sequence[StatuteRef]) -> list[StatuteRef]:
+        """Numbers written alone (``459``, ``11377``) that the table knows in exactly one code, or as an offence
+        in every code that has them. Unknown numbers say nothing (they may be times, units, addresses)."""
+        table = self.policy.statutes
+        if not table.bare_number_codes:
+            return []
+        out = []
+        done = {r.section for r in refs}
+        for group in groups:
+            for tok in group:
+                if tok.isdigit() and 3 <= len(tok) <= 5 and tok not in done:
+                    rows = table.lookup_bare(tok)
+                    if len(rows) == 1 or (rows and all(r.is_offence for r in rows)):
+                        done.add(tok)
+                        out.append(StatuteRef(tok, None, tok, rows[0]))
+        return out
+
+    def _statute_hits(self, refs: Sequence[StatuteRef]) -> list[Hit]:
+        out = []
+        for ref in refs:
+            st = ref.statute
+            if st is None:
+                kind, ind, strength = "criminal_context", "STATUTE-UNKNOWN", "weak"
+            elif st.is_offence:
+                kind, ind, strength = "criminal_offence", "STATUTE-OFFENCE", "strong"
+            elif st.kind == "licensing":
+                kind, ind, strength = "non_criminal_justice", "STATUTE-LICENSING", "strong"
+            elif st.kind in ("civil_immigration", "criminal_immigration"):
+                kind, ind, strength = "immigration", "STATUTE-IMMIGRATION", "strong"
+            else:
+                kind, ind, strength = "criminal_context", "STATUTE-NONCRIMINAL", "weak"
+            out.append(Hit(ind, kind, strength, ref.matched, "reason"))
+        return out
+
+    def _licences(self, toks: Sequence[str]) -> list[Hit]:
+        """``<occupation> license|permit`` (``locksmith license``, ``bingo lic``, ``alarm co. permit``) is a
+        licensing purpose (POL-3) unless the word before it is about driving (``no lic``, ``dl lic``)."""
+        r = self._reading
+        out = []
+        for i in range(1, len(toks)):
+            tok, prev = toks[i], toks[i - 1]
+            if tok not in r.licence_words or prev in r.driving_words or prev in self.policy.fillers:
+                continue
+            if not prev.isalpha() or len(prev) < 2:
+                continue
+            if i + 1 < len(toks) and toks[i + 1] in r.driving_words:  # "lic plate"
+                continue
+            if i >= 2 and toks[i - 2] in r.driving_words and prev in ("co", "company"):
+                continue
+            out.append(Hit("NCJ-LICENCE-OF", "non_criminal_justice", "strong", f"{prev} {tok}", "reason"))
+            break
+        return out
+
+    # ------------------------------------------------------------------ roles, relations, placeholders
+    def _roles(self, toks: Sequence[str], hits: list[Hit]) -> tuple[list[Hit], list[Hit], str | None]:
+        """Immigration words beside a protective role (victim, witness, scam, hate crime...) describe a
+        criminal case, not enforcement: those hits are set aside unless they name an enforcement act."""
+        r = self._reading
+        roles = r.protective_roles
+        role = next((t for t in toks if t in roles or self._prefix_in(t, roles)), None)
+        if role is None or not any(h.kind == _IMMIGRATION for h in hits):
+            prop = next((t for t in toks if t in r.property_words or self._prefix_in(t, r.property_words)), None)
+            docs = [h for h in hits if h.kind == _IMMIGRATION and all(w in r.documents for w in tokens(h.matched))]
+            if prop is None or not docs:
+                return hits, [], None
+            return [h for h in hits if h not in docs], docs, prop
+        actions = self._reading.enforcement_actions
+        kept, vetoed = [], []
+        for h in hits:
+            if h.kind == _IMMIGRATION and not any(w in actions or self._prefix_in(w, actions)
+                                                  for w in tokens(h.matched)):
+                vetoed.append(h)
+            else:
+                kept.append(h)
+        return kept, vetoed, role
+
+    def _non_cj(self, groups: Sequence[Sequence[str]], flat: Sequence[str], hits: list[Hit],
+                offence: bool) -> list[Hit]:
+        """Non-criminal-justice hits that stand (precedence, domain.md): a non-CJ *act* (permit, licence,
+        renewal, background, screening) is not erased by an offence written apart ("CCW renewal - prior 245"),
+        only by one in the same phrase ("building permit fraud") or a case party ("work permit found on
+        arrestee"); a non-CJ *party* word (employee, tenant, tow truck driver) gives way to any offence, case
+        party or call type ("employee theft 487", "tow truck driver collision")."""
+        if not any(h.kind == "non_criminal_justice" for h in hits):
+            return hits
+        r = self._reading
+        role = any(t in r.case_roles or t in r.call_types for t in flat)
+        act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
+        kept = []
+        for h in hits:
+            if h.kind != "non_criminal_justice" or h.indicator == "STATUTE-LICENSING":
+                kept.append(h)
+                continue
+            if not act:
+                if not (offence or role):
+                    kept.append(h)
+                continue
+            if role:
+                continue
+            words = set(tokens(h.matched))
+            together = any(words <= set(g) and any(o <= set(g) for o in offence_words) for g in groups)
+            if not together:
+                kept.append(h)
+        return kept
+
+    def _order_sense(self, toks: Sequence[str], hits: list[Hit], vetoed: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+        """"order" beside protection/restraining/court words is a protective or court order: immigration phrases
+        built on it ("final order of protection") are set aside unless they name removal or deportation."""
+        orders = self._reading.protective_orders
+        if not orders or not any(t in orders for t in toks):
+            return hits, vetoed
+        kept = []
+        for h in hits:
+            words = tokens(h.matched)
+            if (h.kind == _IMMIGRATION and any(w.startswith("ord") for w in words)
+                    and not any(w.startswith(("remov", "deport", "rmv")) for w in words)):
+                vetoed.append(h)
+            else:
+                kept.append(h)
+        return kept, vetoed
+
+    @staticmethod
+    def _prefix_in(token: str, words: frozenset[str]) -> bool:
+        return any(w.endswith("*") and token.startswith(w[:-1]) for w in words)
+
+    def _personal(self, groups: Sequence[Sequence[str]], offence: bool, context: bool) -> list[Hit]:
+        """POL-4 from the reason's structure: the operator's own relations and things (``my cousin``, ``my
+        house``, ``me``, ``self``), a relation as the reason's subject or possessor (``stepdad``, ``landlord's
+        son``), intent (curious, off duty, a date) and public figures. Never when a case role is written (the
+        relation is then a party: ``DV susp ex-husband``); an offence or other criminal-justice business
+        (``context``) keeps the weaker forms (bare relations, intent, public figures) from counting."""
+        r = self._reading
+        flat = [t for g in groups for t in g]
+        if any(t in r.case_roles for t in flat):
+            return []
+        out: list[Hit] = []
+        official = offence or context
+
+        def hit(why: str, matched: str) -> None:
+            out.append(Hit(f"PERSONAL-{why}", "personal", "strong", matched, "reason"))
+
+        for g in groups:
+            for i, tok in enumerate(g):
+                nxt = g[i + 1] if i + 1 < len(g) else None
+                prev = g[i - 1] if i > 0 else None
+                if tok in r.first_person:
+                    if tok in ("my", "mi", "mine"):  # first person owning a relation or a personal thing
+                        if nxt is not None and (self._relation(nxt) or nxt in r.personal_things):
+                            hit("SELF", f"{tok} {nxt}")
+                    elif tok == "me":
+                        if not official:
+                            hit("SELF", tok)
+                    elif tok == "own":
+                        if prev not in ("his", "her", "their", "its", "on") and nxt not in r.work_nouns:
+                            hit("SELF", tok if nxt is None else f"{tok} {nxt}")
+                    elif nxt not in r.work_nouns:  # self, myself
+                        hit("SELF", tok if nxt is None else f"{tok} {nxt}")
+                elif self._relation(tok):
+                    if prev in r.first_person:
+                        continue  # read with the first person above
+                    if nxt == "s":  # a relation's possession or person: "wife's coworker"
+                        if not official:
+                            hit("RELATION", f"{tok}'s")
+                    elif (g is groups[0] and i == 0 and not offence) or (  # what the reason is about, or
+                            not official and sum(t not in self.policy.fillers for t in flat) <= 4):  # all it says
+                        hit("RELATION", tok)
+                elif not offence and (tok in r.curiosity or (nxt is not None and f"{tok} {nxt}" in r.curiosity)):
+                    hit("INTENT", tok if tok in r.curiosity else f"{tok} {nxt}")
+                elif not official and (tok in r.personal_intent
+                                       or (nxt is not None and f"{tok} {nxt}" in r.personal_intent)):
+                    hit("INTENT", tok if tok in r.personal_intent else f"{tok} {nxt}")
+                elif tok in r.public_figures and not official:
+                    hit("PUBLIC-FIGURE", tok)
+        return out
+
+    def _relation(self, tok: str) -> bool:
+        """A relation word, exactly or with a typo (``feiend``); memoized through the relation vocabulary."""
+        return tok in self._reading.relations or bool(self._relations.match(tok))
+
+    def _informative(self, toks: Sequence[str]) -> bool:
+        """Whether a reason says anything: a word or abbreviation (two letters or more, not one letter repeated,
+        not a word that says nothing) or four digits or more. ``ok``, ``same``, ``see above``, ``xx``, ``123``,
+        ``zzz`` say nothing: no justification (POL-1), by rule rather than by a list of whole reasons."""
+        uninformative = self._reading.uninformative
+        digits = 0
+        for tok in toks:
+            if tok.isdigit():
+                digits += len(tok)
+                continue
+            if tok in uninformative or tok in self.policy.fillers or len(tok) < 2 or len(set(tok)) == 1:
+                continue
+            return True
+        return digits >= 4
 
     def _scan(self, text: str, field: str, hits: list[Hit]) -> None:
         seen: set[str] = set()
@@ -161,7 +461,7 @@ class SignalReader:
         if token in self._split_cache:
             return self._split_cache[token]
         parts = None
-        if (len(token) >= SEGMENT_MIN_TOKEN and token.isalpha() and token not in self.policy.fuzzy_exclude
+        if (SEGMENT_MIN_TOKEN <= len(token) <= SEGMENT_MAX_TOKEN and token.isalpha() and token not in self.policy.fuzzy_exclude
                 and token not in self._synonyms and not self.vocabulary.is_word(token)):
             parts = segment(token, self._known)
         if len(self._split_cache) >= _CACHE_LIMIT:
@@ -205,13 +505,17 @@ class SignalReader:
         return False
 
     def _singles(self, toks: Sequence[str], matched: Sequence[frozenset[str]], counts: Sequence[bool] | None,
-                 field: str, hits: list[Hit], seen: set[str]) -> None:
-        """Single-word hits of ``toks`` (only where ``counts`` says so, when given)."""
+                 field: str, hits: list[Hit], seen: set[str], context: Sequence[str] | None = None,
+                 offset: int = 0) -> None:
+        """Single-word hits of ``toks`` (only where ``counts`` says so, when given). Other senses look at
+        ``context`` (the whole reason, ``toks`` starting at ``offset``): a cue across a comma still counts."""
         for i, (tok, keys) in enumerate(zip(toks, matched)):
             if not keys or (counts is not None and not counts[i]):
                 continue
             ambiguous = self._ambiguous(tok, keys) if self._senses else ()
-            other_sense = bool(ambiguous) and self._other_sense(toks, i, ambiguous)
+            other_sense = bool(ambiguous) and (
+                self._other_sense(context, offset + i, ambiguous) if context is not None
+                else self._other_sense(toks, i, ambiguous))
             for key in keys:
                 for ind in self._word_index.get(key, ()):
                     if other_sense and ind.kind == _IMMIGRATION:
@@ -222,24 +526,28 @@ class SignalReader:
                         seen.add(once)
                         hits.append(Hit(ind.id, ind.kind, ind.strength, tok, field))
 
-    def _words(self, toks: Sequence[str], field: str, hits: list[Hit], seen: set[str]) -> None:
+    def _words(self, toks: Sequence[str], field: str, hits: list[Hit], seen: set[str],
+               context: Sequence[str] | None = None, offset: int = 0) -> None:
         vocab = self.vocabulary
-        self._singles(toks, [self._match(t) for t in toks], None, field, hits, seen)
+        self._singles(toks, [self._match(t) for t in toks], None, field, hits, seen, context, offset)
         toks, pieces = self._expand(toks)
         matched = [self._match(t) for t in toks]
         if any(pieces):
             self._singles(toks, matched, pieces, field, hits, seen)
         # joined tokens written apart ("re entry", "ice hold" → "icehold")
-        for a, b in zip(toks, toks[1:]):
-            if a.isalpha() and b.isalpha():
+        fillers = self.policy.fillers
+        for a, b in itertools.pairwise(toks):
+            # a preposition is not the front of a word ("de portar" is not "deportar"); "re entry" is
+            if a.isalpha() and b.isalpha() and (a not in fillers or a == "re"):
                 joined = a + b
                 for key in vocab.match_exact(joined):
+                    if key.endswith("*") and len(a) >= len(key) - 1:  # the prefix lies in a alone: "deportes store"
+                        continue
                     for ind in self._word_index.get(key, ()):
                         if ind.id not in seen:
                             seen.add(ind.id)
                             hits.append(Hit(ind.id, ind.kind, ind.strength, f"{a} {b}", field))
         # phrases over the token stream without filler words
-        fillers = self.policy.fillers
         stream = [(t, m) for t, m in zip(toks, matched) if t not in fillers]
         for i, (tok, keys) in enumerate(stream):
             for key in keys:
@@ -249,3 +557,25 @@ class SignalReader:
                     if all(phrase[k] in stream[i + k][1] for k in range(1, len(phrase))):
                         seen.add(ind.id)
                         hits.append(Hit(ind.id, ind.kind, ind.strength, " ".join(t for t, _ in stream[i : i + len(phrase)]), field))
+
+
+_SLASHED_LETTERS: Final = re.compile(r"(?<![a-z0-9])([a-z])/([a-z])(?![a-z0-9])")
+_O_FOR_ZERO: Final = re.compile(r"(?<=\d)o(?=\d)|(?<=\d)o(?=o?\d)|(?<=[\s-]\d)o(?![a-z])")
+_SUB_RE: Final = re.compile(r"\(([a-z0-9]{1,4})\)")
+_SECTION: Final = r"\d{1,6}(?:\.\d{1,4})?[a-z]{0,2}"
+_SUBSECTIONS: Final = r"(?:\s?\([a-z0-9]{1,4}\))*"
+
+
+def _statute_regex(policy: Policy) -> re.Pattern[str] | None:
+    """Code sections with their code before or after (``pc 459``, ``459 pc``, ``8 usc 1326``, ``12500(a) vc``),
+    or with a subsection alone (``22651(k)``)."""
+    table = policy.statutes
+    if not table.aliases:
+        return None
+    aliases = sorted({*table.aliases, "usc", "u s c"}, key=len, reverse=True)
+    alt = "|".join(r"\s*".join(re.escape(part) for part in a.split()) for a in aliases)
+    return re.compile(
+        rf"(?<![a-z0-9])(?P<a1>{alt})\s*(?:§+|sec\.?|section)?\s*(?P<n1>{_SECTION})(?![0-9]){_SUBSECTIONS}"
+        rf"|(?<![a-z0-9.])(?:§\s*)?(?P<n2>{_SECTION})(?![0-9]){_SUBSECTIONS}\s*(?P<a2>{alt})(?![a-z0-9])"
+        rf"|(?<![a-z0-9.])(?P<n3>\d{{3,6}}(?:\.\d{{1,4}})?[a-z]?)(?:\s?\([a-z0-9]{{1,4}}\))+"
+    )

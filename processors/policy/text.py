@@ -14,7 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from rapidfuzz.distance import OSA
+
 _TOKEN_RE: Final = re.compile(r"[a-z]+|\d+")
+# Where a phrase may not run on: commas, semicolons, colons, brackets, ?, !, a full stop before a space, a
+# spaced dash ("DUI conviction - removal"), a pipe. Slashes and hyphens inside words ("ice/ero", "I-247") join.
+_BREAK_RE: Final = re.compile(r"[,;:()\[\]{}|!?]|\.(?:\s|$)|\s-+\s|\s-+(?=[a-z])|(?<=[a-z])-+\s")
 _SPACE_RE: Final = re.compile(r"\s+")
 # Dotted acronyms ("I.C.E.", "d.h.s", "u.s.c.") read as the word they spell: single letters each followed by a dot.
 _DOTTED_RE: Final = re.compile(r"(?<![a-z0-9])(?:[a-z]\.){2,}(?:[a-z](?![a-z0-9]))?")
@@ -38,38 +43,40 @@ def tokens(normalized: str) -> list[str]:
     return _TOKEN_RE.findall(normalized)
 
 
+def segments(normalized: str) -> list[list[str]]:
+    """Tokens of normalised text grouped by the punctuation that separates them: phrases stay inside one group.
+
+    ``"12500(a) no lic, ice hold"`` → ``[["12500"], ["a"], ["no", "lic"], ["ice", "hold"]]``.
+    """
+    out = []
+    for part in _BREAK_RE.split(normalized):
+        toks = _TOKEN_RE.findall(part)
+        if toks:
+            out.append(toks)
+    return out
+
+
 def edit_distance(a: str, b: str, limit: int) -> int:
-    """Optimal-string-alignment distance (insert, delete, substitute, swap adjacent), capped at limit+1."""
-    if a == b:
-        return 0
-    la, lb = len(a), len(b)
-    if abs(la - lb) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(lb + 1))
-    for i in range(1, la + 1):
-        cur = [i] + [0] * lb
-        best = i
-        ca = a[i - 1]
-        for j in range(1, lb + 1):
-            cost = 0 if ca == b[j - 1] else 1
-            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == b[j - 1]:
-                v = min(v, prev2[j - 2] + 1)
-            cur[j] = v
-            if v < best:
-                best = v
-        if best > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[lb]
+    """Optimal-string-alignment distance (insert, delete, substitute, swap adjacent), capped at limit+1.
+
+    Computed by rapidfuzz (C); ``score_cutoff`` stops early past the limit.
+    """
+    return int(OSA.distance(a, b, score_cutoff=limit))
+
+
+# Fuzzy matching is bounded: short tokens never match by typo (too many ordinary words lie one letter from a
+# short cue: leave/lease), long ones tolerate one typo, very long ones two (concerned is not concealed: two).
+FUZZY_MIN_LENGTH: Final = 6
+SWAP_LENGTH: Final = 5  # five-letter tokens match only with two neighbouring letters swapped
+_DOUBLED: Final = re.compile(r"([a-z])\1+")
+FUZZY_TWO_TYPOS_LENGTH: Final = 10
 
 
 def allowed_typos(length: int) -> int:
-    """How many typos a word of this length may carry and still match: 0 below 5 letters, 1, then 2 from 9."""
-    if length >= 9:
+    """How many typos a word of this length may carry and still match: 0 below 6 letters, 1, then 2 from 10."""
+    if length >= FUZZY_TWO_TYPOS_LENGTH:
         return 2
-    if length >= 5:
+    if length >= FUZZY_MIN_LENGTH:
         return 1
     return 0
 
@@ -129,10 +136,11 @@ class Vocabulary:
     distinct token.
     """
 
-    def __init__(self, terms: Iterable[str], *, exclude: Iterable[str] = ()) -> None:
+    def __init__(self, terms: Iterable[str], *, exclude: Iterable[str] = (), not_prefix: Iterable[str] = ()) -> None:
         self._exact: dict[str, str] = {}
         self._prefixes: list[Term] = []
         self._by_first: dict[str, list[Term]] = {}
+        self._swappable: dict[str, list[str]] = {}  # five-letter words by their sorted letters
         for raw in terms:
             term = parse_term(raw)
             key = raw.strip().lower()
@@ -140,10 +148,13 @@ class Vocabulary:
                 self._prefixes.append(term)
             else:
                 self._exact[term.text] = key
-            if term.text and term.text[0].isalpha() and len(term.text) >= 5:
+            if not term.prefix and len(term.text) == SWAP_LENGTH and term.text.isalpha():
+                self._swappable.setdefault("".join(sorted(term.text)), []).append(term.text)
+            if term.text and term.text[0].isalpha() and len(term.text) >= FUZZY_MIN_LENGTH:
                 self._by_first.setdefault(term.text[0], []).append(term)
         self._exclude = frozenset(e.lower() for e in exclude) | frozenset(self._exact)
         self._cache: dict[str, frozenset[str]] = {}
+        self._not_prefix = frozenset(not_prefix)
 
     def match(self, token: str) -> frozenset[str]:
         """The term keys (``"deport*"``, ``"detainer"``…) this token matches."""
@@ -173,13 +184,25 @@ class Vocabulary:
 
     def _compute(self, token: str) -> frozenset[str]:
         found: set[str] = set()
+        if token in self._not_prefix:  # a real word that only begins like a cue ("deportes")
+            exact = self._exact.get(token)
+            return frozenset({exact} if exact is not None else ())
+        if len(token) >= 4 and token not in self._exact and token not in self._exclude:
+            squeezed = _DOUBLED.sub(r"\1", token)  # "alienn", "illlegal": a key held down is not another word
+            if squeezed != token and (squeezed in self._exact or squeezed in self._exclude):
+                return self.match(squeezed)
         exact = self._exact.get(token)
         if exact is not None:
             found.add(exact)
         for term in self._prefixes:
             if token.startswith(term.text):
                 found.add(term.text + "*")
-        if exact is not None or token in self._exclude or not token.isalpha() or len(token) < 5:
+        if exact is not None or token in self._exclude or not token.isalpha() or len(token) < SWAP_LENGTH:
+            return frozenset(found)
+        if len(token) < FUZZY_MIN_LENGTH:  # a five-letter token: only two neighbouring letters swapped ("ailen")
+            for word in self._swappable.get("".join(sorted(token)), ()):
+                if edit_distance(token, word, 1) == 1:
+                    found.add(self._exact[word])
             return frozenset(found)
         for term in self._by_first.get(token[0], ()):
             budget = allowed_typos(len(term.text))

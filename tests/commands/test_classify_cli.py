@@ -14,6 +14,7 @@ import pytest
 
 from clets_watch.cli import UserError
 from clets_watch.commands import classify as cmd
+from processors.policy import load_policy
 
 EVENT = {
     "schema_version": 1, "event_id": "e-1", "occurred_at": "2019-05-01T10:00:00-07:00", "ori": "CA0190000",
@@ -44,7 +45,9 @@ def test_classify_one_line_per_input_line_in_order_with_errors(monkeypatch: pyte
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 5
     assert rows[0] == {"event_id": "e-1", "verdict": "prohibited", "purpose": "immigration_enforcement",
-                       "rules": ["POL-2.immigration-indicator", "POL-2b.prohibited-source"], "policy_version": "1"}
+                       "rules": ["POL-2.immigration-indicator", "POL-2b.prohibited-source"], "policy_version": "1",
+                       "policy_digest": load_policy().digest}
+    assert rows[1]["policy_digest"] == rows[0]["policy_digest"]  # error lines are stamped too
     assert rows[1]["verdict"] == "error" and rows[1]["reason"] == "malformed_json" and rows[1]["line"] == 2
     assert rows[2]["event_id"] == "e-2" and rows[2]["verdict"] == "allowed"
     assert rows[3] == rows[3] | {"event_id": "e-3", "verdict": "error", "reason": "invalid_ori"}
@@ -65,6 +68,14 @@ def test_classify_custom_policy_version_is_stamped(monkeypatch: pytest.MonkeyPat
     path.write_text(text, encoding="utf-8")
     _, out = run(["classify", "--policy", str(path)], json.dumps(EVENT) + "\n", monkeypatch)
     assert json.loads(out)["policy_version"] == "1.1-test"
+    assert json.loads(out)["policy_digest"] != load_policy().digest  # the content changed, so does the digest
+
+
+def test_explain_shows_the_statute_lookup_and_the_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    event = EVENT | {"reason": "12500(a) VC no lic, 26150 PC"}
+    _, out = run(["explain", "-"], json.dumps(event), monkeypatch)
+    assert "statute '12500(a) vc' -> VC 12500: misdemeanor" in out
+    assert "PC 26150: licensing" in out and load_policy().digest in out
 
 
 def test_explain_from_stdin_shows_every_rule(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,10 @@
 
 phrasings_v1.jsonl was written before reading the generator's vocabulary and used to improve the
 classifier; phrasings_v2.jsonl was written after those fixes and measured once, without further tuning —
-its figure is the honest estimate of accuracy on unseen phrasings. The floors are the measured figures
-rounded down; a change that lowers them must say why.
+its figure is the honest estimate of accuracy on unseen phrasings. dev_set_A.jsonl was written blind (from
+domain.md alone) by someone who never saw the code, measured once on the unchanged classifier (purpose 0.8391,
+prohibited precision 0.9059, recall 0.8021), then used for development (issue 12): it is a regression set now.
+The floors are the measured figures rounded down; a change that lowers them must say why.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ CLF = Classifier(load_policy(), AgencyRegistry.load())
 # set: (min rows, purpose accuracy, verdict accuracy, prohibited precision, prohibited recall)
 FLOORS = {
     "phrasings_v1.jsonl": (300, 0.99, 0.99, 0.99, 0.98),
-    "phrasings_v2.jsonl": (150, 0.94, 0.94, 0.98, 0.91),
+    "phrasings_v2.jsonl": (150, 0.97, 0.97, 0.99, 0.95),
+    "dev_set_A.jsonl": (600, 0.99, 0.99, 0.99, 0.98),
 }
 
 
