@@ -23,8 +23,15 @@ from typing import Any, Final
 import msgspec
 
 from processors.agencies import AgencyRegistry
+from processors.incidents import AgencyInfo, IncidentPolicy, IncidentTracker
 from processors.pseudonymize import Pseudonymizer
-from processors.recommendation import AgencyAccess, Recommendation, RecommendationBook, RecommendationPolicy
+from processors.recommendation import (
+    ACTIONS,
+    AgencyAccess,
+    Recommendation,
+    RecommendationBook,
+    RecommendationPolicy,
+)
 from processors.rules import Rule, build_rules
 from processors.rules.base import AgencyWindow, Finding, WindowView, alert_id, make_evidence
 from processors.rules.config import load_rules_config
@@ -33,6 +40,7 @@ from schemas import (
     Aggregate,
     Alert,
     DeadLetter,
+    Incident,
     InvalidEvent,
     ProcessedEvent,
     QueryEvent,
@@ -85,6 +93,7 @@ class StepResult:
     alerts: list[Alert] = field(default_factory=list)
     duplicate: bool = False
     recommendations: list[Recommendation] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)  # incidents that changed (latest record wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,7 @@ class _Snapshot(msgspec.Struct, kw_only=True):
     access: list[AgencyAccess]
     stats: dict[str, int]
     rules_evicted_at: int | None = None
+    incidents: bytes = b""
 
 
 class SnapshotError(ValueError):
@@ -168,6 +178,7 @@ class Pipeline:
         rules_config = load_rules_config(self.config.rules_file)
         self.rules: list[Rule] = rules if rules is not None else build_rules(rules_config)  # type: ignore[type-arg]
         self.access = RecommendationBook(RecommendationPolicy.from_mapping(rules_config.recommendation))
+        self.incidents = self._incident_tracker(IncidentPolicy.from_mapping(rules_config.incidents))
         self._pane_spec = WindowSpec(self.config.window_seconds)
         self._panes: WindowStore[list[ProcessedEvent]] = WindowStore(self._pane_spec, list)
         self._hopping: list[WindowStore[Counts]] = [
@@ -235,6 +246,7 @@ class Pipeline:
         self._close_windows(result, pane_limit, limits[1:])
         self._wm.observe(max(limits) + self._wm.lateness_us)
         self._evict()
+        self._incidents_out(result, self.incidents.advance(self._panes.closed_until) + self.incidents.flush())
         return result
 
     # ------------------------------------------------------------------ snapshot
@@ -263,6 +275,7 @@ class Pipeline:
             access=self.access.snapshot(),
             stats=dict(self._stats),
             rules_evicted_at=self._rules_evicted_at,
+            incidents=self.incidents.state_bytes(),
         )
         return msgspec.msgpack.encode(snap)
 
@@ -302,6 +315,10 @@ class Pipeline:
         for rule in self.rules:
             rule.load_state(snap.rule_states.get(rule.rule_id, b""))
         self.access.load(snap.access)
+        try:
+            self.incidents.load_state(snap.incidents)
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from exc
         self._stats = {k: snap.stats.get(k, 0) for k in self._stats}
 
     @classmethod
@@ -376,6 +393,7 @@ class Pipeline:
             self._close_windows(result, wm_us, [wm_us] * len(self._hopping))
             if self._panes.closed_until != before:
                 self._evict()
+                self._incidents_out(result, self.incidents.advance(self._panes.closed_until))
         return result
 
     def _to_processed(self, event: QueryEvent, source: str | None) -> ProcessedEvent:
@@ -557,7 +575,27 @@ class Pipeline:
             suppressed_reason=reason,
         )
         self._stats["alerts"] += 1
-        result.alerts.append(alert)
         rec = self.access.apply(alert)
         if rec is not None:
             result.recommendations.append(rec)
+            self.incidents.refresh(alert.ori)
+        self._incidents_out(result, self.incidents.add(alert))
+
+    # ------------------------------------------------------------------ incidents (processors/incidents.py)
+
+    def _incident_tracker(self, policy: IncidentPolicy) -> IncidentTracker:
+        def agency(ori: str) -> AgencyInfo:
+            found = self._registry.get(ori)
+            return AgencyInfo(found.name if found else None, found.component if found else None)
+
+        def access(ori: str) -> tuple[str, str]:
+            level = self.access.get(ori).level
+            return level, ACTIONS[level]
+
+        return IncidentTracker(policy, agency=agency, access=access)
+
+    def _incidents_out(self, result: StepResult, settled: list[Alert]) -> None:
+        """Where alerts come out: each with its incident id (some are held until the watermark settles
+        them, see processors/incidents.py), and the incidents they changed."""
+        result.alerts.extend(settled)
+        result.incidents.extend(self.incidents.take_changed())

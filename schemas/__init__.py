@@ -12,7 +12,7 @@ from schemas.events import (
     decode_event,
     encode_event,
 )
-from schemas.outputs import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent, Verdict
+from schemas.outputs import Aggregate, Alert, DeadLetter, Evidence, Incident, ProcessedEvent, Verdict
 
 __all__ = [
     "DEAD_LETTER_REASONS",
@@ -20,6 +20,7 @@ __all__ = [
     "Alert",
     "DeadLetter",
     "Evidence",
+    "Incident",
     "InvalidEvent",
     "ProcessedEvent",
     "QueryEvent",

@@ -39,7 +39,15 @@ from clets_watch.settings import MissingPseudonymKey, get_settings, pseudonym_ke
 from processors.agencies import AgencyRegistry, RegistryError
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.pseudonymize import Pseudonymizer
-from processors.replay import ArchiveError, AuditTally, ReplayResult, alert_json, replay_files, run_stream
+from processors.replay import (
+    ArchiveError,
+    AuditTally,
+    ReplayResult,
+    alert_json,
+    incident_json,
+    replay_files,
+    run_stream,
+)
 from processors.rules.base import RuleConfigError
 
 _Sub = argparse._SubParsersAction
@@ -84,6 +92,9 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true",
                    help="alerts as JSON lines; with --record a JSON summary of the run; with --diff the diff")
+    p.add_argument("--incidents", action="store_true",
+                   help="print the incidents (one case per burst of an agency's or operator's alerts) instead "
+                        "of the alerts; with --json one JSON object per incident")
     p.set_defaults(func=run)
 
 
@@ -392,7 +403,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             progress.finish(done())
         seconds = time.monotonic() - started
         if store is None:
-            if args.json:
+            if args.incidents:
+                for incident in result.sorted_incidents():
+                    out.write((incident_json(incident).decode() if args.json else incident.story) + "\n")
+            elif args.json:
                 for alert in result.sorted_alerts():
                     out.write(alert_json(alert).decode() + "\n")
             else:

@@ -16,7 +16,7 @@ import yaml
 
 from processors.rules.base import SEVERITIES, RuleConfigError, RuleSettings
 
-_TOP_KEYS = frozenset({"version", "defaults", "rules", "recommendation"})
+_TOP_KEYS = frozenset({"version", "defaults", "rules", "recommendation", "incidents"})
 _RULE_KEYS = frozenset({"version", "severity", "enabled", "suppress_seconds", "sample_size", "params"})
 
 
@@ -25,6 +25,7 @@ class RulesConfig:
     config_version: int
     rules: Mapping[str, RuleSettings]
     recommendation: Mapping[str, Any] = field(default_factory=dict)
+    incidents: Mapping[str, Any] = field(default_factory=dict)
 
 
 def bundled_text() -> str:
@@ -104,4 +105,7 @@ def _validate(data: Mapping[str, Any], source: str) -> RulesConfig:
             params=params,
         )
     version = data.get("version", 1)
-    return RulesConfig(config_version=int(version), rules=rules, recommendation=data.get("recommendation") or {})
+    return RulesConfig(
+        config_version=int(version), rules=rules, recommendation=data.get("recommendation") or {},
+        incidents=data.get("incidents") or {},
+    )
