@@ -37,7 +37,7 @@ from processors.pipeline import Pipeline, PipelineConfig
 from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
 from processors.recommendation import Recommendation
-from schemas import Alert, DeadLetter
+from schemas import Alert, DeadLetter, Incident
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
 from sinks.db import Checkpoint, DatabaseSink, SinkBatch
 from sinks.metrics import Metrics
@@ -170,6 +170,7 @@ class WorkerRuntime:
             alerts=out.alerts,
             dead_letters=out.dead_letters,
             checkpoints=checkpoints,
+            incidents=out.incidents,
         )
 
     async def write_with_retry(self, batch: SinkBatch, *, pending: int, max_delay: float = 30.0) -> None:
@@ -238,6 +239,16 @@ class WorkerRuntime:
                 current[rec.ori] = rec.level
 
         await loop.run_in_executor(self.executor, write)
+
+    async def forward_incidents(self, incidents: list[Incident]) -> None:
+        """One Alertmanager alert per incident, updated as it grows, resolved when it closes."""
+        if self.alertmanager is None or not incidents:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, self.alertmanager.post_incidents, incidents)
+        except AlertmanagerError as exc:  # on-call still has Prometheus' own alerts; say it, go on
+            log.warning("could not push %d incident(s) to Alertmanager: %s", len(incidents), exc)
 
     async def forward_alerts(self, alerts: list[Alert]) -> None:
         if self.alertmanager is None or not alerts:
@@ -353,7 +364,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         for alert in out.alerts:
             await alerts_topic.send(key=alert.ori.encode(), value=_encode(alert))
         await rt.apply_recommendations(out.recommendations)
-        await rt.forward_alerts(out.alerts)
+        await rt.forward_incidents(out.incidents)
         if checkpoint:
             await rt.drain_writes()  # the checkpoint and everything before it are in the database
             await rt.ack_pending()

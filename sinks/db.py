@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from schemas.outputs import Aggregate, Alert, DeadLetter, ProcessedEvent
+from schemas.outputs import Aggregate, Alert, DeadLetter, Incident, ProcessedEvent
 from sinks.models import (
     RECOMMENDATION_STATES,
     TABLES,
@@ -153,6 +153,7 @@ class SinkBatch:
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)  # sinks/incidents.py writes them
 
     def __len__(self) -> int:
         return len(self.processed) + len(self.aggregates) + len(self.alerts) + len(self.dead_letters)
@@ -202,6 +203,7 @@ class AlertRow:
     raised_as: str
     suppressed_reason: str | None
     first_seen_at: dt.datetime
+    incident_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -220,6 +222,7 @@ class AlertRow:
             "raised_as": self.raised_as,
             "suppressed_reason": self.suppressed_reason,
             "first_seen_at": _iso(self.first_seen_at),
+            "incident_id": self.incident_id,
         }
 
 
@@ -342,6 +345,7 @@ def _alert_row(alert: Alert, now: dt.datetime) -> dict[str, Any]:
         "suppressed_reason": alert.suppressed_reason,
         "state": alert.status,
         "first_seen_at": now,
+        "incident_id": alert.incident_id,
     }
 
 
@@ -431,6 +435,10 @@ class DatabaseSink:
             aggregates_written = self._upsert_aggregates(conn, aggregates)
             alerts_inserted, alerts_updated, ledger_inserted = self._upsert_alerts(conn, alerts, now)
             dead_inserted = self._insert_new(conn, DeadLetterRecord.__table__, dead, "id")
+            if batch.incidents:
+                from sinks.incidents import upsert_incidents
+
+                upsert_incidents(conn, self._insert, batch.incidents, now)
             self._save_checkpoints(conn, batch.checkpoints, now)
         return BatchResult(
             verdicts_inserted=verdicts_inserted,
@@ -741,6 +749,7 @@ def alert_row_from_record(r: AlertRecord) -> AlertRow:
         raised_as=r.status,
         suppressed_reason=r.suppressed_reason,
         first_seen_at=r.first_seen_at,
+        incident_id=r.incident_id,
     )
 
 

@@ -1,0 +1,77 @@
+"""Incidents: the incidents table, its append-only ledger, and each alert's incident id.
+
+Revision ID: 0005
+Revises: 0003 (another branch adds 0004; the merge re-chains this one after it)
+Create Date: 2026-12-01 03:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "incidents",
+        sa.Column("incident_id", sa.String(length=64), nullable=False),
+        sa.Column("ori", sa.String(length=16), nullable=False),
+        sa.Column("component", sa.String(length=64), nullable=True),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("first_window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_window_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("alerts", sa.Integer(), nullable=False),
+        sa.Column("story", sa.Text(), nullable=False),
+        sa.Column("record", sa.JSON(), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("incident_id", name=op.f("pk_incidents")),
+    )
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_incidents_ori"), ["ori"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incidents_state"), ["state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incidents_first_window_start"), ["first_window_start"], unique=False)
+
+    op.create_table(
+        "incident_ledger",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("incident_id", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=16), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("alerts", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.incident_id"], name=op.f("fk_incident_ledger_incident_id_incidents")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_ledger")),
+    )
+    with op.batch_alter_table("incident_ledger", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_incident_ledger_incident_id"), ["incident_id"], unique=False)
+
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("incident_id", sa.String(length=64), nullable=True))
+        batch_op.create_index(batch_op.f("ix_alerts_incident_id"), ["incident_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alerts_incident_id"))
+        batch_op.drop_column("incident_id")
+    with op.batch_alter_table("incident_ledger", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incident_ledger_incident_id"))
+    op.drop_table("incident_ledger")
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incidents_first_window_start"))
+        batch_op.drop_index(batch_op.f("ix_incidents_state"))
+        batch_op.drop_index(batch_op.f("ix_incidents_ori"))
+    op.drop_table("incidents")
