@@ -37,7 +37,7 @@ from processors.pipeline import Pipeline, PipelineConfig
 from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
 from processors.recommendation import Recommendation
-from schemas import Alert, DeadLetter, Incident
+from schemas import AccessDecision, Alert, DeadLetter, Incident
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
 from sinks.db import Checkpoint, DatabaseSink, SinkBatch
 from sinks.metrics import Metrics
@@ -97,6 +97,8 @@ class WorkerRuntime:
     in_flight: list[asyncio.Future[None]] = field(default_factory=list)  # batch writes not yet confirmed
     dead_letter_limit: DeadLetterLimit = field(default_factory=DeadLetterLimit)
     fatal: str | None = None  # why the worker stopped itself, if it did
+    decisions: list[AccessDecision] = field(default_factory=list)  # every access decision known (all pipelines)
+    decision_reader: Any = None  # sinks.access_decisions.DecisionReader, opened on the first batch
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
@@ -112,12 +114,20 @@ class WorkerRuntime:
         )
         sink = DatabaseSink(settings.database_url)
         group = settings.consumer_group
+        from sinks.access_decisions import load_decisions
+
+        decisions = load_decisions(sink)  # kept in the database; the topic adds what comes later
+
+        def with_decisions(p: Pipeline) -> Pipeline:
+            for d in decisions:
+                p.apply_decision(d)
+            return p
 
         def factory() -> Pipeline:
-            return Pipeline(classifier.classify, registry, pseudonymizer, config)
+            return with_decisions(Pipeline(classifier.classify, registry, pseudonymizer, config))
 
         def restore(state: bytes) -> Pipeline:
-            return Pipeline.restore(state, classifier.classify, registry, pseudonymizer, config)
+            return with_decisions(Pipeline.restore(state, classifier.classify, registry, pseudonymizer, config))
 
         def resume(topic: str, partition: int) -> tuple[bytes, int] | None:
             saved = sink.load_checkpoint(group, topic, partition)
@@ -144,6 +154,7 @@ class WorkerRuntime:
                 else None
             ),
             dead_letter_limit=DeadLetterLimit(settings.dead_letter_max_ratio, settings.dead_letter_window),
+            decisions=decisions,
         )
 
     def checkpoint_due(self) -> bool:
@@ -239,6 +250,30 @@ class WorkerRuntime:
                 current[rec.ori] = rec.level
 
         await loop.run_in_executor(self.executor, write)
+
+    def refresh_decisions(self) -> None:
+        """Apply the access decisions published on clets.access-decisions since the last batch (the
+        first call reads the topic from its beginning) to every pipeline, and keep them for new ones."""
+        from clets_watch.kafka_security import kafka_client_kwargs
+        from sinks.access_decisions import DecisionReader
+
+        if self.decision_reader is None:
+            self.decision_reader = DecisionReader(
+                self.settings.kafka_bootstrap, self.settings.topic_access_decisions,
+                kafka_client_kwargs(self.settings),
+            )
+            new = self.decision_reader.catch_up()
+        else:
+            new = self.decision_reader.poll(0)
+        known = {d.decision_id for d in self.decisions}
+        for d in new:
+            if d.decision_id in known:
+                continue
+            known.add(d.decision_id)
+            self.decisions.append(d)
+            log.info("access decision %s: %s %s from %s by %s", d.decision_id, d.action, d.ori, d.effective_at, d.by)
+            for _tp, pipeline in self.pipelines.items():
+                pipeline.apply_decision(d)
 
     async def forward_incidents(self, incidents: list[Incident]) -> None:
         """One Alertmanager alert per incident, updated as it grows, resolved when it closes."""
@@ -344,6 +379,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
                    offset=ev.message.offset, timestamp=_written_at(ev.message.timestamp))
             for ev in events
         ]
+        await asyncio.get_running_loop().run_in_executor(None, rt.refresh_decisions)
         out = rt.pipelines.process(records)
         rt.dirty.update((r.topic, r.partition) for r in records)
         for (topic, partition), offset in out.rewind.items():

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import msgspec
 
+from processors.access_decisions import DecisionBook
 from processors.agencies import AgencyRegistry
 from processors.incidents import AgencyInfo, IncidentPolicy, IncidentTracker
 from processors.pseudonymize import Pseudonymizer
@@ -35,8 +36,10 @@ from processors.recommendation import (
 from processors.rules import Rule, build_rules
 from processors.rules.base import AgencyWindow, Finding, WindowView, alert_id, make_evidence
 from processors.rules.config import load_rules_config
+from processors.rules.query_while_suspended import QueryWhileSuspended
 from processors.windows import US_PER_S, Watermark, WindowSpec, WindowStore, rfc3339, to_us
 from schemas import (
+    AccessDecision,
     Aggregate,
     Alert,
     DeadLetter,
@@ -179,6 +182,10 @@ class Pipeline:
         self.rules: list[Rule] = rules if rules is not None else build_rules(rules_config)  # type: ignore[type-arg]
         self.access = RecommendationBook(RecommendationPolicy.from_mapping(rules_config.recommendation))
         self.incidents = self._incident_tracker(IncidentPolicy.from_mapping(rules_config.incidents))
+        self.decisions = DecisionBook()  # supervisors' suspend/restore decisions (processors/access_decisions.py)
+        for rule in self.rules:
+            if isinstance(rule, QueryWhileSuspended):
+                rule.decisions = self.decisions
         self._pane_spec = WindowSpec(self.config.window_seconds)
         self._panes: WindowStore[list[ProcessedEvent]] = WindowStore(self._pane_spec, list)
         self._hopping: list[WindowStore[Counts]] = [
@@ -247,6 +254,7 @@ class Pipeline:
         self._wm.observe(max(limits) + self._wm.lateness_us)
         self._evict()
         self._incidents_out(result, self.incidents.advance(self._panes.closed_until) + self.incidents.flush())
+        self._apply_restores(result, self._wm.max_event_us)
         return result
 
     # ------------------------------------------------------------------ snapshot
@@ -394,6 +402,8 @@ class Pipeline:
             if self._panes.closed_until != before:
                 self._evict()
                 self._incidents_out(result, self.incidents.advance(self._panes.closed_until))
+                if self._panes.closed_until is not None:
+                    self._apply_restores(result, self._panes.closed_until * US_PER_S)
         return result
 
     def _to_processed(self, event: QueryEvent, source: str | None) -> ProcessedEvent:
@@ -580,6 +590,24 @@ class Pipeline:
             result.recommendations.append(rec)
             self.incidents.refresh(alert.ori)
         self._incidents_out(result, self.incidents.add(alert))
+
+    # ------------------------------------------------------------------ access decisions
+
+    def apply_decision(self, decision: AccessDecision) -> bool:
+        """A supervisor's suspend/restore (live: read from clets.access-decisions; replay: from the
+        database). Suspensions apply by event time; a restore also resets the agency's recommendation
+        once the watermark passes it. False when the decision was already known."""
+        return self.decisions.add(decision)
+
+    def _apply_restores(self, result: StepResult, until_us: int | None) -> None:
+        if until_us is None or not len(self.decisions):
+            return
+        for _t, d in self.decisions.restores_until(until_us):
+            state = self.access.get(d.ori)
+            if state.level != "normal" and (state.since is None or state.since <= d.effective_at):
+                result.recommendations.append(self.access.restore(d.ori, by=d.by, reason=d.reason, at=d.effective_at))
+                self.incidents.refresh(d.ori)
+                result.incidents.extend(self.incidents.take_changed())
 
     # ------------------------------------------------------------------ incidents (processors/incidents.py)
 

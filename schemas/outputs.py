@@ -109,6 +109,19 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     story: str = ""
 
 
+class AccessDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """A supervisor's decision on an agency's direct CLETS access, in force from ``effective_at``
+    (event time) until the agency's next decision. Published on the compacted topic
+    ``clets.access-decisions`` (key = ORI) and kept in the database."""
+
+    decision_id: str
+    ori: str
+    action: Literal["suspend", "restore"]
+    effective_at: str  # RFC 3339, UTC
+    by: str
+    reason: str
+
+
 class ProcessedEvent(msgspec.Struct, frozen=True, kw_only=True):
     """A query event after decode, classification and pseudonymization: what windows, rules and
     sinks see. Holds no PII in clear: ``operator`` and ``subject_key`` are pseudonyms, and the

@@ -166,6 +166,20 @@ class IncidentRecord(Base):
     updated_at: Mapped[dt.datetime]
 
 
+class AccessDecisionRecord(Base):
+    """A supervisor's suspend/restore of an agency's direct access (also on clets.access-decisions)."""
+
+    __tablename__ = "access_decisions"
+
+    decision_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ori: Mapped[str] = mapped_column(String(16), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    effective_at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime]
+
+
 class IncidentLedgerEntry(Base):
     """Append-only history of what people did about an incident (each alert's own ledger gets an entry too)."""
 

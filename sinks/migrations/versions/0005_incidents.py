@@ -1,4 +1,4 @@
-"""Incidents: the incidents table, its append-only ledger, and each alert's incident id.
+"""Incidents: the incidents table, its append-only ledger, each alert's incident id; access decisions.
 
 Revision ID: 0005
 Revises: 0003 (another branch adds 0004; the merge re-chains this one after it)
@@ -58,12 +58,29 @@ def upgrade() -> None:
     with op.batch_alter_table("incident_ledger", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_incident_ledger_incident_id"), ["incident_id"], unique=False)
 
+    op.create_table(
+        "access_decisions",
+        sa.Column("decision_id", sa.String(length=64), nullable=False),
+        sa.Column("ori", sa.String(length=16), nullable=False),
+        sa.Column("action", sa.String(length=16), nullable=False),
+        sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("decision_id", name=op.f("pk_access_decisions")),
+    )
+    with op.batch_alter_table("access_decisions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_access_decisions_ori"), ["ori"], unique=False)
+
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("incident_id", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_alerts_incident_id"), ["incident_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("access_decisions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_access_decisions_ori"))
+    op.drop_table("access_decisions")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alerts_incident_id"))
         batch_op.drop_column("incident_id")
