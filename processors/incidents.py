@@ -189,8 +189,6 @@ def _group(alert: Alert, family: Family) -> tuple[str, str | None]:
     return alert.ori, None
 
 
-def _order(alert: Alert) -> tuple[int, str, str]:
-    return (_us(alert.window_end), alert.window_start, alert.alert_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +224,18 @@ class IncidentTracker:
 
     # ------------------------------------------------------------------ API
 
+    def _order(self, alert: Alert) -> tuple[int, int, str, str]:
+        """Event-time order of settling: window end, agency alerts before operator alerts, then ids."""
+        rank = 1 if self.policy.family_of(alert.rule).scope == "operator" else 0
+        return (_us(alert.window_end), rank, alert.window_start, alert.alert_id)
+
     def add(self, alert: Alert) -> list[Alert]:
         family = self.policy.family_of(alert.rule)
         key, _op = _group(alert, family)
         t = _us(alert.window_end)
-        inc = self._joinable(family, key, t)
+        # An operator's alert joins its agency's open incident when one covers it, so it is settled
+        # only once every earlier alert of the agency is known (held, like a starting alert).
+        inc = self._joinable(family, key, t) if family.scope == "agency" else None
         if inc is not None:
             return [self._assign(inc, alert)]
         if self._closed_until is not None and t <= self._closed_until * US_PER_S:
@@ -245,7 +250,7 @@ class IncidentTracker:
             return []
         self._closed_until = closed_until_s
         limit = closed_until_s * US_PER_S
-        ready = sorted((a for a in self._held if _us(a.window_end) <= limit), key=_order)
+        ready = sorted((a for a in self._held if _us(a.window_end) <= limit), key=self._order)
         out: list[Alert] = []
         if ready:
             ids = {id(a) for a in ready}
@@ -256,7 +261,7 @@ class IncidentTracker:
 
     def flush(self) -> list[Alert]:
         """End of a bounded input: every alert has been seen; settle the held ones (incidents stay open)."""
-        ready = sorted(self._held, key=_order)
+        ready = sorted(self._held, key=self._order)
         self._held = []
         return [self._settle(a) for a in ready]
 
@@ -288,7 +293,7 @@ class IncidentTracker:
         state = _State(
             format=STATE_FORMAT,
             open=[inc for _k, incs in sorted(self._open.items()) for inc in incs],
-            held=sorted(self._held, key=_order),
+            held=sorted(self._held, key=self._order),
         )
         return msgspec.msgpack.encode(state)
 
@@ -321,6 +326,12 @@ class IncidentTracker:
         family = self.policy.family_of(alert.rule)
         key, operator = _group(alert, family)
         t = _us(alert.window_end)
+        if family.scope == "operator":
+            for agency_family in self.policy.families:
+                if agency_family.scope == "agency":
+                    covering = self._joinable(agency_family, alert.ori, t)
+                    if covering is not None:
+                        return self._assign(covering, alert)
         gap = family.gap_seconds * US_PER_S
         incs = self._open.get((family.name, key), [])
         for inc in incs:

@@ -90,16 +90,17 @@ def test_a_starting_alert_waits_for_the_watermark_then_the_earliest_starts_the_i
     assert tr.add(alert("next", 600))[0].incident_id == settled[0].incident_id
 
 
-def test_operator_rules_group_by_agency_and_operator() -> None:
+def test_operator_rules_group_by_agency_and_operator_unless_an_agency_incident_covers_them() -> None:
     tr = IncidentTracker(IncidentPolicy())
     a = alert("r1", 60, rule="repeat_subject", ori=LASD, key=f"{LASD}:op-1:s-1", severity="high")
     b = alert("r2", 86400 * 6, rule="repeat_subject", ori=LASD, key=f"{LASD}:op-1:s-2", severity="high")
     c = alert("r3", 120, rule="cardinality", ori=LASD, key=f"{LASD}:op-2", severity="high")
     d = alert("p", 120, ori=LASD)
-    out = tr.add(a) + tr.add(c) + tr.add(d) + tr.advance(BASE + 200) + tr.add(b)
+    out = tr.add(a) + tr.add(c) + tr.add(d) + tr.advance(BASE + 200) + tr.add(b) + tr.advance(BASE + 86400 * 6)
     by = {x.alert_id: x.incident_id for x in out}
     assert by["r1"] == by["r2"] != by["r3"]
-    assert by["p"] not in (by["r1"], by["r3"])
+    assert by["r3"] == by["p"]  # an operator's alert inside an open agency incident joins it
+    assert by["p"] != by["r1"]  # r1 came before the agency's incident began
     incs = {i.incident_id: i for i in tr.take_changed()}
     assert incs[by["r1"]].operator == "op-1" and incs[by["r1"]].scope == "operator"
 
