@@ -262,9 +262,9 @@ class WorkerRuntime:
                 self.settings.kafka_bootstrap, self.settings.topic_access_decisions,
                 kafka_client_kwargs(self.settings),
             )
-            new = self.decision_reader.catch_up()
-        else:
-            new = self.decision_reader.poll(0)
+        # read to the topic's end before every batch: a decision published before a query was written
+        # applies to it (one ListOffsets request per batch)
+        new = self.decision_reader.catch_up()
         known = {d.decision_id for d in self.decisions}
         for d in new:
             if d.decision_id in known:
