@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 from clets_watch import __version__
-from clets_watch.web import api, pages
+from clets_watch.web import api, incidents, pages
 from clets_watch.web.data import ConsoleData
 from clets_watch.web.models import Health, Problem
 from clets_watch.web.security import BasicAuthCache, CsrfFailed, Forbidden, LoginRequired, api_user, page_user
@@ -94,13 +94,14 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     async def headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
         _security_headers(response)
-        if request.url.path.startswith(("/api/", "/alerts", "/agencies", "/fragments")):
+        if request.url.path.startswith(("/api/", "/alerts", "/agencies", "/fragments", "/incidents")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(incidents.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="liveness and database reachability",
              responses={503: {"model": Problem, "description": "the database cannot be reached"}})
