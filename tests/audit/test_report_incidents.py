@@ -1,0 +1,36 @@
+"""The audit report's incidents table and evidence appendix: alerts.csv and incidents.csv cite alert,
+incident and event ids and source offsets; the PDF page is landscape."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from clets_watch.commands import report
+from sinks.audit import AuditStore
+from tests.audit.conftest import RecordedYear
+from tests.audit.test_report_and_tracker import run_cmd
+
+
+def test_report_has_incidents_and_an_evidence_appendix(recorded_year: RecordedYear, tmp_path: Path) -> None:
+    out_dir = tmp_path / "report"
+    rc, _out = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
+                       "--year", "2018", "--as-of", "2019-09-01", "--no-pdf", "--json")
+    assert rc == 0
+    with AuditStore(recorded_year.db_url) as store:
+        alerts = {a["alert_id"]: a for a in store.alerts("y2018")}
+    with (out_dir / "alerts.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["alert_id"] for r in rows} == set(alerts)
+    for r in rows:
+        a = alerts[r["alert_id"]]
+        assert r["incident_id"] == a["incident_id"] and r["incident_id"]
+        assert r["event_ids"].split() == list(a["evidence"]["event_ids"])
+        assert r["offsets"].split() == list(a["evidence"]["offsets"])
+    with (out_dir / "incidents.csv").open() as fh:
+        incidents = list(csv.DictReader(fh))
+    assert {i["incident_id"] for i in incidents} == {a["incident_id"] for a in alerts.values()}
+    assert sum(int(i["alerts"]) for i in incidents) == len(alerts)
+    html = (out_dir / "report.html").read_text()
+    assert 'id="table-incidents"' in html and 'href="incidents.csv"' in html and 'href="alerts.csv"' in html
+    assert "size: letter landscape" in html
