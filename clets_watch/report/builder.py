@@ -218,7 +218,7 @@ def build(store: AuditStore, run_id: str, filters: Filters, *, registry: AgencyR
              "filed_at", "investigations_reported", "days_late", "detail"],
             [[f.kind, f.ori, f.agency.name or "", f.agency.component or "", year, f.agency.queries, f.agency.alerts,
               f.agency.prohibited_alerts,
-              f.filing.filed_at.date().isoformat() if f.filing and f.filing.filed_at else "",
+              f.filing.filed_at.astimezone(_pacific()).date().isoformat() if f.filing and f.filing.filed_at else "",
               "" if f.filing is None or f.filing.investigations is None else f.filing.investigations,
               "" if f.days_late is None else f.days_late, f.describe()]
              for f in data.findings],
@@ -305,6 +305,7 @@ def _env() -> jinja2.Environment:
     text = resources.files("clets_watch.report").joinpath("templates/report.html").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
+    env.filters["pacific_date"] = lambda v: v.astimezone(_pacific()).date().isoformat() if v else ""
     env.globals["template_text"] = text
     return env
 

@@ -33,4 +33,17 @@ def test_report_has_incidents_and_an_evidence_appendix(recorded_year: RecordedYe
     assert sum(int(i["alerts"]) for i in incidents) == len(alerts)
     html = (out_dir / "report.html").read_text()
     assert 'id="table-incidents"' in html and 'href="incidents.csv"' in html and 'href="alerts.csv"' in html
-    assert "size: letter landscape" in html
+    assert "size: letter landscape" in html and "counter(pages)" in html
+
+
+def test_chart_ticks_are_round_and_the_pdf_has_page_numbers(tmp_path: Path) -> None:
+    from clets_watch.report.charts import nice_ticks
+
+    for value, ticks in ((2400, [0, 500, 1000, 1500, 2000, 2500]), (7, [0, 2, 4, 6, 8]),
+                         (100, [0, 20, 40, 60, 80, 100])):
+        assert nice_ticks(value) == ticks
+    for value in (3, 13, 977, 12_345, 0.37):
+        ticks = nice_ticks(value)
+        step = ticks[1] - ticks[0]
+        assert ticks[-1] >= value and len(ticks) <= 8
+        assert f"{step:g}".lstrip("0.").rstrip("0") in ("1", "2", "5")
