@@ -3,8 +3,8 @@ horizontal bars. Every label is escaped; the output is a self-contained ``<svg>`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import math
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Final
 
