@@ -51,6 +51,8 @@ class Console:
             first_seen_at=row.first_seen_at,
             evidence_count=int(row.evidence.get("count", 0)),
             url=f"/alerts/{row.alert_id}",
+            incident_id=row.incident_id,
+            repeats_alert_id=_repeated(row.suppressed_reason),
         )
 
     def alert_list(self, filters: AlertFilters) -> m.AlertList:
@@ -187,6 +189,14 @@ class Console:
             component=agency.component if agency else None,
         )
         return _recommendation(row)
+
+
+def _repeated(reason: str | None) -> str | None:
+    """The alert a suppressed re-alert repeats (its reason names it: "... of alert <id> for window ...")."""
+    import re
+
+    found = re.search(r"of alert ([0-9a-f]{32})", reason or "")
+    return found.group(1) if found else None
 
 
 def _recommendation(r: RecommendationRow) -> m.RecommendationOut:

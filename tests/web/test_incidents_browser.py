@@ -83,3 +83,17 @@ def test_incidents_front_page_incident_bulk_acknowledge_and_ledger(
             dest = project_root / "docs" / "img" / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(tmp_path / name, dest)
+
+
+def test_a_suppressed_alert_links_the_alert_it_repeats_and_its_incident(
+    page: Page, server: ConsoleServer  # noqa: F811 - fixtures
+) -> None:
+    log_in(page, server, "rita")
+    page.goto(f"{server.url}/alerts?rule=dmv_by_dhs_surge&state=suppressed")
+    page.locator("#alert-rows tr").first.locator("a.alert-link").click()
+    repeated = page.get_by_test_id("repeats-link")
+    target = repeated.text_content()
+    incident = page.get_by_test_id("incident-link").text_content()
+    repeated.click()
+    expect(page).to_have_url(f"{server.url}/alerts/{target}")
+    expect(page.get_by_test_id("incident-link")).to_have_text(incident or "")
