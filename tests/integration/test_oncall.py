@@ -169,6 +169,8 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
                 pages = [n for n in webhook.received()
                          if n.get("status") == "firing"
                          and any(a["labels"].get("incident_id") == iid for a in n.get("alerts", []))]
+                print(f"incident {iid}: {len(pages)} page(s) for "
+                      f"{sum(1 for a in raid_alerts if a.incident_id == iid)} alerts")
                 assert 1 <= len(pages) <= 2, f"incident {iid} paged {len(pages)} times"
             per_alert = [a for _n, a in webhook.alerts() if a["labels"].get("source") == "clets-watch"
                          and a["labels"].get("ori") in RAID_ORIS and "incident_id" not in a["labels"]]
