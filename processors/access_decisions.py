@@ -16,6 +16,13 @@ from processors.windows import US_PER_S
 from schemas import AccessDecision
 
 
+def effective_text(when: dt.datetime) -> str:
+    """A decision's effective time as RFC 3339 UTC with microseconds (two decisions in one second keep their order)."""
+    if when.tzinfo is None:
+        raise ValueError(f"effective time {when!r} has no UTC offset")
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def decision_id(ori: str, action: str, effective_at: str, by: str) -> str:
     """Deterministic id of a decision: sha256 of ``ori:action:effective_at:by``, 32 hex characters."""
     return hashlib.sha256(f"access:{ori}:{action}:{effective_at}:{by}".encode()).hexdigest()[:32]
@@ -28,7 +35,7 @@ def effective_us(decision: AccessDecision) -> int:
         raise ValueError(f"access decision {decision.decision_id}: effective_at {decision.effective_at!r}: {exc}") from exc
     if when.tzinfo is None:
         raise ValueError(f"access decision {decision.decision_id}: effective_at {decision.effective_at!r} has no offset")
-    return int(when.timestamp() * US_PER_S)
+    return int(when.timestamp()) * US_PER_S + when.microsecond
 
 
 class DecisionBook:

@@ -602,9 +602,9 @@ class Pipeline:
     def _apply_restores(self, result: StepResult, until_us: int | None) -> None:
         if until_us is None or not len(self.decisions):
             return
-        for _t, d in self.decisions.restores_until(until_us):
+        for t, d in self.decisions.restores_until(until_us):
             state = self.access.get(d.ori)
-            if state.level != "normal" and (state.since is None or state.since <= d.effective_at):
+            if state.level != "normal" and (state.since is None or to_us(dt.datetime.fromisoformat(state.since)) <= t):
                 result.recommendations.append(self.access.restore(d.ori, by=d.by, reason=d.reason, at=d.effective_at))
                 self.incidents.refresh(d.ori)
                 result.incidents.extend(self.incidents.take_changed())

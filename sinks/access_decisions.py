@@ -27,7 +27,9 @@ class DecisionError(RuntimeError):
 
 
 def _rfc3339(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from processors.access_decisions import effective_text
+
+    return effective_text(when)
 
 
 def record_decision(sink: DatabaseSink, decision: AccessDecision, *, now: dt.datetime | None = None) -> bool:

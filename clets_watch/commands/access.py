@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from clets_watch.cli import UserError
     from clets_watch.kafka_security import KafkaSecurityError, kafka_client_kwargs
     from clets_watch.settings import Settings
-    from processors.access_decisions import decision_id
+    from processors.access_decisions import decision_id, effective_text
     from schemas import AccessDecision
     from sinks.access_decisions import DecisionError, load_decisions, publish_decision, record_decision
     from sinks.db import DatabaseSink, SinkError
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 raise UserError(f"--at {args.at!r} needs a UTC offset")
         else:
             when = dt.datetime.now(dt.UTC)
-        at = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        at = effective_text(when)
         decision = AccessDecision(decision_id=decision_id(args.ori, args.action, at, args.by), ori=args.ori,
                                   action=args.action, effective_at=at, by=args.by, reason=args.reason)
         record_decision(sink, decision)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +27,7 @@ from clets_watch.web.security import BasicAuthCache, CsrfFailed, Forbidden, Logi
 from clets_watch.web.service import Console
 from clets_watch.web.users import UserStore
 from processors.agencies import AgencyRegistry
+from schemas import AccessDecision
 from sinks.db import DatabaseSink
 
 HERE: Final = Path(__file__).resolve().parent
@@ -42,6 +44,22 @@ class ConsoleConfig:
     agencies_file: Path | None = None
     secure_cookies: bool = False  # set when served over https (behind a TLS proxy)
     refresh_seconds: int = 15
+    publish_decisions: bool = False  # publish suspend/restore on clets.access-decisions (the worker enforces them)
+
+
+def _decision_publisher() -> Callable[[AccessDecision], None]:
+    """Publish a supervisor's decision with the Kafka settings of the environment."""
+    from clets_watch.kafka_security import kafka_client_kwargs
+    from clets_watch.settings import Settings
+    from sinks.access_decisions import publish_decision
+
+    settings = Settings()
+
+    def publish(decision: AccessDecision) -> None:
+        publish_decision(settings.kafka_bootstrap, settings.topic_access_decisions, decision,
+                         kafka_client_kwargs(settings))
+
+    return publish
 
 
 def _security_headers(response: Response) -> None:
@@ -75,7 +93,8 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     app.state.sink = db
     app.state.users = UserStore(config.users_file)
     app.state.basic_cache = BasicAuthCache()
-    app.state.console = Console(sink=db, data=ConsoleData(db), registry=AgencyRegistry.load(config.agencies_file))
+    app.state.console = Console(sink=db, data=ConsoleData(db), registry=AgencyRegistry.load(config.agencies_file),
+                                publish=_decision_publisher() if config.publish_decisions else None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(version=__version__, refresh_seconds=config.refresh_seconds)
     templates.env.filters["when"] = _when
