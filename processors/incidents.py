@@ -169,9 +169,11 @@ class _Open(msgspec.Struct, kw_only=True):
     counts_by_rule: dict[str, int] = {}
     fired_by_rule: dict[str, int] = {}
     events: int = 0
-    prohibited_by_end: dict[int, int] = {}  # window end (s) -> prohibited queries (for the peak)
+    prohibited_by_end: dict[int, int] = {}  # window end (s) -> prohibited queries, recent ones (for the peak)
+    peak_count: int = 0
+    peak_start: int | None = None  # epoch seconds
     top: list[tuple[int, int, str, list[str], list[str]]] = []  # (rank, end_us, alert id, event ids, offsets)
-    seen: list[str] = []  # alert ids counted (an alert re-emitted after a restart is counted once)
+    seen: set[str] = set()  # alert ids counted (an alert emitted twice is counted once)
 
 
 class _State(msgspec.Struct, kw_only=True):
@@ -211,14 +213,14 @@ class IncidentTracker:
         *,
         agency: Callable[[str], AgencyInfo] | None = None,
         access: Callable[[str], tuple[str, str]] | None = None,
-        max_seen_per_incident: int = 5000,
+        max_seen_per_incident: int = 50_000,
     ) -> None:
         self.policy = policy or IncidentPolicy()
         self._agency = agency or (lambda ori: AgencyInfo(None, None))
         self._access = access or (lambda ori: ("normal", "normal access"))
         self._open: dict[tuple[str, str], list[_Open]] = {}  # (family, key) -> open incidents, oldest first
         self._held: list[Alert] = []
-        self._changed: dict[str, Incident] = {}
+        self._changed: dict[str, tuple[_Open, Literal["open", "closed"]]] = {}  # records built on take
         self._closed_until: int | None = None
         self._max_seen = max_seen_per_incident
 
@@ -270,10 +272,11 @@ class IncidentTracker:
         for incs in self._open.values():
             for inc in incs:
                 if inc.ori == ori:
-                    self._changed[inc.incident_id] = self._record(inc, "open")
+                    self._changed[inc.incident_id] = (inc, "open")
 
     def take_changed(self) -> list[Incident]:
-        changed = sorted(self._changed.values(), key=lambda i: (i.first_window_start, i.incident_id))
+        records = [self._record(inc, status) for inc, status in self._changed.values()]
+        changed = sorted(records, key=lambda i: (i.first_window_start, i.incident_id))
         self._changed = {}
         return changed
 
@@ -360,7 +363,7 @@ class IncidentTracker:
     def _assign(self, inc: _Open, alert: Alert) -> Alert:
         if alert.alert_id not in inc.seen:
             if len(inc.seen) < self._max_seen:
-                inc.seen.append(alert.alert_id)
+                inc.seen.add(alert.alert_id)
             t = _us(alert.window_end)
             inc.last_us = max(inc.last_us, t)
             inc.first_window_start = min(inc.first_window_start, alert.window_start)
@@ -376,6 +379,7 @@ class IncidentTracker:
             if alert.rule == "prohibited_query":
                 end_s = t // US_PER_S
                 inc.prohibited_by_end[end_s] = inc.prohibited_by_end.get(end_s, 0) + alert.evidence.count
+                self._update_peak(inc, end_s)
             if alert.status == "fired":
                 entry = (
                     SEVERITY_RANK[alert.severity], t, alert.alert_id,
@@ -384,7 +388,7 @@ class IncidentTracker:
                 inc.top.append(entry)
                 inc.top.sort()
                 del inc.top[self.policy.top_evidence:]
-            self._changed[inc.incident_id] = self._record(inc, "open")
+            self._changed[inc.incident_id] = (inc, "open")
         return msgspec.structs.replace(alert, incident_id=inc.incident_id)
 
     def _close_expired(self, limit_us: int) -> None:
@@ -394,7 +398,7 @@ class IncidentTracker:
             keep = []
             for inc in incs:
                 if inc.last_us + gap < limit_us:
-                    self._changed[inc.incident_id] = self._record(inc, "closed")
+                    self._changed[inc.incident_id] = (inc, "closed")
                 else:
                     keep.append(inc)
             if keep:
@@ -402,24 +406,25 @@ class IncidentTracker:
             else:
                 del self._open[group]
 
-    def _peak(self, inc: _Open) -> tuple[int, int | None]:
-        """Most prohibited queries in any peak period (by window end), and where that period starts."""
+    def _update_peak(self, inc: _Open, end_s: int) -> None:
+        """Most prohibited queries in any peak period (by window end), kept incrementally: only the periods
+        that contain ``end_s`` changed. Old buckets are dropped (an hour behind the latest and more)."""
         span = self.policy.peak_seconds
-        ends = sorted(inc.prohibited_by_end.items())
-        best, best_start, total, lo = 0, None, 0, 0
-        for end, count in ends:
-            total += count
-            while ends[lo][0] <= end - span:
-                total -= ends[lo][1]
-                lo += 1
-            if total > best:
-                best, best_start = total, ends[lo][0]
-        return best, best_start
+        buckets = inc.prohibited_by_end
+        for x in sorted(k for k in buckets if end_s <= k < end_s + span):
+            total = sum(v for k, v in buckets.items() if x - span < k <= x)
+            start = min(k for k in buckets if x - span < k <= x)
+            if total > inc.peak_count or (total == inc.peak_count and (inc.peak_start is None or start < inc.peak_start)):
+                inc.peak_count, inc.peak_start = total, start
+        floor = inc.last_us // US_PER_S - span - 3600
+        if len(buckets) > 4 * (span // 60 + 1) and min(buckets) < floor:
+            for k in [k for k in buckets if k < floor]:
+                del buckets[k]
 
     def _record(self, inc: _Open, status: Literal["open", "closed"]) -> Incident:
         info = self._agency(inc.ori)
         level, action = self._access(inc.ori)
-        peak, peak_end = self._peak(inc)
+        peak, peak_end = inc.peak_count, inc.peak_start
         evidence: list[str] = []
         offsets: list[str] = []
         for _rank, _t, _aid, ids, offs in inc.top:
