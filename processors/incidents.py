@@ -176,6 +176,9 @@ class _Open(msgspec.Struct, kw_only=True):
     seen: set[str] = set()  # alert ids counted (an alert emitted twice is counted once)
 
 
+_state_encoder = msgspec.msgpack.Encoder(order="deterministic")  # sets and dicts sorted: same state, same bytes
+
+
 class _State(msgspec.Struct, kw_only=True):
     format: int
     open: list[_Open]
@@ -298,7 +301,7 @@ class IncidentTracker:
             open=[inc for _k, incs in sorted(self._open.items()) for inc in incs],
             held=sorted(self._held, key=self._order),
         )
-        return msgspec.msgpack.encode(state)
+        return _state_encoder.encode(state)
 
     def load_state(self, data: bytes) -> None:
         self._open = {}
