@@ -176,9 +176,6 @@ class _Open(msgspec.Struct, kw_only=True):
     seen: set[str] = set()  # alert ids counted (an alert emitted twice is counted once)
 
 
-_state_encoder = msgspec.msgpack.Encoder(order="deterministic")  # sets and dicts sorted: same state, same bytes
-
-
 class _State(msgspec.Struct, kw_only=True):
     format: int
     open: list[_Open]
@@ -298,10 +295,14 @@ class IncidentTracker:
     def state_bytes(self) -> bytes:
         state = _State(
             format=STATE_FORMAT,
-            open=[inc for _k, incs in sorted(self._open.items()) for inc in incs],
+            # alert ids sorted (a set's order varies between processes): the same state gives the same bytes
+            open=[
+                msgspec.structs.replace(inc, seen=sorted(inc.seen))  # type: ignore[arg-type]  # decoded as a set
+                for _k, incs in sorted(self._open.items()) for inc in incs
+            ],
             held=sorted(self._held, key=self._order),
         )
-        return _state_encoder.encode(state)
+        return msgspec.msgpack.encode(state)
 
     def load_state(self, data: bytes) -> None:
         self._open = {}
