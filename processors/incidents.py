@@ -297,7 +297,7 @@ class IncidentTracker:
             format=STATE_FORMAT,
             # alert ids sorted (a set's order varies between processes): the same state gives the same bytes
             open=[
-                msgspec.structs.replace(inc, seen=sorted(inc.seen))  # type: ignore[arg-type]  # decoded as a set
+                msgspec.structs.replace(inc, seen=sorted(inc.seen))  # a list on the wire, decoded as a set
                 for _k, incs in sorted(self._open.items()) for inc in incs
             ],
             held=sorted(self._held, key=self._order),
