@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     topic_queries: str = "clets.queries"
     topic_dead_letter: str = "clets.dead-letter"
     topic_alerts: str = "clets.alerts"
+    topic_access_decisions: str = "clets.access-decisions"  # compacted: supervisors' suspend/restore per ORI
     topic_partitions: int = 1
     consumer_group: str = "clets-watch"
     metrics_host: str = "127.0.0.1"

@@ -34,8 +34,9 @@ from processors.agencies import AgencyRegistry
 from processors.batch import BatchOutput, PartitionedPipelines, Record, TopicPartition
 from processors.build import build_pipeline
 from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
+from processors.pipeline import Pipeline
 from processors.recommendation import Recommendation
-from schemas import Alert, DeadLetter
+from schemas import AccessDecision, Alert, DeadLetter, Incident
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
 from sinks.db import Checkpoint, DatabaseSink, SinkBatch, is_transient
 from sinks.metrics import Metrics
@@ -95,6 +96,8 @@ class WorkerRuntime:
     in_flight: list[asyncio.Future[None]] = field(default_factory=list)  # batch writes not yet confirmed
     dead_letter_limit: DeadLetterLimit = field(default_factory=DeadLetterLimit)
     fatal: str | None = None  # why the worker stopped itself, if it did
+    decisions: list[AccessDecision] = field(default_factory=list)  # every access decision known (all pipelines)
+    decision_reader: Any = None  # sinks.access_decisions.DecisionReader, opened on the first batch
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
@@ -102,7 +105,20 @@ class WorkerRuntime:
         registry, note = built.registry, built.key_note
         sink = DatabaseSink(settings.database_url)
         group = settings.consumer_group
-        factory, restore = built.new, built.restore
+        from sinks.access_decisions import load_decisions
+
+        decisions = load_decisions(sink)  # kept in the database; the topic adds what comes later
+
+        def with_decisions(p: Pipeline) -> Pipeline:
+            for d in decisions:
+                p.apply_decision(d)
+            return p
+
+        def factory() -> Pipeline:
+            return with_decisions(built.new())
+
+        def restore(state: bytes) -> Pipeline:
+            return with_decisions(built.restore(state))
 
         def resume(topic: str, partition: int) -> tuple[bytes, int] | None:
             saved = sink.load_checkpoint(group, topic, partition)
@@ -130,6 +146,7 @@ class WorkerRuntime:
                 else None
             ),
             dead_letter_limit=DeadLetterLimit(settings.dead_letter_max_ratio, settings.dead_letter_window),
+            decisions=decisions,
         )
 
     def checkpoint_due(self) -> bool:
@@ -156,6 +173,7 @@ class WorkerRuntime:
             alerts=out.alerts,
             dead_letters=out.dead_letters,
             checkpoints=checkpoints,
+            incidents=out.incidents,
         )
 
     async def write_with_retry(self, batch: SinkBatch, *, pending: int, max_delay: float = 30.0) -> None:
@@ -234,6 +252,40 @@ class WorkerRuntime:
                 current[rec.ori] = rec.level
 
         await loop.run_in_executor(self.executor, write)
+
+    def refresh_decisions(self) -> None:
+        """Apply the access decisions published on clets.access-decisions since the last batch (the
+        first call reads the topic from its beginning) to every pipeline, and keep them for new ones."""
+        from clets_watch.kafka_security import kafka_client_kwargs
+        from sinks.access_decisions import DecisionReader
+
+        if self.decision_reader is None:
+            self.decision_reader = DecisionReader(
+                self.settings.kafka_bootstrap, self.settings.topic_access_decisions,
+                kafka_client_kwargs(self.settings),
+            )
+        # read to the topic's end before every batch: a decision published before a query was written
+        # applies to it (one ListOffsets request per batch)
+        new = self.decision_reader.catch_up()
+        known = {d.decision_id for d in self.decisions}
+        for d in new:
+            if d.decision_id in known:
+                continue
+            known.add(d.decision_id)
+            self.decisions.append(d)
+            log.info("access decision %s: %s %s from %s by %s", d.decision_id, d.action, d.ori, d.effective_at, d.by)
+            for _tp, pipeline in self.pipelines.items():
+                pipeline.apply_decision(d)
+
+    async def forward_incidents(self, incidents: list[Incident]) -> None:
+        """One Alertmanager alert per incident, updated as it grows, resolved when it closes."""
+        if self.alertmanager is None or not incidents:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, self.alertmanager.post_incidents, incidents)
+        except AlertmanagerError as exc:  # on-call still has Prometheus' own alerts; say it, go on
+            log.warning("could not push %d incident(s) to Alertmanager: %s", len(incidents), exc)
 
     async def forward_alerts(self, alerts: list[Alert]) -> None:
         if self.alertmanager is None or not alerts:
@@ -329,6 +381,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
                    offset=ev.message.offset, timestamp=_written_at(ev.message.timestamp))
             for ev in events
         ]
+        await asyncio.get_running_loop().run_in_executor(None, rt.refresh_decisions)
         out = rt.pipelines.process(records)
         rt.dirty.update((r.topic, r.partition) for r in records)
         for (topic, partition), offset in out.rewind.items():
@@ -349,7 +402,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         for alert in out.alerts:
             await alerts_topic.send(key=alert.ori.encode(), value=_encode(alert))
         await rt.apply_recommendations(out.recommendations)
-        await rt.forward_alerts(out.alerts)
+        await rt.forward_incidents(out.incidents)
         if checkpoint:
             await rt.drain_writes()  # the checkpoint and everything before it are in the database
             await rt.ack_pending()

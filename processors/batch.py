@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from processors.pipeline import Pipeline, StepResult
 from processors.recommendation import Recommendation
-from schemas import Aggregate, Alert, DeadLetter, ProcessedEvent
+from schemas import Aggregate, Alert, DeadLetter, Incident, ProcessedEvent
 
 TopicPartition = tuple[str, int]
 # (state, next offset) of a partition's last checkpoint, or None when it has none
@@ -52,6 +52,7 @@ class BatchOutput:
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
     duplicates: int = 0
     skipped: int = 0  # records before a partition's checkpoint: already counted
     rewind: dict[TopicPartition, int] = field(default_factory=dict)  # seek these back to this offset
@@ -164,4 +165,5 @@ class PartitionedPipelines:
             out.alerts.extend(result.alerts)
             out.dead_letters.extend(result.dead_letters)
             out.recommendations.extend(result.recommendations)
+            out.incidents.extend(result.incidents)
         return out

@@ -24,17 +24,28 @@ from typing import Any, Final
 
 import msgspec
 
+from processors.access_decisions import DecisionBook
 from processors.agencies import AgencyRegistry
+from processors.incidents import AgencyInfo, IncidentPolicy, IncidentTracker
 from processors.pseudonymize import Pseudonymizer
-from processors.recommendation import AgencyAccess, Recommendation, RecommendationBook, RecommendationPolicy
+from processors.recommendation import (
+    ACTIONS,
+    AgencyAccess,
+    Recommendation,
+    RecommendationBook,
+    RecommendationPolicy,
+)
 from processors.rules import Rule, build_rules
 from processors.rules.base import AgencyWindow, Finding, WindowView, alert_id, make_evidence
 from processors.rules.config import load_rules_config
+from processors.rules.query_while_suspended import QueryWhileSuspended
 from processors.windows import US_PER_S, Watermark, WindowSpec, WindowStore, rfc3339, to_us
 from schemas import (
+    AccessDecision,
     Aggregate,
     Alert,
     DeadLetter,
+    Incident,
     InvalidEvent,
     ProcessedEvent,
     QueryEvent,
@@ -88,6 +99,7 @@ class StepResult:
     alerts: list[Alert] = field(default_factory=list)
     duplicate: bool = False
     recommendations: list[Recommendation] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)  # incidents that changed (latest record wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +154,7 @@ class _Snapshot(msgspec.Struct, kw_only=True):
     stats: dict[str, int]
     rules_evicted_at: int | None = None
     seen_digests: list[tuple[str, bytes]] = []
+    incidents: bytes = b""
 
 
 class SnapshotError(ValueError):
@@ -178,6 +191,11 @@ class Pipeline:
         rules_config = load_rules_config(self.config.rules_file)
         self.rules: list[Rule] = rules if rules is not None else build_rules(rules_config)  # type: ignore[type-arg]
         self.access = RecommendationBook(RecommendationPolicy.from_mapping(rules_config.recommendation))
+        self.incidents = self._incident_tracker(IncidentPolicy.from_mapping(rules_config.incidents))
+        self.decisions = DecisionBook()  # supervisors' suspend/restore decisions (processors/access_decisions.py)
+        for rule in self.rules:
+            if isinstance(rule, QueryWhileSuspended):
+                rule.decisions = self.decisions
         self._pane_spec = WindowSpec(self.config.window_seconds)
         self._panes: WindowStore[list[ProcessedEvent]] = WindowStore(self._pane_spec, list)
         self._hopping: list[WindowStore[Counts]] = [
@@ -247,6 +265,8 @@ class Pipeline:
         self._close_windows(result, pane_limit, limits[1:])
         self._wm.observe(max(limits) + self._wm.lateness_us)
         self._evict()
+        self._incidents_out(result, self.incidents.advance(self._panes.closed_until) + self.incidents.flush())
+        self._apply_restores(result, self._wm.max_event_us)
         return result
 
     # ------------------------------------------------------------------ snapshot
@@ -276,6 +296,7 @@ class Pipeline:
             stats=dict(self._stats),
             rules_evicted_at=self._rules_evicted_at,
             seen_digests=sorted(self._digests.items()),
+            incidents=self.incidents.state_bytes(),
         )
         return msgspec.msgpack.encode(snap)
 
@@ -316,6 +337,10 @@ class Pipeline:
         for rule in self.rules:
             rule.load_state(snap.rule_states.get(rule.rule_id, b""))
         self.access.load(snap.access)
+        try:
+            self.incidents.load_state(snap.incidents)
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from exc
         self._stats = {k: snap.stats.get(k, 0) for k in self._stats}
 
     @classmethod
@@ -407,6 +432,9 @@ class Pipeline:
             self._close_windows(result, wm_us, [wm_us] * len(self._hopping))
             if self._panes.closed_until != before:
                 self._evict()
+                self._incidents_out(result, self.incidents.advance(self._panes.closed_until))
+                if self._panes.closed_until is not None:
+                    self._apply_restores(result, self._panes.closed_until * US_PER_S)
         return result
 
     def _check_duplicate(self, event: QueryEvent, digest: bytes) -> str | None:
@@ -604,7 +632,45 @@ class Pipeline:
             suppressed_reason=reason,
         )
         self._stats["alerts"] += 1
-        result.alerts.append(alert)
         rec = self.access.apply(alert)
         if rec is not None:
             result.recommendations.append(rec)
+            self.incidents.refresh(alert.ori)
+        self._incidents_out(result, self.incidents.add(alert))
+
+    # ------------------------------------------------------------------ access decisions
+
+    def apply_decision(self, decision: AccessDecision) -> bool:
+        """A supervisor's suspend/restore (live: read from clets.access-decisions; replay: from the
+        database). Suspensions apply by event time; a restore also resets the agency's recommendation
+        once the watermark passes it. False when the decision was already known."""
+        return self.decisions.add(decision)
+
+    def _apply_restores(self, result: StepResult, until_us: int | None) -> None:
+        if until_us is None or not len(self.decisions):
+            return
+        for t, d in self.decisions.restores_until(until_us):
+            state = self.access.get(d.ori)
+            if state.level != "normal" and (state.since is None or to_us(dt.datetime.fromisoformat(state.since)) <= t):
+                result.recommendations.append(self.access.restore(d.ori, by=d.by, reason=d.reason, at=d.effective_at))
+                self.incidents.refresh(d.ori)
+                result.incidents.extend(self.incidents.take_changed())
+
+    # ------------------------------------------------------------------ incidents (processors/incidents.py)
+
+    def _incident_tracker(self, policy: IncidentPolicy) -> IncidentTracker:
+        def agency(ori: str) -> AgencyInfo:
+            found = self._registry.get(ori)
+            return AgencyInfo(found.name if found else None, found.component if found else None)
+
+        def access(ori: str) -> tuple[str, str]:
+            level = self.access.get(ori).level
+            return level, ACTIONS[level]
+
+        return IncidentTracker(policy, agency=agency, access=access)
+
+    def _incidents_out(self, result: StepResult, settled: list[Alert]) -> None:
+        """Where alerts come out: each with its incident id (some are held until the watermark settles
+        them, see processors/incidents.py), and the incidents they changed."""
+        result.alerts.extend(settled)
+        result.incidents.extend(self.incidents.take_changed())

@@ -19,7 +19,7 @@ from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceede
 from processors.lines import LineReadError, archive_lines
 from processors.pipeline import Pipeline, PipelineStats, StepResult
 from processors.recommendation import Recommendation
-from schemas import Aggregate, Alert, DeadLetter
+from schemas import Aggregate, Alert, DeadLetter, Incident
 
 
 class ArchiveError(ValueError):
@@ -32,6 +32,7 @@ class ReplayResult:
     aggregates: list[Aggregate] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
+    incidents: dict[str, Incident] = field(default_factory=dict)  # incident id -> latest record
     stats: PipelineStats = field(default_factory=PipelineStats)
 
     def add(self, step: StepResult) -> None:
@@ -39,6 +40,17 @@ class ReplayResult:
         self.aggregates.extend(step.aggregates)
         self.dead_letters.extend(step.dead_letters)
         self.recommendations.extend(step.recommendations)
+        for incident in step.incidents:
+            self.incidents[incident.incident_id] = incident
+
+    def sorted_incidents(self) -> list[Incident]:
+        """Incidents in a deterministic order: severity, first window, incident id."""
+        from processors.incidents import SEVERITY_RANK
+
+        return sorted(
+            self.incidents.values(),
+            key=lambda i: (SEVERITY_RANK[i.severity], i.first_window_start, i.incident_id),
+        )
 
     def sorted_alerts(self) -> list[Alert]:
         """Alerts in a deterministic order: window start, rule, key, alert id."""
@@ -159,6 +171,11 @@ class BadInputWatch:
 def alert_json(alert: Alert) -> bytes:
     """One alert as a JSON line body with sorted keys (byte-identical across runs)."""
     return _json.encode(alert)
+
+
+def incident_json(incident: Incident) -> bytes:
+    """One incident as a JSON line body with sorted keys (byte-identical across runs)."""
+    return _json.encode(incident)
 
 
 # ------------------------------------------------------------------ audit replays (streaming tally)

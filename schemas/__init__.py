@@ -12,14 +12,16 @@ from schemas.events import (
     decode_event,
     encode_event,
 )
-from schemas.outputs import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent, Verdict
+from schemas.outputs import AccessDecision, Aggregate, Alert, DeadLetter, Evidence, Incident, ProcessedEvent, Verdict
 
 __all__ = [
+    "AccessDecision",
     "DEAD_LETTER_REASONS",
     "Aggregate",
     "Alert",
     "DeadLetter",
     "Evidence",
+    "Incident",
     "InvalidEvent",
     "ProcessedEvent",
     "QueryEvent",

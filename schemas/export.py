@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from schemas.events import QueryEvent
-from schemas.outputs import Aggregate, Alert, Verdict
+from schemas.outputs import AccessDecision, Aggregate, Alert, Incident, Verdict
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 TYPES: dict[str, type] = {
@@ -22,6 +22,8 @@ TYPES: dict[str, type] = {
     "verdict.schema.json": Verdict,
     "aggregate.schema.json": Aggregate,
     "alert.schema.json": Alert,
+    "incident.schema.json": Incident,
+    "access_decision.schema.json": AccessDecision,
 }
 
 

@@ -69,6 +69,58 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     component: str | None = None
     status: Literal["fired", "suppressed"] = "fired"
     suppressed_reason: str | None = None
+    incident_id: str | None = None  # the incident it belongs to (processors/incidents.py); set on every emitted alert
+
+
+class Incident(msgspec.Struct, frozen=True, kw_only=True):
+    """One case for on-call: an agency's (or one operator's) alerts that kept coming within a gap.
+
+    ``incident_id`` is derived from the incident's family, its key (ORI, or ORI:operator pseudonym) and
+    the id of its first alert in event-time order, so replay and the live worker agree on it. The record
+    is re-emitted whenever the incident grows or closes (``status``), the latest one wins.
+    """
+
+    incident_id: str
+    family: str  # the rule family in rules.yaml (e.g. "agency", "operator")
+    scope: Literal["agency", "operator"]
+    key: str  # ORI, or "ORI:operator pseudonym"
+    ori: str
+    operator: str | None = None  # pseudonym, for operator-scope incidents
+    agency_name: str | None = None
+    component: str | None = None
+    severity: Severity
+    status: Literal["open", "closed"] = "open"
+    first_alert_id: str
+    first_window_start: str  # RFC 3339, UTC
+    last_window_end: str
+    alerts: int  # alerts in it (fired and suppressed)
+    fired: int
+    counts_by_rule: dict[str, int]  # alerts per rule
+    fired_by_rule: dict[str, int] = {}  # fired (not suppressed) alerts per rule
+    events: int  # sum of the alerts' evidence counts
+    peak_count: int = 0  # most prohibited queries in one peak period (peak_seconds)
+    peak_start: str | None = None
+    peak_seconds: int = 600
+    evidence: tuple[str, ...] = ()  # top event ids (highest severity first, then earliest)
+    offsets: tuple[str, ...] = ()  # their source offsets
+    # the agency's access level when this record was written (normal | watch | suspend): a live view,
+    # not part of the determinism promise (it moves with every alert of the agency, in arrival order)
+    recommendation: str = "normal"
+    recommended_action: str = ""
+    story: str = ""
+
+
+class AccessDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """A supervisor's decision on an agency's direct CLETS access, in force from ``effective_at``
+    (event time) until the agency's next decision. Published on the compacted topic
+    ``clets.access-decisions`` (key = ORI) and kept in the database."""
+
+    decision_id: str
+    ori: str
+    action: Literal["suspend", "restore"]
+    effective_at: str  # RFC 3339, UTC
+    by: str
+    reason: str
 
 
 class ProcessedEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,4 +1,9 @@
-"""Forward fired alerts to Alertmanager (API v2: ``POST {url}/api/v2/alerts``).
+"""Forward incidents (and, for compatibility, fired alerts) to Alertmanager (API v2: ``POST {url}/api/v2/alerts``).
+
+The worker pushes one Alertmanager alert per *incident* (``post_incidents``): labelled with the
+incident id, agency, component and severity, re-sent as the incident grows (same labels, so
+Alertmanager holds one alert and pages once) and resolved (``endsAt``) when it closes. A raid of
+hundreds of prohibited queries is one page, not hundreds.
 
 Each alert carries its deterministic ``alert_id`` as a label, so Alertmanager deduplicates a
 re-sent alert (after a restart or a replay) into the one it already holds. Suppressed alerts are
@@ -14,10 +19,69 @@ import urllib.request
 from collections.abc import Iterable
 from typing import Any, Final
 
-from schemas.outputs import Alert
+from schemas.outputs import Alert, Incident
 
 DEFAULT_TIMEOUT_SECONDS: Final = 5.0
 NO_COMPONENT: Final = "none"
+RUNBOOK: Final = "docs/oncall.md"
+INCIDENT_ALERTNAME: Final = "CletsIncident"
+
+
+def runbook_url(rule: str | None = None) -> str:
+    """The runbook section for a rule, or for incidents (docs/oncall.md)."""
+    return f"{RUNBOOK}#rule-{rule.replace('_', '-')}" if rule else f"{RUNBOOK}#incidents"
+
+
+def incident_link(incident_id: str, link_base: str | None = None) -> str:
+    if link_base:
+        return f"{link_base.rstrip('/')}/incidents/{incident_id}"
+    return f"clets-watch incidents show {incident_id}"
+
+
+def _when(ends_at: dt.datetime) -> str:
+    if ends_at.tzinfo is None:
+        raise ValueError(f"naive ends_at {ends_at!r}: pass a timezone-aware datetime")
+    return ends_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def build_incident_payload(
+    incidents: Iterable[Incident], *, link_base: str | None = None, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """The API v2 body for incidents: one entry per incident id (the last record wins); a closed
+    incident is sent with ``endsAt`` = ``now`` (resolved). Labels hold no PII (the operator pseudonym
+    of an operator incident stays in the annotations)."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for inc in incidents:
+        link = incident_link(inc.incident_id, link_base)
+        entry: dict[str, Any] = {
+            "labels": {
+                "alertname": INCIDENT_ALERTNAME,
+                "incident_id": inc.incident_id,
+                "rule": "incident",
+                "family": inc.family,
+                "severity": inc.severity,
+                "ori": inc.ori,
+                "component": inc.component or NO_COMPONENT,
+                "source": "clets-watch",
+            },
+            "annotations": {
+                "summary": inc.story,
+                "agency": inc.agency_name or inc.ori,
+                "alerts": str(inc.alerts),
+                "rules": ", ".join(f"{r} {n}" for r, n in inc.counts_by_rule.items()),
+                "first_window_start": inc.first_window_start,
+                "last_window_end": inc.last_window_end,
+                "recommendation": inc.recommended_action or inc.recommendation,
+                "runbook_url": runbook_url(),
+                "link": link,
+            },
+        }
+        if link.startswith(("http://", "https://")):
+            entry["generatorURL"] = link
+        if inc.status == "closed":
+            entry["endsAt"] = _when(now or dt.datetime.now(dt.UTC))
+        by_id[inc.incident_id] = entry
+    return list(by_id.values())
 
 
 class AlertmanagerError(RuntimeError):
@@ -62,6 +126,8 @@ def build_payload(
                 "window_start": alert.window_start,
                 "window_end": alert.window_end,
                 "link": link,
+                "runbook_url": runbook_url(alert.rule),
+                **({"incident_id": alert.incident_id} if alert.incident_id else {}),
             },
         }
         if link.startswith(("http://", "https://")):
@@ -89,7 +155,13 @@ class AlertmanagerClient:
 
     def post(self, alerts: Iterable[Alert], *, ends_at: dt.datetime | None = None) -> int:
         """Send the fired alerts; returns how many were sent (0 sends nothing)."""
-        payload = build_payload(alerts, link_base=self.link_base, ends_at=ends_at)
+        return self._send(build_payload(alerts, link_base=self.link_base, ends_at=ends_at))
+
+    def post_incidents(self, incidents: Iterable[Incident], *, now: dt.datetime | None = None) -> int:
+        """Send one alert per incident (closed ones resolved); returns how many were sent."""
+        return self._send(build_incident_payload(incidents, link_base=self.link_base, now=now))
+
+    def _send(self, payload: list[dict[str, Any]]) -> int:
         if not payload:
             return 0
         body = json.dumps(payload).encode("utf-8")

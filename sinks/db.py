@@ -40,7 +40,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from schemas.outputs import Aggregate, Alert, DeadLetter, ProcessedEvent
+from schemas.outputs import Aggregate, Alert, DeadLetter, Incident, ProcessedEvent
 from sinks.ledger import NewEntry, append_entries, append_entry
 from sinks.sessions import ConsoleSession  # noqa: F401 - its table belongs to the schema the migrations build
 from sinks.models import (
@@ -181,6 +181,7 @@ class SinkBatch:
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)  # sinks/incidents.py writes them
 
     def __len__(self) -> int:
         return len(self.processed) + len(self.aggregates) + len(self.alerts) + len(self.dead_letters)
@@ -240,6 +241,7 @@ class AlertRow:
     raised_as: str
     suppressed_reason: str | None
     first_seen_at: dt.datetime
+    incident_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -258,6 +260,7 @@ class AlertRow:
             "raised_as": self.raised_as,
             "suppressed_reason": self.suppressed_reason,
             "first_seen_at": _iso(self.first_seen_at),
+            "incident_id": self.incident_id,
         }
 
 
@@ -403,6 +406,7 @@ def _alert_row(alert: Alert, now: dt.datetime) -> dict[str, Any]:
         "suppressed_reason": alert.suppressed_reason,
         "state": alert.status,
         "first_seen_at": now,
+        "incident_id": alert.incident_id,
     }
 
 
@@ -492,6 +496,10 @@ class DatabaseSink:
             aggregates_written = self._upsert_aggregates(conn, aggregates)
             alerts_inserted, alerts_updated, ledger_inserted = self._upsert_alerts(conn, alerts, now)
             dead_inserted = self._insert_new(conn, DeadLetterRecord.__table__, dead, "id")
+            if batch.incidents:
+                from sinks.incidents import upsert_incidents
+
+                upsert_incidents(conn, self._insert, batch.incidents, now)
             self._save_checkpoints(conn, batch.checkpoints, now)
         return BatchResult(
             verdicts_inserted=verdicts_inserted,
@@ -892,6 +900,7 @@ def alert_row_from_record(r: AlertRecord) -> AlertRow:
         raised_as=r.status,
         suppressed_reason=r.suppressed_reason,
         first_seen_at=r.first_seen_at,
+        incident_id=r.incident_id,
     )
 
 

@@ -27,11 +27,14 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sinks.models import UTC, AgencyRecommendationHistory, AlertLedgerEntry, Base
+from sinks.models import UTC, AgencyRecommendationHistory, AlertLedgerEntry, Base, IncidentLedgerEntry
 
 GENESIS: Final = "0" * 64
 HASH_VERSION: Final = 1
-LEDGER_TABLES: Final = ("alert_ledger", "agency_recommendation_history", "ledger_entries")
+#: the tables migration 0004 made append-only; migration 0005 adds the incident ledger (INCIDENT_TABLES)
+FIRST_LEDGER_TABLES: Final = ("alert_ledger", "agency_recommendation_history", "ledger_entries")
+INCIDENT_TABLES: Final = ("incident_ledger",)
+LEDGER_TABLES: Final = FIRST_LEDGER_TABLES + INCIDENT_TABLES
 _LOCK_ID: Final = 0x0C1E76  # PostgreSQL advisory lock: one appender at a time keeps the chain linear
 _VERIFY_CHUNK: Final = 5000
 
@@ -187,6 +190,10 @@ def _journalled(conn: Connection) -> Iterator[tuple[str, NewEntry]]:
     for r in conn.execute(select(history).order_by(history.c.id)):
         ref = f"agency_recommendation_history:{r.id}"
         yield ref, NewEntry("agency", r.ori, r.state, r.actor, r.reason, r.at, ref)
+    incidents: Any = IncidentLedgerEntry.__table__
+    for r in conn.execute(select(incidents).order_by(incidents.c.id)):
+        ref = f"incident_ledger:{r.id}"
+        yield ref, NewEntry("incident", r.incident_id, r.action, r.actor, r.note, r.at, ref)
 
 
 def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
@@ -264,18 +271,20 @@ _SQLITE_CLASHES: Final = {
     "agency_recommendation_history": "EXISTS (SELECT 1 FROM agency_recommendation_history WHERE id = NEW.id)",
     "ledger_entries": "EXISTS (SELECT 1 FROM ledger_entries WHERE seq = NEW.seq OR entry_hash = NEW.entry_hash "
                       "OR ref = NEW.ref)",
+    "incident_ledger": "EXISTS (SELECT 1 FROM incident_ledger WHERE id = NEW.id)",
 }
 
 
-def protect_sql(dialect: str) -> list[str]:
-    """The DDL that makes the ledger tables append-only on ``dialect`` (run by migration 0004)."""
+def protect_sql(dialect: str, tables: Sequence[str] = FIRST_LEDGER_TABLES) -> list[str]:
+    """The DDL that makes ``tables`` append-only on ``dialect`` (migration 0004: the first ledger tables;
+    0005: the incident ledger)."""
     if dialect == "postgresql":
-        return [PG_FUNCTION_SQL, *(s for t in LEDGER_TABLES for s in _pg_trigger_sql(t))]
+        return [PG_FUNCTION_SQL, *(s for t in tables for s in _pg_trigger_sql(t))]
     if dialect == "sqlite":
         refuse = [
             f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
             f"BEGIN SELECT RAISE(ABORT, 'clets-watch: {op} on {t} is refused: the ledger is append-only'); END"
-            for t in LEDGER_TABLES
+            for t in tables
             for op in ("UPDATE", "DELETE")
         ]
         # INSERT OR REPLACE deletes the row it conflicts with without firing DELETE triggers (unless
@@ -284,18 +293,19 @@ def protect_sql(dialect: str) -> list[str]:
             f"CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN {clash} "
             f"BEGIN SELECT RAISE(ABORT, 'clets-watch: REPLACE on {t} is refused: the ledger is append-only'); END"
             for t, clash in _SQLITE_CLASHES.items()
+            if t in tables
         ]
     raise LedgerError(f"no append-only triggers for database {dialect!r}")
 
 
-def unprotect_sql(dialect: str) -> list[str]:
-    """The DDL that removes what ``protect_sql`` created (migration 0004's downgrade)."""
+def unprotect_sql(dialect: str, tables: Sequence[str] = FIRST_LEDGER_TABLES) -> list[str]:
+    """The DDL that removes what ``protect_sql(dialect, tables)`` created (the downgrades of 0004 and 0005;
+    the shared PostgreSQL function goes with the first tables)."""
     if dialect == "postgresql":
-        drops = [
-            f"DROP TRIGGER IF EXISTS {t}_{name} ON {t}" for t in LEDGER_TABLES for name in ("append_only", "no_truncate")
-        ]
-        return [*drops, "DROP FUNCTION IF EXISTS clets_watch_append_only()"]
-    return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in LEDGER_TABLES for op in ("update", "delete", "replace")]
+        drops = [f"DROP TRIGGER IF EXISTS {t}_{name} ON {t}" for t in tables for name in ("append_only", "no_truncate")]
+        last = ["DROP FUNCTION IF EXISTS clets_watch_append_only()"] if set(tables) >= set(FIRST_LEDGER_TABLES) else []
+        return [*drops, *last]
+    return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in tables for op in ("update", "delete", "replace")]
 
 
 def app_role_grants_sql(role: str) -> list[str]:

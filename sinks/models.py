@@ -141,6 +141,57 @@ class AlertRecord(Base):
     suppressed_reason: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), index=True)
     first_seen_at: Mapped[dt.datetime]
+    incident_id: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0005
+
+
+class IncidentRecord(Base):
+    """One incident (processors/incidents.py): ``status`` is what the pipeline says (open/closed);
+    ``state`` is where on-call stands (open, acknowledged, resolved), kept in step with its ledger.
+    ``record`` is the pipeline's latest Incident record as JSON."""
+
+    __tablename__ = "incidents"
+
+    incident_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ori: Mapped[str] = mapped_column(String(16), index=True)
+    component: Mapped[str | None] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    first_window_start: Mapped[dt.datetime] = mapped_column(index=True)
+    last_window_end: Mapped[dt.datetime]
+    alerts: Mapped[int] = mapped_column(Integer)
+    story: Mapped[str] = mapped_column(Text)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seen_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class AccessDecisionRecord(Base):
+    """A supervisor's suspend/restore of an agency's direct access (also on clets.access-decisions)."""
+
+    __tablename__ = "access_decisions"
+
+    decision_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ori: Mapped[str] = mapped_column(String(16), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    effective_at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime]
+
+
+class IncidentLedgerEntry(Base):
+    """Append-only history of what people did about an incident (each alert's own ledger gets an entry too)."""
+
+    __tablename__ = "incident_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.incident_id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    alerts: Mapped[int] = mapped_column(Integer)  # alerts the action reached
+    at: Mapped[dt.datetime]
 
 
 class AlertLedgerEntry(Base):

@@ -260,6 +260,15 @@ def _summary(
             for a in sink.list_alerts(limit=100_000)
             if first - dt.timedelta(hours=2) <= _as_dt(a.window_start) <= last + dt.timedelta(hours=2)
         ]
+        from sinks.incidents import IncidentStore
+
+        this_run = {a.incident_id for a in alerts if a.incident_id}
+        incidents = [
+            {"incident_id": r.incident_id, "severity": r.severity, "state": r.state, "alerts": r.alerts,
+             "story": r.story}
+            for r in IncidentStore(sink).list_incidents(limit=10_000)
+            if r.incident_id in this_run
+        ]
     grouped: dict[tuple[str, str], list[Any]] = {}
     for a in alerts:
         grouped.setdefault((a.rule, a.ori), []).append(a)
@@ -296,6 +305,7 @@ def _summary(
         "verdicts": verdicts,
         "ground_truth_verdicts": dict(truth),
         "dead_letters": dict(dead),
+        "incidents": incidents,
         "alerts": len(alerts),
         "alerts_by_rule": dict(sorted(by_rule.items(), key=lambda kv: RULE_ORDER.index(kv[0]) if kv[0] in RULE_ORDER else 99)),
         "alert_groups": rows,
@@ -321,6 +331,14 @@ def _print_summary(s: dict[str, Any], settings: Settings) -> None:
           f"allowed {v.get('allowed', 0):,}")
     dl = s["dead_letters"]
     print(f"  dead letters  {sum(dl.values())} ({', '.join(f'{k} {n}' for k, n in sorted(dl.items())) or 'none'})")
+    print(f"  incidents     {len(s['incidents'])} (one case per burst of an agency's or operator's alerts), "
+          "most severe first:")
+    for inc in s["incidents"][:MAX_ROWS]:
+        print(f"    {inc['severity']:<8} {inc['alerts']:>4} alert(s)  {inc['story']}")
+    if len(s["incidents"]) > MAX_ROWS:
+        print(f"    ... and {len(s['incidents']) - MAX_ROWS} more: clets-watch incidents")
+    print("                clets-watch incidents show <incident_id>   ·   clets-watch incidents --json")
+    print()
     print(f"  alerts        {s['alerts']:,}: " + ", ".join(f"{r} {n}" for r, n in s["alerts_by_rule"].items()))
     print()
     rows = s["alert_groups"]

@@ -50,6 +50,7 @@ from processors.replay import (
     BadInputWatch,
     ReplayResult,
     alert_json,
+    incident_json,
     replay_files,
     run_stream,
 )
@@ -99,6 +100,12 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true",
                    help="alerts as JSON lines; with --record a JSON summary of the run; with --diff the diff")
+    p.add_argument("--access-decisions", metavar="DB_URL|none", default=None,
+                   help="apply the suspend/restore decisions of this database by event time (default: the "
+                        "settings database when it exists; 'none' for none)")
+    p.add_argument("--incidents", action="store_true",
+                   help="print the incidents (one case per burst of an agency's or operator's alerts) instead "
+                        "of the alerts; with --json one JSON object per incident")
     p.set_defaults(func=run)
 
 
@@ -375,6 +382,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if store is not None and args.run_id and store.get_run(args.run_id) is not None:
             raise UserError(f"audit run {args.run_id!r} already exists in the database; choose another --run-id")
         pipeline, policy_version, key = _build(args)
+        _apply_access_decisions(pipeline, args)
         show = args.progress if args.progress is not None else sys.stderr.isatty()
         if args.from_kafka:
             settings = get_settings()
@@ -423,7 +431,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if failed is not None:
             print(f"clets-watch replay: {failed}", file=sys.stderr)
         if store is None:
-            if args.json:
+            if args.incidents:
+                for incident in result.sorted_incidents():
+                    out.write((incident_json(incident).decode() if args.json else incident.story) + "\n")
+            elif args.json:
                 for alert in result.sorted_alerts():
                     out.write(alert_json(alert).decode() + "\n")
             else:
@@ -451,6 +462,40 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     finally:
         if store is not None:
             store.close()
+
+
+def _apply_access_decisions(pipeline: Pipeline, args: argparse.Namespace) -> None:
+    """Supervisors' suspend/restore decisions from the database (``--access-decisions`` or, when it
+    exists, the settings database): the pipeline applies the one in force at each event's time."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sinks.access_decisions import load_decisions
+    from sinks.db import DatabaseSink, SinkError, sqlite_path
+
+    url = args.access_decisions
+    if url == "none":
+        return
+    if url is None:
+        url = args.db or get_settings().database_url
+        path = sqlite_path(url)
+        if path is not None and not path.exists():
+            return
+    try:
+        sink = DatabaseSink(url, create=False)
+        try:
+            if sink.schema_revision() is None:
+                return
+            decisions = load_decisions(sink)
+        finally:
+            sink.close()
+    except (SQLAlchemyError, SinkError) as exc:
+        if args.access_decisions is None:
+            return  # a database without the decisions table (an older schema): none to apply
+        raise UserError(f"cannot read access decisions from {url}: {exc}") from None
+    for d in decisions:
+        pipeline.apply_decision(d)
+    if decisions:
+        print(f"access decisions: {len(decisions)} applied by event time", file=sys.stderr)
 
 
 def _open_store(args: argparse.Namespace) -> Any:

@@ -61,6 +61,10 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
                         "per-address login throttle")
     p.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served behind https)")
     p.add_argument("--refresh-seconds", type=int, default=15, help="live refresh of the alerts list (default 15)")
+    p.add_argument("--publish-decisions", action="store_true",
+                   help="publish a supervisor's suspend/restore on the compacted topic clets.access-decisions, so "
+                        "the running worker enforces it (Kafka settings from CLETS_WATCH_KAFKA_*); the decision is "
+                        "kept in the database either way")
     p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
     p.add_argument("--add-user", metavar="NAME", help="add (or replace) a user in the users file, then exit")
     p.add_argument("--role", choices=("viewer", "responder", "supervisor"), help="role of --add-user")
@@ -208,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
                 max_body_bytes=args.max_body_bytes,
                 login_failures_per_user=args.login_failures_per_user,
                 login_failures_per_client=args.login_failures_per_client,
+                publish_decisions=args.publish_decisions,
             ),
             sink=sink,
         )

@@ -204,6 +204,8 @@ def build(store: AuditStore, run_id: str, filters: Filters, *, registry: AgencyR
          for ori, a in agency_rows],
     )
 
+    _evidence_tables(data, alerts, reg)
+
     # disclosures
     year = filters.year or (run.first_event_at.astimezone(_pacific()).year if run.first_event_at else None)
     if year is not None:
@@ -217,12 +219,61 @@ def build(store: AuditStore, run_id: str, filters: Filters, *, registry: AgencyR
              "filed_at", "investigations_reported", "days_late", "detail"],
             [[f.kind, f.ori, f.agency.name or "", f.agency.component or "", year, f.agency.queries, f.agency.alerts,
               f.agency.prohibited_alerts,
-              f.filing.filed_at.date().isoformat() if f.filing and f.filing.filed_at else "",
+              f.filing.filed_at.astimezone(_pacific()).date().isoformat() if f.filing and f.filing.filed_at else "",
               "" if f.filing is None or f.filing.investigations is None else f.filing.investigations,
               "" if f.days_late is None else f.days_late, f.describe()]
              for f in data.findings],
         )
     return data
+
+
+SEVERITY_RANK = {"critical": 0, "high": 1, "warning": 2, "info": 3}
+
+
+def _evidence_tables(data: ReportData, alerts: Sequence[dict[str, Any]], reg: AgencyRegistry) -> None:
+    """The evidence appendix: every alert with its incident, event ids and source offsets (alerts.csv), and
+    the incidents the alerts form (incidents.csv, also a table in the report) — what an auditor cites."""
+    data.tables["alerts.csv"] = Table(
+        "alerts.csv",
+        ["alert_id", "incident_id", "rule", "severity", "status", "ori", "component", "window_start", "window_end",
+         "evidence_count", "event_ids", "offsets", "policy_rules", "summary"],
+        [[a["alert_id"], a.get("incident_id") or "", a["rule"], a["severity"], a.get("status", "fired"), a["ori"],
+          a.get("component") or "", a["window_start"], a["window_end"], a["evidence"]["count"],
+          " ".join(a["evidence"].get("event_ids", [])), " ".join(a["evidence"].get("offsets", [])),
+          " ".join(a["evidence"].get("policy_rules", [])), a["summary"]]
+         for a in alerts],
+    )
+    per: dict[str, dict[str, Any]] = {}
+    for a in alerts:
+        iid = a.get("incident_id")
+        if not iid:
+            continue
+        inc = per.setdefault(iid, {"ori": a["ori"], "component": a.get("component") or "", "severity": a["severity"],
+                                   "first": a["window_start"], "last": a["window_end"], "alerts": 0, "fired": 0,
+                                   "rules": defaultdict(int), "events": [], "offsets": []})
+        inc["alerts"] += 1
+        inc["fired"] += a.get("status", "fired") == "fired"
+        inc["rules"][a["rule"]] += 1
+        inc["first"] = min(inc["first"], a["window_start"])
+        inc["last"] = max(inc["last"], a["window_end"])
+        if SEVERITY_RANK.get(a["severity"], 9) < SEVERITY_RANK.get(inc["severity"], 9):
+            inc["severity"] = a["severity"]
+        for e in a["evidence"].get("event_ids", [])[:2]:
+            if len(inc["events"]) < 10:
+                inc["events"].append(e)
+        for o in a["evidence"].get("offsets", [])[:2]:
+            if len(inc["offsets"]) < 10:
+                inc["offsets"].append(o)
+    ranked = sorted(per.items(), key=lambda kv: (SEVERITY_RANK.get(kv[1]["severity"], 9), -kv[1]["alerts"], kv[0]))
+    data.tables["incidents.csv"] = Table(
+        "incidents.csv",
+        ["incident_id", "severity", "ori", "agency", "component", "first_window_start", "last_window_end", "alerts",
+         "fired", "rules", "event_ids", "offsets"],
+        [[iid, i["severity"], i["ori"], _name(reg, i["ori"]), i["component"], i["first"], i["last"], i["alerts"],
+          i["fired"], " ".join(f"{r}:{n}" for r, n in sorted(i["rules"].items())), " ".join(i["events"]),
+          " ".join(i["offsets"])]
+         for iid, i in ranked],
+    )
 
 
 def _pacific() -> Any:
@@ -255,6 +306,7 @@ def _env() -> jinja2.Environment:
     text = resources.files("clets_watch.report").joinpath("templates/report.html").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else v
+    env.filters["pacific_date"] = lambda v: v.astimezone(_pacific()).date().isoformat() if v else ""
     env.globals["template_text"] = text
     return env
 

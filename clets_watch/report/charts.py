@@ -3,6 +3,7 @@ horizontal bars. Every label is escaped; the output is a self-contained ``<svg>`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Final
@@ -13,15 +14,16 @@ PALETTE: Final = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E0
 FONT: Final = "font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif"
 
 
-def _nice_max(value: float) -> float:
+def nice_ticks(value: float, *, target: int = 6) -> list[float]:
+    """Axis ticks from 0 with a round step (1, 2 or 5 times a power of ten) covering ``value``:
+    ``nice_ticks(2400)`` -> 0, 500, ..., 2500; never steps such as 625."""
     if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        top = step * magnitude
-        if top >= value:
-            return float(top)
-    return float(10 * magnitude)
+        return [0.0, 1.0]
+    raw = value / max(target - 1, 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    count = math.ceil(value / step - 1e-9)
+    return [round(i * step, 10) for i in range(count + 1)]
 
 
 def _fmt(value: float) -> str:
@@ -66,13 +68,13 @@ def stacked_bars(
     plot_h = height - top - bottom
     plot_w = width - left - right
     totals = [sum(series[s][i] for s in labels) for i in range(len(categories))]
-    vmax = 100.0 if percent else _nice_max(max(totals, default=0))
+    ticks = nice_ticks(100.0 if percent else max(totals, default=0))
+    vmax = ticks[-1]
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
            f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>', legend]
-    for i in range(5):
-        v = vmax * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for v in ticks:
+        y = top + plot_h - plot_h * v / vmax
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
                    f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
                    f'{_fmt(v)}{"%" if percent else ""}</text>')
@@ -113,13 +115,13 @@ def lines(
     plot_h = height - top - bottom
     plot_w = width - left - right
     values = [v for s in labels for v in series[s] if v is not None]
-    vmax = _nice_max(max(values, default=0) * (100 if percent else 1))
+    ticks = nice_ticks(max(values, default=0) * (100 if percent else 1))
+    vmax = ticks[-1]
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
            f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>', legend]
-    for i in range(5):
-        v = vmax * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for v in ticks:
+        y = top + plot_h - plot_h * v / vmax
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
                    f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
                    f'{_fmt(v)}{"%" if percent else ""}</text>')

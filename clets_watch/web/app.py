@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -20,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from clets_watch import __version__
-from clets_watch.web import api, pages
+from clets_watch.web import api, incidents, pages
 from clets_watch.web.data import ConsoleData
 from clets_watch.web.guard import DEFAULT_PER_CLIENT, DEFAULT_PER_USER, LoginGuard
 from clets_watch.web.middleware import (
@@ -46,6 +47,7 @@ from clets_watch.web.security import (
 from clets_watch.web.service import Console
 from clets_watch.web.users import User, UserStore
 from processors.agencies import AgencyRegistry
+from schemas import AccessDecision
 from sinks.db import DatabaseSink
 from sinks.sessions import SessionStore
 
@@ -67,6 +69,22 @@ class ConsoleConfig:
     login_failures_per_user: str = DEFAULT_PER_USER
     login_failures_per_client: str = DEFAULT_PER_CLIENT
     max_concurrent_password_checks: int = 2
+    publish_decisions: bool = False  # publish suspend/restore on clets.access-decisions (the worker enforces them)
+
+
+def _decision_publisher() -> Callable[[AccessDecision], None]:
+    """Publish a supervisor's decision with the Kafka settings of the environment."""
+    from clets_watch.kafka_security import kafka_client_kwargs
+    from clets_watch.settings import Settings
+    from sinks.access_decisions import publish_decision
+
+    settings = Settings()
+
+    def publish(decision: AccessDecision) -> None:
+        publish_decision(settings.kafka_bootstrap, settings.topic_access_decisions, decision,
+                         kafka_client_kwargs(settings))
+
+    return publish
 
 
 def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> FastAPI:
@@ -103,7 +121,8 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     )
     app.state.sessions = sessions
     app.state.secure_cookies = config.secure_cookies
-    app.state.console = Console(sink=db, data=ConsoleData(db), registry=AgencyRegistry.load(config.agencies_file))
+    app.state.console = Console(sink=db, data=ConsoleData(db), registry=AgencyRegistry.load(config.agencies_file),
+                                publish=_decision_publisher() if config.publish_decisions else None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(version=__version__, refresh_seconds=config.refresh_seconds)
     templates.env.filters["when"] = _when
@@ -132,6 +151,7 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(incidents.router)
 
     @app.get("/healthz", response_model=Health, response_model_exclude_none=True, tags=["health"],
              summary="liveness and database reachability: ok or not ok (the reason only with a login)",

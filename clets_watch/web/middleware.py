@@ -26,7 +26,7 @@ SECURITY_HEADERS: Final = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 )
-NO_STORE_PREFIXES: Final = ("/api/", "/alerts", "/agencies", "/fragments", "/login", "/healthz")
+NO_STORE_PREFIXES: Final = ("/api/", "/alerts", "/agencies", "/incidents", "/fragments", "/login", "/healthz")
 
 
 async def _send_plain(send: Send, status: int, detail: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:

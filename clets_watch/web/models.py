@@ -61,6 +61,8 @@ class AlertOut(BaseModel):
     first_seen_at: dt.datetime
     evidence_count: int
     url: str = Field(description="the alert's page in the console")
+    incident_id: str | None = Field(None, description="the incident the alert belongs to")
+    repeats_alert_id: str | None = Field(None, description="for a suppressed re-alert: the alert it repeats")
 
 
 class AlertList(BaseModel):

@@ -127,7 +127,7 @@ def logout(request: Request, csrf_token_field: Annotated[str, Form(alias=CSRF_FI
 
 @router.get("/")
 def home(user: PageUser) -> Response:
-    return RedirectResponse("/alerts", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse("/incidents", status.HTTP_303_SEE_OTHER)
 
 
 # ------------------------------------------------------------------------------------- alerts

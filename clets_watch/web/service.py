@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -12,6 +13,7 @@ from clets_watch.web import models as m
 from clets_watch.web.data import AlertFilters, ConsoleData, state_label
 from processors.agencies import AgencyRegistry
 from processors.recommendation import ACTIONS
+from schemas import AccessDecision
 from sinks.db import AlertNotFound, AlertRow, DatabaseSink, RecommendationRow
 
 AGENCY_ALERTS_SHOWN: Final = 20
@@ -28,6 +30,8 @@ class Console:
     sink: DatabaseSink
     data: ConsoleData
     registry: AgencyRegistry
+    # publishes a supervisor's access decision on clets.access-decisions (serve --publish-decisions)
+    publish: Callable[[AccessDecision], None] | None = None
 
     # -- alerts ------------------------------------------------------------------------------
 
@@ -51,6 +55,8 @@ class Console:
             first_seen_at=row.first_seen_at,
             evidence_count=int(row.evidence.get("count", 0)),
             url=f"/alerts/{row.alert_id}",
+            incident_id=row.incident_id,
+            repeats_alert_id=_repeated(row.suppressed_reason),
         )
 
     def alert_list(self, filters: AlertFilters) -> m.AlertList:
@@ -186,7 +192,32 @@ class Console:
             alert_ids=open_ids,
             component=agency.component if agency else None,
         )
+        self._enforce(ori, action, actor, reason.strip())
         return _recommendation(row)
+
+    def _enforce(self, ori: str, action: str, actor: str, reason: str) -> None:
+        """The decision the pipeline enforces: kept in the database (replay, a restarted worker) and, when
+        the console publishes, on the compacted topic the running worker reads."""
+        import datetime as dt
+
+        from processors.access_decisions import decision_id, effective_text
+        from sinks.access_decisions import record_decision
+
+        at = effective_text(dt.datetime.now(dt.UTC))
+        kind = "suspend" if action == "suspend" else "restore"
+        decision = AccessDecision(decision_id=decision_id(ori, kind, at, actor), ori=ori, action=kind,
+                                  effective_at=at, by=actor, reason=reason)
+        record_decision(self.sink, decision)
+        if self.publish is not None:
+            self.publish(decision)
+
+
+def _repeated(reason: str | None) -> str | None:
+    """The alert a suppressed re-alert repeats (its reason names it: "... of alert <id> for window ...")."""
+    import re
+
+    found = re.search(r"of alert ([0-9a-f]{32})", reason or "")
+    return found.group(1) if found else None
 
 
 def _recommendation(r: RecommendationRow) -> m.RecommendationOut:

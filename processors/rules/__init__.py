@@ -14,12 +14,14 @@ from processors.rules.immigration_share import ImmigrationShare
 from processors.rules.missing_justification import MissingJustification
 from processors.rules.new_term import NewTerm
 from processors.rules.prohibited_query import ProhibitedQuery
+from processors.rules.query_while_suspended import QueryWhileSuspended
 from processors.rules.repeat_subject import RepeatSubject
 
 CATALOGUE: dict[str, type[Rule]] = {  # type: ignore[type-arg]
     cls.rule_id: cls
     for cls in (
         ProhibitedQuery,
+        QueryWhileSuspended,
         ImmigrationShare,
         DmvByDhsSurge,
         Flatline,

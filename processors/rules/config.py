@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
+from processors.incidents import IncidentConfigError, IncidentPolicy
 from processors.rules.base import SEVERITIES, RuleConfigError, RuleSettings
 
-_TOP_KEYS = frozenset({"version", "defaults", "rules", "recommendation"})
+_TOP_KEYS = frozenset({"version", "defaults", "rules", "recommendation", "incidents"})
 _RULE_KEYS = frozenset({"version", "severity", "enabled", "suppress_seconds", "sample_size", "params"})
 
 
@@ -28,6 +29,7 @@ class RulesConfig:
     config_version: int
     rules: Mapping[str, RuleSettings]
     recommendation: Mapping[str, Any] = field(default_factory=dict)
+    incidents: Mapping[str, Any] = field(default_factory=dict)
 
 
 def bundled_text() -> str:
@@ -235,4 +237,9 @@ def _validate(
             raise RuleConfigError(
                 f"{where(at)}: unknown key; known: ['counted_severities', 'suspend_after', 'watch_after']"
             )
-    return RulesConfig(config_version=version, rules=rules, recommendation=recommendation)
+    incidents = data.get("incidents") or {}
+    try:
+        IncidentPolicy.from_mapping(incidents)
+    except IncidentConfigError as exc:
+        raise RuleConfigError(f"{where(('incidents',))}: {exc}") from None
+    return RulesConfig(config_version=version, rules=rules, recommendation=recommendation, incidents=incidents)

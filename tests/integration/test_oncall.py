@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -136,23 +137,44 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
             assert {a["labels"]["ori"] for a in held} == {a["metric"]["ori"] for a in firing}
             assert all([r["name"] for r in a["receivers"]] == ["oncall-webhook-critical"] for a in held)
 
-            # The pipeline's own prohibited-query alerts reached Alertmanager, one per alert id, with the
-            # agency, the rule, the evidence count and a link to the alert's page in the console.
+            # The pipeline's own alerts reach Alertmanager as incidents: one per raid agency (its hundreds
+            # of prohibited queries are one case), each with the incident id, agency, component, severity,
+            # the runbook and a link to the incident's page in the console.
             db = DatabaseSink(f"sqlite:///{tmp_path / 'clets-watch.db'}", create=False)
             try:
-                stored_ids = {a.alert_id for a in db.list_alerts(rule="prohibited_query", limit=100_000)
-                              if a.ori in RAID_ORIS}
+                raid_alerts = [a for a in db.list_alerts(limit=100_000) if a.ori in RAID_ORIS]
             finally:
                 db.close()
+            assert len(raid_alerts) > 20 and all(a.incident_id for a in raid_alerts)
+            incident_ids = {a.incident_id for a in raid_alerts}
+            assert len(incident_ids) == len(RAID_ORIS)  # every alert of a raiding agency is in its one incident
             pushed = [a for a in alertmanager.alerts()
-                      if a["labels"].get("source") == "clets-watch" and a["labels"].get("rule") == "prohibited_query"
-                      and a["labels"].get("ori") in RAID_ORIS]
-            pushed_ids = [a["labels"]["alert_id"] for a in pushed]
-            assert stored_ids and stored_ids <= set(pushed_ids)
-            assert len(pushed_ids) == len(set(pushed_ids))
-            sample = next(a for a in pushed if a["labels"]["alert_id"] in stored_ids)
-            assert sample["annotations"]["link"] == f"http://127.0.0.1:8470/alerts/{sample['labels']['alert_id']}"
-            assert int(sample["annotations"]["evidence_count"]) >= 1
+                      if a["labels"].get("source") == "clets-watch" and a["labels"].get("ori") in RAID_ORIS]
+            assert {a["labels"]["incident_id"] for a in pushed} == incident_ids
+            assert all(a["labels"]["alertname"] == "CletsIncident" for a in pushed)
+            sample = pushed[0]
+            assert sample["labels"]["component"] == RAID_ORIS[sample["labels"]["ori"]]
+            assert sample["labels"]["severity"] == "critical"
+            assert sample["annotations"]["runbook_url"] == "docs/oncall.md#incidents"
+            assert sample["annotations"]["link"] == (
+                f"http://127.0.0.1:8470/incidents/{sample['labels']['incident_id']}"
+            )
+
+            # Pages: count the webhook notifications that carry a raid agency's incident, after waiting
+            # longer than the critical route's group_interval (30 s) so a re-notification would show.
+            for iid in incident_ids:
+                webhook.wait_for(lambda a, iid=iid: a["labels"].get("incident_id") == iid, timeout=60)
+            time.sleep(40)
+            for iid in incident_ids:
+                pages = [n for n in webhook.received()
+                         if n.get("status") == "firing"
+                         and any(a["labels"].get("incident_id") == iid for a in n.get("alerts", []))]
+                print(f"incident {iid}: {len(pages)} page(s) for "
+                      f"{sum(1 for a in raid_alerts if a.incident_id == iid)} alerts")
+                assert 1 <= len(pages) <= 2, f"incident {iid} paged {len(pages)} times"
+            per_alert = [a for _n, a in webhook.alerts() if a["labels"].get("source") == "clets-watch"
+                         and a["labels"].get("ori") in RAID_ORIS and "incident_id" not in a["labels"]]
+            assert per_alert == []  # no page per query any more
         finally:
             worker.stop()
 

@@ -165,7 +165,7 @@ def offline_expected(topic: str, records: list[tuple[int, int, bytes]]) -> dict[
     out = pipelines.process(Record(value, topic, p, o) for p, o, value in records)
     return {
         "verdicts": len(out.processed),
-        "alert_ids": {a.alert_id for a in out.alerts},
+        "alert_ids": {(a.alert_id, a.incident_id) for a in out.alerts},  # with the incident each belongs to
         "aggregates": {(a.ori, a.window_kind, a.window_start, a.revision, a.total) for a in out.aggregates},
         "dead_letters": len(out.dead_letters),
     }
@@ -188,7 +188,7 @@ def stored(db_url: str) -> dict[str, Any]:
         counts = sink.count_rows()
         return {
             "verdicts": counts["query_verdicts"],
-            "alert_ids": {a.alert_id for a in sink.list_alerts(limit=1_000_000)},
+            "alert_ids": {(a.alert_id, a.incident_id) for a in sink.list_alerts(limit=1_000_000)},
             "aggregates": {(r[0], r[1], _iso(r[2]), r[3], r[4]) for r in rows},
             "dead_letters": counts["dead_letters"],
         }

@@ -57,11 +57,13 @@ def fill_database(url: str) -> dict[str, int]:
             batch.processed.append(step.processed)
         batch.aggregates += step.aggregates
         batch.alerts += step.alerts
+        batch.incidents += step.incidents
         batch.dead_letters += step.dead_letters
         recommendations += step.recommendations
     tail = pipeline.close()
     batch.aggregates += tail.aggregates
     batch.alerts += tail.alerts
+    batch.incidents += tail.incidents
     recommendations += tail.recommendations
     with DatabaseSink(url) as sink:
         result = sink.write_batch(batch)

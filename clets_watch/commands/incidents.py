@@ -1,0 +1,156 @@
+"""``clets-watch incidents``: list, show, acknowledge and resolve incidents in the database.
+
+clets-watch incidents [list] [--state S] [--ori O] [--severity S] [--limit N] [--json]
+clets-watch incidents show INCIDENT_ID [--json]
+clets-watch incidents ack INCIDENT_ID --by NAME --note TEXT [--users FILE] [--json]
+clets-watch incidents resolve INCIDENT_ID --by NAME --note TEXT [--users FILE] [--json]
+
+An incident is one case for on-call: an agency's alerts (or one operator's) that kept coming within a
+gap (processors/incidents.py). Acting on it records a ledger entry on the incident and on each of its
+alerts. ``--json`` prints JSON lines (one object per incident; ``show`` one object).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any, get_args
+
+from clets_watch.terminal import clean
+
+from schemas.outputs import Severity
+
+STATES = ("open", "acknowledged", "resolved")
+_Sub = argparse._SubParsersAction
+
+
+def _add_db(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    p.add_argument("--db", default=argparse.SUPPRESS if suppress else None,
+                   help="database URL (default: CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db)")
+
+
+def _add_json(p: argparse.ArgumentParser, *, suppress: bool, what: str) -> None:
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help=what)
+
+
+def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    p.add_argument("--state", default=default, choices=STATES, help="only incidents in this on-call state")
+    p.add_argument("--ori", default=default, help="only incidents of this agency (ORI)")
+    p.add_argument("--severity", default=default, choices=get_args(Severity), help="only this severity")
+    p.add_argument("--limit", type=int, default=argparse.SUPPRESS if suppress else 50,
+                   help="at most N incidents (default 50)")
+
+
+def register(sub: _Sub[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "incidents",
+        help="list, show, acknowledge and resolve incidents (one case per burst of alerts)",
+        description=(
+            "Incidents group an agency's alerts (or one operator's) that keep coming within a gap, so a raid "
+            "of hundreds of prohibited queries is one case. Acknowledging or resolving an incident records a "
+            "ledger entry on it and on each of its alerts. Without an action, lists incidents: open ones "
+            "first, most severe first."
+        ),
+    )
+    _add_db(p, suppress=False)
+    _add_list_options(p, suppress=False)
+    _add_json(p, suppress=False, what="JSON lines, one incident per line")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    p.set_defaults(func=run, action="list", incident_id=None)
+
+    ls = actions.add_parser("list", help="list incidents (the default)")
+    _add_db(ls, suppress=True)
+    _add_list_options(ls, suppress=True)
+    _add_json(ls, suppress=True, what="JSON lines, one incident per line")
+
+    show = actions.add_parser("show", help="one incident with its story, alerts, evidence and ledger")
+    show.add_argument("incident_id", metavar="INCIDENT_ID")
+    _add_json(show, suppress=True, what="one JSON object")
+    _add_db(show, suppress=True)
+
+    for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
+        a = actions.add_parser(name, help=f"{verb} an incident and all its alerts (appends to their ledgers)")
+        a.add_argument("incident_id", metavar="INCIDENT_ID")
+        a.add_argument("--by", required=True, metavar="NAME",
+                       help="who is taking the action: a console user with the responder role or above")
+        a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
+        a.add_argument("--users", type=Path, metavar="FILE",
+                       help="console users file (default: <home>/console-users.toml)")
+        _add_json(a, suppress=True, what="the ledger entry as JSON")
+        _add_db(a, suppress=True)
+
+
+def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    from clets_watch.cli import UserError
+    from clets_watch.commands.alerts import _actor, _open_sink
+    from sinks.db import SinkError
+    from sinks.incidents import IncidentNotFound, IncidentStore
+
+    out = out or sys.stdout
+    sink = _open_sink(args.db)
+    store = IncidentStore(sink)
+    as_json = bool(getattr(args, "json", False))
+    try:
+        if args.action == "list":
+            if args.limit < 1:
+                raise UserError(f"--limit must be at least 1, got {args.limit}")
+            rows = store.list_incidents(state=args.state, ori=args.ori, severity=args.severity, limit=args.limit)
+            if as_json:
+                for r in rows:
+                    print(json.dumps(r.to_json(), sort_keys=True), file=out)
+                return 0
+            if not rows:
+                print("no incidents match", file=out)
+                return 0
+            for r in rows:
+                print(f"{r.incident_id}  {r.severity:<8} {r.state:<12} {r.status:<6} {r.alerts:>5} alert(s)  "
+                      f"{clean(r.story)}", file=out)
+            print(f"{len(rows)} incident(s){' (limit reached: use --limit)' if len(rows) == args.limit else ''}",
+                  file=out)
+            return 0
+        if args.action == "show":
+            row = store.get(args.incident_id)
+            if row is None:
+                raise IncidentNotFound(args.incident_id)
+            alerts = store.alerts(args.incident_id)
+            ledger = store.ledger(args.incident_id)
+            if as_json:
+                body = {**row.to_json(), "alert_ids": [a.alert_id for a in alerts],
+                        "ledger": [e.to_json() for e in ledger]}
+                print(json.dumps(body, sort_keys=True), file=out)
+                return 0
+            rec = row.record
+            print(clean(row.story), file=out)
+            print(f"  incident   {row.incident_id} ({rec['family']}, {rec['key']})", file=out)
+            print(f"  severity   {row.severity}; pipeline {row.status}; on-call {row.state}", file=out)
+            print(f"  span       {rec['first_window_start']} .. {rec['last_window_end']} (UTC)", file=out)
+            print("  rules      " + ", ".join(f"{k} {v}" for k, v in rec["counts_by_rule"].items()), file=out)
+            print(f"  action     {rec.get('recommended_action') or rec.get('recommendation')}", file=out)
+            print("  evidence   " + ", ".join(rec.get("evidence") or []) or "-", file=out)
+            print(f"  alerts     {len(alerts)}:", file=out)
+            for a in alerts[:20]:
+                print(f"    {a.alert_id}  {a.rule:<22} {a.status:<12} {a.to_json()['window_start']}", file=out)
+            if len(alerts) > 20:
+                print(f"    … {len(alerts) - 20} more (use --json)", file=out)
+            for e in ledger:
+                print(f"  ledger     {e.to_json()['at']} {e.action} by {clean(e.actor)}: {clean(e.note)} ({e.alerts} alerts)",
+                      file=out)
+            return 0
+        if args.action in ("ack", "resolve"):
+            entry = store.act(args.incident_id, args.action, _actor(args.by, args.users), args.note)
+            if as_json:
+                print(json.dumps(entry.to_json(), sort_keys=True), file=out)
+            else:
+                print(f"{entry.action} incident {entry.incident_id} and {entry.alerts} alert(s) by {entry.actor} "
+                      f"(ledger entry {entry.id})", file=out)
+            return 0
+        raise UserError(f"unknown action {args.action!r}")  # pragma: no cover - argparse limits it
+    except IncidentNotFound:
+        raise UserError(f"no incident {args.incident_id!r} in the database") from None
+    except SinkError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        sink.close()

@@ -1,0 +1,96 @@
+"""``clets-watch incidents`` and the incidents table: pipeline results written by the sink, listed, shown,
+acknowledged and resolved (a ledger entry on the incident and on each of its alerts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clets_watch import cli
+from processors.agencies import AgencyRegistry
+from processors.pipeline import Pipeline, PipelineConfig
+from processors.pseudonymize import Pseudonymizer
+from sinks.db import DatabaseSink, SinkBatch
+from sinks.incidents import IncidentStore
+from tests.processors.factories import DHS_ORI, LASD, fake_classify, raw
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CLETS_WATCH_DB_URL", raising=False)
+    monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    url = (
+        f"sqlite:///{tmp_path / 'clets-watch.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    p = Pipeline(fake_classify, AgencyRegistry.load(), Pseudonymizer(b"k"), PipelineConfig())
+    stream = [raw(f"e{i}", i * 30, ori=DHS_ORI, message_type="DQ", reason="deport") for i in range(40)]
+    stream += [raw(f"l{i}", i * 30, ori=LASD, message_type="QH", reason="459 PC") for i in range(40)]
+    batch = SinkBatch()
+    for i, r in enumerate(stream):
+        step = p.process_raw(r, source=f"q/0/{i}")
+        batch.alerts += step.alerts
+        batch.incidents += step.incidents
+    step = p.close()
+    batch.alerts += step.alerts
+    batch.incidents += step.incidents
+    sink = DatabaseSink(url)
+    try:
+        sink.write_batch(batch)
+        sink.write_batch(batch)  # idempotent
+    finally:
+        sink.close()
+    yield url
+
+
+def cli_json_lines(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    assert cli.main(args) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
+    assert inc["ori"] == DHS_ORI and inc["severity"] == "critical" and inc["state"] == "open"
+    assert inc["counts_by_rule"]["prohibited_query"] == 40  # type: ignore[index]
+    assert inc["alerts"] == sum(inc["counts_by_rule"].values())  # type: ignore[union-attr]
+    iid = str(inc["incident_id"])
+    [shown] = cli_json_lines(["incidents", "show", iid, "--db", db_url, "--json"], capsys)
+    assert len(shown["alert_ids"]) == inc["alerts"]  # type: ignore[arg-type]
+
+    [entry] = cli_json_lines(["incidents", "ack", iid, "--by", "On Call", "--note", "looking", "--db", db_url,
+                              "--json"], capsys)
+    assert entry["action"] == "acknowledged" and entry["alerts"] == inc["alerts"]
+    sink = DatabaseSink(db_url, create=False)
+    try:
+        store = IncidentStore(sink)
+        assert store.get(iid).state == "acknowledged"  # type: ignore[union-attr]
+        for a in store.alerts(iid):
+            assert a.status == "acknowledged" and a.incident_id == iid
+            assert [e.action for e in sink.alert_ledger(a.alert_id)][-1] == "acknowledged"
+        # one alert resolved on its own first: the incident's resolve reaches the others
+        first = store.alerts(iid)[0].alert_id
+        sink.resolve(first, "Someone", "done")
+    finally:
+        sink.close()
+    assert cli.main(["incidents", "resolve", iid, "--by", "On Call", "--note", "access suspended",
+                     "--db", db_url]) == 0
+    assert f"resolved incident {iid} and {int(inc['alerts']) - 1} alert(s)" in capsys.readouterr().out  # type: ignore[call-overload]
+    assert cli.main(["incidents", "show", iid, "--db", db_url]) == 0
+    text = capsys.readouterr().out
+    assert "acknowledged by On Call: looking" in text and "resolved by On Call: access suspended" in text
+    assert cli_json_lines(["incidents", "--state", "open", "--db", db_url, "--json"], capsys) == []
+    assert cli.main(["incidents", "resolve", iid, "--by", "x", "--note", "again", "--db", db_url]) != 0
+    assert "already resolved" in capsys.readouterr().err
+
+
+def test_unknown_incident_is_named(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["incidents", "show", "nope", "--db", db_url]) != 0
+    assert "no incident 'nope'" in capsys.readouterr().err
