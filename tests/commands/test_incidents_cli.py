@@ -4,12 +4,15 @@ acknowledged and resolved (a ledger entry on the incident and on each of its ale
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clets_watch import cli
+from clets_watch.settings import get_settings
+from clets_watch.web.users import add_user
 from processors.agencies import AgencyRegistry
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.pseudonymize import Pseudonymizer
@@ -18,10 +21,22 @@ from sinks.incidents import IncidentStore
 from tests.processors.factories import DHS_ORI, LASD, fake_classify, raw
 
 
+@pytest.fixture(scope="session")
+def cli_users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli-users") / "console-users.toml"
+    add_user(path, "on.call", "responder", "long responder passphrase 42")
+    add_user(path, "v.iew", "viewer", "long viewer passphrase 42")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_users_file: Path) -> None:
+    """A fresh home per test, holding the console users that ``--by`` must name."""
     monkeypatch.delenv("CLETS_WATCH_DB_URL", raising=False)
     monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    shutil.copyfile(cli_users_file, tmp_path / "home" / "console-users.toml")
+    get_settings.cache_clear()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -65,7 +80,7 @@ def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) 
     [shown] = cli_json_lines(["incidents", "show", iid, "--db", db_url, "--json"], capsys)
     assert len(shown["alert_ids"]) == inc["alerts"]  # type: ignore[arg-type]
 
-    [entry] = cli_json_lines(["incidents", "ack", iid, "--by", "On Call", "--note", "looking", "--db", db_url,
+    [entry] = cli_json_lines(["incidents", "ack", iid, "--by", "on.call", "--note", "looking", "--db", db_url,
                               "--json"], capsys)
     assert entry["action"] == "acknowledged" and entry["alerts"] == inc["alerts"]
     sink = DatabaseSink(db_url, create=False)
@@ -80,15 +95,46 @@ def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) 
         sink.resolve(first, "Someone", "done")
     finally:
         sink.close()
-    assert cli.main(["incidents", "resolve", iid, "--by", "On Call", "--note", "access suspended",
+    assert cli.main(["incidents", "resolve", iid, "--by", "on.call", "--note", "access suspended",
                      "--db", db_url]) == 0
     assert f"resolved incident {iid} and {int(inc['alerts']) - 1} alert(s)" in capsys.readouterr().out  # type: ignore[call-overload]
     assert cli.main(["incidents", "show", iid, "--db", db_url]) == 0
     text = capsys.readouterr().out
-    assert "acknowledged by On Call: looking" in text and "resolved by On Call: access suspended" in text
+    assert "acknowledged by on.call: looking" in text and "resolved by on.call: access suspended" in text
     assert cli_json_lines(["incidents", "--state", "open", "--db", db_url, "--json"], capsys) == []
-    assert cli.main(["incidents", "resolve", iid, "--by", "x", "--note", "again", "--db", db_url]) != 0
+    assert cli.main(["incidents", "resolve", iid, "--by", "on.call", "--note", "again", "--db", db_url]) != 0
     assert "already resolved" in capsys.readouterr().err
+
+
+def test_an_incident_action_needs_a_responder_and_a_note(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
+    iid = str(inc["incident_id"])
+    for by, note, why in (("nobody", "looking", "not a user"), ("v.iew", "looking", "responder role"),
+                          ("clets-watch", "looking", "reserved"), ("on.call", "  ", "needs a note")):
+        assert cli.main(["incidents", "ack", iid, "--by", by, "--note", note, "--db", db_url]) == 2
+        assert why in capsys.readouterr().err
+    [still] = cli_json_lines(["incidents", "show", iid, "--db", db_url, "--json"], capsys)
+    assert still["state"] == "open" and still["ledger"] == []
+
+
+def test_incident_actions_join_the_hash_chain(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from sinks.ledger import verify
+
+    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
+    assert cli.main(["incidents", "ack", str(inc["incident_id"]), "--by", "on.call", "--note", "mine",
+                     "--db", db_url]) == 0
+    sink = DatabaseSink(db_url, create=False)
+    try:
+        result = verify(sink.engine)
+        assert result.ok, result.problem
+        with sink.engine.connect() as conn:
+            kinds = [r[0] for r in conn.exec_driver_sql(
+                "SELECT entity_kind FROM ledger_entries WHERE ref LIKE 'incident_ledger:%'")]
+            assert kinds == ["incident"]
+            with pytest.raises(Exception, match="append-only"):
+                conn.exec_driver_sql("UPDATE incident_ledger SET note = 'rewritten'")
+    finally:
+        sink.close()
 
 
 def test_unknown_incident_is_named(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
