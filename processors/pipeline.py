@@ -237,6 +237,30 @@ class Pipeline:
         self._evict()
         return result
 
+    def advance_watermark(self, max_event_us: int) -> StepResult:
+        """Observe an event time seen in another partition of the same stream, and close what it closes.
+
+        ``clets-watch replay --workers N`` splits one stream by agency over N pipelines; before each of
+        its events a pipeline is told the largest accepted event time of the whole stream so far, so its
+        watermark, its closed windows (and with them lateness and the amendment retention) are exactly
+        those of one pipeline reading the whole stream.
+        """
+        result = StepResult()
+        self._wm.observe(max_event_us)
+        wm_us = self._wm.value_us
+        if wm_us is None:
+            return result
+        before = self._panes.closed_until
+        stores: list[WindowStore[Any]] = [self._panes, *self._hopping]
+        for store in stores:
+            if store.closed_until is None and not store.open:
+                # what the stream's first event set, before this partition had an event of its own
+                store.closed_until = (wm_us // US_PER_S) // store.spec.step * store.spec.step
+        self._close_windows(result, wm_us, [wm_us] * len(self._hopping))
+        if self._panes.closed_until != before:
+            self._evict()
+        return result
+
     # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> bytes:
