@@ -26,7 +26,6 @@ and a slow process makes the reader wait instead of buffering the stream — the
 from __future__ import annotations
 
 import bisect
-import gc
 import multiprocessing as mp
 import queue
 import traceback
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Final, Literal
 
+from processors.gc_tuning import freeze_gc, tune_gc
 from processors.pipeline import Pipeline, PipelineConfig, PipelineStats
 from processors.replay import AuditTally, ReplayResult
 from processors.windows import US_PER_S, WindowSpec, to_us
@@ -51,18 +51,6 @@ Line = tuple[bytes, str, int | None]
 
 class ReplayPoolError(RuntimeError):
     """A replay process failed; the message names the process and its error."""
-
-
-def tune_gc() -> None:
-    """Collect the young generation less often: a replay allocates millions of short-lived objects and
-    keeps large, long-lived state (windows, rule history) that full collections would rescan."""
-    gc.set_threshold(50_000, 50, 100)
-
-
-def freeze_gc() -> None:
-    """Move what start-up built (policy, registry, rules, imported modules) out of the collector's sight."""
-    gc.collect()
-    gc.freeze()
 
 
 def partition_of(ori: str, workers: int) -> int:

@@ -38,10 +38,11 @@ from clets_watch.cli import UserError
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import MissingPseudonymKey, get_settings, pseudonym_key
 from processors.agencies import AgencyRegistry, RegistryError
+from processors.gc_tuning import freeze_gc, tune_gc
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.pseudonymize import Pseudonymizer
 from processors.replay import ArchiveError, AuditTally, ReplayResult, alert_json, replay_files, run_stream
-from processors.replay_pool import ReplayPoolError, freeze_gc, run_pool, tune_gc
+from processors.replay_pool import ReplayPoolError, run_pool
 from processors.rules.base import RuleConfigError
 
 _Sub = argparse._SubParsersAction
