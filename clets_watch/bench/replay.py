@@ -16,6 +16,7 @@ excluded; the clock runs from the first line read to the end of the run (closing
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,10 +129,15 @@ def run_mode(mode: str, archive: Path, expected: int, workers: int = 1) -> dict[
         extra = {}
     else:
         raise ValueError(f"unknown replay mode {mode!r}; expected one of {', '.join(MODES)}")
+    times = os.times()
     return {
         "mode": mode,
         "events": sampler.count,
         "seconds": round(seconds, 3),
+        # CPU seconds of this process and of its finished children (the --workers processes), start-up
+        # included: on a shared machine, wall-clock ratios also reflect what other programs took
+        "cpu_seconds": round(times.user + times.system, 3),
+        "children_cpu_seconds": round(times.children_user + times.children_system, 3),
         "events_per_second": round(sampler.count / seconds, 1) if seconds > 0 else 0.0,
         "memory": sampler.samples,
         "end": memory_kib(),
