@@ -245,12 +245,14 @@ class Pipeline:
         watermark, its closed windows (and with them lateness and the amendment retention) are exactly
         those of one pipeline reading the whole stream.
         """
-        result = StepResult()
         self._wm.observe(max_event_us)
         wm_us = self._wm.value_us
+        result = StepResult()
         if wm_us is None:
             return result
         before = self._panes.closed_until
+        if before is not None and (wm_us // US_PER_S) // self._pane_spec.step * self._pane_spec.step <= before:
+            return result  # nothing to close (hopping steps are multiples of the pane: nor there)
         stores: list[WindowStore[Any]] = [self._panes, *self._hopping]
         for store in stores:
             if store.closed_until is None and not store.open:
