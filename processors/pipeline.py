@@ -269,6 +269,42 @@ class Pipeline:
         self._apply_restores(result, self._wm.max_event_us)
         return result
 
+    def note_seen(self, event_id: str, pane_start: int, digests: bytes) -> None:
+        """For ``replay --workers N``: the stream has seen ``event_id`` before (first in pane ``pane_start``,
+        with these content digests, every version's), maybe in another process. A new version of it is
+        then the conflicting duplicate one pipeline over the whole stream would see: processed, and
+        dead-lettered ``conflicting_duplicate`` with the same detail."""
+        if event_id not in self._seen:
+            self._seen[event_id] = pane_start
+            self._seen_by_start.setdefault(pane_start, []).append(event_id)
+        self._digests[event_id] = digests
+
+    def advance_watermark(self, max_event_us: int) -> StepResult:
+        """Observe an event time seen in another partition of the same stream, and close what it closes.
+
+        ``clets-watch replay --workers N`` splits one stream by agency over N pipelines; before each of
+        its events a pipeline is told the largest accepted event time of the whole stream so far, so its
+        watermark, its closed windows (and with them lateness and the amendment retention) are exactly
+        those of one pipeline reading the whole stream.
+        """
+        self._wm.observe(max_event_us)
+        wm_us = self._wm.value_us
+        result = StepResult()
+        if wm_us is None:
+            return result
+        before = self._panes.closed_until
+        if before is not None and (wm_us // US_PER_S) // self._pane_spec.step * self._pane_spec.step <= before:
+            return result  # nothing to close (hopping steps are multiples of the pane: nor there)
+        stores: list[WindowStore[Any]] = [self._panes, *self._hopping]
+        for store in stores:
+            if store.closed_until is None and not store.open:
+                # what the stream's first event set, before this partition had an event of its own
+                store.closed_until = (wm_us // US_PER_S) // store.spec.step * store.spec.step
+        self._close_windows(result, wm_us, [wm_us] * len(self._hopping))
+        if self._panes.closed_until != before:
+            self._evict()
+        return result
+
     # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -126,16 +126,36 @@ class BadInputWatch:
         return watched
 
     def observe(self, step: StepResult) -> None:
+        is_bad = self._dead_letters(step.dead_letters)
+        if not is_bad and step.processed is None and not step.duplicate:
+            return  # the closing step, or nothing read
+        self._count_line(is_bad)
+
+    def observe_pooled(self, lines: int, dead_letters: Sequence[tuple[int, DeadLetter]]) -> None:
+        """The same watch over a ``--workers N`` run: ``lines`` lines were read (each one step of one
+        pipeline), and every process's dead letters come tagged with the line they came from; in input
+        order they give the same counts, first bad lines and dead-letter file as one process."""
+        by_line: dict[int, list[DeadLetter]] = {}
+        for n, dl in sorted(dead_letters, key=lambda item: item[0]):  # stable: a line's own order kept
+            by_line.setdefault(n, []).append(dl)
+        for n in range(lines):
+            dls = by_line.pop(n, None)
+            self._count_line(self._dead_letters(dls) if dls else False)
+        for n in sorted(by_line):  # the closing step's: written, not counted
+            self._dead_letters(by_line[n])
+
+    def _dead_letters(self, dead_letters: Iterable[DeadLetter]) -> bool:
         is_bad = False
-        for dl in step.dead_letters:
+        for dl in dead_letters:
             if self.out is not None:
                 self.out.write(dead_letter_json(dl) + b"\n")
             if dl.reason != "late":
                 is_bad = True
                 if len(self.first_bad) < 10:
                     self.first_bad.append(f"{dl.source} ({dl.reason})")
-        if not is_bad and step.processed is None and not step.duplicate:
-            return  # the closing step, or nothing read
+        return is_bad
+
+    def _count_line(self, is_bad: bool) -> None:
         pending = self._pending
         pending[is_bad] += 1
         if is_bad:

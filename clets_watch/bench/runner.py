@@ -25,7 +25,8 @@ class BenchConfig:
     events: int = 200_000
     replay_events: int = 1_000_000
     latency_seconds: float = 30.0
-    latency_rate: float = 2000.0
+    latency_rate: float = 3200.0
+    replay_workers: tuple[int, ...] = (2,)  # `replay --workers N` runs besides the one-process replay
     classifier_events: int = 20_000
     seed: int = 2019
     cache_dir: Path = Path(".clets-watch/bench")
@@ -124,12 +125,17 @@ def run(config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, fil
             stages["replay"] = {"archive": str(path), "archive_bytes": path.stat().st_size}
             import processors.replay as replay_core
 
-            modes = ["parse", "pipeline"] + (["audit"] if hasattr(replay_core, "AuditTally") else [])
-            for mode in modes:
-                say(f"   replay: {mode} ...")
-                stages["replay"][mode] = run_stage(
+            modes: list[tuple[str, str, int]] = [("parse", "parse", 1), ("orjson", "orjson", 1),
+                                                 ("pipeline", "pipeline", 1)]
+            if hasattr(replay_core, "AuditTally"):
+                modes.append(("audit", "audit", 1))
+            modes += [(f"pipeline_workers{n}", "pipeline", n) for n in config.replay_workers if n > 1]
+            for name, mode, workers in modes:
+                say(f"   replay: {name} ...")
+                stages["replay"][name] = run_stage(
                     "clets_watch.bench.replay",
-                    ["--mode", mode, "--archive", str(path), "--events", str(config.replay_events)],
+                    ["--mode", mode, "--archive", str(path), "--events", str(config.replay_events),
+                     "--workers", str(workers)],
                     timeout=t * 4, env=env,
                 )
     finally:

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="events in the replay archive (default 1000000; --full makes it 10000000)")
     p.add_argument("--full", action="store_true", help="replay 10 million events (RSS at 1M and 10M)")
     p.add_argument("--latency-seconds", type=float, default=30.0, help="seconds of fixed-rate producing (default 30)")
-    p.add_argument("--latency-rate", type=float, default=2000.0, help="events per second while measuring latency (default 2000)")
+    p.add_argument("--latency-rate", type=float, default=3200.0,
+                   help="events per second while measuring latency (default 3200: 100x the statewide average)")
     p.add_argument("--seed", type=int, default=2019, help="simulator seed (default 2019)")
     p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (default: CLETS_WATCH_KAFKA_BOOTSTRAP)")
     p.add_argument("--db", help="database URL for the worker (default: a SQLite file in a temporary folder)")

@@ -4,6 +4,7 @@
                        [--rules FILE] [--json] [--dead-letters FILE]
     clets-watch replay --from-kafka [--topic T] [--bootstrap HOST:PORT] [--since TIME] [--until TIME] ...
     clets-watch replay ... --record [--run-id ID] [--note TEXT] [--db URL]
+    clets-watch replay ... --workers N     (N processes, split by agency, merged: the same output)
     clets-watch replay --diff RUN_A RUN_B [--db URL] [--json]      (a run id, or ``live``)
 
 Reads .jsonl / .jsonl.gz archives (one query event per line) as one stream — or a Kafka topic between
@@ -38,12 +39,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.cli import UserError
+from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import MissingPseudonymKey, get_settings
 from processors.agencies import RegistryError
 from processors.pipeline import Pipeline
 from processors.dead_letter_limit import DeadLetterLimit
+from processors.gc_tuning import freeze_gc, tune_gc
 from processors.replay import (
     ArchiveError,
     AuditTally,
@@ -54,6 +56,7 @@ from processors.replay import (
     replay_files,
     run_stream,
 )
+from processors.replay_pool import ReplayPoolError, run_pool
 from processors.rules.base import RuleConfigError
 
 _Sub = argparse._SubParsersAction
@@ -96,6 +99,9 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     rec.add_argument("--list-runs", action="store_true", help="list the recorded audit runs and exit")
     p.add_argument("--dead-letters", type=Path, metavar="FILE",
                    help="write every dead letter (reason, detail, file:line, payload) to FILE as JSON lines")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes to replay in, the stream split by agency (ORI) and merged exactly: the "
+                        "output is byte-identical to --workers 1 (default 1)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true",
@@ -118,6 +124,14 @@ def build_pipeline(args: argparse.Namespace) -> Pipeline:
 
 
 def _build(args: argparse.Namespace) -> tuple[Pipeline, str, bytes]:
+    pipeline, version, key, _factory = _build_with_factory(args)
+    return pipeline, version, key
+
+
+def _build_with_factory(args: argparse.Namespace) -> tuple[Pipeline, str, bytes, Callable[[], Pipeline]]:
+    """The pipeline, the policy version, the pseudonym key, and a function that builds another pipeline
+    like it (what each process of ``--workers N`` calls: registry, policy, key and the supervisors'
+    access decisions are read once, here)."""
     from processors.build import PipelineOverrides
     from processors.build import build_pipeline as build
     from processors.policy import PolicyError
@@ -141,7 +155,15 @@ def _build(args: argparse.Namespace) -> tuple[Pipeline, str, bytes]:
     except (RuleConfigError, ValueError) as exc:
         raise UserError(str(exc)) from None
     print(f"pseudonyms: {built.key_note}", file=sys.stderr)
-    return built.new(), str(built.policy.version), built.key
+    decisions = _access_decisions(args)
+
+    def factory() -> Pipeline:
+        pipeline = built.new()
+        for d in decisions:
+            pipeline.apply_decision(d)
+        return pipeline
+
+    return factory(), str(built.policy.version), built.key, factory
 
 
 def rules_version(pipeline: Pipeline) -> str:
@@ -381,8 +403,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     try:
         if store is not None and args.run_id and store.get_run(args.run_id) is not None:
             raise UserError(f"audit run {args.run_id!r} already exists in the database; choose another --run-id")
-        pipeline, policy_version, key = _build(args)
-        _apply_access_decisions(pipeline, args)
+        if args.workers < 1:
+            raise UserError(f"--workers must be at least 1, got {args.workers}")
+        pipeline, policy_version, key, factory = _build_with_factory(args)
         show = args.progress if args.progress is not None else sys.stderr.isatty()
         if args.from_kafka:
             settings = get_settings()
@@ -409,14 +432,28 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         except OSError as exc:
             raise UserError(f"cannot write --dead-letters {args.dead_letters}: {exc.strerror or exc}") from None
         watch = BadInputWatch(DeadLetterLimit(settings.dead_letter_max_ratio, settings.dead_letter_window), dl_out)
+        tune_gc()
+        freeze_gc()  # what start-up built stays out of the collector's sight
         try:
-            if store is None:
+            if args.workers > 1:
+                pooled = run_pool(lines, factory, args.workers, mode="result" if store is None else "tally",
+                                  config=pipeline.config)
+                for note in pooled.notes:
+                    print(f"warning: {note}", file=sys.stderr)
+                watch.observe_pooled(pooled.lines, pooled.dead_letters)  # the same limit and file as one process
+                if isinstance(pooled.merged, ReplayResult):
+                    result = pooled.merged
+                else:
+                    tally = pooled.merged
+            elif store is None:
                 result = ReplayResult()
                 result.stats = run_stream(lines, pipeline, watch.wrap(result.add))
             else:
                 tally = AuditTally()
                 tally.stats = run_stream(lines, pipeline, watch.wrap(tally.add))
         except ArchiveError as exc:
+            raise UserError(str(exc)) from None
+        except ReplayPoolError as exc:
             raise UserError(str(exc)) from None
         finally:
             progress.finish(done())
@@ -464,7 +501,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             store.close()
 
 
-def _apply_access_decisions(pipeline: Pipeline, args: argparse.Namespace) -> None:
+def _access_decisions(args: argparse.Namespace) -> list[Any]:
     """Supervisors' suspend/restore decisions from the database (``--access-decisions`` or, when it
     exists, the settings database): the pipeline applies the one in force at each event's time."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -474,28 +511,27 @@ def _apply_access_decisions(pipeline: Pipeline, args: argparse.Namespace) -> Non
 
     url = args.access_decisions
     if url == "none":
-        return
+        return []
     if url is None:
         url = args.db or get_settings().database_url
         path = sqlite_path(url)
         if path is not None and not path.exists():
-            return
+            return []
     try:
         sink = DatabaseSink(url, create=False)
         try:
             if sink.schema_revision() is None:
-                return
+                return []
             decisions = load_decisions(sink)
         finally:
             sink.close()
     except (SQLAlchemyError, SinkError) as exc:
         if args.access_decisions is None:
-            return  # a database without the decisions table (an older schema): none to apply
+            return []  # a database without the decisions table (an older schema): none to apply
         raise UserError(f"cannot read access decisions from {url}: {exc}") from None
-    for d in decisions:
-        pipeline.apply_decision(d)
     if decisions:
         print(f"access decisions: {len(decisions)} applied by event time", file=sys.stderr)
+    return list(decisions)
 
 
 def _open_store(args: argparse.Namespace) -> Any:
@@ -603,7 +639,7 @@ def write_summary(result: ReplayResult, out: IO[str]) -> None:
             out.write(f"{a.window_start:<21} {a.severity:<9} {a.rule:<22} {a.ori:<10} {summary}{status}\n")
     if result.recommendations:
         out.write("\naccess recommendations:\n")
-        for rec in result.recommendations:
+        for rec in sorted(result.recommendations, key=lambda r: r.ori):  # per agency: same for any --workers
             out.write(f"  {rec.ori} {rec.previous} -> {rec.level}: {rec.action} (alerts: {', '.join(rec.alert_ids)})\n")
 
 

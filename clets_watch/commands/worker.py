@@ -114,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app(settings, runtime_factory=lambda: runtime)
     logging.getLogger("faust").setLevel(logging.WARNING)
+    from processors.gc_tuning import freeze_gc, tune_gc
+
+    tune_gc()
+    freeze_gc()  # policy, registry, rules and Faust's modules: built once, never garbage
     worker = faust.Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

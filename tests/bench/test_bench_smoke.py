@@ -40,7 +40,7 @@ def test_bench_smoke_run_measures_every_stage(kafka_bootstrap: str, tmp_path: Pa
     lat = s["latency"]
     assert lat["events"] == 3000 and lat["alerts"] > 0
     assert 0 < lat["p50_seconds"] <= lat["p99_seconds"] <= lat["max_seconds"]
-    for mode in ("parse", "pipeline"):
+    for mode in ("parse", "orjson", "pipeline", "pipeline_workers2"):
         assert s["replay"][mode]["events"] == 5000
         assert s["replay"][mode]["events_per_second"] > 0
         assert s["replay"][mode]["memory"][-1]["rss_kib"] > 0
@@ -52,6 +52,8 @@ def test_bench_smoke_run_measures_every_stage(kafka_bootstrap: str, tmp_path: Pa
     assert results["machine"]["cpus"] >= 1
     table = report.render(results)
     assert "clets-watch live" in table and "quixstreams" in table
+    assert "orjson.loads" in table and "replay --workers 2" in table
+    assert s["replay"]["pipeline_workers2"]["events_processed"] == s["replay"]["pipeline"]["events"]
 
     out = tmp_path / "results.json"
     report.write_results(results, out)

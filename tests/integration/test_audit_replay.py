@@ -81,4 +81,16 @@ def test_kafka_range_replay_equals_the_archive_replay(
     assert diff.identical, diff.to_json()
     assert counts_a == counts_k
     assert {x["evidence"]["offsets"][0].split("/")[0] for x in k if x["evidence"]["offsets"]} == {topic}
+
+    # the same range over two processes (split by agency): the same run
+    summary2 = json.loads(cli(
+        "--from-kafka", "--topic", topic, "--bootstrap", kafka_bootstrap, "--since", "2018-01-01",
+        "--until", "2019-01-01", "--record", "--run-id", "from-kafka-2", "--db", db, "--json", "--no-progress",
+        "--workers", "2",
+    ))
+    assert summary2["counts"] == summary["counts"]
+    with AuditStore(db) as store:
+        assert store.diff("from-kafka", "from-kafka-2").identical
+        assert store.verdict_counts("from-kafka-2") == counts_k
+        assert store.alert_lines("from-kafka-2") == store.alert_lines("from-kafka")
     get_settings.cache_clear()

@@ -81,6 +81,18 @@ def test_empty_windows_are_yielded_only_while_wanted() -> None:
     assert store.closed_until == 660
 
 
+def test_one_jump_of_the_watermark_closes_the_same_windows_as_small_steps() -> None:
+    """A silence is wanted only once it has lasted a while (as flatline's): the start after an unwanted
+    one must still be asked, or a watermark that moves ten windows at once would skip it."""
+
+    def closed_by(limits: list[int]) -> list[int]:
+        store: WindowStore[list[str]] = WindowStore(WindowSpec(60), list)
+        store.state(0, "A").append("x")
+        return [c.start for limit in limits for c in store.close_until(us(limit), include_empty=lambda s: s >= 300)]
+
+    assert closed_by([660]) == closed_by(list(range(60, 661, 60))) == [0, 300, 360, 420, 480, 540, 600]
+
+
 def test_hopping_store_closes_overlapping_windows() -> None:
     store: WindowStore[list[int]] = WindowStore(WindowSpec(120, 60), list)
     for t in (10, 70, 130):
