@@ -509,11 +509,11 @@ def _access_decisions(args: argparse.Namespace) -> list[Any]:
     from sinks.access_decisions import load_decisions
     from sinks.db import DatabaseSink, SinkError, sqlite_path
 
-    url = args.access_decisions
+    url = getattr(args, "access_decisions", None)  # build_pipeline(args) may be given only the pipeline's flags
     if url == "none":
         return []
     if url is None:
-        url = args.db or get_settings().database_url
+        url = getattr(args, "db", None) or get_settings().database_url
         path = sqlite_path(url)
         if path is not None and not path.exists():
             return []
@@ -526,7 +526,7 @@ def _access_decisions(args: argparse.Namespace) -> list[Any]:
         finally:
             sink.close()
     except (SQLAlchemyError, SinkError) as exc:
-        if args.access_decisions is None:
+        if getattr(args, "access_decisions", None) is None:
             return []  # a database without the decisions table (an older schema): none to apply
         raise UserError(f"cannot read access decisions from {url}: {exc}") from None
     if decisions:
