@@ -143,6 +143,10 @@ class Reading:
     licence_words: frozenset[str] = frozenset()  # license, lic, permit...
     driving_words: frozenset[str] = frozenset()  # "no lic", "dl lic", "susp lic": a driving licence (traffic)
     ncj_acts: frozenset[str] = frozenset()  # permit, renewal, background...: a non-CJ act an offence cannot erase
+    weak_ncj_acts: frozenset[str] = frozenset()  # license, lic, clearance...: an act only with no criminal business
+    criminal_process: frozenset[str] = frozenset()  # booking, surrender, informant, warrant, report...
+    private_places: frozenset[str] = frozenset()  # gym, church, craigslist: personal only about a person met there
+    acquaintances: frozenset[str] = frozenset()  # girl, guy, member, seller: a person met in private life
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,10 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     licence_words: list[Word] = []
     driving_words: list[Word] = []
     ncj_acts: list[Word] = []
+    weak_ncj_acts: list[Word] = []
+    criminal_process: list[Word] = []
+    private_places: list[Word] = []
+    acquaintances: list[Word] = []
 
 
 class PolicySpec(msgspec.Struct, **_Strict):

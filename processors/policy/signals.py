@@ -197,7 +197,7 @@ class SignalReader:
 
         def found(m: re.Match[str]) -> str:
             alias = m.group("a1") or m.group("a2")
-            section = (m.group("n1") or m.group("n2") or m.group("n3")).lower()
+            section = (m.group("n1") or m.group("n2") or m.group("n3") or m.group("n4")).lower()
             subs = "".join(_SUB_RE.findall(m.group(0)))
             if alias is None:
                 rows = table.lookup_bare(section)
@@ -299,13 +299,22 @@ class SignalReader:
         """Non-criminal-justice hits that stand (precedence, domain.md): a non-CJ *act* (permit, licence,
         renewal, background, screening) is not erased by an offence written apart ("CCW renewal - prior 245"),
         only by one in the same phrase ("building permit fraud") or a case party ("work permit found on
-        arrestee"); a non-CJ *party* word (employee, tenant, tow truck driver) gives way to any offence, case
-        party or call type ("employee theft 487", "tow truck driver collision")."""
+        arrestee"); a non-CJ *party* word (employee, tenant, tow truck driver, bail agent) gives way to any
+        offence, case party, call type or criminal-justice context ("employee theft 487", "tow truck driver
+        collision", "bail agent surrender, verify wt"), and so does a weak act (``reading.weak_ncj_acts``: a bare
+        licence word, clearance), which is a purpose cue only where no criminal business is written."""
         if not any(h.kind == "non_criminal_justice" for h in hits):
             return hits
         r = self._reading
         role = any(t in r.case_roles or t in r.call_types for t in flat)
-        act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        # criminal business written: an offence, a case party, or criminal-justice context (warrant, booking,
+        # report, a code section). Beside it a weak act (a bare licence word, clearance) is not a purpose cue:
+        # "no CA DL 12500 - lic in Mexico" is a licence offence, "release clearance - wts" a jail release.
+        business = (offence or role
+                    or any(t in r.criminal_process or self._synonyms.get(t) in r.criminal_process for t in flat)
+                    or any(h.indicator in ("STATUTE-UNKNOWN", "STATUTE-NONCRIMINAL") for h in hits))
+        act = any(a in r.ncj_acts and not (business and a in r.weak_ncj_acts)
+                  for t in flat for a in (t, self._synonyms.get(t)))
         offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
         kept = []
         for h in hits:
@@ -313,7 +322,7 @@ class SignalReader:
                 kept.append(h)
                 continue
             if not act:
-                if not (offence or role):
+                if not business:
                     kept.append(h)
                 continue
             if role:
@@ -392,11 +401,17 @@ class SignalReader:
                     hit("INTENT", tok if tok in r.personal_intent else f"{tok} {nxt}")
                 elif tok in r.public_figures and not official:
                     hit("PUBLIC-FIGURE", tok)
+                elif (not official and (tok in r.private_places or (nxt is not None and f"{tok} {nxt}"
+                                                                     in r.private_places))
+                      and any(t in r.acquaintances for t in flat)):
+                    hit("ACQUAINTANCE", tok if tok in r.private_places else f"{tok} {nxt}")
         return out
 
     def _relation(self, tok: str) -> bool:
         """A relation word, exactly or with a typo (``feiend``); memoized through the relation vocabulary."""
-        return tok in self._reading.relations or bool(self._relations.match(tok))
+        relations = self._reading.relations
+        return (tok in relations or bool(self._relations.match(tok))
+                or (len(tok) > 3 and tok[-1] == "s" and tok[:-1] in relations))  # "sons new gf": possessive
 
     def _informative(self, toks: Sequence[str]) -> bool:
         """Whether a reason says anything: a word or abbreviation (two letters or more, not one letter repeated,
@@ -578,4 +593,7 @@ def _statute_regex(policy: Policy) -> re.Pattern[str] | None:
         rf"(?<![a-z0-9])(?P<a1>{alt})\s*(?:§+|sec\.?|section)?\s*(?P<n1>{_SECTION})(?![0-9]){_SUBSECTIONS}"
         rf"|(?<![a-z0-9.])(?:§\s*)?(?P<n2>{_SECTION})(?![0-9]){_SUBSECTIONS}\s*(?P<a2>{alt})(?![a-z0-9])"
         rf"|(?<![a-z0-9.])(?P<n3>\d{{3,6}}(?:\.\d{{1,4}})?[a-z]?)(?:\s?\([a-z0-9]{{1,4}}\))+"
+        # four or five digits with a subsection letter glued on ("21461a", "4000a"): a code section, never an
+        # A-number marker or a word
+        rf"|(?<![a-z0-9.])(?P<n4>\d{{4,5}})[a-z](?![a-z0-9])"
     )
