@@ -1,0 +1,110 @@
+"""Issue 12, round 2: `prohibited` needs a clear cue (precision first).
+
+A weak cue never yields `prohibited` on its own; a non-criminal-justice purpose needs a purpose-of-the-query
+cue, never a licence offence or a criminal-process word; personal use needs a relation to the operator or an
+explicit intent. The phrasings here are written for these tests, not copied from the development sets.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from processors.policy import load_policy
+from processors.policy.signals import SignalReader
+from tests.processors.policy.test_reading import ERO, classify, outcome
+
+READER = SignalReader(load_policy())
+
+
+@pytest.mark.parametrize("reason", [
+    "no lic, driver from Guatemala",
+    "mx DL, 12500 no valid CA lic",
+    "drivers license from Mexico, TS",
+    "lic suspended, 14601",
+    "DL shows lic revoked, 14601.1 - tow",
+])
+def test_a_licence_offence_or_a_drivers_document_is_not_a_licensing_purpose(reason: str) -> None:
+    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize("reason", [
+    "bail agent verify wt",
+    "booking - fingerprint, name chk",
+    "pawnbroker rpt - serial chk on drill",
+    "CI vetting, informant history",
+    "jail release clearance - wts",
+])
+def test_a_party_word_or_weak_act_gives_way_to_criminal_process(reason: str) -> None:
+    assert outcome(reason, mt="QH", code="C") == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize("reason", [
+    "applicant for CCW",
+    "CCW wants check",
+    "volunteer - youth league coach",
+    "security clearance for new dispatcher",
+    "tenant screening",
+])
+def test_a_purpose_of_the_query_is_still_non_criminal_justice(reason: str) -> None:
+    assert outcome(reason, mt="QH", code="C") == ("prohibited", "non_criminal_justice")
+
+
+@pytest.mark.parametrize("reason", [
+    "stolen bike from church parking lot",
+    "burglary at the gym lockers",
+    "phone sold on offerup, serial chk",
+    "turned self in on bench wt",
+    "self surrender on warrant",
+    "domestic - my ex partner's case",
+    "chequeo de bienestar, persona mayor",
+])
+def test_places_and_surrenders_are_not_personal_use(reason: str) -> None:
+    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize("reason", [
+    "girl from the gym",
+    "guy selling a car on craigslist",
+    "softball team member",
+    "my sons new gf",
+    "daughters boyfriend",
+])
+def test_a_person_met_in_private_life_or_a_relation_is_personal(reason: str) -> None:
+    assert outcome(reason) == ("prohibited", "non_criminal_justice")
+
+
+@pytest.mark.parametrize("reason", [
+    "subj fled on foot, wt?",
+    "susp flee on foot from stop",
+    "parolee absconded, last known addr",
+    "parole absconder, wt confirm",
+    "absconding from probation",
+])
+def test_weak_words_of_flight_are_criminal_justice(reason: str) -> None:
+    assert outcome(reason, mt="QW") == ("allowed", "criminal_justice")
+
+
+def test_absconder_alone_or_named_as_an_immigration_fugitive_is_enforcement() -> None:
+    assert outcome("absconder") == ("prohibited", "immigration_enforcement")
+    assert outcome("ISAP absconder, locate") == ("prohibited", "immigration_enforcement")
+    assert outcome("parole absconder") == ("allowed", "criminal_justice")
+
+
+def test_a_held_down_key_is_squeezed_only_onto_a_real_length_word() -> None:
+    assert READER.vocabulary.match("foot") == frozenset()  # not "fot"
+    assert READER.vocabulary.match("alienn") == READER.vocabulary.match("alien")
+
+
+@pytest.mark.parametrize("reason", ["21461a no right on red", "4000a no reg", "22450a ran stop sign, no lic"])
+def test_a_subsection_letter_glued_to_digits_is_a_code_section(reason: str) -> None:
+    sig = READER.read(reason)
+    assert sig.statutes, reason
+    assert not sig.of("immigration"), reason
+    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
+def test_a_strong_cue_keeps_its_precedence_beside_an_offence() -> None:
+    assert outcome("459 susp, also wanted by immigration") == ("prohibited", "immigration_enforcement")
+    assert outcome("DUI 23152, ICE detainer lodged") == ("prohibited", "immigration_enforcement")
+    assert classify("removed in absentia, locate").purpose == "immigration_enforcement"
+    assert classify("459 burglary", ori=ERO).purpose == "criminal_justice"
