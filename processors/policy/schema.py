@@ -79,6 +79,7 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     ncj_acts: list[Word] = []
     weak_ncj_acts: list[Word] = []
     criminal_process: list[Word] = []
+    traffic_words: list[Word] = []
     private_places: list[Word] = []
     acquaintances: list[Word] = []
 

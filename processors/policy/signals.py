@@ -254,12 +254,16 @@ class SignalReader:
 
     def _licences(self, toks: Sequence[str]) -> list[Hit]:
         """``<occupation> license|permit`` (``locksmith license``, ``bingo lic``, ``alarm co. permit``) is a
-        licensing purpose (POL-3) unless the word before it is about driving (``no lic``, ``dl lic``)."""
+        licensing purpose (POL-3) unless the word before it is about driving (``no lic``, ``dl lic``) or the
+        reason speaks of driving anywhere (``reading.traffic_words``: ``operator license A765 suspended``)."""
         r = self._reading
-        out = []
+        out: list[Hit] = []
+        traffic = any(t in r.traffic_words for t in toks)  # "mexican DL, no CA lic": a driver's licence
         for i in range(1, len(toks)):
             tok, prev = toks[i], toks[i - 1]
             if tok not in r.licence_words or prev in r.driving_words or prev in self.policy.fillers:
+                continue
+            if traffic and tok in r.weak_ncj_acts:  # a licence, not a permit ("food truck permit - vendor DL")
                 continue
             if not prev.isalpha() or len(prev) < 2:
                 continue

@@ -22,6 +22,8 @@ READER = SignalReader(load_policy())
     "drivers license from Mexico, TS",
     "lic suspended, 14601",
     "DL shows lic revoked, 14601.1 - tow",
+    "guatemalan DL, no CA lic, TS",
+    "operator license B1234567 suspended",
 ])
 def test_a_licence_offence_or_a_drivers_document_is_not_a_licensing_purpose(reason: str) -> None:
     assert outcome(reason) == ("allowed", "criminal_justice")
@@ -108,3 +110,7 @@ def test_a_strong_cue_keeps_its_precedence_beside_an_offence() -> None:
     assert outcome("DUI 23152, ICE detainer lodged") == ("prohibited", "immigration_enforcement")
     assert classify("removed in absentia, locate").purpose == "immigration_enforcement"
     assert classify("459 burglary", ori=ERO).purpose == "criminal_justice"
+
+
+def test_a_permit_beside_a_drivers_licence_is_still_a_permit() -> None:
+    assert outcome("ice cream truck permit - vendor DL", mt="DNQ") == ("prohibited", "non_criminal_justice")
