@@ -114,3 +114,8 @@ def test_a_strong_cue_keeps_its_precedence_beside_an_offence() -> None:
 
 def test_a_permit_beside_a_drivers_licence_is_still_a_permit() -> None:
     assert outcome("ice cream truck permit - vendor DL", mt="DNQ") == ("prohibited", "non_criminal_justice")
+
+
+def test_immigration_words_naming_a_protest_describe_a_policing_event() -> None:
+    assert outcome("immigrant rights rally, crowd control") == ("allowed", "criminal_justice")
+    assert outcome("ERO target, protest") == ("prohibited", "immigration_enforcement")
