@@ -119,3 +119,7 @@ def test_a_permit_beside_a_drivers_licence_is_still_a_permit() -> None:
 def test_immigration_words_naming_a_protest_describe_a_policing_event() -> None:
     assert outcome("immigrant rights rally, crowd control") == ("allowed", "criminal_justice")
     assert outcome("ERO target, protest") == ("prohibited", "immigration_enforcement")
+
+
+def test_a_federal_escape_section_documents_a_criminal_case_at_an_immigration_component() -> None:
+    assert classify("escape 18 USC 751 from transport", ori=ERO).purpose == "criminal_justice"

@@ -30,7 +30,7 @@ FLOORS = {
     "phrasings_v1.jsonl": (300, 0.99, 0.99, 0.99, 0.98),
     "phrasings_v2.jsonl": (150, 0.97, 0.97, 0.99, 0.95),
     "dev_set_A.jsonl": (600, 0.99, 0.99, 0.99, 0.98),
-    "dev_set_B.jsonl": (550, 0.96, 0.97, 0.99, 0.95),
+    "dev_set_B.jsonl": (550, 0.96, 0.97, 0.99, 0.95),  # measured 0.9693 / 0.9729 / 0.9962 / 0.9522
 }
 # false-alarm sets: plain criminal justice only: (min rows, purpose accuracy, most rows that may be prohibited)
 FALSE_ALARM_FLOORS = {
