@@ -148,6 +148,9 @@ class Reading:
     traffic_words: frozenset[str] = frozenset()  # dl, driver, ts...: any licence word beside one is a driver's
     private_places: frozenset[str] = frozenset()  # gym, church, craigslist: personal only about a person met there
     acquaintances: frozenset[str] = frozenset()  # girl, guy, member, seller: a person met in private life
+    incident_verbs: frozenset[str] = frozenset()  # took, bit, ran away...: a third-person relation in an incident
+    not_events: frozenset[str] = frozenset()  # married, divorced...: -ed words that tell no event
+    favour_verbs: frozenset[str] = frozenset()  # wants, asked...: a relation asking is a favour, not an incident
 
 
 @dataclass(frozen=True, slots=True)

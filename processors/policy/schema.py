@@ -82,6 +82,9 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     traffic_words: list[Word] = []
     private_places: list[Word] = []
     acquaintances: list[Word] = []
+    incident_verbs: list[Word] = []
+    not_events: list[Word] = []
+    favour_verbs: list[Word] = []
 
 
 class PolicySpec(msgspec.Struct, **_Strict):

@@ -369,6 +369,9 @@ class SignalReader:
             return []
         out: list[Hit] = []
         official = offence or context
+        # the reason tells an event: a relation in the third person is then a party of it, not the operator's
+        incident = any(t in r.incident_verbs or (len(t) > 4 and t.endswith("ed") and t not in r.not_events)
+                       for t in flat)
 
         def hit(why: str, matched: str) -> None:
             out.append(Hit(f"PERSONAL-{why}", "personal", "strong", matched, "reason"))
@@ -392,6 +395,8 @@ class SignalReader:
                 elif self._relation(tok):
                     if prev in r.first_person:
                         continue  # read with the first person above
+                    if incident and nxt not in r.favour_verbs:
+                        continue
                     if nxt == "s":  # a relation's possession or person: "wife's coworker"
                         if not official:
                             hit("RELATION", f"{tok}'s")

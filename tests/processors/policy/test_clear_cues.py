@@ -123,3 +123,20 @@ def test_immigration_words_naming_a_protest_describe_a_policing_event() -> None:
 
 def test_a_federal_escape_section_documents_a_criminal_case_at_an_immigration_component() -> None:
     assert classify("escape 18 USC 751 from transport", ori=ERO).purpose == "criminal_justice"
+
+
+@pytest.mark.parametrize("reason", [
+    "husband took wife's car",
+    "neighbor's dog bit child",
+    "daughter ran away",
+    "nephew overdose, narcan admin",
+    "neighbors feuding",
+])
+def test_a_relation_in_the_third_person_telling_an_event_is_a_party(reason: str) -> None:
+    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize("reason", ["cousin asked about her new bf", "buddy wants to know who hit his car",
+                                    "stepmom divorced, new husband - who is he"])
+def test_a_relation_asking_is_a_favour_even_beside_an_event(reason: str) -> None:
+    assert outcome(reason) == ("prohibited", "non_criminal_justice")
