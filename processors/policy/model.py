@@ -130,6 +130,7 @@ class Reading:
     property_words: frozenset[str] = frozenset()  # stolen, lost, found, wallet: the document is property
     protective_orders: frozenset[str] = frozenset()  # "final order of protection": an RO, not removal
     capital_abbreviations: Mapping[str, str] = field(default_factory=dict)  # "FOR" -> final order of removal
+    phrase_abbreviations: Mapping[str, str] = field(default_factory=dict)  # "notice to appear" -> nta
     call_types: frozenset[str] = frozenset()  # dispute, standby...: non-CJ party words name a call's parties
     case_roles: frozenset[str] = frozenset()  # victim, suspect, rp... : a relation word names a case party
     first_person: frozenset[str] = frozenset()  # my, mi, me, self, own

@@ -63,6 +63,7 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     case_roles: list[Word] = []
     call_types: list[Word] = []
     capital_abbreviations: dict[str, str] = {}
+    phrase_abbreviations: dict[str, str] = {}
     protective_orders: list[Word] = []
     documents: list[Word] = []
     property_words: list[Word] = []

@@ -119,6 +119,10 @@ class SignalReader:
         # after has/had/now/with/on/active/prior
         self._capitals = (re.compile(r"(^\s*|[,;:(/-]\s*|\b(?:has|had|now|with|w/|on|active|prior|outstanding)\s+)("
                                      + "|".join(map(re.escape, caps)) + r")(?![A-Za-z0-9])") if caps else None)
+        abbreviations = policy.reading.phrase_abbreviations
+        self._abbreviations = (re.compile(r"(?<![a-z0-9])(" + "|".join(
+            r"\s+".join(map(re.escape, k.split())) for k in sorted(abbreviations, key=len, reverse=True))
+            + r")(?![a-z0-9])") if abbreviations else None)
         self._relations = Vocabulary(sorted(policy.reading.relations), exclude=policy.fuzzy_exclude)
         self._statute_re = _statute_regex(policy)
         self._aliases = {k.replace(" ", ""): v for k, v in policy.statutes.aliases.items()}
@@ -129,6 +133,9 @@ class SignalReader:
             caps = self._reading.capital_abbreviations
             reason = self._capitals.sub(lambda m: f"{m.group(1)} {caps[m.group(2)]} ", reason)
         original = text = normalize(reason)
+        if self._abbreviations is not None:  # "notice to appear" is read as "nta", with that word's other senses
+            abbreviations = self._reading.phrase_abbreviations
+            text = self._abbreviations.sub(lambda m: abbreviations[" ".join(m.group(1).split())], text)
         if "/" in text:  # "t/s", "w/o": letters on both sides of a slash are one abbreviation
             text = _SLASHED_LETTERS.sub(r"\1\2", text)
         if "o" in text and any(c.isdigit() for c in text):  # "I-2O5": the letter O typed for a zero

@@ -140,3 +140,20 @@ def test_a_relation_in_the_third_person_telling_an_event_is_a_party(reason: str)
                                     "stepmom divorced, new husband - who is he"])
 def test_a_relation_asking_is_a_favour_even_beside_an_event(reason: str) -> None:
     assert outcome(reason) == ("prohibited", "non_criminal_justice")
+
+
+@pytest.mark.parametrize("reason", [
+    "detainer from Kern Co for 459 wt",
+    "final order of GVRO served",
+    "ICE - in case emerg contact",
+    "alien registration card found in property",
+    "Notice to appear traffic 40500",
+])
+def test_everyday_senses_of_immigration_words(reason: str) -> None:
+    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize("reason", ["notice to appear, immigration court", "ICE detainer lodged at county jail",
+                                    "detainer declined by jail, locate"])
+def test_their_immigration_senses_stay(reason: str) -> None:
+    assert outcome(reason) == ("prohibited", "immigration_enforcement")
