@@ -146,6 +146,8 @@ class Reading:
     ncj_acts: frozenset[str] = frozenset()  # permit, renewal, background...: a non-CJ act an offence cannot erase
     weak_ncj_acts: frozenset[str] = frozenset()  # license, lic, clearance...: an act only with no criminal business
     criminal_process: frozenset[str] = frozenset()  # booking, surrender, informant, warrant, report...
+    licence_states: frozenset[str] = frozenset()  # revoked, suspended...: a licence beside an offence is its subject
+    licence_documents: frozenset[str] = frozenset()  # permit, license, ccw: the acts that a licence state undoes
     traffic_words: frozenset[str] = frozenset()  # dl, driver, ts...: any licence word beside one is a driver's
     private_places: frozenset[str] = frozenset()  # gym, church, craigslist: personal only about a person met there
     acquaintances: frozenset[str] = frozenset()  # girl, guy, member, seller: a person met in private life

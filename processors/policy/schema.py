@@ -80,6 +80,8 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     ncj_acts: list[Word] = []
     weak_ncj_acts: list[Word] = []
     criminal_process: list[Word] = []
+    licence_states: list[Word] = []
+    licence_documents: list[Word] = []
     traffic_words: list[Word] = []
     private_places: list[Word] = []
     acquaintances: list[Word] = []

@@ -326,6 +326,9 @@ class SignalReader:
                     or any(h.indicator in ("STATUTE-UNKNOWN", "STATUTE-NONCRIMINAL") for h in hits))
         act = any(a in r.ncj_acts and not (business and a in r.weak_ncj_acts)
                   for t in flat for a in (t, self._synonyms.get(t)))
+        if act and offence and any(t in r.licence_states for t in flat):  # "permit revoked, 29800 poss"
+            act = any(a in r.ncj_acts and a not in r.licence_documents and a not in r.weak_ncj_acts
+                      for t in flat for a in (t, self._synonyms.get(t)))
         offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
         kept = []
         for h in hits:

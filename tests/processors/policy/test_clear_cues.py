@@ -157,3 +157,10 @@ def test_everyday_senses_of_immigration_words(reason: str) -> None:
                                     "detainer declined by jail, locate"])
 def test_their_immigration_senses_stay(reason: str) -> None:
     assert outcome(reason) == ("prohibited", "immigration_enforcement")
+
+
+def test_a_revoked_licence_beside_an_offence_is_the_offences_subject() -> None:
+    assert outcome("permit to carry revoked, 29800 poss") == ("allowed", "criminal_justice")
+    assert outcome("CCW expired, renewal app, old 23152", mt="QH", code="C") == (
+        "prohibited", "non_criminal_justice")
+    assert outcome("bg check on person of interest, 187", mt="QH", code="C") == ("allowed", "criminal_justice")
