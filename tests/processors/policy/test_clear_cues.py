@@ -164,3 +164,18 @@ def test_a_revoked_licence_beside_an_offence_is_the_offences_subject() -> None:
     assert outcome("CCW expired, renewal app, old 23152", mt="QH", code="C") == (
         "prohibited", "non_criminal_justice")
     assert outcome("bg check on person of interest, 187", mt="QH", code="C") == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize("reason", [
+    "no tiene papeles del carro",
+    "papeles del vehiculo vencidos",
+    "checar licencia, conductor sin papeles del carro",
+    "mujer golpeada, esposo huyo",
+    "senor mayor desaparecido",
+])
+def test_spanish_plain_criminal_justice(reason: str) -> None:
+    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
+def test_spanish_papers_of_a_person_are_still_immigration() -> None:
+    assert outcome("sin papeles, verificar") == ("prohibited", "immigration_enforcement")
