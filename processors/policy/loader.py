@@ -207,9 +207,12 @@ class _Builder:
         def words(key: str) -> frozenset[str]:
             return frozenset(" ".join(normalize(str(w)).split()) for w in raw.get(key, []))
 
-        fields = {name: words(name) for name in Reading.__dataclass_fields__ if name != "capital_abbreviations"}
+        maps = ("capital_abbreviations", "phrase_abbreviations")
+        fields = {name: words(name) for name in Reading.__dataclass_fields__ if name not in maps}
         capitals = {str(k): str(v) for k, v in (raw.get("capital_abbreviations") or {}).items()}
-        return Reading(capital_abbreviations=capitals, **fields)
+        phrases = {" ".join(str(k).lower().split()): str(v).lower()
+                   for k, v in (raw.get("phrase_abbreviations") or {}).items()}
+        return Reading(capital_abbreviations=capitals, phrase_abbreviations=phrases, **fields)
 
     def patterns(self, raw: Any, where: str) -> tuple[re.Pattern[str], ...]:
         out = []

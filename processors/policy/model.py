@@ -130,6 +130,7 @@ class Reading:
     property_words: frozenset[str] = frozenset()  # stolen, lost, found, wallet: the document is property
     protective_orders: frozenset[str] = frozenset()  # "final order of protection": an RO, not removal
     capital_abbreviations: Mapping[str, str] = field(default_factory=dict)  # "FOR" -> final order of removal
+    phrase_abbreviations: Mapping[str, str] = field(default_factory=dict)  # "notice to appear" -> nta
     call_types: frozenset[str] = frozenset()  # dispute, standby...: non-CJ party words name a call's parties
     case_roles: frozenset[str] = frozenset()  # victim, suspect, rp... : a relation word names a case party
     first_person: frozenset[str] = frozenset()  # my, mi, me, self, own
@@ -143,6 +144,16 @@ class Reading:
     licence_words: frozenset[str] = frozenset()  # license, lic, permit...
     driving_words: frozenset[str] = frozenset()  # "no lic", "dl lic", "susp lic": a driving licence (traffic)
     ncj_acts: frozenset[str] = frozenset()  # permit, renewal, background...: a non-CJ act an offence cannot erase
+    weak_ncj_acts: frozenset[str] = frozenset()  # license, lic, clearance...: an act only with no criminal business
+    criminal_process: frozenset[str] = frozenset()  # booking, surrender, informant, warrant, report...
+    licence_states: frozenset[str] = frozenset()  # revoked, suspended...: a licence beside an offence is its subject
+    licence_documents: frozenset[str] = frozenset()  # permit, license, ccw: the acts that a licence state undoes
+    traffic_words: frozenset[str] = frozenset()  # dl, driver, ts...: any licence word beside one is a driver's
+    private_places: frozenset[str] = frozenset()  # gym, church, craigslist: personal only about a person met there
+    acquaintances: frozenset[str] = frozenset()  # girl, guy, member, seller: a person met in private life
+    incident_verbs: frozenset[str] = frozenset()  # took, bit, ran away...: a third-person relation in an incident
+    not_events: frozenset[str] = frozenset()  # married, divorced...: -ed words that tell no event
+    favour_verbs: frozenset[str] = frozenset()  # wants, asked...: a relation asking is a favour, not an incident
 
 
 @dataclass(frozen=True, slots=True)

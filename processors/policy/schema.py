@@ -63,6 +63,7 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     case_roles: list[Word] = []
     call_types: list[Word] = []
     capital_abbreviations: dict[str, str] = {}
+    phrase_abbreviations: dict[str, str] = {}
     protective_orders: list[Word] = []
     documents: list[Word] = []
     property_words: list[Word] = []
@@ -77,6 +78,16 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     licence_words: list[Word] = []
     driving_words: list[Word] = []
     ncj_acts: list[Word] = []
+    weak_ncj_acts: list[Word] = []
+    criminal_process: list[Word] = []
+    licence_states: list[Word] = []
+    licence_documents: list[Word] = []
+    traffic_words: list[Word] = []
+    private_places: list[Word] = []
+    acquaintances: list[Word] = []
+    incident_verbs: list[Word] = []
+    not_events: list[Word] = []
+    favour_verbs: list[Word] = []
 
 
 class PolicySpec(msgspec.Struct, **_Strict):

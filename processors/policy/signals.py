@@ -119,6 +119,10 @@ class SignalReader:
         # after has/had/now/with/on/active/prior
         self._capitals = (re.compile(r"(^\s*|[,;:(/-]\s*|\b(?:has|had|now|with|w/|on|active|prior|outstanding)\s+)("
                                      + "|".join(map(re.escape, caps)) + r")(?![A-Za-z0-9])") if caps else None)
+        abbreviations = policy.reading.phrase_abbreviations
+        self._abbreviations = (re.compile(r"(?<![a-z0-9])(" + "|".join(
+            r"\s+".join(map(re.escape, k.split())) for k in sorted(abbreviations, key=len, reverse=True))
+            + r")(?![a-z0-9])") if abbreviations else None)
         self._relations = Vocabulary(sorted(policy.reading.relations), exclude=policy.fuzzy_exclude)
         self._statute_re = _statute_regex(policy)
         self._aliases = {k.replace(" ", ""): v for k, v in policy.statutes.aliases.items()}
@@ -129,6 +133,9 @@ class SignalReader:
             caps = self._reading.capital_abbreviations
             reason = self._capitals.sub(lambda m: f"{m.group(1)} {caps[m.group(2)]} ", reason)
         original = text = normalize(reason)
+        if self._abbreviations is not None:  # "notice to appear" is read as "nta", with that word's other senses
+            abbreviations = self._reading.phrase_abbreviations
+            text = self._abbreviations.sub(lambda m: abbreviations[" ".join(m.group(1).split())], text)
         if "/" in text:  # "t/s", "w/o": letters on both sides of a slash are one abbreviation
             text = _SLASHED_LETTERS.sub(r"\1\2", text)
         if "o" in text and any(c.isdigit() for c in text):  # "I-2O5": the letter O typed for a zero
@@ -197,7 +204,7 @@ class SignalReader:
 
         def found(m: re.Match[str]) -> str:
             alias = m.group("a1") or m.group("a2")
-            section = (m.group("n1") or m.group("n2") or m.group("n3")).lower()
+            section = (m.group("n1") or m.group("n2") or m.group("n3") or m.group("n4")).lower()
             subs = "".join(_SUB_RE.findall(m.group(0)))
             if alias is None:
                 rows = table.lookup_bare(section)
@@ -254,12 +261,16 @@ class SignalReader:
 
     def _licences(self, toks: Sequence[str]) -> list[Hit]:
         """``<occupation> license|permit`` (``locksmith license``, ``bingo lic``, ``alarm co. permit``) is a
-        licensing purpose (POL-3) unless the word before it is about driving (``no lic``, ``dl lic``)."""
+        licensing purpose (POL-3) unless the word before it is about driving (``no lic``, ``dl lic``) or the
+        reason speaks of driving anywhere (``reading.traffic_words``: ``operator license A765 suspended``)."""
         r = self._reading
-        out = []
+        out: list[Hit] = []
+        traffic = any(t in r.traffic_words for t in toks)  # "mexican DL, no CA lic": a driver's licence
         for i in range(1, len(toks)):
             tok, prev = toks[i], toks[i - 1]
             if tok not in r.licence_words or prev in r.driving_words or prev in self.policy.fillers:
+                continue
+            if traffic and tok in r.weak_ncj_acts:  # a licence, not a permit ("food truck permit - vendor DL")
                 continue
             if not prev.isalpha() or len(prev) < 2:
                 continue
@@ -299,13 +310,25 @@ class SignalReader:
         """Non-criminal-justice hits that stand (precedence, domain.md): a non-CJ *act* (permit, licence,
         renewal, background, screening) is not erased by an offence written apart ("CCW renewal - prior 245"),
         only by one in the same phrase ("building permit fraud") or a case party ("work permit found on
-        arrestee"); a non-CJ *party* word (employee, tenant, tow truck driver) gives way to any offence, case
-        party or call type ("employee theft 487", "tow truck driver collision")."""
+        arrestee"); a non-CJ *party* word (employee, tenant, tow truck driver, bail agent) gives way to any
+        offence, case party, call type or criminal-justice context ("employee theft 487", "tow truck driver
+        collision", "bail agent surrender, verify wt"), and so does a weak act (``reading.weak_ncj_acts``: a bare
+        licence word, clearance), which is a purpose cue only where no criminal business is written."""
         if not any(h.kind == "non_criminal_justice" for h in hits):
             return hits
         r = self._reading
         role = any(t in r.case_roles or t in r.call_types for t in flat)
-        act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        # criminal business written: an offence, a case party, or criminal-justice context (warrant, booking,
+        # report, a code section). Beside it a weak act (a bare licence word, clearance) is not a purpose cue:
+        # "no CA DL 12500 - lic in Mexico" is a licence offence, "release clearance - wts" a jail release.
+        business = (offence or role
+                    or any(t in r.criminal_process or self._synonyms.get(t) in r.criminal_process for t in flat)
+                    or any(h.indicator in ("STATUTE-UNKNOWN", "STATUTE-NONCRIMINAL") for h in hits))
+        act = any(a in r.ncj_acts and not (business and a in r.weak_ncj_acts)
+                  for t in flat for a in (t, self._synonyms.get(t)))
+        if act and offence and any(t in r.licence_states for t in flat):  # "permit revoked, 29800 poss"
+            act = any(a in r.ncj_acts and a not in r.licence_documents and a not in r.weak_ncj_acts
+                      for t in flat for a in (t, self._synonyms.get(t)))
         offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
         kept = []
         for h in hits:
@@ -313,7 +336,7 @@ class SignalReader:
                 kept.append(h)
                 continue
             if not act:
-                if not (offence or role):
+                if not business:
                     kept.append(h)
                 continue
             if role:
@@ -356,6 +379,9 @@ class SignalReader:
             return []
         out: list[Hit] = []
         official = offence or context
+        # the reason tells an event: a relation in the third person is then a party of it, not the operator's
+        incident = any(t in r.incident_verbs or (len(t) > 4 and t.endswith("ed") and t not in r.not_events)
+                       for t in flat)
 
         def hit(why: str, matched: str) -> None:
             out.append(Hit(f"PERSONAL-{why}", "personal", "strong", matched, "reason"))
@@ -379,6 +405,8 @@ class SignalReader:
                 elif self._relation(tok):
                     if prev in r.first_person:
                         continue  # read with the first person above
+                    if incident and nxt not in r.favour_verbs:
+                        continue
                     if nxt == "s":  # a relation's possession or person: "wife's coworker"
                         if not official:
                             hit("RELATION", f"{tok}'s")
@@ -392,11 +420,17 @@ class SignalReader:
                     hit("INTENT", tok if tok in r.personal_intent else f"{tok} {nxt}")
                 elif tok in r.public_figures and not official:
                     hit("PUBLIC-FIGURE", tok)
+                elif (not official and (tok in r.private_places or (nxt is not None and f"{tok} {nxt}"
+                                                                     in r.private_places))
+                      and any(t in r.acquaintances for t in flat)):
+                    hit("ACQUAINTANCE", tok if tok in r.private_places else f"{tok} {nxt}")
         return out
 
     def _relation(self, tok: str) -> bool:
         """A relation word, exactly or with a typo (``feiend``); memoized through the relation vocabulary."""
-        return tok in self._reading.relations or bool(self._relations.match(tok))
+        relations = self._reading.relations
+        return (tok in relations or bool(self._relations.match(tok))
+                or (len(tok) > 3 and tok[-1] == "s" and tok[:-1] in relations))  # "sons new gf": possessive
 
     def _informative(self, toks: Sequence[str]) -> bool:
         """Whether a reason says anything: a word or abbreviation (two letters or more, not one letter repeated,
@@ -578,4 +612,7 @@ def _statute_regex(policy: Policy) -> re.Pattern[str] | None:
         rf"(?<![a-z0-9])(?P<a1>{alt})\s*(?:§+|sec\.?|section)?\s*(?P<n1>{_SECTION})(?![0-9]){_SUBSECTIONS}"
         rf"|(?<![a-z0-9.])(?:§\s*)?(?P<n2>{_SECTION})(?![0-9]){_SUBSECTIONS}\s*(?P<a2>{alt})(?![a-z0-9])"
         rf"|(?<![a-z0-9.])(?P<n3>\d{{3,6}}(?:\.\d{{1,4}})?[a-z]?)(?:\s?\([a-z0-9]{{1,4}}\))+"
+        # four or five digits with a subsection letter glued on ("21461a", "4000a"): a code section, never an
+        # A-number marker or a word
+        rf"|(?<![a-z0-9.])(?P<n4>\d{{4,5}})[a-z](?![a-z0-9])"
     )

@@ -189,7 +189,8 @@ class Vocabulary:
             return frozenset({exact} if exact is not None else ())
         if len(token) >= 4 and token not in self._exact and token not in self._exclude:
             squeezed = _DOUBLED.sub(r"\1", token)  # "alienn", "illlegal": a key held down is not another word
-            if squeezed != token and (squeezed in self._exact or squeezed in self._exclude):
+            # only onto a word of four letters or more: "foot" is not "fot", "good" not "god"
+            if squeezed != token and len(squeezed) >= 4 and (squeezed in self._exact or squeezed in self._exclude):
                 return self.match(squeezed)
         exact = self._exact.get(token)
         if exact is not None:

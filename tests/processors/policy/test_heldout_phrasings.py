@@ -5,6 +5,10 @@ classifier; phrasings_v2.jsonl was written after those fixes and measured once, 
 its figure is the honest estimate of accuracy on unseen phrasings. dev_set_A.jsonl was written blind (from
 domain.md alone) by someone who never saw the code, measured once on the unchanged classifier (purpose 0.8391,
 prohibited precision 0.9059, recall 0.8021), then used for development (issue 12): it is a regression set now.
+dev_set_B.jsonl (554 rows) and dev_false_alarm_A.jsonl (1,077 plain criminal-justice reasons) were the sealed
+final set and false-alarm set of issue 12's first round: written blind by other people, measured ONCE as sealed
+sets (final: purpose 0.944, prohibited precision 0.988, recall 0.904; false alarms 23 of 1,077 = 2.1 %
+prohibited), then released as development material for round 2. They are regression sets now, not estimates.
 The floors are the measured figures rounded down; a change that lowers them must say why.
 """
 
@@ -26,6 +30,11 @@ FLOORS = {
     "phrasings_v1.jsonl": (300, 0.99, 0.99, 0.99, 0.98),
     "phrasings_v2.jsonl": (150, 0.97, 0.97, 0.99, 0.95),
     "dev_set_A.jsonl": (600, 0.99, 0.99, 0.99, 0.98),
+    "dev_set_B.jsonl": (550, 0.96, 0.97, 0.99, 0.95),  # measured 0.9693 / 0.9729 / 0.9962 / 0.9522
+}
+# false-alarm sets: plain criminal justice only: (min rows, purpose accuracy, most rows that may be prohibited)
+FALSE_ALARM_FLOORS = {
+    "dev_false_alarm_A.jsonl": (1000, 0.999, 1),
 }
 
 
@@ -42,6 +51,20 @@ def test_heldout_phrasings_meet_their_floors(name: str) -> None:
     assert score.verdicts.accuracy() >= verdict_floor, message
     assert prohibited.precision >= precision_floor, message
     assert prohibited.recall >= recall_floor, message
+
+
+@pytest.mark.parametrize("name", sorted(FALSE_ALARM_FLOORS))
+def test_false_alarm_sets_stay_quiet(name: str) -> None:
+    rows, purpose_floor, most_prohibited = FALSE_ALARM_FLOORS[name]
+    phrasings = load_phrasings(HERE / name)
+    assert len(phrasings) >= rows
+    assert {p.expected_verdict for p in phrasings} == {"allowed"}
+    score = score_phrasings(CLF, phrasings)
+    misses = "\n".join(m.describe() for m in score.misses)
+    prohibited = sum(1 for m in score.misses if m.verdict == "prohibited")
+    message = f"{name}: {score.summary()}\nmisses:\n{misses}"
+    assert prohibited <= most_prohibited, message
+    assert score.purposes.accuracy() >= purpose_floor, message
 
 
 def test_heldout_sets_cover_every_purpose_and_verdict() -> None:
