@@ -28,10 +28,17 @@ PREFERRED_ORDER: tuple[str, ...] = (
 )
 
 
+# Modules in clets_watch/commands/ that are helpers, not commands.
+NOT_COMMANDS: frozenset[str] = frozenset({"options"})
+
+
 def command_modules() -> list[str]:
     import clets_watch.commands as package
 
-    found = {m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
+    found = {
+        m.name for m in pkgutil.iter_modules(package.__path__)
+        if not m.name.startswith("_") and m.name not in NOT_COMMANDS
+    }
     return [n for n in PREFERRED_ORDER if n in found] + sorted(found - set(PREFERRED_ORDER))
 
 

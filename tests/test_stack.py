@@ -286,7 +286,7 @@ def test_cli_up_and_down_use_the_ports_saved_in_home(capsys: pytest.CaptureFixtu
 def test_cli_check_lists_requirements(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _cli(capsys, "check", "--json")
     assert code == 0
-    assert {r["name"] for r in json.loads(out)} >= {"java", "prometheus", "alertmanager"}
+    assert {json.loads(line)["name"] for line in out.splitlines()} >= {"java", "prometheus", "alertmanager"}
 
 
 def test_missing_binaries_fail_with_the_setup_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,8 @@ import json
 import sys
 from typing import IO, Any
 
+from clets_watch.commands.options import add_bootstrap, add_db, add_json
+
 _Sub = argparse._SubParsersAction
 
 
@@ -33,7 +35,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
             "and resets the agency's recommendation."
         ),
     )
-    p.add_argument("--db", default=None, help="database URL (default: CLETS_WATCH_DB_URL)")
+    add_db(p)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, verb in (("suspend", "suspend direct access; written requests only"),
                        ("restore", "restore direct access")):
@@ -43,13 +45,13 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         a.add_argument("--reason", required=True, metavar="TEXT", help="why")
         a.add_argument("--at", metavar="TIME", help="effective time, RFC 3339 with offset (default: now)")
         a.add_argument("--no-publish", action="store_true", help="only the database, not the Kafka topic")
-        a.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap (default: settings)")
+        add_bootstrap(a)
         a.add_argument("--topic", help="decisions topic (default: settings, clets.access-decisions)")
-        a.add_argument("--json", action="store_true", help="the decision as JSON")
-        a.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        add_json(a, "the decision on one line")
+        add_db(a, suppress=True)
     ls = actions.add_parser("list", help="every decision, oldest first")
-    ls.add_argument("--json", action="store_true", help="JSON lines")
-    ls.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_json(ls, "one decision per line")
+    add_db(ls, suppress=True)
     p.set_defaults(func=run)
 
 

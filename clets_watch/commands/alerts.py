@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, get_args
 
+from clets_watch.commands.options import add_db, add_json
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
 
@@ -27,14 +28,6 @@ ALERT_STATES = ("fired", "suppressed", "acknowledged", "resolved")
 SUMMARY_WIDTH = 60
 
 _Sub = argparse._SubParsersAction
-
-
-def _add_db(p: argparse.ArgumentParser, *, suppress: bool) -> None:
-    p.add_argument(
-        "--db",
-        default=argparse.SUPPRESS if suppress else None,
-        help="database URL (default: CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db)",
-    )
 
 
 def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -51,12 +44,7 @@ def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=argparse.SUPPRESS if suppress else 100,
         help="at most N alerts (default 100)",
     )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        default=argparse.SUPPRESS if suppress else False,
-        help="a JSON array, for scripts",
-    )
+    add_json(p, "one alert per line", suppress=suppress)
 
 
 def register(sub: _Sub[argparse.ArgumentParser]) -> None:
@@ -69,19 +57,19 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
             "append-only ledger. Without an action, lists alerts."
         ),
     )
-    _add_db(p, suppress=False)
+    add_db(p, suppress=False)
     _add_list_options(p, suppress=False)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     p.set_defaults(func=run, action="list", alert_id=None)
 
     ls = actions.add_parser("list", help="list alerts, newest window first (the default)")
-    _add_db(ls, suppress=True)
+    add_db(ls, suppress=True)
     _add_list_options(ls, suppress=True)
 
     show = actions.add_parser("show", help="one alert with its evidence and ledger")
     show.add_argument("alert_id", metavar="ALERT_ID")
-    show.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="a JSON object")
-    _add_db(show, suppress=True)
+    add_json(show, "the alert with its ledger on one line", suppress=True)
+    add_db(show, suppress=True)
 
     for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
         a = actions.add_parser(name, help=f"{verb} an alert (appends to its ledger)")
@@ -91,10 +79,8 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
         a.add_argument("--users", type=Path, metavar="FILE",
                        help="console users file (default: <home>/console-users.toml)")
-        a.add_argument(
-            "--json", action="store_true", default=argparse.SUPPRESS, help="the ledger entry as JSON"
-        )
-        _add_db(a, suppress=True)
+        add_json(a, "the ledger entry on one line", suppress=True)
+        add_db(a, suppress=True)
 
     v = actions.add_parser(
         "verify",
@@ -107,8 +93,8 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     )
     v.add_argument("--expect-head", metavar="HASH",
                    help="a head hash printed by an earlier verify: fail unless the chain still leads to it")
-    v.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="the result as JSON")
-    _add_db(v, suppress=True)
+    add_json(v, "the result on one line", suppress=True)
+    add_db(v, suppress=True)
 
 
 def _open_sink(db: str | None) -> Any:
@@ -224,7 +210,8 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
         rule=args.rule, ori=args.ori, severity=args.severity, status=args.status, limit=args.limit
     )
     if args.json:
-        print(json.dumps([r.to_json() for r in rows], indent=2), file=out)
+        for r in rows:
+            print(json.dumps(r.to_json()), file=out)
         return 0
     if not rows:
         print("no alerts match", file=out)
@@ -262,7 +249,7 @@ def _show(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
         raise AlertNotFound(args.alert_id)
     ledger = sink.alert_ledger(args.alert_id)
     if getattr(args, "json", False):
-        print(json.dumps({**alert.to_json(), "ledger": [e.to_json() for e in ledger]}, indent=2), file=out)
+        print(json.dumps({**alert.to_json(), "ledger": [e.to_json() for e in ledger]}), file=out)
         return 0
     data = alert.to_json()
     ev = alert.evidence

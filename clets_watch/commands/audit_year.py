@@ -3,6 +3,9 @@
     clets-watch audit-year --to FILE.jsonl.gz [--preset audit-2018] [--rate R] [--seed N] [--filings FILE]
     clets-watch audit-year --to kafka [--topic T] [--bootstrap HOST:PORT] [--partitions N] ...
 
+A progress bar (share of the year's event time written, events/s, ETA) goes to stderr when it is a
+terminal, or always with ``--progress``.
+
 Writes the events (archive: with the ground-truth sidecar; Kafka: record timestamp = event time) and
 the year's misuse disclosures as a CSV for ``clets-watch disclosures import``.
 """
@@ -10,16 +13,21 @@ the year's misuse disclosures as a CSV for ``clets-watch disclosures import``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from clets_watch.cli import UserError
+from clets_watch.commands.options import add_bootstrap, add_json
+from clets_watch.progress import Progress, progress_enabled
 from clets_watch.settings import get_settings
 from processors.disclosures import filings_csv
-from producers.audit_year import preset
+from producers.audit_year import AuditYear, preset
+from producers.simulator import LabelledEvent
 
 _Sub = argparse._SubParsersAction
 
@@ -44,9 +52,11 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     p.add_argument("--filings", type=Path, metavar="FILE",
                    help="where to write the disclosures CSV (default: beside the archive, or ./audit-YYYY.filings.csv)")
     p.add_argument("--topic", help="Kafka topic (default: settings)")
-    p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap (default: settings)")
+    add_bootstrap(p)
     p.add_argument("--partitions", type=int, default=1, help="partitions when the topic is created (default 1)")
-    p.add_argument("--json", action="store_true", help="a JSON summary at the end")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    add_json(p, "one summary line at the end")
     p.set_defaults(func=run)
 
 
@@ -61,6 +71,22 @@ def _filings_path(args: argparse.Namespace, year: int) -> Path:
                 break
         return Path(args.to).with_name(f"{name}.filings.csv")
     return Path(f"audit-{year}.filings.csv")
+
+
+PROGRESS_EVERY = 4096  # events between two looks at the event time (the bar redraws at most twice a second)
+
+
+def with_progress(events: Iterable[LabelledEvent], year: AuditYear, progress: Progress) -> Iterator[LabelledEvent]:
+    """Pass ``events`` through, counting them and measuring progress in seconds of the year's event time."""
+    start = year.start.timestamp()
+    n = 0
+    for item in events:
+        n += 1
+        if n % PROGRESS_EVERY == 0:
+            progress.events = n
+            progress.update(int(dt.datetime.fromisoformat(item.event["occurred_at"]).timestamp() - start))
+        yield item
+    progress.events = n
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
@@ -79,11 +105,12 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     started = time.monotonic()
-
-    def progress(n: int) -> None:
-        if sys.stderr.isatty():
-            print(f"\r{n:,} events", end="", file=sys.stderr, flush=True)
-
+    total = int(year.end.timestamp() - year.start.timestamp())
+    progress = Progress(total, "seconds of event time", sys.stderr,
+                        enabled=progress_enabled(getattr(args, "progress", None), sys.stderr))
+    events: Iterable[LabelledEvent] = year.events()
+    if progress.enabled:
+        events = with_progress(events, year, progress)
     if args.to == "kafka":
         from producers.audit_year import produce_event_time
         from producers.kafka_out import BrokerUnavailable, ProduceError
@@ -94,8 +121,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         try:
             from clets_watch.kafka_security import kafka_client_kwargs
 
-            n = produce_event_time(year.events(), bootstrap=bootstrap, topic=topic, partitions=args.partitions,
-                                   progress=progress, security=kafka_client_kwargs())
+            n = produce_event_time(events, bootstrap=bootstrap, topic=topic, partitions=args.partitions,
+                                   security=kafka_client_kwargs())
         except (BrokerUnavailable, ProduceError) as exc:
             raise UserError(str(exc)) from None
         where = f"kafka {bootstrap} topic {topic}"
@@ -104,17 +131,16 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
         Path(args.to).parent.mkdir(parents=True, exist_ok=True)
         try:
-            stats = write_archive(args.to, year.events())
+            stats = write_archive(args.to, events)
         except ArchiveError as exc:
             raise UserError(str(exc)) from None
         n = stats.events
         where = str(stats.path)
+    progress.finish(total)
     filings = _filings_path(args, year.year)
     filings.parent.mkdir(parents=True, exist_ok=True)
     filings.write_text(filings_csv(year.filings()))
     seconds = time.monotonic() - started
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
     summary = {**year.describe(), "events": n, "to": where, "filings": str(filings), "seconds": round(seconds, 2)}
     if args.json:
         out.write(json.dumps(summary, sort_keys=True) + "\n")

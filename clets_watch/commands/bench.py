@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from clets_watch.commands.options import add_bootstrap, add_db, add_json
 from clets_watch.settings import Settings
 
 
@@ -36,11 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--latency-rate", type=float, default=3200.0,
                    help="events per second while measuring latency (default 3200: 100x the statewide average)")
     p.add_argument("--seed", type=int, default=2019, help="simulator seed (default 2019)")
-    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (default: CLETS_WATCH_KAFKA_BOOTSTRAP)")
-    p.add_argument("--db", help="database URL for the worker (default: a SQLite file in a temporary folder)")
+    add_bootstrap(p)
+    add_db(p, default="a SQLite file in a temporary folder, for the worker")
     p.add_argument("--out", type=Path, default=Path("BENCH_RESULTS.json"),
                    help="results file (default BENCH_RESULTS.json; '-' for none)")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_json(p, "the results on one line")
     p.set_defaults(func=run)
 
 
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if str(args.out) != "-":
         report.write_results(results, args.out)
     if args.json:
-        print(json.dumps(results, indent=2, sort_keys=True))
+        print(json.dumps(results, sort_keys=True))
     else:
         print(report.render(results))
         if str(args.out) != "-":

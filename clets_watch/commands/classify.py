@@ -19,6 +19,7 @@ from typing import IO, Any, Final
 import msgspec
 
 from clets_watch.cli import UserError
+from clets_watch.commands.options import add_json
 from processors.agencies import AgencyRegistry, RegistryError
 from processors.policy import Classifier, PolicyError, load_policy
 from processors.policy.evaluation import PURPOSES, VERDICTS, Confusion
@@ -49,7 +50,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("event", metavar="EVENT_ID|-", help="an event id in --input, or '-' to read one event from stdin")
     p.add_argument("--input", metavar="FILE", help="archive to look the event up in (.jsonl or .jsonl.gz)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json(p, "the verdict, statutes and rule traces on one line")
     p.set_defaults(func=run_explain)
 
     p = subparsers.add_parser(
@@ -61,7 +62,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help="generator seed (default: derived from the clock)")
     p.add_argument("--input", metavar="FILE", help="read an archive (.jsonl/.jsonl.gz) instead of generating")
     p.add_argument("--truth", metavar="FILE", help="ground-truth sidecar for --input (default: <name>.truth.jsonl[.gz])")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_json(p, "the scores on one line")
     p.add_argument("--bench", action="store_true",
                    help="also time the pure classifier, cold (fresh memo) and warm (events/s, one core)")
     p.add_argument("--errors", type=int, default=0, metavar="N", help="show up to N misclassified events")
@@ -164,7 +165,7 @@ def run_explain(args: argparse.Namespace) -> int:
                 {"rule": t.rule_id, "clause": t.clause, "description": t.description, "fired": t.fired, "detail": t.detail}
                 for t in traces
             ],
-        }, indent=2))
+        }))
         return 0
     print(f"event {event.event_id}  {event.occurred_at.isoformat()}  ORI {event.ori} "
           f"({agency.name + (' / ' + agency.component if agency.component else '') if agency else 'unknown agency'})")
@@ -280,7 +281,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if errors:
         result["errors"] = errors
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result))
         return 0
     where = f"seed {seed}" if args.input is None else args.input
     print(f"clets-watch eval: {len(items)} labelled events ({where}), policy v{clf.policy.version}\n")

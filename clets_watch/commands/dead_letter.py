@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from clets_watch.commands.options import add_bootstrap, add_json
 from clets_watch.errors import UserError
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings
@@ -95,14 +96,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (default: CLETS_WATCH_KAFKA_BOOTSTRAP)")
+    add_bootstrap(p)
     p.add_argument("--topic", help="dead-letter topic (default: CLETS_WATCH_TOPIC_DEAD_LETTER, clets.dead-letter)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = actions.add_parser("list", help="list dead-lettered messages (newest last)")
     ls.add_argument("--reason", action="append", help="only this reason (repeatable)")
     ls.add_argument("--limit", type=int, default=50, help="show at most N (default 50; 0 = all)")
     ls.add_argument("--show-payload", action="store_true", help="include the raw payloads (may hold PII)")
-    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json(ls, "one message per line")
     ls.set_defaults(func=run_list)
     rp = actions.add_parser("replay", help="send dead-lettered payloads back to the queries topic")
     rp.add_argument(
@@ -113,7 +114,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rp.add_argument("--from-offset", type=int, default=0, help="skip dead letters before this offset")
     rp.add_argument("--all", action="store_true", help="send every payload, even those that still do not decode")
     rp.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
-    rp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json(rp, "one summary line")
     rp.set_defaults(func=run_replay)
 
 

@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from clets_watch.commands.options import add_json
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings, masked_url
 
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--start", default=DEMO_START, help=f"event time of the first query (default {DEMO_START})")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the worker (default 120)")
     p.add_argument("--keep-stack", action="store_true", help="leave Kafka running afterwards")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json(p, "one summary line")
     p.set_defaults(func=run)
 
 
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps(summary, indent=2, default=str))
+        print(json.dumps(summary, default=str))
     else:
         _print_summary(summary, settings)
     return 0

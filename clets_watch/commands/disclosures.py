@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from clets_watch.cli import UserError
+from clets_watch.commands.options import add_db, add_json
 from clets_watch.settings import get_settings
 from processors.agencies import AgencyRegistry
 from processors.disclosures import (
@@ -42,7 +43,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         help="record annual misuse disclosures; flag agencies that did not file or reported zero while alerted",
         description="Agencies' annual misuse-investigation disclosures (deadline: 1 February for the previous year).",
     )
-    p.add_argument("--db", metavar="URL", help="database URL (default: settings, CLETS_WATCH_DB_URL)")
+    add_db(p)
     sp = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     imp = sp.add_parser("import", help="import filings from a CSV (ori,year,filed_at,investigations[,outcomes])")
     imp.add_argument("file", type=Path)
@@ -54,15 +55,15 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     add.add_argument("--outcomes", metavar="TEXT")
     ls = sp.add_parser("list", help="list recorded disclosures")
     ls.add_argument("--year", type=int)
-    ls.add_argument("--json", action="store_true")
+    add_json(ls, "one filing per line")
     ck = sp.add_parser("check", help="flag missing, late and contradictory disclosures for a year")
     ck.add_argument("--year", type=int, required=True)
     ck.add_argument("--run", metavar="RUN", help="take activity and alerts from this audit run (default: live tables)")
     ck.add_argument("--as-of", metavar="TIME", help="check as of this time (default: now)")
     ck.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV for names (default: bundled)")
-    ck.add_argument("--json", action="store_true", help="one JSON object per finding")
+    add_json(ck, "one finding per line")
     for sub_p in (imp, add, ls, ck):
-        sub_p.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="database URL")
+        add_db(sub_p, suppress=True)
     p.set_defaults(func=run)
 
 

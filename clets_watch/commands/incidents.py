@@ -18,21 +18,13 @@ import sys
 from pathlib import Path
 from typing import IO, Any, get_args
 
+from clets_watch.commands.options import add_db, add_json
 from clets_watch.terminal import clean
 
 from schemas.outputs import Severity
 
 STATES = ("open", "acknowledged", "resolved")
 _Sub = argparse._SubParsersAction
-
-
-def _add_db(p: argparse.ArgumentParser, *, suppress: bool) -> None:
-    p.add_argument("--db", default=argparse.SUPPRESS if suppress else None,
-                   help="database URL (default: CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db)")
-
-
-def _add_json(p: argparse.ArgumentParser, *, suppress: bool, what: str) -> None:
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help=what)
 
 
 def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -55,21 +47,21 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
             "first, most severe first."
         ),
     )
-    _add_db(p, suppress=False)
+    add_db(p, suppress=False)
     _add_list_options(p, suppress=False)
-    _add_json(p, suppress=False, what="JSON lines, one incident per line")
+    add_json(p, "one incident per line", suppress=False)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     p.set_defaults(func=run, action="list", incident_id=None)
 
     ls = actions.add_parser("list", help="list incidents (the default)")
-    _add_db(ls, suppress=True)
+    add_db(ls, suppress=True)
     _add_list_options(ls, suppress=True)
-    _add_json(ls, suppress=True, what="JSON lines, one incident per line")
+    add_json(ls, "one incident per line", suppress=True)
 
     show = actions.add_parser("show", help="one incident with its story, alerts, evidence and ledger")
     show.add_argument("incident_id", metavar="INCIDENT_ID")
-    _add_json(show, suppress=True, what="one JSON object")
-    _add_db(show, suppress=True)
+    add_json(show, "the incident on one line", suppress=True)
+    add_db(show, suppress=True)
 
     for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
         a = actions.add_parser(name, help=f"{verb} an incident and all its alerts (appends to their ledgers)")
@@ -79,8 +71,8 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
         a.add_argument("--users", type=Path, metavar="FILE",
                        help="console users file (default: <home>/console-users.toml)")
-        _add_json(a, suppress=True, what="the ledger entry as JSON")
-        _add_db(a, suppress=True)
+        add_json(a, "the ledger entry on one line", suppress=True)
+        add_db(a, suppress=True)
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from clets_watch.commands.options import add_bootstrap, add_json
 from clets_watch.kafka_security import kafka_client_kwargs
 
 KAFKA = "kafka"
@@ -72,8 +73,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--jitter", type=float, default=5.0, metavar="S",
                    help="arrival disorder, at most S seconds of event time (0..120, default 5)")
     p.add_argument("--topic", help="Kafka topic (default: CLETS_WATCH_TOPIC_QUERIES or clets.queries)")
-    p.add_argument("--bootstrap", metavar="HOST:PORT",
-                   help="Kafka bootstrap (default: CLETS_WATCH_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
+    add_bootstrap(p)
     p.add_argument("--pace", type=float, metavar="WALL_EVENTS_PER_S",
                    help="send at most this many events per wall-clock second (default: as fast as possible)")
     p.add_argument(
@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--truth-file", type=Path, metavar="PATH",
                    help="with --to kafka: also write the ground truth of the sent events to PATH")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json(p, "one summary line; with --list-scenarios one scenario per line")
     p.set_defaults(func=run)
 
 
@@ -110,8 +110,8 @@ def list_scenarios(out: IO[str], *, as_json: bool) -> int:
 
     catalogue = scenario_catalogue()
     if as_json:
-        json.dump([{"name": n, "description": d} for n, d in catalogue], out, indent=2)
-        out.write("\n")
+        for n, d in catalogue:
+            out.write(json.dumps({"name": n, "description": d}) + "\n")
     else:
         width = max(len(n) for n, _ in catalogue)
         for name, description in catalogue:
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     summary["seconds"] = round(time.monotonic() - started, 3)
     summary["truth"] = tally.as_dict()
     if args.json:
-        json.dump(summary, sys.stdout, indent=2)
+        json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_summary(summary))

@@ -40,7 +40,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from clets_watch.cli import UserError
+from clets_watch.commands.options import add_bootstrap, add_db, add_json
 from clets_watch.kafka_security import kafka_client_kwargs
+from clets_watch.progress import Progress, progress_enabled
 from clets_watch.settings import MissingPseudonymKey, get_settings
 from processors.agencies import RegistryError
 from processors.pipeline import Pipeline
@@ -80,7 +82,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
                      help="archive file (.jsonl or .jsonl.gz); repeat for several, replayed in order")
     src.add_argument("--from-kafka", action="store_true", help="read the topic instead of archives")
     src.add_argument("--topic", metavar="TOPIC", help="topic to read (default: settings, clets.queries)")
-    src.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap (default: settings)")
+    add_bootstrap(src)
     src.add_argument("--since", metavar="TIME",
                      help="first record timestamp to replay (RFC 3339, or a date = 00:00 Pacific)")
     src.add_argument("--until", metavar="TIME", help="replay records before this record timestamp")
@@ -93,7 +95,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     rec.add_argument("--record", action="store_true", help="write the replay as an audit run to the database")
     rec.add_argument("--run-id", metavar="ID", help="id of the recorded run (default: replay-<UTC time>-<random>)")
     rec.add_argument("--note", metavar="TEXT", help="a note stored with the run")
-    rec.add_argument("--db", metavar="URL", help="database URL (default: settings, CLETS_WATCH_DB_URL)")
+    add_db(rec)
     rec.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
                      help="compare the alerts of two recorded runs (or 'live') and exit")
     rec.add_argument("--list-runs", action="store_true", help="list the recorded audit runs and exit")
@@ -104,8 +106,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
                         "output is byte-identical to --workers 1 (default 1)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
-    p.add_argument("--json", action="store_true",
-                   help="alerts as JSON lines; with --record a JSON summary of the run; with --diff the diff")
+    add_json(p, "one alert per line; with --record one summary line of the run; with --diff the diff")
     p.add_argument("--access-decisions", metavar="DB_URL|none", default=None,
                    help="apply the suspend/restore decisions of this database by event time (default: the "
                         "settings database when it exists; 'none' for none)")
@@ -174,49 +175,6 @@ def rules_version(pipeline: Pipeline) -> str:
 
 
 # ------------------------------------------------------------------------------------ sources
-
-
-class Progress:
-    """A one-line progress bar on stderr: done/total, events/s, ETA; redrawn at most twice a second."""
-
-    def __init__(self, total: int, unit: str, out: IO[str], *, enabled: bool) -> None:
-        self.total = max(total, 0)
-        self.unit = unit
-        self.out = out
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self._last = 0.0
-        self.events = 0
-
-    def update(self, done: int, *, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < 0.5:
-            return
-        self._last = now
-        elapsed = max(now - self.started, 1e-9)
-        rate = self.events / elapsed
-        frac = min(done / self.total, 1.0) if self.total else 0.0
-        width = 28
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        eta = (elapsed / frac - elapsed) if frac > 0 else 0.0
-        self.out.write(
-            f"\r[{bar}] {frac * 100:5.1f}%  {self.events:,} events  {rate:,.0f} events/s  "
-            f"ETA {_hms(eta) if frac > 0 else '--:--'}  "
-        )
-        self.out.flush()
-
-    def finish(self, done: int) -> None:
-        if self.enabled:
-            self.update(done, force=True)
-            self.out.write("\n")
-            self.out.flush()
-
-
-def _hms(seconds: float) -> str:
-    s = int(seconds + 0.5)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
 def archive_lines(paths: list[Path], progress: Progress) -> Iterator[tuple[bytes, str]]:
@@ -406,7 +364,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if args.workers < 1:
             raise UserError(f"--workers must be at least 1, got {args.workers}")
         pipeline, policy_version, key, factory = _build_with_factory(args)
-        show = args.progress if args.progress is not None else sys.stderr.isatty()
+        show = progress_enabled(args.progress, sys.stderr)
         if args.from_kafka:
             settings = get_settings()
             source = KafkaRange(

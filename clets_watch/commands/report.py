@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from clets_watch.cli import UserError
+from clets_watch.commands.options import add_db, add_json
 from clets_watch.settings import get_settings
 
 _Sub = argparse._SubParsersAction
@@ -37,10 +38,10 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     p.add_argument("--ori", help="only this agency")
     p.add_argument("--as-of", metavar="TIME", help="judge disclosure deadlines as of this time (default: now)")
     p.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV for names (default: bundled)")
-    p.add_argument("--db", metavar="URL", help="database URL (default: settings, CLETS_WATCH_DB_URL)")
+    add_db(p)
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF")
     p.add_argument("--png", action="store_true", help="also a PNG screenshot of the page (needs chromium)")
-    p.add_argument("--json", action="store_true", help="a JSON summary (files, totals) for scripts")
+    add_json(p, "one summary line (files, totals)")
     p.set_defaults(func=run)
 
 

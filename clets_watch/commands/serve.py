@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from clets_watch.commands.options import add_db, add_log_level
+
 DEFAULT_PORT: Final = 8470
 PASSWORD_ENV: Final = "CLETS_WATCH_NEW_PASSWORD"
 ALLOWED_HOSTS_ENV: Final = "CLETS_WATCH_CONSOLE_ALLOWED_HOSTS"
@@ -38,7 +40,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
             "link to their page."
         ),
     )
-    p.add_argument("--db", help="database URL (default: CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db)")
+    add_db(p)
     p.add_argument("--users", type=Path, metavar="FILE", help="users file (default: <home>/console-users.toml)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
@@ -65,7 +67,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
                    help="publish a supervisor's suspend/restore on the compacted topic clets.access-decisions, so "
                         "the running worker enforces it (Kafka settings from CLETS_WATCH_KAFKA_*); the decision is "
                         "kept in the database either way")
-    p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
+    add_log_level(p)
     p.add_argument("--add-user", metavar="NAME", help="add (or replace) a user in the users file, then exit")
     p.add_argument("--role", choices=("viewer", "responder", "supervisor"), help="role of --add-user")
     p.add_argument("--remove-user", metavar="NAME", help="remove a user and end their sessions, then exit")

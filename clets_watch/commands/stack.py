@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clets_watch.commands.options import add_json
 from clets_watch.stack import SERVICES, ServiceStatus, Stack, StackConfig, StackError, system_requirements
 
 
@@ -30,7 +31,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--home", type=Path, default=None,
                         help="folder for data, pid files and logs (default: <CLETS_WATCH_HOME>/stack)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    add_json(parser, "check: one requirement per line; up/down/status: one line with home, services, env")
     parser.set_defaults(func=run)
 
 
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "check":
         reqs = system_requirements(names)
         if args.json:
-            print(json.dumps([{"name": r.name, "found": r.found, "install": r.install} for r in reqs], indent=2))
+            for r in reqs:
+                print(json.dumps({"name": r.name, "found": r.found, "install": r.install}))
         else:
             for r in reqs:
                 print(("ok       " if r.ok else "MISSING  ") + r.message())
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             "home": str(stack.home),
             "services": [s.to_dict() for s in statuses],
             "env": _env_hints(stack, names),
-        }, indent=2))
+        }))
         return 0
     print(format_table(statuses))
     if args.action == "up":

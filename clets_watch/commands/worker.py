@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from clets_watch.commands.options import add_bootstrap, add_db, add_log_level
 from clets_watch.settings import MissingPseudonymKey, Settings, masked_url
 
 
@@ -23,14 +24,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "exactly where the last checkpoint left off."
         ),
     )
-    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (default: CLETS_WATCH_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
-    p.add_argument("--db", help="database URL (default: CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db)")
+    add_bootstrap(p)
+    add_db(p)
     p.add_argument("--metrics-port", type=int, help="port of the /metrics endpoint on 127.0.0.1 (default 9464; 0 = off)")
     p.add_argument("--group", help="consumer group id (default: clets-watch)")
     p.add_argument("--rules", metavar="FILE",
                    help="rules YAML merged over the bundled rules.yaml (default: CLETS_WATCH_RULES_FILE); "
                    "the same flag as replay's, so both raise the same alerts")
-    p.add_argument("--log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    add_log_level(p)
     p.set_defaults(func=run)
 
 
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
     tune_gc()
     freeze_gc()  # policy, registry, rules and Faust's modules: built once, never garbage
-    worker = faust.Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel=getattr(logging, args.log_level.upper()), quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit:

@@ -108,19 +108,19 @@ def test_no_action_lists_alerts_newest_window_first(capsys: pytest.CaptureFixtur
 def test_list_filters_and_json(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
     code, out, _ = run(capsys, "alerts", "list", "--db", db_url, "--rule", "dmv_burst", "--json")
     assert code == 0
-    rows = json.loads(out)
+    rows = [json.loads(line) for line in out.splitlines()]  # JSON lines: one alert per line
     assert [r["alert_id"] for r in rows] == ["al-ero", "al-old"]
     assert rows[0]["window_start"] == "2019-03-01T14:00:00Z"
     assert rows[0]["evidence"]["count"] == 7
 
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--status", "suppressed", "--json")
-    assert [r["alert_id"] for r in json.loads(out)] == ["al-old"]
+    assert [json.loads(line)["alert_id"] for line in out.splitlines()] == ["al-old"]
     code, out, _ = run(
         capsys, "alerts", "list", "--db", db_url, "--ori", "CA0370000", "--severity", "critical", "--json"
     )
-    assert [r["alert_id"] for r in json.loads(out)] == ["al-ero"]
+    assert [json.loads(line)["alert_id"] for line in out.splitlines()] == ["al-ero"]
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--limit", "1", "--json")
-    assert len(json.loads(out)) == 1
+    assert len(out.splitlines()) == 1 and json.loads(out)["alert_id"]
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--rule", "no_such_rule")
     assert (code, out.strip()) == (0, "no alerts match")
 
@@ -132,7 +132,7 @@ def test_ack_resolve_and_show_with_the_ledger(capsys: pytest.CaptureFixture[str]
     assert code == 0, err
     assert out.startswith("acknowledged al-ero by j.doe")
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--status", "acknowledged", "--json")
-    assert [r["alert_id"] for r in json.loads(out)] == ["al-ero"]
+    assert [json.loads(line)["alert_id"] for line in out.splitlines()] == ["al-ero"]
 
     code, out, _ = run(
         capsys, "alerts", "--db", db_url, "resolve", "al-ero", "--by", "k.roe", "--note", "sent to DOJ"
@@ -140,6 +140,7 @@ def test_ack_resolve_and_show_with_the_ledger(capsys: pytest.CaptureFixture[str]
     assert code == 0 and out.startswith("resolved al-ero by k.roe")
 
     code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
+    assert out.count("\n") == 1  # one JSON object on one line
     shown = json.loads(out)
     assert shown["status"] == "resolved" and shown["raised_as"] == "fired"
     assert [(e["action"], e["actor"], e["note"]) for e in shown["ledger"]] == [

@@ -19,7 +19,7 @@ def test_list_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("background", "raid", "snooping", "silent_agency", "ccw", "after_hours"):
         assert name in out
     assert main(["produce", "--list-scenarios", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # one scenario per line
     assert {x["name"] for x in listed} >= {"raid", "snooping"} and all(x["description"] for x in listed)
 
 
