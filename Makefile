@@ -33,14 +33,16 @@ system:
 demo: setup
 	$(VENV)/bin/clets-watch demo
 
-# The quality gates: lint, format and strict typing of the source and the tests (versions from the lock).
+# The quality gates: lint, format and strict typing of the source and the tests (versions from the lock);
+# `make test` runs them before pytest, so a lint, format or type error fails it.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Every test, against the real Kafka, PostgreSQL, Prometheus and Alertmanager the test session starts.
-test: setup
+# The quality gates first, then every test, against the real Kafka, PostgreSQL, Prometheus and Alertmanager
+# the test session starts. pytest's "no tests ran" (exit 5) fails like any other failure.
+test: setup lint
 	$(VENV)/bin/pytest
 
 test-unit: venv

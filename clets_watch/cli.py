@@ -36,13 +36,14 @@ def command_modules() -> list[str]:
     import clets_watch.commands as package
 
     found = {
-        m.name for m in pkgutil.iter_modules(package.__path__)
+        m.name
+        for m in pkgutil.iter_modules(package.__path__)
         if not m.name.startswith("_") and m.name not in NOT_COMMANDS
     }
     return [n for n in PREFERRED_ORDER if n in found] + sorted(found - set(PREFERRED_ORDER))
 
 
-from clets_watch.errors import UserError  # noqa: E402 - one class, also under `python -m clets_watch.cli`
+from clets_watch.errors import UserError
 
 __all__ = ["UserError", "build_parser", "main"]
 

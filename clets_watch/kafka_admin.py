@@ -34,15 +34,21 @@ def security_kwargs(security: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def admin(
-    bootstrap: str, *, timeout_ms: int = 10_000, bootstrap_timeout_ms: int = 30_000,
+    bootstrap: str,
+    *,
+    timeout_ms: int = 10_000,
+    bootstrap_timeout_ms: int = 30_000,
     security: Mapping[str, Any] | None = None,
 ) -> KafkaAdminClient:
     kwargs = security_kwargs(security)
     with bootstrap_failures() as failures:
         try:
             return KafkaAdminClient(
-                bootstrap_servers=bootstrap, client_id="clets-watch-admin", request_timeout_ms=timeout_ms,
-                bootstrap_timeout_ms=bootstrap_timeout_ms, **kwargs,
+                bootstrap_servers=bootstrap,
+                client_id="clets-watch-admin",
+                request_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=bootstrap_timeout_ms,
+                **kwargs,
             )
         except KafkaError:  # kafka-python 3 raises a timeout when it cannot bootstrap
             protocol = kwargs.get("security_protocol", "PLAINTEXT")

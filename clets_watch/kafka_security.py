@@ -77,8 +77,11 @@ class KafkaSecurity:
                 f"Kafka SASL credentials are set but {_ENV}SECURITY_PROTOCOL={protocol} would not use them: "
                 f"set it to SASL_SSL (or SASL_PLAINTEXT), or remove {_ENV}SASL_USERNAME/PASSWORD"
             )
-        files = {"SSL_CAFILE": settings.kafka_ssl_cafile, "SSL_CERTFILE": settings.kafka_ssl_certfile,
-                 "SSL_KEYFILE": settings.kafka_ssl_keyfile}
+        files = {
+            "SSL_CAFILE": settings.kafka_ssl_cafile,
+            "SSL_CERTFILE": settings.kafka_ssl_certfile,
+            "SSL_KEYFILE": settings.kafka_ssl_keyfile,
+        }
         given = {name: path for name, path in files.items() if path is not None}
         if given and not tls:
             raise KafkaSecurityError(
@@ -86,14 +89,20 @@ class KafkaSecurity:
                 "TLS: set it to SSL or SASL_SSL"
             )
         if settings.kafka_ssl_keyfile is not None and settings.kafka_ssl_certfile is None:
-            raise KafkaSecurityError(f"{_ENV}SSL_KEYFILE is set without {_ENV}SSL_CERTFILE (the client certificate)")
+            raise KafkaSecurityError(
+                f"{_ENV}SSL_KEYFILE is set without {_ENV}SSL_CERTFILE (the client certificate)"
+            )
         for name, path in given.items():
             if not Path(path).is_file():
                 raise KafkaSecurityError(f"{_ENV}{name}={path}: no such file")
         return cls(
-            protocol=protocol, mechanism=mechanism, username=username if sasl else None,
-            password=password if sasl else None, cafile=settings.kafka_ssl_cafile,
-            certfile=settings.kafka_ssl_certfile, keyfile=settings.kafka_ssl_keyfile,
+            protocol=protocol,
+            mechanism=mechanism,
+            username=username if sasl else None,
+            password=password if sasl else None,
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
         )
 
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -105,7 +114,9 @@ class KafkaSecurity:
                 ssl.Purpose.SERVER_AUTH, cafile=str(self.cafile) if self.cafile else None
             )
         except (ssl.SSLError, OSError) as exc:
-            raise KafkaSecurityError(f"{_ENV}SSL_CAFILE={self.cafile}: not a usable PEM CA bundle ({exc})") from exc
+            raise KafkaSecurityError(
+                f"{_ENV}SSL_CAFILE={self.cafile}: not a usable PEM CA bundle ({exc})"
+            ) from exc
         if self.certfile is not None:
             try:
                 context.load_cert_chain(str(self.certfile), str(self.keyfile) if self.keyfile else None)
@@ -122,7 +133,9 @@ class KafkaSecurity:
             kwargs["ssl_context"] = self.ssl_context()
         if self.uses_sasl:
             kwargs.update(
-                sasl_mechanism=self.mechanism, sasl_plain_username=self.username, sasl_plain_password=self.password
+                sasl_mechanism=self.mechanism,
+                sasl_plain_username=self.username,
+                sasl_plain_password=self.password,
             )
         return kwargs
 
@@ -132,7 +145,9 @@ class KafkaSecurity:
 
         if self.uses_sasl:
             return faust.SASLCredentials(
-                username=self.username, password=self.password, mechanism=self.mechanism,
+                username=self.username,
+                password=self.password,
+                mechanism=self.mechanism,
                 ssl_context=self.ssl_context(),
             )
         if self.uses_tls:
@@ -168,7 +183,11 @@ class BootstrapFailures(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
-        if str(record.msg).startswith("Bootstrap connection to") and len(args) >= 2 and isinstance(args[1], BaseException):
+        if (
+            str(record.msg).startswith("Bootstrap connection to")
+            and len(args) >= 2
+            and isinstance(args[1], BaseException)
+        ):
             self.errors.append(args[1])
 
     def reason(self) -> str | None:

@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLETS_WATCH_", extra="ignore")
 
     env: str = Field("development", description="'production' makes the worker refuse to start without a key")
-    home: Path = Field(Path(".clets-watch"), description="where local state lives (database, key, stack data)")
+    home: Path = Field(
+        Path(".clets-watch"), description="where local state lives (database, key, stack data)"
+    )
     db_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<home>/clets-watch.db")
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_security_protocol: str = Field(
@@ -30,7 +32,9 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", description="SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = Field(None, description="PEM CA bundle the broker's certificate must chain to")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM CA bundle the broker's certificate must chain to"
+    )
     kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate (mutual TLS)")
     kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of kafka_ssl_certfile")
     topic_queries: str = "clets.queries"
@@ -48,17 +52,24 @@ class Settings(BaseSettings):
     rules_file: Path | None = Field(None, description="rules YAML merged over the bundled rules.yaml")
     window_seconds: int = 60
     allowed_lateness_seconds: int = 120
-    alertmanager_url: str | None = Field(None, description="push the pipeline's own alerts to this Alertmanager")
+    alertmanager_url: str | None = Field(
+        None, description="push the pipeline's own alerts to this Alertmanager"
+    )
     console_url: str | None = Field(None, description="base URL of `clets-watch serve`, for alert links")
     checkpoint_interval_seconds: float = Field(
-        2.0, description="how often the worker saves its window state with the batch it writes (0 = every batch)"
+        2.0,
+        description="how often the worker saves its window state with the batch it writes (0 = every batch)",
     )
     dead_letter_max_ratio: float = Field(
-        0.8, description="stop the worker when more than this share of recent messages is bad input (1 = never)"
+        0.8,
+        description="stop the worker when more than this share of recent messages is bad input (1 = never)",
     )
-    dead_letter_window: int = Field(2000, description="how many recent messages dead_letter_max_ratio looks at")
+    dead_letter_window: int = Field(
+        2000, description="how many recent messages dead_letter_max_ratio looks at"
+    )
     max_future_skew_seconds: int = Field(
-        3600, description="an event time this far after its Kafka record's timestamp is bad input (invalid_time)"
+        3600,
+        description="an event time this far after its Kafka record's timestamp is bad input (invalid_time)",
     )
     amendment_retention_seconds: int = Field(
         900, description="how long closed windows and seen event ids are kept for late events and duplicates"
@@ -174,7 +185,10 @@ def pseudonym_key(settings: Settings, *, announce: bool = True) -> tuple[bytes, 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32))
-    return path.read_bytes().strip(), f"created local pseudonym key file {path} (owner-only); keep it for reproducible replays"
+    return (
+        path.read_bytes().strip(),
+        f"created local pseudonym key file {path} (owner-only); keep it for reproducible replays",
+    )
 
 
 def masked_url(url: str) -> str:

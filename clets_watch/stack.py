@@ -107,8 +107,15 @@ class StackConfig:
 
     #: fields written to ``<home>/stack.json`` by ``up`` so that a later ``status``/``down`` finds the ports
     PERSISTED: ClassVar[tuple[str, ...]] = (
-        "kafka_port", "kafka_controller_port", "postgres_port", "prometheus_port", "alertmanager_port",
-        "kafka_version", "webhook_url", "postgres_user", "postgres_password",
+        "kafka_port",
+        "kafka_controller_port",
+        "postgres_port",
+        "prometheus_port",
+        "alertmanager_port",
+        "kafka_version",
+        "webhook_url",
+        "postgres_user",
+        "postgres_password",
     )
 
     @classmethod
@@ -190,15 +197,21 @@ def system_requirements(services: Iterable[str] | None = None) -> list[Requireme
     if "postgres" in wanted:
         bindir = _postgres_bindir()
         reqs.append(
-            Requirement("postgresql (initdb)", str(bindir / "initdb") if bindir else None,
-                        "apt-get install postgresql")
+            Requirement(
+                "postgresql (initdb)",
+                str(bindir / "initdb") if bindir else None,
+                "apt-get install postgresql",
+            )
         )
     if "prometheus" in wanted:
         reqs.append(Requirement("prometheus", _which("prometheus"), "apt-get install prometheus"))
     if "alertmanager" in wanted:
         reqs.append(
-            Requirement("alertmanager", _which("prometheus-alertmanager", "alertmanager"),
-                        "apt-get install prometheus-alertmanager")
+            Requirement(
+                "alertmanager",
+                _which("prometheus-alertmanager", "alertmanager"),
+                "apt-get install prometheus-alertmanager",
+            )
         )
     return reqs
 
@@ -386,7 +399,9 @@ class Stack:
             return libs
         mvn = _which("mvn")
         if mvn is None:
-            raise StackError(f"mvn not found, needed to fetch the Kafka jars: {SETUP_HINT} (apt-get install maven)")
+            raise StackError(
+                f"mvn not found, needed to fetch the Kafka jars: {SETUP_HINT} (apt-get install maven)"
+            )
         work = libs.parent
         work.mkdir(parents=True, exist_ok=True)
         (work / "pom.xml").write_text(KAFKA_POM.format(v=self.config.kafka_version))
@@ -394,7 +409,11 @@ class Stack:
         shutil.rmtree(tmp, ignore_errors=True)
         proc = subprocess.run(
             [mvn, "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={tmp}"],
-            cwd=work, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+            cwd=work,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         if proc.returncode != 0 or not any(tmp.glob("kafka_2.13-*.jar")):
             raise StackError(
@@ -511,8 +530,12 @@ class Stack:
         else:
             detail = "ready" if port_open(self.port(name)) else f"starting (see {self.log_file(name)})"
         return ServiceStatus(
-            name=name, running=pid is not None, pid=pid, address=self.address(name),
-            data_dir=str(self.data_dir(name)), detail=detail,
+            name=name,
+            running=pid is not None,
+            pid=pid,
+            address=self.address(name),
+            data_dir=str(self.data_dir(name)),
+            detail=detail,
         )
 
     def _start(self, name: str) -> None:
@@ -536,16 +559,29 @@ class Stack:
         }[name]
         starter()
 
-    def _spawn(self, name: str, argv: list[str], *, user: str | None = None,
-               env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         log = self.log_file(name)
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             out.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
             out.flush()
             proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, user=user, env=env, cwd=cwd,
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=user,
+                env=env,
+                cwd=cwd,
             )
         self._procs[name] = proc
         self.pid_file(name).write_text(f"{proc.pid}\n")
@@ -622,29 +658,31 @@ class Stack:
             advertised += f",SASL_SSL://{LOOPBACK}:{c.kafka_sasl_ssl_port}"
             protocol_map += ",SASL_SSL:SASL_SSL"
         props.write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{LOOPBACK}:{c.kafka_controller_port}",
-                f"listeners={listeners}",
-                f"advertised.listeners={advertised}",
-                "controller.listener.names=CONTROLLER",
-                f"listener.security.protocol.map={protocol_map}",
-                *sasl_ssl,
-                "inter.broker.listener.name=PLAINTEXT",
-                f"log.dirs={logs_dir}",
-                "num.partitions=1",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
-                "delete.topic.enable=true",
-                "",
-            ])
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{LOOPBACK}:{c.kafka_controller_port}",
+                    f"listeners={listeners}",
+                    f"advertised.listeners={advertised}",
+                    "controller.listener.names=CONTROLLER",
+                    f"listener.security.protocol.map={protocol_map}",
+                    *sasl_ssl,
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={logs_dir}",
+                    "num.partitions=1",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=true",
+                    "delete.topic.enable=true",
+                    "",
+                ]
+            )
         )
         log4j = data / "log4j2.yaml"
         log4j.write_text(KAFKA_LOG4J2)
@@ -652,9 +690,24 @@ class Stack:
         if not (logs_dir / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
             fmt = subprocess.run(
-                [java, f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.tools.StorageTool",
-                 "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted", *self._kafka_scram_args()],
-                capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+                [
+                    java,
+                    f"-Dlog4j2.configurationFile={log4j}",
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                    *self._kafka_scram_args(),
+                ],
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
             )
             with open(self.log_file("kafka"), "a") as out:
                 out.write(fmt.stdout + fmt.stderr)
@@ -665,9 +718,19 @@ class Stack:
                 )
         proc = self._spawn(
             "kafka",
-            [java, f"-Xmx{c.kafka_heap}", f"-Xms{c.kafka_heap}", "-XX:+UseG1GC",
-             "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
-             f"-Dkafka.logs.dir={data}", "-cp", classpath, "kafka.Kafka", str(props)],
+            [
+                java,
+                f"-Xmx{c.kafka_heap}",
+                f"-Xms{c.kafka_heap}",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={log4j}",
+                f"-Dkafka.logs.dir={data}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(props),
+            ],
         )
         self._wait_ready("kafka", proc, self._kafka_ready)
 
@@ -682,7 +745,9 @@ class Stack:
                 f"(StackConfig.kafka_ssl_keystore), got {c.kafka_ssl_keystore}"
             )
         if not c.kafka_scram_users:
-            raise StackError("the SASL_SSL listener needs at least one SCRAM user (StackConfig.kafka_scram_users)")
+            raise StackError(
+                "the SASL_SSL listener needs at least one SCRAM user (StackConfig.kafka_scram_users)"
+            )
         jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
         lines = [
             "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256",
@@ -704,7 +769,9 @@ class Stack:
         for name, password in self.config.kafka_scram_users:
             for text in (name, password):
                 if not text or any(ch in text for ch in ',[]="\n'):
-                    raise StackError(f"SCRAM user {name!r}: names and passwords must be non-empty without , [ ] = \"")
+                    raise StackError(
+                        f'SCRAM user {name!r}: names and passwords must be non-empty without , [ ] = "'
+                    )
             for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):
                 args += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
         return args
@@ -715,7 +782,8 @@ class Stack:
         from kafka.admin import KafkaAdminClient
 
         admin = KafkaAdminClient(
-            bootstrap_servers=self.kafka_bootstrap, client_id="clets-watch-stack",
+            bootstrap_servers=self.kafka_bootstrap,
+            client_id="clets-watch-stack",
             request_timeout_ms=5000,
         )
         try:
@@ -736,7 +804,9 @@ class Stack:
                 return candidate
             except KeyError:
                 continue
-        raise StackError("running as root, and neither a 'postgres' nor a 'nobody' system user exists to run PostgreSQL")
+        raise StackError(
+            "running as root, and neither a 'postgres' nor a 'nobody' system user exists to run PostgreSQL"
+        )
 
     def _start_postgres(self) -> None:
         bindir = _postgres_bindir()
@@ -759,9 +829,26 @@ class Stack:
                 os.chown(pwfile, entry.pw_uid, entry.pw_gid)
             os.chmod(pwfile, 0o600)
             init = subprocess.run(
-                [str(bindir / "initdb"), "-D", str(pgdata), "-U", c.postgres_user, f"--pwfile={pwfile}",
-                 "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-                capture_output=True, text=True, user=user, stdin=subprocess.DEVNULL, cwd=data, check=False,
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    c.postgres_user,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                capture_output=True,
+                text=True,
+                user=user,
+                stdin=subprocess.DEVNULL,
+                cwd=data,
+                check=False,
             )
             pwfile.unlink(missing_ok=True)
             with open(self.log_file("postgres"), "a") as out:
@@ -773,10 +860,28 @@ class Stack:
                 )
         proc = self._spawn(
             "postgres",
-            [str(bindir / "postgres"), "-D", str(pgdata), "-p", str(c.postgres_port), "-h", LOOPBACK,
-             "-k", str(data), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200", *self._postgres_ssl_args(data, user)],
-            user=user, cwd=data,
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(pgdata),
+                "-p",
+                str(c.postgres_port),
+                "-h",
+                LOOPBACK,
+                "-k",
+                str(data),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+                *self._postgres_ssl_args(data, user),
+            ],
+            user=user,
+            cwd=data,
         )
         self._wait_ready("postgres", proc, self._postgres_ready)
 
@@ -786,7 +891,9 @@ class Stack:
         if c.postgres_ssl_cert is None and c.postgres_ssl_key is None:
             return []
         if c.postgres_ssl_cert is None or c.postgres_ssl_key is None:
-            raise StackError("PostgreSQL over TLS needs both StackConfig.postgres_ssl_cert and postgres_ssl_key")
+            raise StackError(
+                "PostgreSQL over TLS needs both StackConfig.postgres_ssl_cert and postgres_ssl_key"
+            )
         copies = {"server.crt": Path(c.postgres_ssl_cert), "server.key": Path(c.postgres_ssl_key)}
         for target, source in copies.items():
             try:
@@ -797,8 +904,14 @@ class Stack:
             if user is not None:
                 entry = pwd.getpwnam(user)
                 os.chown(data / target, entry.pw_uid, entry.pw_gid)
-        return ["-c", "ssl=on", "-c", f"ssl_cert_file={data / 'server.crt'}",
-                "-c", f"ssl_key_file={data / 'server.key'}"]
+        return [
+            "-c",
+            "ssl=on",
+            "-c",
+            f"ssl_cert_file={data / 'server.crt'}",
+            "-c",
+            f"ssl_key_file={data / 'server.key'}",
+        ]
 
     def _postgres_ready(self) -> bool:
         import psycopg
@@ -851,9 +964,14 @@ class Stack:
         data = self.data_dir("prometheus")
         proc = self._spawn(
             "prometheus",
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={data / 'tsdb'}",
-             f"--web.listen-address={LOOPBACK}:{self.config.prometheus_port}", "--web.enable-lifecycle",
-             "--storage.tsdb.retention.time=2d"],
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data / 'tsdb'}",
+                f"--web.listen-address={LOOPBACK}:{self.config.prometheus_port}",
+                "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=2d",
+            ],
             cwd=data,
         )
         self._wait_ready("prometheus", proc, lambda: _http_ok(f"{self.prometheus_url}/-/ready"))
@@ -875,16 +993,23 @@ class Stack:
     def _start_alertmanager(self) -> None:
         binary = _which("prometheus-alertmanager", "alertmanager")
         if binary is None:
-            raise StackError(f"alertmanager not found: {SETUP_HINT} (apt-get install prometheus-alertmanager)")
+            raise StackError(
+                f"alertmanager not found: {SETUP_HINT} (apt-get install prometheus-alertmanager)"
+            )
         data = self.data_dir("alertmanager")
         data.mkdir(parents=True, exist_ok=True)
         config = data / "alertmanager.yml"
         config.write_text(yaml.safe_dump(self.alertmanager_config(), sort_keys=False))
         proc = self._spawn(
             "alertmanager",
-            [binary, f"--config.file={config}", f"--storage.path={data / 'data'}",
-             f"--web.listen-address={LOOPBACK}:{self.config.alertmanager_port}",
-             "--cluster.listen-address=", f"--web.external-url={self.alertmanager_url}"],
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={data / 'data'}",
+                f"--web.listen-address={LOOPBACK}:{self.config.alertmanager_port}",
+                "--cluster.listen-address=",
+                f"--web.external-url={self.alertmanager_url}",
+            ],
             cwd=data,
         )
         self._wait_ready("alertmanager", proc, lambda: _http_ok(f"{self.alertmanager_url}/-/ready"))

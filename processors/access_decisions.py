@@ -32,9 +32,13 @@ def effective_us(decision: AccessDecision) -> int:
     try:
         when = dt.datetime.fromisoformat(decision.effective_at)
     except ValueError as exc:
-        raise ValueError(f"access decision {decision.decision_id}: effective_at {decision.effective_at!r}: {exc}") from exc
+        raise ValueError(
+            f"access decision {decision.decision_id}: effective_at {decision.effective_at!r}: {exc}"
+        ) from exc
     if when.tzinfo is None:
-        raise ValueError(f"access decision {decision.decision_id}: effective_at {decision.effective_at!r} has no offset")
+        raise ValueError(
+            f"access decision {decision.decision_id}: effective_at {decision.effective_at!r} has no offset"
+        )
     return int(when.timestamp()) * US_PER_S + when.microsecond
 
 

@@ -72,7 +72,7 @@ def _written_at(timestamp: float | None) -> dt.datetime | None:
     """Faust gives the Kafka record timestamp in seconds (None or <= 0 when the producer set none)."""
     if not timestamp or timestamp <= 0:
         return None
-    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
 
 
 @dataclass
@@ -96,7 +96,9 @@ class WorkerRuntime:
     in_flight: list[asyncio.Future[None]] = field(default_factory=list)  # batch writes not yet confirmed
     dead_letter_limit: DeadLetterLimit = field(default_factory=DeadLetterLimit)
     fatal: str | None = None  # why the worker stopped itself, if it did
-    decisions: list[AccessDecision] = field(default_factory=list)  # every access decision known (all pipelines)
+    decisions: list[AccessDecision] = field(
+        default_factory=list
+    )  # every access decision known (all pipelines)
     decision_reader: Any = None  # sinks.access_decisions.DecisionReader, opened on the first batch
 
     @classmethod
@@ -188,8 +190,13 @@ class WorkerRuntime:
                 kind = "transient" if is_transient(exc) else "error"
                 self.metrics.observe_sink_retry(kind)
                 self.metrics.set_sink_backlog(pending)
-                log.warning("database write failed (%s, %s: %s); retrying in %.1fs",
-                            kind, type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", delay)
+                log.warning(
+                    "database write failed (%s, %s: %s); retrying in %.1fs",
+                    kind,
+                    type(exc).__name__,
+                    str(exc).splitlines()[0][:200] if str(exc) else "",
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
                 continue
@@ -197,8 +204,11 @@ class WorkerRuntime:
             if written.rejected:
                 self.metrics.observe_dead_letters(written.rejected)
                 for dl in written.rejected:
-                    log.warning("database refused a record (dead-lettered as sink_rejected): %s %s",
-                                dl.source, dl.detail[:300])
+                    log.warning(
+                        "database refused a record (dead-lettered as sink_rejected): %s %s",
+                        dl.source,
+                        dl.detail[:300],
+                    )
             return
 
     async def submit_write(self, batch: SinkBatch) -> None:
@@ -246,8 +256,12 @@ class WorkerRuntime:
                 if current.get(rec.ori, "normal") == rec.level:
                     continue
                 self.sink.recommend(
-                    rec.ori, rec.level, reason=rec.reason or rec.action, actor=rec.by,
-                    alert_ids=rec.alert_ids, component=component,
+                    rec.ori,
+                    rec.level,
+                    reason=rec.reason or rec.action,
+                    actor=rec.by,
+                    alert_ids=rec.alert_ids,
+                    component=component,
                 )
                 current[rec.ori] = rec.level
 
@@ -261,7 +275,8 @@ class WorkerRuntime:
 
         if self.decision_reader is None:
             self.decision_reader = DecisionReader(
-                self.settings.kafka_bootstrap, self.settings.topic_access_decisions,
+                self.settings.kafka_bootstrap,
+                self.settings.topic_access_decisions,
                 kafka_client_kwargs(self.settings),
             )
         # read to the topic's end before every batch: a decision published before a query was written
@@ -273,8 +288,15 @@ class WorkerRuntime:
                 continue
             known.add(d.decision_id)
             self.decisions.append(d)
-            log.info("access decision %s: %s %s from %s by %s", d.decision_id, d.action, d.ori, d.effective_at, d.by)
-            for _tp, pipeline in self.pipelines.items():
+            log.info(
+                "access decision %s: %s %s from %s by %s",
+                d.decision_id,
+                d.action,
+                d.ori,
+                d.effective_at,
+                d.by,
+            )
+            for _tp, pipeline in self.pipelines.items():  # noqa: PERF102 - PartitionedPipelines has no values()
                 pipeline.apply_decision(d)
 
     async def forward_incidents(self, incidents: list[Incident]) -> None:
@@ -377,8 +399,13 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
     async def handle_batch(rt: WorkerRuntime, events: list[Any]) -> None:
         started = time.perf_counter()
         records = [
-            Record(value=ev.message.value, topic=ev.message.topic, partition=ev.message.partition,
-                   offset=ev.message.offset, timestamp=_written_at(ev.message.timestamp))
+            Record(
+                value=ev.message.value,
+                topic=ev.message.topic,
+                partition=ev.message.partition,
+                offset=ev.message.offset,
+                timestamp=_written_at(ev.message.timestamp),
+            )
             for ev in events
         ]
         await asyncio.get_running_loop().run_in_executor(None, rt.refresh_decisions)

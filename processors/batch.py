@@ -56,7 +56,9 @@ class BatchOutput:
     duplicates: int = 0
     skipped: int = 0  # records before a partition's checkpoint: already counted
     rewind: dict[TopicPartition, int] = field(default_factory=dict)  # seek these back to this offset
-    dropped: set[tuple[str, int, int]] = field(default_factory=set)  # (topic, partition, offset) not processed
+    dropped: set[tuple[str, int, int]] = field(
+        default_factory=set
+    )  # (topic, partition, offset) not processed
 
     def __len__(self) -> int:
         return len(self.processed) + len(self.dead_letters) + self.duplicates
@@ -150,12 +152,20 @@ class PartitionedPipelines:
                 continue
             part.started, part.rewinding = True, False
             try:
-                result = part.pipeline.process_raw(record.value, source=record.source, written_at=record.timestamp)
+                result = part.pipeline.process_raw(
+                    record.value, source=record.source, written_at=record.timestamp
+                )
             except Exception as exc:  # noqa: BLE001 - a bug of ours must cost one message, not the worker
-                result = StepResult(dead_letters=[DeadLetter(
-                    reason="processing_error", detail=f"{type(exc).__name__}: {exc}"[:2000],
-                    payload=record.value, source=record.source,
-                )])
+                result = StepResult(
+                    dead_letters=[
+                        DeadLetter(
+                            reason="processing_error",
+                            detail=f"{type(exc).__name__}: {exc}"[:2000],
+                            payload=record.value,
+                            source=record.source,
+                        )
+                    ]
+                )
             part.next_offset = record.offset + 1
             if result.processed is not None:
                 out.processed.append(result.processed)

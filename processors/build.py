@@ -70,11 +70,13 @@ def build_pipeline(settings: Settings, overrides: PipelineOverrides | None = Non
     config = PipelineConfig(
         window_seconds=o.window_seconds or settings.window_seconds,
         allowed_lateness_seconds=(
-            o.allowed_lateness_seconds if o.allowed_lateness_seconds is not None
+            o.allowed_lateness_seconds
+            if o.allowed_lateness_seconds is not None
             else settings.allowed_lateness_seconds
         ),
         amendment_retention_seconds=(
-            o.amendment_retention_seconds if o.amendment_retention_seconds is not None
+            o.amendment_retention_seconds
+            if o.amendment_retention_seconds is not None
             else settings.amendment_retention_seconds
         ),
         max_future_skew_seconds=settings.max_future_skew_seconds,

@@ -101,7 +101,9 @@ class Finding:
         elif self.kind == "missing" and self.days_late is not None:
             text += f" ({self.days_late} days past the deadline)"
         elif self.kind == "zero_reported_but_alerted":
-            text += f" ({a.prohibited_alerts} prohibited-query alerts, {a.prohibited_queries} prohibited queries)"
+            text += (
+                f" ({a.prohibited_alerts} prohibited-query alerts, {a.prohibited_queries} prohibited queries)"
+            )
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -229,8 +231,13 @@ def filings_csv(filings: Sequence[Filing]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(FILING_COLUMNS)
     for f in filings:
-        writer.writerow([
-            f.ori, f.year, f.filed_at.isoformat() if f.filed_at else "",
-            "" if f.investigations is None else f.investigations, f.outcomes or "",
-        ])
+        writer.writerow(
+            [
+                f.ori,
+                f.year,
+                f.filed_at.isoformat() if f.filed_at else "",
+                "" if f.investigations is None else f.investigations,
+                f.outcomes or "",
+            ]
+        )
     return buf.getvalue()

@@ -98,7 +98,9 @@ class IncidentPolicy:
         if raw is None:
             families = list(base.families)
         elif not isinstance(raw, Mapping) or not raw:
-            raise IncidentConfigError("incidents.families must be a non-empty mapping of family name -> settings")
+            raise IncidentConfigError(
+                "incidents.families must be a non-empty mapping of family name -> settings"
+            )
         else:
             seen: dict[str, str] = {}
             for name, entry in raw.items():
@@ -189,8 +191,6 @@ def _group(alert: Alert, family: Family) -> tuple[str, str | None]:
         if len(parts) >= 2:
             return f"{parts[0]}:{parts[1]}", parts[1]
     return alert.ori, None
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +298,8 @@ class IncidentTracker:
             # alert ids sorted (a set's order varies between processes): the same state gives the same bytes
             open=[
                 msgspec.structs.replace(inc, seen=sorted(inc.seen))  # a list on the wire, decoded as a set
-                for _k, incs in sorted(self._open.items()) for inc in incs
+                for _k, incs in sorted(self._open.items())
+                for inc in incs
             ],
             held=sorted(self._held, key=self._order),
         )
@@ -386,12 +387,15 @@ class IncidentTracker:
                 self._update_peak(inc, end_s)
             if alert.status == "fired":
                 entry = (
-                    SEVERITY_RANK[alert.severity], t, alert.alert_id,
-                    list(alert.evidence.event_ids[:3]), list(alert.evidence.offsets[:3]),
+                    SEVERITY_RANK[alert.severity],
+                    t,
+                    alert.alert_id,
+                    list(alert.evidence.event_ids[:3]),
+                    list(alert.evidence.offsets[:3]),
                 )
                 inc.top.append(entry)
                 inc.top.sort()
-                del inc.top[self.policy.top_evidence:]
+                del inc.top[self.policy.top_evidence :]
             self._changed[inc.incident_id] = (inc, "open")
         return msgspec.structs.replace(alert, incident_id=inc.incident_id)
 
@@ -418,7 +422,9 @@ class IncidentTracker:
         for x in sorted(k for k in buckets if end_s <= k < end_s + span):
             total = sum(v for k, v in buckets.items() if x - span < k <= x)
             start = min(k for k in buckets if x - span < k <= x)
-            if total > inc.peak_count or (total == inc.peak_count and (inc.peak_start is None or start < inc.peak_start)):
+            if total > inc.peak_count or (
+                total == inc.peak_count and (inc.peak_start is None or start < inc.peak_start)
+            ):
                 inc.peak_count, inc.peak_start = total, start
         floor = inc.last_us // US_PER_S - span - 3600
         if len(buckets) > 4 * (span // 60 + 1) and min(buckets) < floor:

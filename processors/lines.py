@@ -57,7 +57,7 @@ def bounded_lines(
                 return
             lineno += 1
             if lineno == 1 and line.startswith(BOM):
-                line = line[len(BOM):]
+                line = line[len(BOM) :]
             if line.endswith(b"\n") or len(line) <= limit:
                 yield lineno, line.rstrip(b"\r\n")
                 continue
@@ -80,7 +80,9 @@ def bounded_lines(
 def check_input_file(path: Path) -> None:
     """Refuse a missing file or a directory with a clear message."""
     if path.is_dir():
-        raise LineReadError(f"{path} is a directory: give a .jsonl or .jsonl.gz file (one query event per line)")
+        raise LineReadError(
+            f"{path} is a directory: give a .jsonl or .jsonl.gz file (one query event per line)"
+        )
     if not path.exists():
         raise LineReadError(f"input file {path} does not exist")
 

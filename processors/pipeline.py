@@ -57,7 +57,9 @@ from schemas import (
 SNAPSHOT_FORMAT: Final = 1
 RULE_EVICT_SECONDS: Final = 3600
 DIGEST_BYTES: Final = 8
-NO_JUSTIFICATION_RULE: Final = "POL-1.no-justification"  # the policy's rule id for a query with no justification
+NO_JUSTIFICATION_RULE: Final = (
+    "POL-1.no-justification"  # the policy's rule id for a query with no justification
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,9 @@ class Pipeline:
         self.rules: list[Rule] = rules if rules is not None else build_rules(rules_config)  # type: ignore[type-arg]
         self.access = RecommendationBook(RecommendationPolicy.from_mapping(rules_config.recommendation))
         self.incidents = self._incident_tracker(IncidentPolicy.from_mapping(rules_config.incidents))
-        self.decisions = DecisionBook()  # supervisors' suspend/restore decisions (processors/access_decisions.py)
+        self.decisions = (
+            DecisionBook()
+        )  # supervisors' suspend/restore decisions (processors/access_decisions.py)
         for rule in self.rules:
             if isinstance(rule, QueryWhileSuspended):
                 rule.decisions = self.decisions
@@ -209,8 +213,12 @@ class Pipeline:
         self._seen_by_start: dict[int, list[str]] = {}
         # event id -> the content digests seen under it (DIGEST_BYTES each; more than one: a conflict)
         self._digests: dict[str, bytes] = {}
-        self._last_fired: dict[tuple[str, str], tuple[int, str]] = {}  # (rule, key) -> (window start, alert id)
-        self._stats: dict[str, int] = {k: 0 for k in PipelineStats.__dataclass_fields__ if k != "open_windows"}
+        self._last_fired: dict[
+            tuple[str, str], tuple[int, str]
+        ] = {}  # (rule, key) -> (window start, alert id)
+        self._stats: dict[str, int] = {
+            k: 0 for k in PipelineStats.__dataclass_fields__ if k != "open_windows"
+        }
 
     # ------------------------------------------------------------------ public API
 
@@ -246,7 +254,9 @@ class Pipeline:
             self._stats["dead_letters"] += 1
             payload = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogatepass")
             return StepResult(
-                dead_letters=[DeadLetter(reason=exc.reason, detail=exc.detail, payload=payload, source=source)]
+                dead_letters=[
+                    DeadLetter(reason=exc.reason, detail=exc.detail, payload=payload, source=source)
+                ]
             )
         return self._process(event, source, raw)
 
@@ -293,7 +303,10 @@ class Pipeline:
         if wm_us is None:
             return result
         before = self._panes.closed_until
-        if before is not None and (wm_us // US_PER_S) // self._pane_spec.step * self._pane_spec.step <= before:
+        if (
+            before is not None
+            and (wm_us // US_PER_S) // self._pane_spec.step * self._pane_spec.step <= before
+        ):
             return result  # nothing to close (hopping steps are multiples of the pane: nor there)
         stores: list[WindowStore[Any]] = [self._panes, *self._hopping]
         for store in stores:
@@ -315,9 +328,16 @@ class Pipeline:
             hopping_windows=[tuple(h) for h in self.config.hopping_windows],  # type: ignore[misc]
             max_event_us=self._wm.max_event_us,
             pane_closed_until=self._panes.closed_until,
-            panes=[(s, ori, evs) for s, per in sorted(self._panes.open.items()) for ori, evs in sorted(per.items())],
+            panes=[
+                (s, ori, evs)
+                for s, per in sorted(self._panes.open.items())
+                for ori, evs in sorted(per.items())
+            ],
             hopping=[
-                (st.closed_until, [(s, ori, c) for s, per in sorted(st.open.items()) for ori, c in sorted(per.items())])
+                (
+                    st.closed_until,
+                    [(s, ori, c) for s, per in sorted(st.open.items()) for ori, c in sorted(per.items())],
+                )
                 for st in self._hopping
             ],
             closed=[
@@ -345,7 +365,10 @@ class Pipeline:
         if snap.format != SNAPSHOT_FORMAT:
             raise SnapshotError(f"snapshot format {snap.format} is not {SNAPSHOT_FORMAT}")
         hopping = [tuple(h) for h in self.config.hopping_windows]
-        if snap.window_seconds != self.config.window_seconds or [tuple(h) for h in snap.hopping_windows] != hopping:
+        if (
+            snap.window_seconds != self.config.window_seconds
+            or [tuple(h) for h in snap.hopping_windows] != hopping
+        ):
             raise SnapshotError(
                 f"snapshot was made with windows {snap.window_seconds}s/{snap.hopping_windows}, "
                 f"this pipeline uses {self.config.window_seconds}s/{list(self.config.hopping_windows)}"
@@ -434,7 +457,11 @@ class Pipeline:
                 f"event time {event.occurred_at.isoformat()} is behind the watermark "
                 f"{self.watermark.isoformat() if self.watermark else '-'}: its window "
                 f"{rfc3339(pane_start)} closed; "
-                + ("the window's counts are amended" if retained else "beyond the amendment retention; not counted")
+                + (
+                    "the window's counts are amended"
+                    if retained
+                    else "beyond the amendment retention; not counted"
+                )
             )
             result.dead_letters.append(
                 DeadLetter(
@@ -538,7 +565,9 @@ class Pipeline:
                 for ori, counts in closed_h.items.items():
                     self._emit_aggregate(result, store.spec, closed_h.start, ori, counts)
 
-    def _emit_aggregate(self, result: StepResult, spec: WindowSpec, start: int, ori: str, counts: Counts) -> None:
+    def _emit_aggregate(
+        self, result: StepResult, spec: WindowSpec, start: int, ori: str, counts: Counts
+    ) -> None:
         agg = Aggregate(
             ori=ori,
             window_kind=spec.kind,
@@ -645,8 +674,7 @@ class Pipeline:
         if last is not None and last[1] != aid and abs(finding.window_start - last[0]) < suppress:
             status = "suppressed"
             reason = (
-                f"re-alert within {suppress}s (event time) of alert {last[1]} "
-                f"for window {rfc3339(last[0])}"
+                f"re-alert within {suppress}s (event time) of alert {last[1]} for window {rfc3339(last[0])}"
             )
             self._stats["suppressed"] += 1
         else:
@@ -687,8 +715,12 @@ class Pipeline:
             return
         for t, d in self.decisions.restores_until(until_us):
             state = self.access.get(d.ori)
-            if state.level != "normal" and (state.since is None or to_us(dt.datetime.fromisoformat(state.since)) <= t):
-                result.recommendations.append(self.access.restore(d.ori, by=d.by, reason=d.reason, at=d.effective_at))
+            if state.level != "normal" and (
+                state.since is None or to_us(dt.datetime.fromisoformat(state.since)) <= t
+            ):
+                result.recommendations.append(
+                    self.access.restore(d.ori, by=d.by, reason=d.reason, at=d.effective_at)
+                )
                 self.incidents.refresh(d.ori)
                 result.incidents.extend(self.incidents.take_changed())
 

@@ -111,14 +111,22 @@ def apply_alert(
     )
 
 
-def restore_access(state: AgencyAccess, *, by: str, reason: str, at: str) -> tuple[AgencyAccess, Recommendation]:
+def restore_access(
+    state: AgencyAccess, *, by: str, reason: str, at: str
+) -> tuple[AgencyAccess, Recommendation]:
     """The explicit human action that returns an agency to normal access (and resets its count)."""
     if not by.strip() or not reason.strip():
         raise ValueError("restoring access needs the name of the person and a reason")
     new = AgencyAccess(ori=state.ori, level="normal", since=at)
     return new, Recommendation(
-        ori=state.ori, level="normal", previous=state.level, action=ACTIONS["normal"], alert_ids=(), at=at,
-        by=by, reason=reason,
+        ori=state.ori,
+        level="normal",
+        previous=state.level,
+        action=ACTIONS["normal"],
+        alert_ids=(),
+        at=at,
+        by=by,
+        reason=reason,
     )
 
 

@@ -100,8 +100,14 @@ def dead_letter_json(dl: DeadLetter) -> bytes:
     except UnicodeDecodeError:
         text, raw_b64 = None, base64.b64encode(dl.payload).decode()
     return _plain.encode(
-        {"reason": dl.reason, "detail": dl.detail, "source": dl.source, "event_id": dl.event_id,
-         "payload": text, "payload_base64": raw_b64}
+        {
+            "reason": dl.reason,
+            "detail": dl.detail,
+            "source": dl.source,
+            "event_id": dl.event_id,
+            "payload": text,
+            "payload_base64": raw_b64,
+        }
     )
 
 
@@ -183,8 +189,10 @@ class BadInputWatch:
             return self.exceeded
         total = self.good + self.bad
         if total and total < self.limit.window and self.bad / total > self.limit.max_ratio:
-            return (f"{self.bad} of {total} lines were bad input ({self.bad / total:.0%} > "
-                    f"{self.limit.max_ratio:.0%}): wrong file or format?")
+            return (
+                f"{self.bad} of {total} lines were bad input ({self.bad / total:.0%} > "
+                f"{self.limit.max_ratio:.0%}): wrong file or format?"
+            )
         return None
 
 
@@ -258,8 +266,13 @@ class AuditTally:
             if self.last_event_at is None or when > self.last_event_at:
                 self.last_event_at = when
             key: CountKey = (
-                self._month(when), event.ori, event.component, event.department,
-                event.data_source, event.purpose, event.verdict,
+                self._month(when),
+                event.ori,
+                event.component,
+                event.department,
+                event.data_source,
+                event.purpose,
+                event.verdict,
             )
             self.counts[key] = self.counts.get(key, 0) + 1
             op = self.operators.get((event.ori, event.operator))

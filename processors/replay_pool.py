@@ -206,7 +206,13 @@ def _worker(index: int, factory: PipelineFactory, mode: Mode, inbox: Any, outbox
                 if before is not None and before != synced:
                     synced = before
                     step = pipeline.advance_watermark(before)
-                    if step.alerts or step.aggregates or step.recommendations or step.incidents or step.dead_letters:
+                    if (
+                        step.alerts
+                        or step.aggregates
+                        or step.recommendations
+                        or step.incidents
+                        or step.dead_letters
+                    ):
                         take(step, line)
                         note_tracked()
                 if seen is not None:
@@ -290,8 +296,12 @@ def run_pool(
     inboxes = [ctx.Queue(maxsize=QUEUE_BATCHES) for _ in range(workers)]
     pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
     procs = [
-        ctx.Process(target=_worker, args=(i, factory, mode, inboxes[i], pipes[i][1]),
-                    name=f"clets-watch-replay-{i}", daemon=True)
+        ctx.Process(
+            target=_worker,
+            args=(i, factory, mode, inboxes[i], pipes[i][1]),
+            name=f"clets-watch-replay-{i}",
+            daemon=True,
+        )
         for i in range(workers)
     ]
     for proc in procs:
@@ -314,7 +324,7 @@ def run_pool(
                         _raise_from(i, pipes[i][0])
 
         count = 0
-        for count, (raw, source) in enumerate(lines, start=1):  # noqa: B007 - the count is read after the loop
+        for count, (raw, source) in enumerate(lines, start=1):
             before = seq.max_event_us
             ori = seq.accept(raw)
             if ori is None:

@@ -57,7 +57,9 @@ class KnownKeys:
         return tuple(rules)
 
 
-def guard_unknown_keys(classify: Callable[[QueryEvent], Verdict], known: KnownKeys) -> Callable[[QueryEvent], Verdict]:
+def guard_unknown_keys(
+    classify: Callable[[QueryEvent], Verdict], known: KnownKeys
+) -> Callable[[QueryEvent], Verdict]:
     """``classify``, with an unknown message key or purpose code raising the verdict to at least ``review``
     (the strictest verdict wins) and citing ``INPUT.unknown-*``."""
 

@@ -59,16 +59,23 @@ class AuditYear:
     def scenarios(self) -> list[str]:
         raid_start = self.raid_start.replace(year=self.year)
         return [
-            (f"raid:oris={'+'.join(self.raid_oris)},start={raid_start.isoformat()},minutes={self.raid_minutes:g},"
-            f"lookups={self.raid_lookups},targets={self.raid_targets}"),
+            (
+                f"raid:oris={'+'.join(self.raid_oris)},start={raid_start.isoformat()},minutes={self.raid_minutes:g},"
+                f"lookups={self.raid_lookups},targets={self.raid_targets}"
+            ),
             f"ccw:checks={self.ccw_checks}",
             f"snooping:lookups={self.snooping_lookups}",
         ]
 
     def events(self, registry: AgencyRegistry | None = None) -> Iterator[LabelledEvent]:
         return generate(
-            seed=self.seed, start=self.start, duration=self.end - self.start, rate_per_second=self.rate_per_second,
-            scenarios=self.scenarios(), registry=registry, jitter_seconds=self.jitter_seconds,
+            seed=self.seed,
+            start=self.start,
+            duration=self.end - self.start,
+            rate_per_second=self.rate_per_second,
+            scenarios=self.scenarios(),
+            registry=registry,
+            jitter_seconds=self.jitter_seconds,
         )
 
     def filings(self, registry: AgencyRegistry | None = None) -> list[Filing]:
@@ -91,7 +98,8 @@ class AuditYear:
             else:
                 investigations = rng.choice((0, 0, 1, 1, 2, 3, 5))
                 outcomes = (
-                    "none" if investigations == 0
+                    "none"
+                    if investigations == 0
                     else f"{investigations} opened; {rng.randint(0, investigations)} sustained"
                 )
             out.append(Filing(agency.ori, self.year, filed, investigations, outcomes))
@@ -137,22 +145,42 @@ def produce_event_time(
     from producers.kafka_out import BrokerUnavailable, ProduceError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="clets-watch-audit-year",
-                                 request_timeout_ms=15000, **dict(security or {}))
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="clets-watch-audit-year",
+            request_timeout_ms=15000,
+            **dict(security or {}),
+        )
     except KafkaError as exc:
         raise BrokerUnavailable(bootstrap) from exc
     try:
         if topic not in set(admin.list_topics()):
             try:
-                admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1,
-                                              topic_configs={"retention.ms": "-1"})], timeout_ms=15000)
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            topic,
+                            num_partitions=partitions,
+                            replication_factor=1,
+                            topic_configs={"retention.ms": "-1"},
+                        )
+                    ],
+                    timeout_ms=15000,
+                )
             except TopicAlreadyExistsError:
                 pass
     finally:
         admin.close()
     encode = msgspec.json.Encoder().encode
-    producer = KafkaProducer(bootstrap_servers=bootstrap, client_id="clets-watch-audit-year", acks="all",
-                             linger_ms=20, batch_size=512 * 1024, max_block_ms=30_000, **dict(security or {}))
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="clets-watch-audit-year",
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        max_block_ms=30_000,
+        **dict(security or {}),
+    )
     sent = 0
     failures: list[str] = []
 
@@ -169,7 +197,9 @@ def produce_event_time(
         for item in items:
             event = item.event
             ts_ms = int(dt.datetime.fromisoformat(event["occurred_at"]).timestamp() * 1000)
-            fut = producer.send(topic, key=str(event["ori"]).encode(), value=encode(event), timestamp_ms=ts_ms)
+            fut = producer.send(
+                topic, key=str(event["ori"]).encode(), value=encode(event), timestamp_ms=ts_ms
+            )
             fut.add_callback(ok)
             fut.add_errback(failed)
             handed += 1
@@ -179,6 +209,7 @@ def produce_event_time(
     finally:
         producer.close(timeout=10)
     if sent != handed:
-        raise ProduceError(f"{handed - sent} of {handed} events were not acknowledged by {bootstrap}: "
-                           + "; ".join(failures))
+        raise ProduceError(
+            f"{handed - sent} of {handed} events were not acknowledged by {bootstrap}: " + "; ".join(failures)
+        )
     return sent

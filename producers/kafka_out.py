@@ -30,7 +30,9 @@ class BrokerUnavailable(RuntimeError):
     """No Kafka broker answers at the bootstrap address."""
 
     def __init__(self, bootstrap: str, detail: str = "") -> None:
-        super().__init__(f"no Kafka broker at {bootstrap}: run `clets-watch stack up`" + (f" ({detail})" if detail else ""))
+        super().__init__(
+            f"no Kafka broker at {bootstrap}: run `clets-watch stack up`" + (f" ({detail})" if detail else "")
+        )
         self.bootstrap = bootstrap
 
 
@@ -54,14 +56,21 @@ class ProduceResult:
 
 
 def ensure_topic(
-    bootstrap: str, topic: str, *, partitions: int = 1, replication_factor: int = 1,
+    bootstrap: str,
+    topic: str,
+    *,
+    partitions: int = 1,
+    replication_factor: int = 1,
     security: Mapping[str, Any] | None = None,
 ) -> bool:
     """Create ``topic`` when missing; return whether it was created."""
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, client_id="clets-watch-produce-admin",
-            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS, request_timeout_ms=15000, **dict(security or {}),
+            bootstrap_servers=bootstrap,
+            client_id="clets-watch-produce-admin",
+            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,
+            request_timeout_ms=15000,
+            **dict(security or {}),
         )
     except KafkaError as exc:  # kafka-python 3: KafkaTimeoutError "Unable to bootstrap from ..."
         raise BrokerUnavailable(bootstrap) from exc
@@ -120,9 +129,15 @@ def produce(
         result.topic_created = ensure_topic(bootstrap, topic, partitions=partitions, security=security)
     try:
         producer = KafkaProducer(
-            bootstrap_servers=bootstrap, client_id="clets-watch-produce", acks="all",
-            linger_ms=linger_ms, batch_size=256 * 1024, compression_type=None,
-            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS, max_block_ms=30_000, **dict(security or {}),
+            bootstrap_servers=bootstrap,
+            client_id="clets-watch-produce",
+            acks="all",
+            linger_ms=linger_ms,
+            batch_size=256 * 1024,
+            compression_type=None,
+            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,
+            max_block_ms=30_000,
+            **dict(security or {}),
         )
     except KafkaError as exc:
         raise BrokerUnavailable(bootstrap) from exc
@@ -161,6 +176,7 @@ def produce(
         progress(handed)
     if result.failed:
         raise ProduceError(
-            f"{result.failed} of {handed} events were not acknowledged by {bootstrap}: " + "; ".join(result.errors)
+            f"{result.failed} of {handed} events were not acknowledged by {bootstrap}: "
+            + "; ".join(result.errors)
         )
     return result

@@ -42,7 +42,9 @@ def data_source(message_type: str) -> str:
     try:
         return _SOURCE_BY_KEY[message_type]
     except KeyError:
-        raise UnknownMessageKey(f"unknown message key {message_type!r}; known: {sorted(MESSAGE_KEYS)}") from None
+        raise UnknownMessageKey(
+            f"unknown message key {message_type!r}; known: {sorted(MESSAGE_KEYS)}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +70,32 @@ class TrafficProfile:
 _PATROL = (("RQ", 5.0), ("DQ", 4.0), ("QW", 3.0), ("RPQ", 0.4), ("QV", 0.6), ("YQ", 0.3))
 _TRAFFIC = (("DQ", 5.0), ("RQ", 4.0), ("QW", 1.0), ("DNQ", 0.5), ("RNQ", 0.3))
 _INVESTIGATION = (
-    ("QH", 2.0), ("QR", 1.0), ("DQ", 1.5), ("DNQ", 0.8), ("RQ", 1.0), ("RNQ", 0.5),
-    ("QW", 1.5), ("QV", 0.5), ("QG", 0.4), ("QA", 0.2), ("PAQ", 0.3), ("PPQ", 0.3), ("IQ", 0.2),
+    ("QH", 2.0),
+    ("QR", 1.0),
+    ("DQ", 1.5),
+    ("DNQ", 0.8),
+    ("RQ", 1.0),
+    ("RNQ", 0.5),
+    ("QW", 1.5),
+    ("QV", 0.5),
+    ("QG", 0.4),
+    ("QA", 0.2),
+    ("PAQ", 0.3),
+    ("PPQ", 0.3),
+    ("IQ", 0.2),
 )
 _WARRANT = (("QW", 5.0), ("QWB", 0.3), ("DQ", 1.0), ("DNQ", 0.6), ("YQ", 1.0))
 _PROSECUTION = (("QH", 4.0), ("QR", 3.0), ("QW", 1.0), ("FQ", 0.3), ("AQ", 0.2), ("DQ", 0.3))
 _SUPERVISION = (("PAQ", 3.0), ("PPQ", 4.0), ("PBQ", 0.5), ("QH", 2.0), ("QR", 1.5), ("QW", 1.0))
-_FEDERAL_CRIMINAL = (("QH", 3.0), ("QR", 2.0), ("IQ", 0.4), ("DQ", 2.0), ("RQ", 1.2), ("DNQ", 0.8), ("QW", 1.0))
+_FEDERAL_CRIMINAL = (
+    ("QH", 3.0),
+    ("QR", 2.0),
+    ("IQ", 0.4),
+    ("DQ", 2.0),
+    ("RQ", 1.2),
+    ("DNQ", 0.8),
+    ("QW", 1.0),
+)
 _IMMIGRATION_III = (("QH", 4.0), ("QR", 3.0), ("IQ", 0.5))
 _IMMIGRATION_DMV = (("DQ", 3.0), ("DNQ", 2.0), ("RQ", 1.5), ("RNQ", 1.0))
 _CCW = (("QH", 3.0), ("QR", 2.0), ("QW", 1.0), ("DQ", 0.5))
@@ -84,7 +105,10 @@ _PERSONAL = (("DQ", 3.0), ("DNQ", 2.0), ("RQ", 2.0), ("RNQ", 1.0), ("QH", 1.0), 
 # Background misuse is rare (domain.md: a tiny fraction of 2.8 million queries a day): the shares of
 # personal look-ups and non-criminal-justice checks below are small; the scenarios add the incidents.
 _LOCAL_POLICE = TrafficProfile(
-    "police", 6.0, 0.35, 0.8,
+    "police",
+    6.0,
+    0.35,
+    0.8,
     (
         IntentMix("routine_patrol", 0.36, _PATROL),
         IntentMix("traffic_enforcement", 0.30, _TRAFFIC),
@@ -98,7 +122,10 @@ _LOCAL_POLICE = TrafficProfile(
     ),
 )
 _SHERIFF = TrafficProfile(
-    "sheriff", 10.0, 0.35, 0.8,
+    "sheriff",
+    10.0,
+    0.35,
+    0.8,
     (
         IntentMix("routine_patrol", 0.33, _PATROL),
         IntentMix("traffic_enforcement", 0.18, _TRAFFIC),
@@ -112,7 +139,10 @@ _SHERIFF = TrafficProfile(
     ),
 )
 _STATE = TrafficProfile(
-    "state", 7.0, 0.4, 0.85,
+    "state",
+    7.0,
+    0.4,
+    0.85,
     (
         IntentMix("traffic_enforcement", 0.55, _TRAFFIC),
         IntentMix("routine_patrol", 0.15, _PATROL),
@@ -122,7 +152,10 @@ _STATE = TrafficProfile(
     ),
 )
 _PROSECUTOR = TrafficProfile(
-    "prosecutor", 0.8, 0.03, 0.15,
+    "prosecutor",
+    0.8,
+    0.03,
+    0.15,
     (
         IntentMix("criminal_investigation", 0.85, _PROSECUTION),
         IntentMix("warrant_service", 0.10, _WARRANT),
@@ -130,7 +163,10 @@ _PROSECUTOR = TrafficProfile(
     ),
 )
 _PROBATION = TrafficProfile(
-    "probation", 1.2, 0.05, 0.2,
+    "probation",
+    1.2,
+    0.05,
+    0.2,
     (
         IntentMix("criminal_investigation", 0.80, _SUPERVISION),
         IntentMix("warrant_service", 0.15, _WARRANT),
@@ -138,7 +174,10 @@ _PROBATION = TrafficProfile(
     ),
 )
 _COURT = TrafficProfile(
-    "court", 0.4, 0.02, 0.05,
+    "court",
+    0.4,
+    0.02,
+    0.05,
     (
         IntentMix("criminal_investigation", 0.85, (("QH", 3.0), ("QR", 2.0), ("QW", 1.5), ("PPQ", 0.5))),
         IntentMix("warrant_service", 0.10, _WARRANT),
@@ -146,7 +185,10 @@ _COURT = TrafficProfile(
     ),
 )
 _FEDERAL = TrafficProfile(
-    "federal", 0.5, 0.15, 0.4,
+    "federal",
+    0.5,
+    0.15,
+    0.4,
     (
         IntentMix("criminal_investigation", 0.80, _FEDERAL_CRIMINAL),
         IntentMix("warrant_service", 0.17, _WARRANT),
@@ -154,7 +196,10 @@ _FEDERAL = TrafficProfile(
     ),
 )
 _ICE_ERO = TrafficProfile(
-    "ICE-ERO", 0.6, 0.1, 0.3,
+    "ICE-ERO",
+    0.6,
+    0.1,
+    0.3,
     (
         IntentMix("immigration_civil", 0.55, _IMMIGRATION_III),
         IntentMix("immigration_civil", 0.20, _IMMIGRATION_DMV),
@@ -164,7 +209,10 @@ _ICE_ERO = TrafficProfile(
     ),
 )
 _ICE_HSI = TrafficProfile(
-    "ICE-HSI", 0.5, 0.1, 0.3,
+    "ICE-HSI",
+    0.5,
+    0.1,
+    0.3,
     (
         IntentMix("criminal_investigation", 0.80, _FEDERAL_CRIMINAL),
         IntentMix("immigration_criminal", 0.10, _IMMIGRATION_III),
@@ -173,7 +221,10 @@ _ICE_HSI = TrafficProfile(
     ),
 )
 _CBP = TrafficProfile(
-    "CBP", 0.7, 0.3, 0.7,
+    "CBP",
+    0.7,
+    0.3,
+    0.7,
     (
         IntentMix("criminal_investigation", 0.45, _FEDERAL_CRIMINAL),
         IntentMix("traffic_enforcement", 0.15, _TRAFFIC),
@@ -183,7 +234,10 @@ _CBP = TrafficProfile(
     ),
 )
 _USCIS = TrafficProfile(
-    "USCIS", 0.15, 0.02, 0.05,
+    "USCIS",
+    0.15,
+    0.02,
+    0.05,
     (
         IntentMix("immigration_civil", 0.70, _IMMIGRATION_III),
         IntentMix("criminal_investigation", 0.25, (("QH", 2.0), ("QR", 1.0))),

@@ -68,104 +68,449 @@ class UnknownIntent(ValueError):
 # Civil immigration: written from domain.md's description of what ERO does and what its paperwork is.
 _CIVIL_CORES: Final = (
     # detainers and holds
-    "ICE detainer", "detainer lodged", "imm detainer", "I-247A", "I247", "1-247", "I-247D", "i 247 a",
-    "ICE hold", "hold for ICE", "immigration hold", "DHS hold", "ICE HOLD REQ", "notify ICE on release",
-    "ICE pickup", "ICE courtesy notif", "detainer per ICE", "ICE detainer - release date", "dtnr ICE",
-    "I-247 recv'd", "ice hld",
+    "ICE detainer",
+    "detainer lodged",
+    "imm detainer",
+    "I-247A",
+    "I247",
+    "1-247",
+    "I-247D",
+    "i 247 a",
+    "ICE hold",
+    "hold for ICE",
+    "immigration hold",
+    "DHS hold",
+    "ICE HOLD REQ",
+    "notify ICE on release",
+    "ICE pickup",
+    "ICE courtesy notif",
+    "detainer per ICE",
+    "ICE detainer - release date",
+    "dtnr ICE",
+    "I-247 recv'd",
+    "ice hld",
     # removal
-    "deportation", "deport", "pending deportation", "removal proceedings", "removal order", "final order of removal",
-    "final ord removal", "reinstated removal order", "removal case", "removal pending", "deportable",
-    "order of removal", "expedited removal", "dprt", "deport case", "removal proc", "depotation",
+    "deportation",
+    "deport",
+    "pending deportation",
+    "removal proceedings",
+    "removal order",
+    "final order of removal",
+    "final ord removal",
+    "reinstated removal order",
+    "removal case",
+    "removal pending",
+    "deportable",
+    "order of removal",
+    "expedited removal",
+    "dprt",
+    "deport case",
+    "removal proc",
+    "depotation",
     # status
-    "immigration status", "imm status", "immig status chk", "status of alien", "visa overstay", "overstay",
-    "ovrstay", "lawful presence chk", "legal status", "undocumented", "out of status", "citizenship verif",
-    "alien status", "immigration status verification", "illegal alien",
+    "immigration status",
+    "imm status",
+    "immig status chk",
+    "status of alien",
+    "visa overstay",
+    "overstay",
+    "ovrstay",
+    "lawful presence chk",
+    "legal status",
+    "undocumented",
+    "out of status",
+    "citizenship verif",
+    "alien status",
+    "immigration status verification",
+    "illegal alien",
     # fugitive operations
-    "FUGOPS target", "fug ops", "fugitive operations", "ERO target", "ERO fugitive op", "ERO op", "FOT tgt",
-    "at large target ERO", "ero collateral", "criminal alien program", "CAP", "ERO case", "ERO",
-    "ERO LA", "ERO SF", "ero sd target",
+    "FUGOPS target",
+    "fug ops",
+    "fugitive operations",
+    "ERO target",
+    "ERO fugitive op",
+    "ERO op",
+    "FOT tgt",
+    "at large target ERO",
+    "ero collateral",
+    "criminal alien program",
+    "CAP",
+    "ERO case",
+    "ERO",
+    "ERO LA",
+    "ERO SF",
+    "ero sd target",
     # administrative warrants and forms
-    "I-200 warrant", "I-205", "I 205 warrant of removal", "admin warrant", "administrative warrant",
-    "NTA", "notice to appear", "I-862", "OSUP check", "OSUP violator", "order of supervision", "I-213",
-    "I-220B", "I-200",
+    "I-200 warrant",
+    "I-205",
+    "I 205 warrant of removal",
+    "admin warrant",
+    "administrative warrant",
+    "NTA",
+    "notice to appear",
+    "I-862",
+    "OSUP check",
+    "OSUP violator",
+    "order of supervision",
+    "I-213",
+    "I-220B",
+    "I-200",
     # court
-    "EOIR hearing", "immigration court", "IJ order", "imm court", "master calendar hrg", "BIA appeal",
+    "EOIR hearing",
+    "immigration court",
+    "IJ order",
+    "imm court",
+    "master calendar hrg",
+    "BIA appeal",
     "EOIR",
 )
 _CIVIL_LOCAL_CORES: Final = (
-    "per ICE req", "ICE request", "assist ICE", "ICE agent req", "ICE ERO request", "ICE ofc called",
-    "req by ICE", "ICE inquiry", "for ICE", "ICE wants subj", "ICE detainer", "ICE hold", "hold for ICE",
-    "imm hold", "immigration hold", "INS hold", "ICE notification",
+    "per ICE req",
+    "ICE request",
+    "assist ICE",
+    "ICE agent req",
+    "ICE ERO request",
+    "ICE ofc called",
+    "req by ICE",
+    "ICE inquiry",
+    "for ICE",
+    "ICE wants subj",
+    "ICE detainer",
+    "ICE hold",
+    "hold for ICE",
+    "imm hold",
+    "immigration hold",
+    "INS hold",
+    "ICE notification",
 )
 _DHS_STATUS_CORES: Final = ("status chk", "status check", "verify status", "subj status", "stat chk")
 _CRIMINAL_IMMIGRATION_CORES: Final = (
-    "8 USC 1326", "8USC1326", "1326", "1326 reentry", "illegal re-entry", "illegal reentry", "re-entry after removal",
-    "reentry after deport", "8 USC 1325", "8 U.S.C. 1325", "1325", "illegal entry", "EWI", "entry w/o inspection",
-    "prior removed alien", "previously deported", "1326 case", "re-entry of removed alien",
-    "illegal entry prosecution", "§1326", "8 usc §1326(a)", "found in US after removal", "prior deport",
-    "ill reentry", "illegal re entry",
+    "8 USC 1326",
+    "8USC1326",
+    "1326",
+    "1326 reentry",
+    "illegal re-entry",
+    "illegal reentry",
+    "re-entry after removal",
+    "reentry after deport",
+    "8 USC 1325",
+    "8 U.S.C. 1325",
+    "1325",
+    "illegal entry",
+    "EWI",
+    "entry w/o inspection",
+    "prior removed alien",
+    "previously deported",
+    "1326 case",
+    "re-entry of removed alien",
+    "illegal entry prosecution",
+    "§1326",
+    "8 usc §1326(a)",
+    "found in US after removal",
+    "prior deport",
+    "ill reentry",
+    "illegal re entry",
 )
 _OFFENCES: Final = (
-    "narcotics", "narcotics inv", "meth sales", "HS 11378", "11350 HS", "drug trafficking", "human trafficking",
-    "alien smuggling", "smuggling load", "money laundering", "identity theft", "fraud", "document fraud",
-    "benefit fraud", "burglary", "PC 459", "459 PC", "robbery susp", "211 PC", "assault", "ADW", "245(a)(1)",
-    "homicide", "DV", "273.5 PC", "stolen vehicle", "10851 VC", "gang inv", "weapons viol", "felon w/ gun",
-    "child exploitation", "fraudulent docs", "counterfeit", "cargo theft", "narco case", "controlled buy",
-    "fentanyl", "cocaine seizure", "bulk cash smuggling", "firearms trafficking", "sex trafficking",
-    "drug smuggling", "marijuana grow", "heroin", "armed robbery", "carjacking", "vandalism 594",
-    "hit and run", "DUI", "23152 VC", "grand theft", "shoplifting", "forgery", "elder abuse", "child abuse",
-    "criminal threats", "stalking", "rape", "arson", "kidnapping", "extortion", "cyber crime", "wire fraud",
-    "credit card fraud", "embezzlement", "theft", "dope", "poss for sales", "murder", "shooting",
+    "narcotics",
+    "narcotics inv",
+    "meth sales",
+    "HS 11378",
+    "11350 HS",
+    "drug trafficking",
+    "human trafficking",
+    "alien smuggling",
+    "smuggling load",
+    "money laundering",
+    "identity theft",
+    "fraud",
+    "document fraud",
+    "benefit fraud",
+    "burglary",
+    "PC 459",
+    "459 PC",
+    "robbery susp",
+    "211 PC",
+    "assault",
+    "ADW",
+    "245(a)(1)",
+    "homicide",
+    "DV",
+    "273.5 PC",
+    "stolen vehicle",
+    "10851 VC",
+    "gang inv",
+    "weapons viol",
+    "felon w/ gun",
+    "child exploitation",
+    "fraudulent docs",
+    "counterfeit",
+    "cargo theft",
+    "narco case",
+    "controlled buy",
+    "fentanyl",
+    "cocaine seizure",
+    "bulk cash smuggling",
+    "firearms trafficking",
+    "sex trafficking",
+    "drug smuggling",
+    "marijuana grow",
+    "heroin",
+    "armed robbery",
+    "carjacking",
+    "vandalism 594",
+    "hit and run",
+    "DUI",
+    "23152 VC",
+    "grand theft",
+    "shoplifting",
+    "forgery",
+    "elder abuse",
+    "child abuse",
+    "criminal threats",
+    "stalking",
+    "rape",
+    "arson",
+    "kidnapping",
+    "extortion",
+    "cyber crime",
+    "wire fraud",
+    "credit card fraud",
+    "embezzlement",
+    "theft",
+    "dope",
+    "poss for sales",
+    "murder",
+    "shooting",
 )
 _CJ_BOILERPLATE: Final = (
-    "investigation", "inv", "invest", "invst", "crim inv", "info", "follow up", "f/u", "fu", "case follow up",
-    "investigative lead", "lead", "det inv", "detective", "check", "ck", "chk", "query", "records chk",
-    "susp info", "susp", "suspect", "subj", "subject", "background on susp", "intel", "surveillance",
-    "interview", "witness", "victim info", "report", "rpt",
+    "investigation",
+    "inv",
+    "invest",
+    "invst",
+    "crim inv",
+    "info",
+    "follow up",
+    "f/u",
+    "fu",
+    "case follow up",
+    "investigative lead",
+    "lead",
+    "det inv",
+    "detective",
+    "check",
+    "ck",
+    "chk",
+    "query",
+    "records chk",
+    "susp info",
+    "susp",
+    "suspect",
+    "subj",
+    "subject",
+    "background on susp",
+    "intel",
+    "surveillance",
+    "interview",
+    "witness",
+    "victim info",
+    "report",
+    "rpt",
 )
 _TRAFFIC: Final = (
-    "traffic stop", "T/S", "TS", "veh stop", "VC 22350", "speeding", "11-95", "1195", "DL status",
-    "suspended DL", "susp DL", "no DL", "registration expired", "exp reg", "plate check", "plate chk",
-    "reckless driving", "citation", "TC", "traffic collision", "parking viol", "abandoned veh", "tow",
-    "stored veh", "red light", "cell phone viol", "lane viol", "equipment viol", "14601 VC", "4000(a) VC",
-    "CVC 12500", "DL chk", "moving viol", "checkpoint",
+    "traffic stop",
+    "T/S",
+    "TS",
+    "veh stop",
+    "VC 22350",
+    "speeding",
+    "11-95",
+    "1195",
+    "DL status",
+    "suspended DL",
+    "susp DL",
+    "no DL",
+    "registration expired",
+    "exp reg",
+    "plate check",
+    "plate chk",
+    "reckless driving",
+    "citation",
+    "TC",
+    "traffic collision",
+    "parking viol",
+    "abandoned veh",
+    "tow",
+    "stored veh",
+    "red light",
+    "cell phone viol",
+    "lane viol",
+    "equipment viol",
+    "14601 VC",
+    "4000(a) VC",
+    "CVC 12500",
+    "DL chk",
+    "moving viol",
+    "checkpoint",
 )
 _WARRANT: Final = (
-    "warrant check", "wants/warrants", "wants & warrants", "wrnt svc", "warrant service", "felony warrant",
-    "bench warrant", "attempt to serve warrant", "wnt conf", "hit confirm", "confirm wants", "wnt chk",
-    "warrant confirmation", "misd warrant", "fugitive apprehension", "USMS task force", "fugitive task force",
-    "arrest warrant", "wrnt", "serve warrant", "warrant arrest", "extradition",
+    "warrant check",
+    "wants/warrants",
+    "wants & warrants",
+    "wrnt svc",
+    "warrant service",
+    "felony warrant",
+    "bench warrant",
+    "attempt to serve warrant",
+    "wnt conf",
+    "hit confirm",
+    "confirm wants",
+    "wnt chk",
+    "warrant confirmation",
+    "misd warrant",
+    "fugitive apprehension",
+    "USMS task force",
+    "fugitive task force",
+    "arrest warrant",
+    "wrnt",
+    "serve warrant",
+    "warrant arrest",
+    "extradition",
 )
 _PATROL: Final = (
-    "patrol", "susp veh", "suspicious person", "ped stop", "FI", "field interview", "area check", "911 call",
-    "call for service", "CFS", "welfare check", "routine", "info", "ck", "prowler", "loitering",
-    "suspicious circ", "disturbance", "pc stop", "contact", "consensual", "susp circ", "veh check", "ped chk",
-    "bike stop", "parked veh", "occupied veh", "415", "10-29", "10-28", "ck subj", "subj chk",
+    "patrol",
+    "susp veh",
+    "suspicious person",
+    "ped stop",
+    "FI",
+    "field interview",
+    "area check",
+    "911 call",
+    "call for service",
+    "CFS",
+    "welfare check",
+    "routine",
+    "info",
+    "ck",
+    "prowler",
+    "loitering",
+    "suspicious circ",
+    "disturbance",
+    "pc stop",
+    "contact",
+    "consensual",
+    "susp circ",
+    "veh check",
+    "ped chk",
+    "bike stop",
+    "parked veh",
+    "occupied veh",
+    "415",
+    "10-29",
+    "10-28",
+    "ck subj",
+    "subj chk",
 )
 _CCW: Final = (
-    "CCW", "CCW app", "CCW renewal", "concealed carry permit", "CCW applicant bkgd", "carry license", "LTC",
-    "CCW initial", "ccw modification", "permit to carry", "conceal weapon lic", "CCW applicant", "ccw renew",
-    "CCW permit", "concealed wpn permit", "CCW bkgd", "CCW amend", "carry permit app",
+    "CCW",
+    "CCW app",
+    "CCW renewal",
+    "concealed carry permit",
+    "CCW applicant bkgd",
+    "carry license",
+    "LTC",
+    "CCW initial",
+    "ccw modification",
+    "permit to carry",
+    "conceal weapon lic",
+    "CCW applicant",
+    "ccw renew",
+    "CCW permit",
+    "concealed wpn permit",
+    "CCW bkgd",
+    "CCW amend",
+    "carry permit app",
 )
 _EMPLOYMENT: Final = (
-    "pre-employment", "applicant background", "new hire bkgd", "employment screening", "livescan applicant",
-    "job applicant", "dispatch applicant", "volunteer bkgd", "taxi permit", "massage permit", "business license",
-    "security guard app", "school district employee", "city employee applicant", "reserve applicant",
-    "employment", "emp bkgd", "pre emp", "applicant", "hiring bkgd", "bkgd for hire", "employment check",
-    "licensing", "tow operator permit", "card room license", "ABC license", "volunteer applicant",
+    "pre-employment",
+    "applicant background",
+    "new hire bkgd",
+    "employment screening",
+    "livescan applicant",
+    "job applicant",
+    "dispatch applicant",
+    "volunteer bkgd",
+    "taxi permit",
+    "massage permit",
+    "business license",
+    "security guard app",
+    "school district employee",
+    "city employee applicant",
+    "reserve applicant",
+    "employment",
+    "emp bkgd",
+    "pre emp",
+    "applicant",
+    "hiring bkgd",
+    "bkgd for hire",
+    "employment check",
+    "licensing",
+    "tow operator permit",
+    "card room license",
+    "ABC license",
+    "volunteer applicant",
 )
 _HOUSING: Final = (
-    "section 8", "sec 8", "public housing applicant", "housing authority", "tenant screening", "HUD", "housing app",
-    "landlord request", "housing", "rental applicant", "tenant check", "housing auth req", "HACLA", "public housing",
+    "section 8",
+    "sec 8",
+    "public housing applicant",
+    "housing authority",
+    "tenant screening",
+    "HUD",
+    "housing app",
+    "landlord request",
+    "housing",
+    "rental applicant",
+    "tenant check",
+    "housing auth req",
+    "HACLA",
+    "public housing",
 )
 _PERSONAL_DISCLOSED: Final = (
-    "personal", "checking on ex", "for a friend", "my neighbor", "curious", "celebrity", "my ex wife",
-    "friend asked", "personal check", "own record", "my gf", "daughters boyfriend", "family member",
-    "new neighbor", "just curious", "my ex",
+    "personal",
+    "checking on ex",
+    "for a friend",
+    "my neighbor",
+    "curious",
+    "celebrity",
+    "my ex wife",
+    "friend asked",
+    "personal check",
+    "own record",
+    "my gf",
+    "daughters boyfriend",
+    "family member",
+    "new neighbor",
+    "just curious",
+    "my ex",
 )
 _PLACEHOLDERS: Final = ("", "", "", " ", "   ", "n/a", "N/A", "x", "na", "none", "-", ".", "..")
-_PREFIXES: Final = ("ATTN: ", "ATTN ", "RE: ", "RE ", "PER SGT ", "REQ BY DET ", "U12 ", "1A23 ", "PER DESK ",
-                    "UNIT 4 ", "DET ", "SGT REQ ", "ref: ", "REQ: ")
+_PREFIXES: Final = (
+    "ATTN: ",
+    "ATTN ",
+    "RE: ",
+    "RE ",
+    "PER SGT ",
+    "REQ BY DET ",
+    "U12 ",
+    "1A23 ",
+    "PER DESK ",
+    "UNIT 4 ",
+    "DET ",
+    "SGT REQ ",
+    "ref: ",
+    "REQ: ",
+)
 _SUFFIXES: Final = (" per sgt", " req", " asap", " pls", " - urgent", " tx", " ck", " per lt", " (rush)")
 _CONNECT: Final = (" / ", " - ", "; ", ", ", " ", " + ", " & ", " w/ ")
 
@@ -190,9 +535,32 @@ _ABBREV: Final[dict[str, tuple[str, ...]]] = {
     "notification": ("notif",),
 }
 _KEYBOARD_NEIGHBOURS: Final = {
-    "a": "qs", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj", "i": "uo", "j": "hk",
-    "k": "jl", "l": "k", "m": "n", "n": "bm", "o": "ip", "p": "o", "q": "w", "r": "et", "s": "ad", "t": "ry",
-    "u": "yi", "v": "cb", "w": "qe", "x": "zc", "y": "tu", "z": "x",
+    "a": "qs",
+    "b": "vn",
+    "c": "xv",
+    "d": "sf",
+    "e": "wr",
+    "f": "dg",
+    "g": "fh",
+    "h": "gj",
+    "i": "uo",
+    "j": "hk",
+    "k": "jl",
+    "l": "k",
+    "m": "n",
+    "n": "bm",
+    "o": "ip",
+    "p": "o",
+    "q": "w",
+    "r": "et",
+    "s": "ad",
+    "t": "ry",
+    "u": "yi",
+    "v": "cb",
+    "w": "qe",
+    "x": "zc",
+    "y": "tu",
+    "z": "x",
 }
 
 
@@ -207,8 +575,17 @@ def a_number(rng: random.Random) -> str:
         spaced = f"{digits[:2]} {digits[2:5]} {digits[5:]}"
         dashed = f"{digits[:2]}-{digits[2:5]}-{digits[5:]}"
     forms = (
-        f"A# {digits}", f"A#{digits}", f"A-{digits}", f"A {spaced}", f"A{digits}", f"A# {dashed}",
-        f"alien # {digits}", f"A-NUMBER {digits}", f"A NO {digits}", f"A: {digits}", f"anum {digits}",
+        f"A# {digits}",
+        f"A#{digits}",
+        f"A-{digits}",
+        f"A {spaced}",
+        f"A{digits}",
+        f"A# {dashed}",
+        f"alien # {digits}",
+        f"A-NUMBER {digits}",
+        f"A NO {digits}",
+        f"A: {digits}",
+        f"anum {digits}",
         f"A{dashed}",
     )
     return rng.choice(forms)
@@ -224,14 +601,25 @@ def case_number(rng: random.Random, agency: Agency | None, year: int | None = No
     elif comp == "CBP":
         forms = [f"CBP-{yy}-{n:06d}", f"SDC{2000 + yy}{n % 100000:05d}", f"BP-SDC-{yy}-{n % 10000:04d}"]
     elif comp in ("FBI", "DEA", "USMS"):
-        forms = [f"{rng.choice(('305A', '245D', '281F', '91A'))}-LA-{n:07d}", f"R3-{yy}-{n % 10000:04d}",
-                 f"{comp}-{yy}-{n % 100000:05d}"]
+        forms = [
+            f"{rng.choice(('305A', '245D', '281F', '91A'))}-LA-{n:07d}",
+            f"R3-{yy}-{n % 10000:04d}",
+            f"{comp}-{yy}-{n % 100000:05d}",
+        ]
     elif comp == "ICE-ERO":
         forms = [f"ERO-{yy}-{n % 100000:05d}", f"LOS{2000 + yy}{n % 10000:04d}"]
     else:
-        forms = [f"{yy:02d}-{n:06d}", f"DR{yy}{n % 10**7:07d}", f"{yy}{n:07d}", f"CR{yy}-{n % 100000:05d}",
-                 f"SO{yy}-{n % 100000:05d}", f"{2000 + yy}-{n:08d}", f"R{yy}-{n % 10**5:05d}",
-                 f"{yy}-{n % 100000:05d}-{rng.randint(1, 9)}", f"I{yy}{n % 10**6:06d}"]
+        forms = [
+            f"{yy:02d}-{n:06d}",
+            f"DR{yy}{n % 10**7:07d}",
+            f"{yy}{n:07d}",
+            f"CR{yy}-{n % 100000:05d}",
+            f"SO{yy}-{n % 100000:05d}",
+            f"{2000 + yy}-{n:08d}",
+            f"R{yy}-{n % 10**5:05d}",
+            f"{yy}-{n % 100000:05d}-{rng.randint(1, 9)}",
+            f"I{yy}{n % 10**6:06d}",
+        ]
     return rng.choice(forms)
 
 
@@ -324,7 +712,9 @@ def make_justification(
         code = ("C" if rng.random() < 0.85 else rng.choice(("V", "S"))) if ch else None
         if comp == "ICE-ERO" and rng.random() < 0.12:
             # ERO writing boilerplate or nothing: the mission presumption's business
-            reason = rng.choice(("", "investigation", "inv", "locate", "addr verify", "info", "follow up", "subj"))
+            reason = rng.choice(
+                ("", "investigation", "inv", "locate", "addr verify", "info", "follow up", "subj")
+            )
             if rng.random() < 0.3:
                 case = a_number(rng)
         else:
@@ -353,7 +743,9 @@ def make_justification(
         if rng.random() < 0.3:
             crim_extras.append(a_number(rng))
         if rng.random() < 0.15:
-            crim_extras.append(rng.choice(("prosecution", "AUSA req", "crim case", "arrest", "CBP", "BP apprehension")))
+            crim_extras.append(
+                rng.choice(("prosecution", "AUSA req", "crim case", "arrest", "CBP", "BP apprehension"))
+            )
         reason = _noisy(rng, _compose(rng, core, extras=tuple(crim_extras)), sloppiness)
         if rng.random() < 0.45:
             case = case_number(rng, agency)
@@ -366,7 +758,9 @@ def make_justification(
             cj_extras: tuple[str, ...] = (rng.choice(_CJ_BOILERPLATE),) if rng.random() < 0.3 else ()
             reason = _noisy(rng, _compose(rng, core, extras=cj_extras), sloppiness)
         else:
-            reason = _noisy(rng, _compose(rng, _abbreviate(rng, rng.choice(_CJ_BOILERPLATE), abbrev_p)), sloppiness)
+            reason = _noisy(
+                rng, _compose(rng, _abbreviate(rng, rng.choice(_CJ_BOILERPLATE), abbrev_p)), sloppiness
+            )
         if rng.random() < 0.65:
             case = case_number(rng, agency)
             if rng.random() < 0.15:
@@ -377,7 +771,9 @@ def make_justification(
         return Justification(_fit(reason), case, code)
 
     if intent in ("traffic_enforcement", "warrant_service", "routine_patrol"):
-        pool = {"traffic_enforcement": _TRAFFIC, "warrant_service": _WARRANT, "routine_patrol": _PATROL}[intent]
+        pool = {"traffic_enforcement": _TRAFFIC, "warrant_service": _WARRANT, "routine_patrol": _PATROL}[
+            intent
+        ]
         code = "C" if ch else None
         reason = _noisy(rng, _compose(rng, _abbreviate(rng, rng.choice(pool), abbrev_p)), sloppiness)
         if rng.random() < (0.35 if intent == "warrant_service" else 0.15):
@@ -397,7 +793,11 @@ def make_justification(
         core = _abbreviate(rng, rng.choice(pool), abbrev_p)
         ncj_extras: tuple[str, ...] = ()
         if rng.random() < 0.2:
-            ncj_extras = (rng.choice(("bkgd", "background", "app #" + str(rng.randint(100, 99999)), "renewal", "initial")),)
+            ncj_extras = (
+                rng.choice(
+                    ("bkgd", "background", "app #" + str(rng.randint(100, 99999)), "renewal", "initial")
+                ),
+            )
         reason = _noisy(rng, _compose(rng, core, extras=ncj_extras), sloppiness)
         if rng.random() < 0.15:
             case = f"{rng.choice(('CCW', 'APP', 'LIC', 'P'))}-{rng.randint(2017, 2020)}-{rng.randint(1, 9999):04d}"
@@ -414,7 +814,9 @@ def make_justification(
     if r < 0.15:
         reason = rng.choice(_PLACEHOLDERS)
     else:
-        reason = _noisy(rng, rng.choice(_CJ_BOILERPLATE + _PATROL[:12] + ("traffic", "veh check", "DL chk")), sloppiness)
+        reason = _noisy(
+            rng, rng.choice(_CJ_BOILERPLATE + _PATROL[:12] + ("traffic", "veh check", "DL chk")), sloppiness
+        )
     if reason.strip() and rng.random() < 0.1:
         case = case_number(rng, agency)
     return Justification(_fit(reason), case, code)

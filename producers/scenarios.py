@@ -31,8 +31,30 @@ DAY: Final = 86400.0
 
 # Share of the weekday peak that is "office" work, by local hour (0 at night, 1 in business hours).
 _BUSINESS_BY_HOUR: Final = (
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.15, 0.45, 0.8, 1.0, 1.0, 1.0,
-    0.85, 1.0, 1.0, 1.0, 0.85, 0.55, 0.35, 0.25, 0.18, 0.12, 0.06, 0.03,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.15,
+    0.45,
+    0.8,
+    1.0,
+    1.0,
+    1.0,
+    0.85,
+    1.0,
+    1.0,
+    1.0,
+    0.85,
+    0.55,
+    0.35,
+    0.25,
+    0.18,
+    0.12,
+    0.06,
+    0.03,
 )
 
 
@@ -181,8 +203,10 @@ class Roster:
 
     def find(self, *, kind: str | None = None, component: str | None = None) -> list[Staff]:
         return [
-            s for s in self.staff
-            if (kind is None or s.agency.kind == kind) and (component is None or s.agency.component == component)
+            s
+            for s in self.staff
+            if (kind is None or s.agency.kind == kind)
+            and (component is None or s.agency.component == component)
         ]
 
 
@@ -256,7 +280,12 @@ def _weighted(rng: random.Random, options: Sequence[tuple[str, float]]) -> str:
 
 
 def _times(
-    rng: random.Random, start: float, end: float, n: int, ctx: ScenarioContext, accept: typing.Callable[[int, int], bool]
+    rng: random.Random,
+    start: float,
+    end: float,
+    n: int,
+    ctx: ScenarioContext,
+    accept: typing.Callable[[int, int], bool],
 ) -> list[float]:
     """``n`` sorted random times in [start, end) whose local (hour, weekday) passes ``accept``;
     uniform over the interval if too few moments pass."""
@@ -308,8 +337,14 @@ def _query_seed(rng: random.Random) -> int:
     return rng.getrandbits(64)
 
 
-def _first_staff(ctx: ScenarioContext, rng: random.Random, *, kind: str | None = None, component: str | None = None,
-                 what: str) -> Staff:
+def _first_staff(
+    ctx: ScenarioContext,
+    rng: random.Random,
+    *,
+    kind: str | None = None,
+    component: str | None = None,
+    what: str,
+) -> Staff:
     candidates = ctx.roster.find(kind=kind, component=component)
     if not candidates:
         raise ScenarioError(f"no {what} in the agency registry")
@@ -368,7 +403,9 @@ class Raid(Scenario):
         rng = ctx.rng(self.name)
         agencies = self._agencies(ctx)
         begin, end = self._window(ctx)
-        targets: list[tuple[Person, Vehicle]] = [(make_person(rng), make_vehicle(rng)) for _ in range(self.targets)]
+        targets: list[tuple[Person, Vehicle]] = [
+            (make_person(rng), make_vehicle(rng)) for _ in range(self.targets)
+        ]
         # A field team: a few operators per agency, the lead agency (first) running most look-ups.
         teams = [(s, [s.pick_operator(rng) for _ in range(rng.randint(2, 5))]) for s in agencies]
         agency_weights = [3.0] + [1.0] * (len(teams) - 1)
@@ -381,15 +418,24 @@ class Raid(Scenario):
             mt = _weighted(rng, keys)
             intent = "immigration_civil" if rng.random() < 0.85 else "immigration_criminal"
             yield Query(
-                ts=ts, agency=staff.agency, operator=rng.choice(operators), message_type=mt, intent=intent,
-                scenario=self.name, subject=subject_for(rng, mt, data_source(mt), person=person, vehicle=vehicle),
+                ts=ts,
+                agency=staff.agency,
+                operator=rng.choice(operators),
+                message_type=mt,
+                intent=intent,
+                scenario=self.name,
+                subject=subject_for(rng, mt, data_source(mt), person=person, vehicle=vehicle),
                 seed=_query_seed(rng),
             )
 
     def describe(self, ctx: ScenarioContext) -> dict[str, Any]:
         begin, end = self._window(ctx)
-        return {"scenario": self.name, "oris": [s.agency.ori for s in self._agencies(ctx)],
-                "start": ctx.describe_time(begin), "end": ctx.describe_time(end)}
+        return {
+            "scenario": self.name,
+            "oris": [s.agency.ori for s in self._agencies(ctx)],
+            "start": ctx.describe_time(begin),
+            "end": ctx.describe_time(end),
+        }
 
 
 @dataclass(frozen=True)
@@ -425,15 +471,25 @@ class Snooping(Scenario):
             person, vehicle = rng.choices(people, weights=obsession)[0]
             mt = _weighted(rng, keys)
             yield Query(
-                ts=ts, agency=staff.agency, operator=operator, message_type=mt, intent="personal", scenario=self.name,
+                ts=ts,
+                agency=staff.agency,
+                operator=operator,
+                message_type=mt,
+                intent="personal",
+                scenario=self.name,
                 subject=subject_for(rng, mt, data_source(mt), person=person, vehicle=vehicle),
-                seed=_query_seed(rng), drop_case_number=True,
+                seed=_query_seed(rng),
+                drop_case_number=True,
             )
 
     def describe(self, ctx: ScenarioContext) -> dict[str, Any]:
         staff, operator = self._who(ctx)
-        return {"scenario": self.name, "ori": staff.agency.ori, "operator_id": operator.operator_id,
-                "people": self.people}
+        return {
+            "scenario": self.name,
+            "ori": staff.agency.ori,
+            "operator_id": operator.operator_id,
+            "people": self.people,
+        }
 
 
 @dataclass(frozen=True)
@@ -460,8 +516,12 @@ class SilentAgency(Scenario):
 
     def describe(self, ctx: ScenarioContext) -> dict[str, Any]:
         s = self._silence(ctx)
-        return {"scenario": self.name, "ori": s.ori, "start": ctx.describe_time(s.start),
-                "end": ctx.describe_time(s.end) if math.isfinite(s.end) else None}
+        return {
+            "scenario": self.name,
+            "ori": s.ori,
+            "start": ctx.describe_time(s.start),
+            "end": ctx.describe_time(s.end) if math.isfinite(s.end) else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -469,7 +529,9 @@ class Ccw(Scenario):
     """A sheriff's office runs concealed-carry permit checks through CLETS under purpose code C (POL-3)."""
 
     name: ClassVar[str] = "ccw"
-    summary: ClassVar[str] = "a sheriff's office runs CCW permit background checks under purpose code C, office hours"
+    summary: ClassVar[str] = (
+        "a sheriff's office runs CCW permit background checks under purpose code C, office hours"
+    )
     ori: str | None = None  # default: a sheriff's office chosen from the seed
     checks: int | None = None  # default: 30 applicants a day of run time, at least 20
     purpose_code: str = "C"
@@ -491,11 +553,19 @@ class Ccw(Scenario):
             clerk = rng.choice(clerks)
             steps = ["QH"] + (["QR"] if rng.random() < 0.6 else []) + (["QW"] if rng.random() < 0.4 else [])
             for i, mt in enumerate(steps):
-                plans.append(Query(
-                    ts=ts + i * rng.uniform(20, 180), agency=staff.agency, operator=clerk, message_type=mt,
-                    intent="ccw_permit", scenario=self.name, subject=subject_for(rng, mt, data_source(mt), person=person),
-                    seed=_query_seed(rng), purpose_code=self.purpose_code,
-                ))
+                plans.append(
+                    Query(
+                        ts=ts + i * rng.uniform(20, 180),
+                        agency=staff.agency,
+                        operator=clerk,
+                        message_type=mt,
+                        intent="ccw_permit",
+                        scenario=self.name,
+                        subject=subject_for(rng, mt, data_source(mt), person=person),
+                        seed=_query_seed(rng),
+                        purpose_code=self.purpose_code,
+                    )
+                )
         plans.sort(key=lambda q: q.ts)
         yield from (q for q in plans if q.ts < ctx.end)
 
@@ -508,10 +578,14 @@ class AfterHours(Scenario):
     """One operator's burst of look-ups in the middle of the night."""
 
     name: ClassVar[str] = "after_hours"
-    summary: ClassVar[str] = "one operator's burst of personal / unjustified look-ups in the middle of the night"
+    summary: ClassVar[str] = (
+        "one operator's burst of personal / unjustified look-ups in the middle of the night"
+    )
     ori: str | None = None  # default: a sheriff's office chosen from the seed
     operator_id: str | None = None
-    start: dt.datetime | None = None  # default: 01:30 local on the first night in the run, else another night hour
+    start: dt.datetime | None = (
+        None  # default: 01:30 local on the first night in the run, else another night hour
+    )
     minutes: float = 40.0
     lookups: int = 30
 
@@ -548,18 +622,27 @@ class AfterHours(Scenario):
             mt = _weighted(rng, keys)
             intent = "personal" if rng.random() < 0.7 else "no_justification"
             yield Query(
-                ts=ts, agency=staff.agency, operator=operator, message_type=mt, intent=intent, scenario=self.name,
+                ts=ts,
+                agency=staff.agency,
+                operator=operator,
+                message_type=mt,
+                intent=intent,
+                scenario=self.name,
                 subject=subject_for(rng, mt, data_source(mt), person=person, vehicle=vehicle),
-                seed=_query_seed(rng), drop_case_number=True,
+                seed=_query_seed(rng),
+                drop_case_number=True,
             )
 
     def describe(self, ctx: ScenarioContext) -> dict[str, Any]:
         staff, operator = self._who(ctx)
         begin, end = self._window(ctx)
-        return {"scenario": self.name, "ori": staff.agency.ori, "operator_id": operator.operator_id,
-                "start": ctx.describe_time(begin), "end": ctx.describe_time(end)}
-
-
+        return {
+            "scenario": self.name,
+            "ori": staff.agency.ori,
+            "operator_id": operator.operator_id,
+            "start": ctx.describe_time(begin),
+            "end": ctx.describe_time(end),
+        }
 
 
 SCENARIOS: Final[Mapping[str, type[Scenario]]] = {

@@ -130,8 +130,16 @@ def _background(ctx: ScenarioContext, rate_per_second: float, silences: Sequence
         silenced = by_ori.get(s.agency.ori)
         if silenced and any(x.start <= t < x.end for x in silenced):
             continue
-        yield Query(ts=t, agency=s.agency, operator=operator, message_type="", intent="", scenario=BACKGROUND,
-                    subject=None, seed=seed)
+        yield Query(
+            ts=t,
+            agency=s.agency,
+            operator=operator,
+            message_type="",
+            intent="",
+            scenario=BACKGROUND,
+            subject=None,
+            seed=seed,
+        )
 
 
 def _in_order(name: str, plans: Iterable[Query]) -> Iterator[Query]:
@@ -149,7 +157,10 @@ def _occurred_at(ts: float) -> dt.datetime:
 
 def _truth_fields(label: TruthLabel) -> dict[str, Any]:
     return {
-        "purpose": label.purpose, "verdict": label.verdict, "clauses": list(label.clauses), "misuse": label.misuse,
+        "purpose": label.purpose,
+        "verdict": label.verdict,
+        "clauses": list(label.clauses),
+        "misuse": label.misuse,
     }
 
 
@@ -173,8 +184,12 @@ def build(query: Query, rng: random.Random) -> LabelledEvent:
     occurred = _occurred_at(query.ts)
     label = expected_label(
         intent,  # type: ignore[arg-type]
-        agency=agency, data_source=source, occurred_at=occurred,
-        purpose_code=purpose_code, reason=reason, case_number=case_number,
+        agency=agency,
+        data_source=source,
+        occurred_at=occurred,
+        purpose_code=purpose_code,
+        reason=reason,
+        case_number=case_number,
     )
     event: dict[str, Any] = {
         "schema_version": 1,
@@ -189,7 +204,12 @@ def build(query: Query, rng: random.Random) -> LabelledEvent:
         "case_number": case_number,
         "subject": subject,
     }
-    truth: dict[str, Any] = {"event_id": event_id, "scenario": query.scenario, "intent": intent, "data_source": source}
+    truth: dict[str, Any] = {
+        "event_id": event_id,
+        "scenario": query.scenario,
+        "intent": intent,
+        "data_source": source,
+    }
     truth.update(_truth_fields(label))
     return LabelledEvent(event=event, truth=truth)
 
@@ -239,7 +259,9 @@ class Simulation:
             raise ScenarioError(f"each scenario can be added once, got {', '.join(names)}")
         roster = Roster(seed, registry if registry is not None else AgencyRegistry.load())
         begin = start.timestamp()
-        self.context = ScenarioContext(seed=seed, start=begin, end=begin + duration.total_seconds(), roster=roster)
+        self.context = ScenarioContext(
+            seed=seed, start=begin, end=begin + duration.total_seconds(), roster=roster
+        )
 
     def describe(self) -> list[dict[str, Any]]:
         return [s.describe(self.context) for s in self.scenarios]
@@ -287,7 +309,13 @@ def generate(
     names or ``name:key=value,...`` (see ``producers.scenarios.parse_scenario``).
     """
     simulation = Simulation(
-        seed=seed, start=start, duration=duration, rate_per_second=rate_per_second, scenarios=scenarios,
-        registry=registry, jitter_seconds=jitter_seconds, background=background,
+        seed=seed,
+        start=start,
+        duration=duration,
+        rate_per_second=rate_per_second,
+        scenarios=scenarios,
+        registry=registry,
+        jitter_seconds=jitter_seconds,
+        background=background,
     )
     return simulation.events()

@@ -129,4 +129,6 @@ def expected_label(
     since = REVOKED.get(component or "")
     if since is not None and occurred_at >= since:
         worse("prohibited", "POL-2d")
-    return TruthLabel(purpose=purpose, verdict=verdict, clauses=tuple(clauses), misuse=misuse or verdict == "prohibited")
+    return TruthLabel(
+        purpose=purpose, verdict=verdict, clauses=tuple(clauses), misuse=misuse or verdict == "prohibited"
+    )

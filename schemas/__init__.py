@@ -12,11 +12,20 @@ from schemas.events import (
     decode_event,
     encode_event,
 )
-from schemas.outputs import AccessDecision, Aggregate, Alert, DeadLetter, Evidence, Incident, ProcessedEvent, Verdict
+from schemas.outputs import (
+    AccessDecision,
+    Aggregate,
+    Alert,
+    DeadLetter,
+    Evidence,
+    Incident,
+    ProcessedEvent,
+    Verdict,
+)
 
 __all__ = [
-    "AccessDecision",
     "DEAD_LETTER_REASONS",
+    "AccessDecision",
     "Aggregate",
     "Alert",
     "DeadLetter",

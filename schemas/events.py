@@ -15,8 +15,8 @@ import msgspec
 ORI_PATTERN: Final = r"^[A-Z]{2}[A-Z0-9]{7}$"
 MAX_EVENT_BYTES: Final = 64 * 1024
 # Event times outside this range are bad input, not history: CLETS predates neither bound.
-EARLIEST_EVENT_TIME: Final = dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc)
-LATEST_EVENT_TIME: Final = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST_EVENT_TIME: Final = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+LATEST_EVENT_TIME: Final = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 # Every reason a message can be dead-lettered with. ``late`` comes from the window stage.
 DEAD_LETTER_REASONS: Final = (

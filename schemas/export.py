@@ -1,7 +1,7 @@
 """Write the JSON Schema files under schemas/json/ from the Python types (the source of truth).
 
-    python -m schemas.export          # rewrite the files
-    python -m schemas.export --check  # exit 1 if a checked-in file differs
+python -m schemas.export          # rewrite the files
+python -m schemas.export --check  # exit 1 if a checked-in file differs
 """
 
 from __future__ import annotations

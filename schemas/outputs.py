@@ -69,7 +69,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     component: str | None = None
     status: Literal["fired", "suppressed"] = "fired"
     suppressed_reason: str | None = None
-    incident_id: str | None = None  # the incident it belongs to (processors/incidents.py); set on every emitted alert
+    incident_id: str | None = (
+        None  # the incident it belongs to (processors/incidents.py); set on every emitted alert
+    )
 
 
 class Incident(msgspec.Struct, frozen=True, kw_only=True):

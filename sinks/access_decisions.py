@@ -36,9 +36,13 @@ def record_decision(sink: DatabaseSink, decision: AccessDecision, *, now: dt.dat
     """Keep a decision in the database; False if it was already there."""
     table: Any = AccessDecisionRecord.__table__
     row = {
-        "decision_id": decision.decision_id, "ori": decision.ori, "action": decision.action,
-        "effective_at": parse_utc(decision.effective_at, name="effective_at"), "actor": decision.by,
-        "reason": decision.reason, "recorded_at": now or dt.datetime.now(dt.UTC),
+        "decision_id": decision.decision_id,
+        "ori": decision.ori,
+        "action": decision.action,
+        "effective_at": parse_utc(decision.effective_at, name="effective_at"),
+        "actor": decision.by,
+        "reason": decision.reason,
+        "recorded_at": now or dt.datetime.now(dt.UTC),
     }
     with sink.engine.begin() as conn:
         stmt = sink._insert(table).on_conflict_do_nothing(index_elements=["decision_id"])
@@ -47,11 +51,19 @@ def record_decision(sink: DatabaseSink, decision: AccessDecision, *, now: dt.dat
 
 def load_decisions(sink: DatabaseSink) -> list[AccessDecision]:
     """Every decision in the database, oldest effective first."""
-    query = select(AccessDecisionRecord).order_by(AccessDecisionRecord.effective_at, AccessDecisionRecord.decision_id)
+    query = select(AccessDecisionRecord).order_by(
+        AccessDecisionRecord.effective_at, AccessDecisionRecord.decision_id
+    )
     with Session(sink.engine) as session:
         return [
-            AccessDecision(decision_id=r.decision_id, ori=r.ori, action=r.action,  # type: ignore[arg-type]
-                           effective_at=_rfc3339(r.effective_at), by=r.actor, reason=r.reason)
+            AccessDecision(
+                decision_id=r.decision_id,
+                ori=r.ori,
+                action=r.action,  # type: ignore[arg-type]
+                effective_at=_rfc3339(r.effective_at),
+                by=r.actor,
+                reason=r.reason,
+            )
             for r in session.scalars(query).all()
         ]
 
@@ -74,7 +86,9 @@ def ensure_topic(bootstrap: str, topic: str, security: Mapping[str, Any]) -> Non
         client.close()
 
 
-def publish_decision(bootstrap: str, topic: str, decision: AccessDecision, security: Mapping[str, Any]) -> None:
+def publish_decision(
+    bootstrap: str, topic: str, decision: AccessDecision, security: Mapping[str, Any]
+) -> None:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
@@ -99,7 +113,10 @@ class DecisionReader:
         ensure_topic(bootstrap, topic, security)
         self.topic = topic
         self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
             **security,
         )
         parts = self._consumer.partitions_for_topic(topic) or {0}

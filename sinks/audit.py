@@ -135,15 +135,36 @@ class Filters:
     ori: str | None = None
 
     def describe(self) -> str:
-        parts = [f"{k} {v}" for k, v in (("year", self.year), ("department", self.department),
-                                          ("component", self.component), ("ORI", self.ori)) if v is not None]
+        parts = [
+            f"{k} {v}"
+            for k, v in (
+                ("year", self.year),
+                ("department", self.department),
+                ("component", self.component),
+                ("ORI", self.ori),
+            )
+            if v is not None
+        ]
         return ", ".join(parts) or "no filter"
 
 
 # fields compared by --diff: everything but where the sampled events sat in the input (offsets)
-DIFF_FIELDS: Final = ("rule", "rule_version", "severity", "ori", "component", "key", "window_start",
-                      "window_end", "status", "summary", "evidence.count", "evidence.counts",
-                      "evidence.event_ids", "evidence.policy_rules")
+DIFF_FIELDS: Final = (
+    "rule",
+    "rule_version",
+    "severity",
+    "ori",
+    "component",
+    "key",
+    "window_start",
+    "window_end",
+    "status",
+    "summary",
+    "evidence.count",
+    "evidence.counts",
+    "evidence.event_ids",
+    "evidence.policy_rules",
+)
 
 
 @dataclass
@@ -166,7 +187,9 @@ class RunDiff:
             "same": self.same,
             "only_a": [_brief(a) for a in self.only_a],
             "only_b": [_brief(b) for b in self.only_b],
-            "changed": [{**_brief(a), "fields": f, "a": _pick(a, f), "b": _pick(b, f)} for a, b, f in self.changed],
+            "changed": [
+                {**_brief(a), "fields": f, "a": _pick(a, f), "b": _pick(b, f)} for a, b, f in self.changed
+            ],
         }
 
 
@@ -307,16 +330,29 @@ class AuditStore:
         ]
         count_rows = [
             {
-                "run_id": run.run_id, "month": month, "ori": ori, "component": component, "department": department,
-                "data_source": source, "purpose": purpose, "verdict": verdict, "queries": n,
+                "run_id": run.run_id,
+                "month": month,
+                "ori": ori,
+                "component": component,
+                "department": department,
+                "data_source": source,
+                "purpose": purpose,
+                "verdict": verdict,
+                "queries": n,
             }
             for (month, ori, component, department, source, purpose, verdict), n in sorted(
                 tally.counts.items(), key=lambda kv: tuple(str(x) for x in kv[0])
             )
         ]
         operator_rows = [
-            {"run_id": run.run_id, "ori": ori, "operator": op, "queries": t.queries,
-             "prohibited": t.prohibited, "review": t.review}
+            {
+                "run_id": run.run_id,
+                "ori": ori,
+                "operator": op,
+                "queries": t.queries,
+                "prohibited": t.prohibited,
+                "review": t.review,
+            }
             for (ori, op), t in sorted(tally.operators.items())
         ]
         with self.engine.begin() as conn:
@@ -393,13 +429,22 @@ class AuditStore:
         with Session(self.engine) as session:
             for rec in session.scalars(query).all():
                 row = alert_row_from_record(rec)
-                out.append({
-                    "alert_id": row.alert_id, "rule": row.rule, "rule_version": row.rule_version,
-                    "severity": row.severity, "ori": row.ori, "component": row.component, "key": row.key,
-                    "window_start": _iso(row.window_start), "window_end": _iso(row.window_end),
-                    "summary": row.summary, "evidence": row.evidence,
-                    "status": rec.status,  # what the rule said, not the life-cycle state
-                })
+                out.append(
+                    {
+                        "alert_id": row.alert_id,
+                        "rule": row.rule,
+                        "rule_version": row.rule_version,
+                        "severity": row.severity,
+                        "ori": row.ori,
+                        "component": row.component,
+                        "key": row.key,
+                        "window_start": _iso(row.window_start),
+                        "window_end": _iso(row.window_end),
+                        "summary": row.summary,
+                        "evidence": row.evidence,
+                        "status": rec.status,  # what the rule said, not the life-cycle state
+                    }
+                )
         if filters is not None and filters.year is not None:
             out = [a for a in out if _pacific_year(a["window_start"]) == filters.year]
         return out
@@ -410,25 +455,45 @@ class AuditStore:
         query = query.order_by(t.c.month, t.c.ori, t.c.data_source, t.c.purpose, t.c.verdict)
         with self.engine.connect() as conn:
             return [
-                VerdictCountRow(r.month, r.ori, r.component, r.department, r.data_source, r.purpose,
-                                r.verdict, int(r.queries))
+                VerdictCountRow(
+                    r.month,
+                    r.ori,
+                    r.component,
+                    r.department,
+                    r.data_source,
+                    r.purpose,
+                    r.verdict,
+                    int(r.queries),
+                )
                 for r in conn.execute(query).all()
             ]
 
-    def operator_flags(self, run_id: str, filters: Filters | None = None, *, limit: int = 20) -> list[OperatorFlagRow]:
+    def operator_flags(
+        self, run_id: str, filters: Filters | None = None, *, limit: int = 20
+    ) -> list[OperatorFlagRow]:
         """Operators (pseudonyms) with the most prohibited + review queries, busiest first."""
         ops: Any = AuditOperatorFlag.__table__
         agencies = (
-            select(AuditVerdictCount.__table__.c.ori, func.max(AuditVerdictCount.__table__.c.component).label("component"),
-                   func.max(AuditVerdictCount.__table__.c.department).label("department"))
+            select(
+                AuditVerdictCount.__table__.c.ori,
+                func.max(AuditVerdictCount.__table__.c.component).label("component"),
+                func.max(AuditVerdictCount.__table__.c.department).label("department"),
+            )
             .where(AuditVerdictCount.__table__.c.run_id == run_id)
             .group_by(AuditVerdictCount.__table__.c.ori)
             .subquery()
         )
         flagged = (ops.c.prohibited + ops.c.review).label("flagged")
         query = (
-            select(ops.c.ori, agencies.c.component, ops.c.operator, ops.c.queries, ops.c.prohibited, ops.c.review,
-                   flagged)
+            select(
+                ops.c.ori,
+                agencies.c.component,
+                ops.c.operator,
+                ops.c.queries,
+                ops.c.prohibited,
+                ops.c.review,
+                flagged,
+            )
             .join(agencies, agencies.c.ori == ops.c.ori, isouter=True)
             .where(ops.c.run_id == run_id, (ops.c.prohibited + ops.c.review) > 0)
         )
@@ -439,10 +504,14 @@ class AuditStore:
                 query = query.where(agencies.c.component == filters.component)
             if filters.department:
                 query = query.where(agencies.c.department == filters.department)
-        query = query.order_by(flagged.desc(), ops.c.prohibited.desc(), ops.c.ori, ops.c.operator).limit(limit)
+        query = query.order_by(flagged.desc(), ops.c.prohibited.desc(), ops.c.ori, ops.c.operator).limit(
+            limit
+        )
         with self.engine.connect() as conn:
             return [
-                OperatorFlagRow(r.ori, r.component, r.operator, int(r.queries), int(r.prohibited), int(r.review))
+                OperatorFlagRow(
+                    r.ori, r.component, r.operator, int(r.queries), int(r.prohibited), int(r.review)
+                )
                 for r in conn.execute(query).all()
             ]
 
@@ -496,7 +565,9 @@ def _filter(query: Any, table: Any, filters: Filters | None) -> Any:
             query = query.where(table.c.department == filters.department)
         else:  # alerts carry no department: take the run's agencies of that department
             vc: Any = AuditVerdictCount.__table__
-            oris = select(vc.c.ori).where(vc.c.run_id == table.c.run_id, vc.c.department == filters.department)
+            oris = select(vc.c.ori).where(
+                vc.c.run_id == table.c.run_id, vc.c.department == filters.department
+            )
             query = query.where(table.c.ori.in_(oris))
     return query
 
@@ -517,10 +588,18 @@ def _count_by_weighted(items: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 def _run_row(m: Any) -> RunRow:
     return RunRow(
-        run_id=m["run_id"], created_at=m["created_at"], policy_version=m["policy_version"],
-        rules_version=m["rules_version"], input_kind=m["input_kind"], input_description=m["input_description"],
-        range_since=m["range_since"], range_until=m["range_until"], first_event_at=m["first_event_at"],
-        last_event_at=m["last_event_at"], key_fingerprint=m["key_fingerprint"], counts=dict(m["counts"] or {}),
+        run_id=m["run_id"],
+        created_at=m["created_at"],
+        policy_version=m["policy_version"],
+        rules_version=m["rules_version"],
+        input_kind=m["input_kind"],
+        input_description=m["input_description"],
+        range_since=m["range_since"],
+        range_until=m["range_until"],
+        first_event_at=m["first_event_at"],
+        last_event_at=m["last_event_at"],
+        key_fingerprint=m["key_fingerprint"],
+        counts=dict(m["counts"] or {}),
         note=m["note"],
     )
 
@@ -541,8 +620,17 @@ def agency_years(store: AuditStore, year: int, run_id: str | None = None) -> lis
     alerts = store.alerts(run_id or LIVE, Filters(year=year))
     per: dict[str, dict[str, Any]] = {}
     for c in counts:
-        a = per.setdefault(c.ori, {"queries": 0, "prohibited": 0, "component": c.component,
-                                   "department": c.department, "alerts": 0, "prohibited_alerts": 0})
+        a = per.setdefault(
+            c.ori,
+            {
+                "queries": 0,
+                "prohibited": 0,
+                "component": c.component,
+                "department": c.department,
+                "alerts": 0,
+                "prohibited_alerts": 0,
+            },
+        )
         a["queries"] += c.queries
         if c.verdict == "prohibited":
             a["prohibited"] += c.queries
@@ -556,8 +644,16 @@ def agency_years(store: AuditStore, year: int, run_id: str | None = None) -> lis
         if alert["rule"] == PROHIBITED_QUERY_RULE:
             found["prohibited_alerts"] += 1
     return [
-        AgencyYear(ori=ori, year=year, queries=a["queries"], prohibited_queries=a["prohibited"], alerts=a["alerts"],
-                   prohibited_alerts=a["prohibited_alerts"], component=a["component"], department=a["department"])
+        AgencyYear(
+            ori=ori,
+            year=year,
+            queries=a["queries"],
+            prohibited_queries=a["prohibited"],
+            alerts=a["alerts"],
+            prohibited_alerts=a["prohibited_alerts"],
+            component=a["component"],
+            department=a["department"],
+        )
         for ori, a in sorted(per.items())
     ]
 

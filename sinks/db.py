@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 
 from schemas.outputs import Aggregate, Alert, DeadLetter, Incident, ProcessedEvent
 from sinks.ledger import NewEntry, append_entries, append_entry
-from sinks.sessions import ConsoleSession  # noqa: F401 - its table belongs to the schema the migrations build
 from sinks.models import (
     RECOMMENDATION_STATES,
     TABLES,
@@ -58,6 +57,7 @@ from sinks.models import (
     QueryVerdict,
     WindowAggregate,
 )
+from sinks.sessions import ConsoleSession  # noqa: F401 - its table belongs to the schema the migrations build
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SYSTEM_ACTOR = "clets-watch"
@@ -323,7 +323,9 @@ def is_transient(exc: BaseException) -> bool:
     A refused row (bad data, a broken constraint) is not: the same batch would be refused forever."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError))
+    return isinstance(
+        exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)
+    )
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -655,8 +657,15 @@ class DatabaseSink:
         append_entries(
             conn,
             [
-                NewEntry("alert", e["alert_id"], e["action"], e["actor"], e["note"], e["at"],
-                         f"alert_ledger:{new_ids[e['entry_key']]}")
+                NewEntry(
+                    "alert",
+                    e["alert_id"],
+                    e["action"],
+                    e["actor"],
+                    e["note"],
+                    e["at"],
+                    f"alert_ledger:{new_ids[e['entry_key']]}",
+                )
                 for e in entries
                 if e["entry_key"] in new_ids
             ],
@@ -678,7 +687,9 @@ class DatabaseSink:
         if not actor.strip():
             raise SinkError("an alert action needs the name of the person taking it")
         if actor.strip().casefold() == SYSTEM_ACTOR:
-            raise SinkError(f"{SYSTEM_ACTOR!r} is the pipeline's own name: a person acts under their own name")
+            raise SinkError(
+                f"{SYSTEM_ACTOR!r} is the pipeline's own name: a person acts under their own name"
+            )
         if not note.strip():
             raise SinkError("an alert action needs a note: what was done or found")
         alerts: Any = AlertRecord.__table__
@@ -703,7 +714,9 @@ class DatabaseSink:
                 }
                 conn.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(state=action))
                 new_id = conn.execute(ledger.insert().returning(ledger.c.id), row).scalar_one()
-                append_entry(conn, NewEntry("alert", alert_id, action, actor, note, now, f"alert_ledger:{new_id}"))
+                append_entry(
+                    conn, NewEntry("alert", alert_id, action, actor, note, now, f"alert_ledger:{new_id}")
+                )
         except IntegrityError:
             raise AlertStateError(f"alert {alert_id} is already resolved") from None
         return LedgerRow(id=new_id, alert_id=alert_id, action=action, actor=actor, note=note, at=now)
@@ -802,7 +815,9 @@ class DatabaseSink:
             new_id = conn.execute(history.insert().returning(history.c.id), row).scalar_one()
             append_entry(
                 conn,
-                NewEntry("agency", ori, state, actor, reason, result.at, f"agency_recommendation_history:{new_id}"),
+                NewEntry(
+                    "agency", ori, state, actor, reason, result.at, f"agency_recommendation_history:{new_id}"
+                ),
             )
         return result
 
@@ -868,7 +883,12 @@ _record_json = msgspec.json.Encoder()
 
 def _rejected(kind: str, item: Any, message: str) -> DeadLetter:
     """A record the database refused, as a ``sink_rejected`` dead letter naming the database's message."""
-    what = {"processed": "verdict", "aggregates": "aggregate", "alerts": "alert", "dead_letters": "dead letter"}[kind]
+    what = {
+        "processed": "verdict",
+        "aggregates": "aggregate",
+        "alerts": "alert",
+        "dead_letters": "dead letter",
+    }[kind]
     event_id = getattr(item, "event_id", None) or getattr(item, "alert_id", None)
     if isinstance(item, DeadLetter):
         payload, source = item.payload, item.source

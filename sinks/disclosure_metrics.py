@@ -29,17 +29,32 @@ class DisclosureMetrics:
         reg = registry if registry is not None else REGISTRY
         labels = ("ori", "component", "year")
         self.gauges: dict[str, Gauge] = {
-            "missing": Gauge("clets_watch_disclosure_missing",
-                             "1 when an agency with CLETS activity in the year filed no misuse disclosure by the "
-                             "deadline (1 Feb of the next year)", labels, registry=reg),
-            "late": Gauge("clets_watch_disclosure_late", "1 when an agency's misuse disclosure was filed late",
-                          labels, registry=reg),
-            "contradiction": Gauge("clets_watch_disclosure_contradiction",
-                                   "1 when an agency reported zero misuse investigations for the year while "
-                                   "prohibited-query alerts were raised for it", labels, registry=reg),
+            "missing": Gauge(
+                "clets_watch_disclosure_missing",
+                "1 when an agency with CLETS activity in the year filed no misuse disclosure by the "
+                "deadline (1 Feb of the next year)",
+                labels,
+                registry=reg,
+            ),
+            "late": Gauge(
+                "clets_watch_disclosure_late",
+                "1 when an agency's misuse disclosure was filed late",
+                labels,
+                registry=reg,
+            ),
+            "contradiction": Gauge(
+                "clets_watch_disclosure_contradiction",
+                "1 when an agency reported zero misuse investigations for the year while "
+                "prohibited-query alerts were raised for it",
+                labels,
+                registry=reg,
+            ),
         }
-        self.last_check = Gauge("clets_watch_disclosure_last_check_timestamp_seconds",
-                                "Unix time of the last disclosure check", registry=reg)
+        self.last_check = Gauge(
+            "clets_watch_disclosure_last_check_timestamp_seconds",
+            "Unix time of the last disclosure check",
+            registry=reg,
+        )
         self._set: set[tuple[str, str, str, str]] = set()
 
     def update(self, findings: Iterable[Finding], *, years: Sequence[int], now: dt.datetime) -> None:
@@ -59,7 +74,9 @@ class DisclosureMetrics:
         self._set = {k for k in self._set if k[3] not in year_labels} | wanted
         self.last_check.set(now.timestamp())
 
-    def refresh(self, db_url: str, *, now: dt.datetime | None = None, years: Sequence[int] | None = None) -> list[Finding]:
+    def refresh(
+        self, db_url: str, *, now: dt.datetime | None = None, years: Sequence[int] | None = None
+    ) -> list[Finding]:
         """Check the live tables of ``db_url`` (default years: the previous calendar year) and update."""
         from sinks.audit import AuditStore, agency_years, filings
 

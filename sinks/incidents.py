@@ -32,7 +32,12 @@ from sinks.ledger import NewEntry, append_entry
 from sinks.models import AlertRecord, IncidentLedgerEntry, IncidentRecord
 
 INCIDENT_STATES: Final = ("open", "acknowledged", "resolved")
-ACTIONS: Final = {"ack": "acknowledged", "acknowledged": "acknowledged", "resolve": "resolved", "resolved": "resolved"}
+ACTIONS: Final = {
+    "ack": "acknowledged",
+    "acknowledged": "acknowledged",
+    "resolve": "resolved",
+    "resolved": "resolved",
+}
 
 
 class IncidentNotFound(SinkError, LookupError):
@@ -80,8 +85,15 @@ class IncidentLedgerRow:
     at: dt.datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "incident_id": self.incident_id, "action": self.action, "actor": self.actor,
-                "note": self.note, "alerts": self.alerts, "at": _iso(self.at)}
+        return {
+            "id": self.id,
+            "incident_id": self.incident_id,
+            "action": self.action,
+            "actor": self.actor,
+            "note": self.note,
+            "alerts": self.alerts,
+            "at": _iso(self.at),
+        }
 
 
 def _row(inc: Incident, now: dt.datetime) -> dict[str, Any]:
@@ -131,9 +143,18 @@ def upsert_incidents(
 
 def _from_record(r: IncidentRecord) -> IncidentRow:
     return IncidentRow(
-        incident_id=r.incident_id, ori=r.ori, component=r.component, severity=r.severity, status=r.status,
-        state=r.state, first_window_start=r.first_window_start, last_window_end=r.last_window_end,
-        alerts=r.alerts, story=r.story, record=dict(r.record), first_seen_at=r.first_seen_at,
+        incident_id=r.incident_id,
+        ori=r.ori,
+        component=r.component,
+        severity=r.severity,
+        status=r.status,
+        state=r.state,
+        first_window_start=r.first_window_start,
+        last_window_end=r.last_window_end,
+        alerts=r.alerts,
+        story=r.story,
+        record=dict(r.record),
+        first_seen_at=r.first_seen_at,
         updated_at=r.updated_at,
     )
 
@@ -153,7 +174,12 @@ class IncidentStore:
         self.sink = sink
 
     def list_incidents(
-        self, *, state: str | None = None, ori: str | None = None, severity: str | None = None, limit: int = 100,
+        self,
+        *,
+        state: str | None = None,
+        ori: str | None = None,
+        severity: str | None = None,
+        limit: int = 100,
         offset: int = 0,
     ) -> list[IncidentRow]:
         """Incidents: open before handled, then most severe first, then the newest first."""
@@ -167,9 +193,13 @@ class IncidentStore:
         if severity is not None:
             query = query.where(IncidentRecord.severity == severity)
         handled = case((IncidentRecord.state == "resolved", 1), else_=0)
-        query = query.order_by(
-            handled, _SEVERITY_ORDER, IncidentRecord.last_window_end.desc(), IncidentRecord.incident_id
-        ).limit(limit).offset(offset)
+        query = (
+            query.order_by(
+                handled, _SEVERITY_ORDER, IncidentRecord.last_window_end.desc(), IncidentRecord.incident_id
+            )
+            .limit(limit)
+            .offset(offset)
+        )
         with Session(self.sink.engine) as session:
             return [_from_record(r) for r in session.scalars(query).all()]
 
@@ -203,8 +233,15 @@ class IncidentStore:
         )
         with Session(self.sink.engine) as session:
             return [
-                IncidentLedgerRow(id=r.id, incident_id=r.incident_id, action=r.action, actor=r.actor, note=r.note,
-                                  alerts=r.alerts, at=r.at)
+                IncidentLedgerRow(
+                    id=r.id,
+                    incident_id=r.incident_id,
+                    action=r.action,
+                    actor=r.actor,
+                    note=r.note,
+                    alerts=r.alerts,
+                    at=r.at,
+                )
                 for r in session.scalars(query).all()
             ]
 
@@ -241,11 +278,20 @@ class IncidentStore:
         ledger: Any = IncidentLedgerEntry.__table__
         incidents: Any = IncidentRecord.__table__
         with self.sink.engine.begin() as conn:
-            row = {"incident_id": incident_id, "action": done, "actor": actor, "note": note, "alerts": reached,
-                   "at": now}
+            row = {
+                "incident_id": incident_id,
+                "action": done,
+                "actor": actor,
+                "note": note,
+                "alerts": reached,
+                "at": now,
+            }
             new_id = conn.execute(ledger.insert().returning(ledger.c.id), row).scalar_one()
             # journalled in the hash chain in the same transaction (`clets-watch alerts verify` checks both)
-            append_entry(conn, NewEntry("incident", incident_id, done, actor, note, now, f"incident_ledger:{new_id}"))
+            append_entry(
+                conn, NewEntry("incident", incident_id, done, actor, note, now, f"incident_ledger:{new_id}")
+            )
             conn.execute(update(incidents).where(incidents.c.incident_id == incident_id).values(state=done))
-        return IncidentLedgerRow(id=new_id, incident_id=incident_id, action=done, actor=actor, note=note,
-                                 alerts=reached, at=now)
+        return IncidentLedgerRow(
+            id=new_id, incident_id=incident_id, action=done, actor=actor, note=note, alerts=reached, at=now
+        )

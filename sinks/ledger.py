@@ -128,8 +128,15 @@ def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[str]:
         digest = entry_hash(prev, e)
         rows.append(
             {
-                "entity_kind": e.entity_kind, "entity_id": e.entity_id, "action": e.action, "actor": e.actor,
-                "note": e.note, "at": e.at, "ref": e.ref, "prev_hash": prev, "entry_hash": digest,
+                "entity_kind": e.entity_kind,
+                "entity_id": e.entity_id,
+                "action": e.action,
+                "actor": e.actor,
+                "note": e.note,
+                "at": e.at,
+                "ref": e.ref,
+                "prev_hash": prev,
+                "entry_hash": digest,
             }
         )
         prev = digest
@@ -158,8 +165,13 @@ class VerifyResult:
         return self.problem is None
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "entries": self.entries, "head": self.head, "broken_seq": self.broken_seq,
-                "problem": self.problem}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": self.head,
+            "broken_seq": self.broken_seq,
+            "problem": self.problem,
+        }
 
 
 def _entries(conn: Connection) -> Iterator[Any]:
@@ -209,13 +221,23 @@ def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
             count += 1
             entry = _as_entry(row)
             if row.prev_hash != prev:
-                return VerifyResult(count, prev, row.seq, f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
-                                    f"{entry.action} by {entry.actor}): its prev_hash does not match the entry "
-                                    "before it (an entry was removed, inserted or reordered)")
+                return VerifyResult(
+                    count,
+                    prev,
+                    row.seq,
+                    f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
+                    f"{entry.action} by {entry.actor}): its prev_hash does not match the entry "
+                    "before it (an entry was removed, inserted or reordered)",
+                )
             if entry_hash(prev, entry) != row.entry_hash:
-                return VerifyResult(count, prev, row.seq, f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
-                                    f"{entry.action} by {entry.actor}): its content does not match its hash "
-                                    "(the entry was changed)")
+                return VerifyResult(
+                    count,
+                    prev,
+                    row.seq,
+                    f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
+                    f"{entry.action} by {entry.actor}): its content does not match its hash "
+                    "(the entry was changed)",
+                )
             prev = row.entry_hash
             seen_expected = seen_expected or prev == expect_head
             if row.ref is not None:
@@ -223,15 +245,29 @@ def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
         for ref, expected in _journalled(conn):
             found = by_ref.get(ref)
             if found is None:
-                return VerifyResult(count, prev, None, f"{ref} ({expected.entity_kind} {expected.entity_id}, "
-                                    f"{expected.action} by {expected.actor}) has no ledger entry")
+                return VerifyResult(
+                    count,
+                    prev,
+                    None,
+                    f"{ref} ({expected.entity_kind} {expected.entity_id}, "
+                    f"{expected.action} by {expected.actor}) has no ledger entry",
+                )
             seq, entry = found
             if _when(entry.at) != _when(expected.at) or dataclass_tuple(entry) != dataclass_tuple(expected):
-                return VerifyResult(count, prev, seq, f"{ref} differs from its ledger entry {seq} "
-                                    "(the history row was changed)")
+                return VerifyResult(
+                    count,
+                    prev,
+                    seq,
+                    f"{ref} differs from its ledger entry {seq} (the history row was changed)",
+                )
     if not seen_expected:
-        return VerifyResult(count, prev, None, f"the chain does not pass through {expect_head}, not the expected "
-                            "head recorded earlier: the ledger was rewritten or rolled back since")
+        return VerifyResult(
+            count,
+            prev,
+            None,
+            f"the chain does not pass through {expect_head}, not the expected "
+            "head recorded earlier: the ledger was rewritten or rolled back since",
+        )
     return VerifyResult(count, prev)
 
 
@@ -270,7 +306,7 @@ _SQLITE_CLASHES: Final = {
     "alert_ledger": "EXISTS (SELECT 1 FROM alert_ledger WHERE id = NEW.id OR entry_key = NEW.entry_key)",
     "agency_recommendation_history": "EXISTS (SELECT 1 FROM agency_recommendation_history WHERE id = NEW.id)",
     "ledger_entries": "EXISTS (SELECT 1 FROM ledger_entries WHERE seq = NEW.seq OR entry_hash = NEW.entry_hash "
-                      "OR ref = NEW.ref)",
+    "OR ref = NEW.ref)",
     "incident_ledger": "EXISTS (SELECT 1 FROM incident_ledger WHERE id = NEW.id)",
 }
 
@@ -302,8 +338,16 @@ def unprotect_sql(dialect: str, tables: Sequence[str] = FIRST_LEDGER_TABLES) -> 
     """The DDL that removes what ``protect_sql(dialect, tables)`` created (the downgrades of 0004 and 0005;
     the shared PostgreSQL function goes with the first tables)."""
     if dialect == "postgresql":
-        drops = [f"DROP TRIGGER IF EXISTS {t}_{name} ON {t}" for t in tables for name in ("append_only", "no_truncate")]
-        last = ["DROP FUNCTION IF EXISTS clets_watch_append_only()"] if set(tables) >= set(FIRST_LEDGER_TABLES) else []
+        drops = [
+            f"DROP TRIGGER IF EXISTS {t}_{name} ON {t}"
+            for t in tables
+            for name in ("append_only", "no_truncate")
+        ]
+        last = (
+            ["DROP FUNCTION IF EXISTS clets_watch_append_only()"]
+            if set(tables) >= set(FIRST_LEDGER_TABLES)
+            else []
+        )
         return [*drops, *last]
     return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in tables for op in ("update", "delete", "replace")]
 
@@ -318,5 +362,8 @@ def app_role_grants_sql(role: str) -> list[str]:
     stmts += [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {role}" for t in others]
     stmts += [f"GRANT SELECT, INSERT ON {t} TO {role}" for t in LEDGER_TABLES]
     stmts += [f"REVOKE UPDATE, DELETE, TRUNCATE ON {t} FROM {role}" for t in LEDGER_TABLES]
-    stmts += [f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}", f"GRANT SELECT ON alembic_version TO {role}"]
+    stmts += [
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"GRANT SELECT ON alembic_version TO {role}",
+    ]
     return stmts

@@ -273,7 +273,9 @@ class Metrics:
 
     def observe_dead_letters(self, dead_letters: Iterable[DeadLetter]) -> None:
         for dead in dead_letters:
-            self.dead_letters.labels(reason=dead.reason if dead.reason in DEAD_LETTER_REASONS else OTHER).inc()
+            self.dead_letters.labels(
+                reason=dead.reason if dead.reason in DEAD_LETTER_REASONS else OTHER
+            ).inc()
             if dead.reason == "late":
                 self.late_events.inc()
 

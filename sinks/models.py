@@ -356,5 +356,3 @@ class AuditOperatorFlag(Base):
     queries: Mapped[int] = mapped_column(Integer)
     prohibited: Mapped[int] = mapped_column(Integer)
     review: Mapped[int] = mapped_column(Integer)
-
-

@@ -80,7 +80,9 @@ class SessionStore:
         """A new session; returns the token for the cookie (never stored) and the record."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self.clock()
-        rec = SessionRecord(token_hash(token), user_name, credential_stamp, secrets.token_urlsafe(32), now, now, {})
+        rec = SessionRecord(
+            token_hash(token), user_name, credential_stamp, secrets.token_urlsafe(32), now, now, {}
+        )
         with self.engine.begin() as conn:
             table: Any = ConsoleSession.__table__
             conn.execute(table.insert(), rec.__dict__)

@@ -149,8 +149,11 @@ def kafka_topic(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Iterato
 
     def make(prefix: str = "t", partitions: int = 1) -> str:
         name = _unique(prefix, request.node.name)
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
-                            timeout_ms=15000, wait_for_metadata=True)
+        admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1)],
+            timeout_ms=15000,
+            wait_for_metadata=True,
+        )
         created.append(name)
         return name
 

@@ -22,7 +22,9 @@ def test_a_closed_pipe_ends_the_command_without_a_traceback(tmp_path: Path) -> N
     with source.open("rb") as stdin:
         proc = subprocess.Popen(
             [sys.executable, "-m", "clets_watch.cli", "classify"],
-            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         assert proc.stdout is not None and proc.stderr is not None
         first = proc.stdout.read(200)  # like `| head -c 200`: read a little, then go away
@@ -36,7 +38,9 @@ def test_a_closed_pipe_ends_the_command_without_a_traceback(tmp_path: Path) -> N
 
 def test_every_command_module_is_registered_in_a_known_order() -> None:
     found = command_modules()
-    assert found[: len([n for n in PREFERRED_ORDER if n in found])] == [n for n in PREFERRED_ORDER if n in found]
+    assert found[: len([n for n in PREFERRED_ORDER if n in found])] == [
+        n for n in PREFERRED_ORDER if n in found
+    ]
     help_text = build_parser().format_help()
     for name in found:
         assert name.replace("_", "-") in help_text or name in help_text, f"{name} missing from --help"
@@ -68,7 +72,15 @@ OTHER_DB_DEFAULTS = {"clets-watch bench": "a SQLite file in a temporary folder, 
 def test_every_db_option_is_spelt_the_same() -> None:
     found = _options("--db")
     assert {prog.split()[1] for prog, _ in found} >= {
-        "access", "alerts", "bench", "disclosures", "incidents", "replay", "report", "serve", "worker"
+        "access",
+        "alerts",
+        "bench",
+        "disclosures",
+        "incidents",
+        "replay",
+        "report",
+        "serve",
+        "worker",
     }
     assert len(found) > 9, "the walk missed the sub-commands' copies"
     for prog, a in found:
@@ -78,16 +90,28 @@ def test_every_db_option_is_spelt_the_same() -> None:
 
 def test_every_bootstrap_option_is_spelt_the_same() -> None:
     found = _options("--bootstrap")
-    assert {prog.split()[1] for prog, _ in found} >= {"worker", "produce", "replay", "audit-year", "dead-letter"}
+    assert {prog.split()[1] for prog, _ in found} >= {
+        "worker",
+        "produce",
+        "replay",
+        "audit-year",
+        "dead-letter",
+    }
     for prog, a in found:
-        assert (a.option_strings, a.metavar, a.help) == (["--bootstrap"], "HOST:PORT", options.BOOTSTRAP_HELP), prog
+        assert (a.option_strings, a.metavar, a.help) == (
+            ["--bootstrap"],
+            "HOST:PORT",
+            options.BOOTSTRAP_HELP,
+        ), prog
 
 
 def test_every_log_level_option_has_the_same_choices() -> None:
     found = _options("--log-level")
     assert {prog for prog, _ in found} >= {"clets-watch worker", "clets-watch serve"}
     for prog, a in found:
-        assert tuple(a.choices or ()) == options.LOG_LEVELS == ("critical", "error", "warning", "info", "debug"), prog
+        assert (
+            tuple(a.choices or ()) == options.LOG_LEVELS == ("critical", "error", "warning", "info", "debug")
+        ), prog
         assert a.metavar == "LEVEL" and a.default in options.LOG_LEVELS, prog
 
 
@@ -100,9 +124,22 @@ def test_every_json_option_means_json_lines() -> None:
 
 
 def test_no_other_spelling_of_a_common_option() -> None:
-    others = {"--database", "--database-url", "--db-url", "--dsn", "--bootstrap-server", "--bootstrap-servers",
-              "--broker", "--brokers", "--kafka", "--kafka-bootstrap", "--loglevel", "--log_level", "--json-lines",
-              "--jsonl"}
+    others = {
+        "--database",
+        "--database-url",
+        "--db-url",
+        "--dsn",
+        "--bootstrap-server",
+        "--bootstrap-servers",
+        "--broker",
+        "--brokers",
+        "--kafka",
+        "--kafka-bootstrap",
+        "--loglevel",
+        "--log_level",
+        "--json-lines",
+        "--jsonl",
+    }
     for p in _all_parsers():
         for a in p._actions:
             assert not others & set(a.option_strings), (p.prog, a.option_strings)
@@ -110,8 +147,12 @@ def test_no_other_spelling_of_a_common_option() -> None:
 
 def test_a_sub_command_keeps_a_common_option_given_before_it() -> None:
     parser = build_parser()
-    for argv in (["alerts", "--db", "sqlite:///a.db", "list"], ["incidents", "--db", "sqlite:///a.db", "list"],
-                 ["disclosures", "--db", "sqlite:///a.db", "list"], ["access", "--db", "sqlite:///a.db", "list"]):
+    for argv in (
+        ["alerts", "--db", "sqlite:///a.db", "list"],
+        ["incidents", "--db", "sqlite:///a.db", "list"],
+        ["disclosures", "--db", "sqlite:///a.db", "list"],
+        ["access", "--db", "sqlite:///a.db", "list"],
+    ):
         assert parser.parse_args(argv).db == "sqlite:///a.db", argv
     assert parser.parse_args(["alerts", "list", "--db", "sqlite:///b.db"]).db == "sqlite:///b.db"
     assert parser.parse_args(["alerts", "--json", "list"]).json is True
@@ -128,5 +169,7 @@ def test_the_readme_command_table_lists_every_command() -> None:
     table = readme.split("## Commands", 1)[1].split("\n\n", 2)[1]
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name in sub.choices:
-        assert f"| `clets-watch {name}" in table or f"/ `{name} " in table, f"{name} missing from README's table"
+        assert f"| `clets-watch {name}" in table or f"/ `{name} " in table, (
+            f"{name} missing from README's table"
+        )
     assert "Common options: --db URL, --bootstrap HOST:PORT, --log-level LEVEL, --json (JSON lines)" in readme

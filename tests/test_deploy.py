@@ -39,7 +39,9 @@ def _compose() -> dict[str, Any]:
 
 def test_compose_has_every_service_with_image_or_build() -> None:
     services = _compose()["services"]
-    assert {"kafka", "postgres", "prometheus", "alertmanager", "grafana", "worker", "producer"} <= set(services)
+    assert {"kafka", "postgres", "prometheus", "alertmanager", "grafana", "worker", "producer"} <= set(
+        services
+    )
     for name, svc in services.items():
         assert "image" in svc or "build" in svc, f"service {name} has neither image nor build"
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
@@ -92,7 +94,9 @@ def test_compose_long_running_services_have_healthchecks() -> None:
         assert check and check[0] in {"CMD", "CMD-SHELL"}, f"service {name} has no healthcheck"
     # a service that waits for another waits for it to be healthy (or, for a one-off, finished)
     for name, svc in services.items():
-        for dep, cond in (svc.get("depends_on") or {}).items() if isinstance(svc.get("depends_on"), dict) else ():
+        for dep, cond in (
+            (svc.get("depends_on") or {}).items() if isinstance(svc.get("depends_on"), dict) else ()
+        ):
             wanted = "service_completed_successfully" if dep == "console-init" else "service_healthy"
             if name == "producer" and dep == "worker":
                 continue
@@ -143,7 +147,9 @@ def test_promtool_checks_prometheus_config(tmp_path: Path) -> None:
     local = dict(doc, rule_files=[str(DEPLOY / "prometheus" / "rules" / "*.yml")])
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(local))
-    proc = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [promtool, "check", "config", str(config)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout + proc.stderr
     rules = glob.glob(str(DEPLOY / "prometheus" / "rules" / "*.yml"))
@@ -153,22 +159,41 @@ def test_promtool_checks_prometheus_config(tmp_path: Path) -> None:
 
 def test_amtool_checks_alertmanager_config() -> None:
     amtool = _tool("amtool")
-    proc = subprocess.run([amtool, "check-config", str(DEPLOY / "alertmanager.yml")], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [amtool, "check-config", str(DEPLOY / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
 
 
 @pytest.mark.parametrize(
     ("severity", "receiver"),
-    [("critical", "oncall-webhook-critical"), ("high", "oncall-webhook-critical"),
-     ("warning", "oncall-webhook"), ("info", "oncall-webhook")],
+    [
+        ("critical", "oncall-webhook-critical"),
+        ("high", "oncall-webhook-critical"),
+        ("warning", "oncall-webhook"),
+        ("info", "oncall-webhook"),
+    ],
 )
 def test_alertmanager_routes_by_severity(severity: str, receiver: str) -> None:
     amtool = _tool("amtool")
     proc = subprocess.run(
-        [amtool, "config", "routes", "test", f"--config.file={DEPLOY / 'alertmanager.yml'}",
-         f"severity={severity}", "rule=dmv_burst", "ori=CA0190000"],
-        capture_output=True, text=True, check=False,
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={DEPLOY / 'alertmanager.yml'}",
+            f"severity={severity}",
+            "rule=dmv_burst",
+            "ori=CA0190000",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == receiver
@@ -187,9 +212,13 @@ def test_grafana_provisioning_points_at_prometheus_and_dashboards() -> None:
     ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())
     (source,) = ds["datasources"]
     assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
-    providers = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/dashboards.yml").read_text())["providers"]
+    providers = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/dashboards.yml").read_text())[
+        "providers"
+    ]
     mounted = {
-        v.split(":")[1] for v in _compose()["services"]["grafana"]["volumes"] if v.startswith("./deploy/grafana/dashboards")
+        v.split(":")[1]
+        for v in _compose()["services"]["grafana"]["volumes"]
+        if v.startswith("./deploy/grafana/dashboards")
     }
     assert {p["options"]["path"] for p in providers} == mounted
 
@@ -210,14 +239,20 @@ def test_dashboards_load_and_every_panel_has_expressions() -> None:
         for panel in dash["panels"]:
             assert panel["targets"], f"{path.name}: panel {panel['title']!r} has no targets"
             for target in panel["targets"]:
-                assert target.get("expr", "").strip(), f"{path.name}: panel {panel['title']!r} target without expr"
+                assert target.get("expr", "").strip(), (
+                    f"{path.name}: panel {panel['title']!r} target without expr"
+                )
 
 
 def test_overview_dashboard_covers_the_core_metrics() -> None:
     dash = json.loads((DASHBOARDS / "clets-watch-overview.json").read_text())
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
-    for metric, label in [("clets_watch_queries_total", "ori"), ("clets_watch_queries_total", "verdict"),
-                          ("clets_watch_alerts_total", "rule"), ("clets_watch_dead_letter_total", "reason")]:
+    for metric, label in [
+        ("clets_watch_queries_total", "ori"),
+        ("clets_watch_queries_total", "verdict"),
+        ("clets_watch_alerts_total", "rule"),
+        ("clets_watch_dead_letter_total", "reason"),
+    ]:
         assert any(metric in e and re.search(rf"by \([^)]*\b{label}\b", e) for e in exprs), (metric, label)
 
 

@@ -16,8 +16,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE_DIRS = ("processors", "schemas")
 ADAPTERS = {Path("processors/app.py"), Path("processors/build.py")}
 FORBIDDEN = (
-    "faust", "aiokafka", "kafka", "confluent_kafka", "sqlalchemy", "alembic", "psycopg", "prometheus_client",
-    "fastapi", "uvicorn", "httpx", "requests", "sinks", "clets_watch", "producers",
+    "faust",
+    "aiokafka",
+    "kafka",
+    "confluent_kafka",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "prometheus_client",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "requests",
+    "sinks",
+    "clets_watch",
+    "producers",
 )
 
 

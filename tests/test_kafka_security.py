@@ -28,14 +28,16 @@ def cafile(tmp_path: Path) -> Path:
     text = SYSTEM_CA.read_text()
     first = text[: text.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
     path = tmp_path / "ca.pem"
-    path.write_text(first[first.index("-----BEGIN CERTIFICATE-----"):] + "\n")
+    path.write_text(first[first.index("-----BEGIN CERTIFICATE-----") :] + "\n")
     return path
 
 
 def sasl_ssl(cafile: Path | None = None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "kafka_security_protocol": "SASL_SSL", "kafka_sasl_username": "clets",
-        "kafka_sasl_password": "s3cret-pw", "kafka_ssl_cafile": cafile,
+        "kafka_security_protocol": "SASL_SSL",
+        "kafka_sasl_username": "clets",
+        "kafka_sasl_password": "s3cret-pw",
+        "kafka_ssl_cafile": cafile,
     }
     values.update(overrides)
     return Settings(**values)
@@ -69,8 +71,12 @@ def test_sasl_ssl_gives_faust_scram_credentials_over_tls(cafile: Path) -> None:
 
 
 def test_sasl_plaintext_and_ssl_only() -> None:
-    plain = Settings(kafka_security_protocol="sasl_plaintext", kafka_sasl_username="u", kafka_sasl_password=SecretStr("p"),
-                     kafka_sasl_mechanism="PLAIN")
+    plain = Settings(
+        kafka_security_protocol="sasl_plaintext",
+        kafka_sasl_username="u",
+        kafka_sasl_password=SecretStr("p"),
+        kafka_sasl_mechanism="PLAIN",
+    )
     kwargs = kafka_client_kwargs(plain)
     assert kwargs["security_protocol"] == "SASL_PLAINTEXT" and "ssl_context" not in kwargs
     creds = faust_credentials(plain)
@@ -86,15 +92,23 @@ def test_sasl_plaintext_and_ssl_only() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"kafka_security_protocol": "TLS"}, "CLETS_WATCH_KAFKA_SECURITY_PROTOCOL='TLS' is not one of PLAINTEXT"),
+        (
+            {"kafka_security_protocol": "TLS"},
+            "CLETS_WATCH_KAFKA_SECURITY_PROTOCOL='TLS' is not one of PLAINTEXT",
+        ),
         ({"kafka_sasl_username": None}, "SECURITY_PROTOCOL=SASL_SSL needs CLETS_WATCH_KAFKA_SASL_USERNAME$"),
         ({"kafka_sasl_password": None}, "needs CLETS_WATCH_KAFKA_SASL_PASSWORD$"),
-        ({"kafka_sasl_username": "", "kafka_sasl_password": None},
-         "needs CLETS_WATCH_KAFKA_SASL_USERNAME and CLETS_WATCH_KAFKA_SASL_PASSWORD"),
+        (
+            {"kafka_sasl_username": "", "kafka_sasl_password": None},
+            "needs CLETS_WATCH_KAFKA_SASL_USERNAME and CLETS_WATCH_KAFKA_SASL_PASSWORD",
+        ),
         ({"kafka_sasl_mechanism": "GSSAPI"}, "SASL_MECHANISM='GSSAPI' is not one of SCRAM-SHA-512"),
         ({"kafka_security_protocol": "PLAINTEXT"}, "credentials are set but .*PLAINTEXT would not use them"),
         ({"kafka_ssl_cafile": Path("/nonexistent/ca.pem")}, "SSL_CAFILE=/nonexistent/ca.pem: no such file"),
-        ({"kafka_ssl_keyfile": Path("/etc/hostname")}, "SSL_KEYFILE is set without CLETS_WATCH_KAFKA_SSL_CERTFILE"),
+        (
+            {"kafka_ssl_keyfile": Path("/etc/hostname")},
+            "SSL_KEYFILE is set without CLETS_WATCH_KAFKA_SSL_CERTFILE",
+        ),
     ],
 )
 def test_incomplete_or_contradictory_settings_are_refused(overrides: dict[str, Any], message: str) -> None:
@@ -120,7 +134,9 @@ def test_the_password_never_shows_in_reprs(cafile: Path) -> None:
     assert "s3cret-pw" not in repr(KafkaSecurity.from_settings(settings))
 
 
-def test_environment_is_read_when_no_settings_are_given(monkeypatch: pytest.MonkeyPatch, cafile: Path) -> None:
+def test_environment_is_read_when_no_settings_are_given(
+    monkeypatch: pytest.MonkeyPatch, cafile: Path
+) -> None:
     monkeypatch.setenv("CLETS_WATCH_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("CLETS_WATCH_KAFKA_SASL_USERNAME", "from-env")
     monkeypatch.setenv("CLETS_WATCH_KAFKA_SASL_PASSWORD", "env-pw")
@@ -131,7 +147,9 @@ def test_environment_is_read_when_no_settings_are_given(monkeypatch: pytest.Monk
     assert security_kwargs({"security_protocol": "PLAINTEXT"}) == {"security_protocol": "PLAINTEXT"}
 
     monkeypatch.delenv("CLETS_WATCH_KAFKA_SASL_PASSWORD")
-    with pytest.raises(BrokerUnavailable, match="cannot connect to Kafka: .*needs CLETS_WATCH_KAFKA_SASL_PASSWORD"):
+    with pytest.raises(
+        BrokerUnavailable, match="cannot connect to Kafka: .*needs CLETS_WATCH_KAFKA_SASL_PASSWORD"
+    ):
         security_kwargs(None)
 
 

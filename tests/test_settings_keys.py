@@ -26,8 +26,14 @@ def prod(**kw: object) -> Settings:
 
 @pytest.mark.parametrize(
     "key",
-    ["a", "a" * 64, "abababababababababababababababababababababababababababababababab", "0123456789abcdef" * 3,
-     secrets.token_hex(31), "correct horse battery"],
+    [
+        "a",
+        "a" * 64,
+        "abababababababababababababababababababababababababababababababab",
+        "0123456789abcdef" * 3,
+        secrets.token_hex(31),
+        "correct horse battery",
+    ],
 )
 def test_production_refuses_a_weak_key(key: str) -> None:
     with pytest.raises(WeakKey, match="bits of entropy, production needs at least 256"):
@@ -48,7 +54,9 @@ def test_development_keeps_accepting_any_key() -> None:
     assert pseudonym_key(Settings(env="development", pseudonym_key="a"))[0] == b"a"
 
 
-@pytest.mark.parametrize(("mode", "who"), [(0o620, "its group"), (0o602, "others"), (0o666, "its group and others")])
+@pytest.mark.parametrize(
+    ("mode", "who"), [(0o620, "its group"), (0o602, "others"), (0o666, "its group and others")]
+)
 def test_production_refuses_a_key_file_others_may_write(tmp_path: Path, mode: int, who: str) -> None:
     path = tmp_path / "pseudonym.key"
     path.write_text(secrets.token_hex(32))
@@ -71,6 +79,9 @@ def test_the_key_fingerprint_is_keyed_not_a_bare_hash() -> None:
     key = b"a"
     fp = key_fingerprint(key)
     assert fp == hmac.new(key, KEY_FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
-    bare = {hashlib.sha256(key).hexdigest()[:16], hashlib.sha256(b"clets-watch key fingerprint\x00" + key).hexdigest()[:16]}
+    bare = {
+        hashlib.sha256(key).hexdigest()[:16],
+        hashlib.sha256(b"clets-watch key fingerprint\x00" + key).hexdigest()[:16],
+    }
     assert fp not in bare
     assert len({key_fingerprint(k) for k in (b"a", b"b", b"a ")}) == 3

@@ -55,8 +55,11 @@ def test_kafka_produce_and_consume(kafka_bootstrap: str, kafka_topic: Any) -> No
     producer.close()
 
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
-        group_id=f"g-{uuid.uuid4().hex[:8]}", consumer_timeout_ms=20000,
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        consumer_timeout_ms=20000,
     )
     try:
         received = [(m.key, m.value) for m in consumer]
@@ -156,11 +159,18 @@ def test_status_table_cli(capsys: pytest.CaptureFixture[str], stack: Any, alertm
 
 
 def _private_stack(tmp_path: Path) -> Stack:
-    return Stack(StackConfig(
-        home=tmp_path / "stack", prometheus_port=free_port(), alertmanager_port=free_port(),
-        postgres_port=free_port(), kafka_port=free_port(), kafka_controller_port=free_port(),
-        scrape_targets=(), ready_timeout=30,
-    ))
+    return Stack(
+        StackConfig(
+            home=tmp_path / "stack",
+            prometheus_port=free_port(),
+            alertmanager_port=free_port(),
+            postgres_port=free_port(),
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            scrape_targets=(),
+            ready_timeout=30,
+        )
+    )
 
 
 def test_stale_pid_files_are_replaced(tmp_path: Path) -> None:
@@ -236,7 +246,10 @@ def test_system_requirement_message_names_the_fix() -> None:
     from clets_watch.stack import Requirement
 
     msg = Requirement("prometheus", None, "apt-get install prometheus").message()
-    assert msg == "prometheus not found: run `make setup` (or `scripts/setup-system.sh`) (apt-get install prometheus)"
+    assert (
+        msg
+        == "prometheus not found: run `make setup` (or `scripts/setup-system.sh`) (apt-get install prometheus)"
+    )
 
 
 def test_kafka_jars_are_cached_outside_the_repo(stack: Any, kafka_bootstrap: str) -> None:
@@ -263,7 +276,9 @@ def test_set_scrape_targets_validates(tmp_path: Path) -> None:
     assert json.loads(private.targets_file.read_text())[0]["targets"] == ["127.0.0.1:9464"]
 
 
-def test_cli_up_and_down_use_the_ports_saved_in_home(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli_up_and_down_use_the_ports_saved_in_home(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     home = tmp_path / "stack"
     private = Stack(StackConfig(home=home, alertmanager_port=free_port(), prometheus_port=free_port()))
     private.home.mkdir(parents=True)
@@ -272,7 +287,10 @@ def test_cli_up_and_down_use_the_ports_saved_in_home(capsys: pytest.CaptureFixtu
         code, out = _cli(capsys, "up", "--services", "alertmanager,prometheus", "--home", str(home), "--json")
         assert code == 0
         doc = json.loads(out)
-        assert [(s["name"], s["running"]) for s in doc["services"]] == [("prometheus", True), ("alertmanager", True)]
+        assert [(s["name"], s["running"]) for s in doc["services"]] == [
+            ("prometheus", True),
+            ("alertmanager", True),
+        ]
         assert doc["services"][1]["address"] == private.alertmanager_url
         assert doc["env"]["CLETS_WATCH_ALERTMANAGER_URL"] == private.alertmanager_url
         assert _get(f"{private.alertmanager_url}/-/ready")[0] == 200
@@ -289,7 +307,9 @@ def test_cli_check_lists_requirements(capsys: pytest.CaptureFixture[str]) -> Non
     assert {json.loads(line)["name"] for line in out.splitlines()} >= {"java", "prometheus", "alertmanager"}
 
 
-def test_missing_binaries_fail_with_the_setup_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_binaries_fail_with_the_setup_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
@@ -313,7 +333,9 @@ def test_generated_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     private.set_scrape_targets(["127.0.0.1:9464"])
     config = tmp_path / "prometheus.yml"
     config.write_text(yaml.safe_dump(private.prometheus_config()))
-    proc = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [promtool, "check", "config", str(config)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -31,11 +31,15 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def produce_paced(bootstrap: str, topic: str, items: list[Any], rate: float) -> tuple[dict[str, float], float]:
+def produce_paced(
+    bootstrap: str, topic: str, items: list[Any], rate: float
+) -> tuple[dict[str, float], float]:
     """Send ``items`` at ``rate`` per second; (event id -> produce time, achieved rate)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="clets-watch-bench")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="clets-watch-bench"
+    )
     sent_at: dict[str, float] = {}
     started = time.monotonic()
     try:
@@ -46,7 +50,9 @@ def produce_paced(bootstrap: str, topic: str, items: list[Any], rate: float) -> 
             event = item.event
             now = time.time()
             sent_at[event["event_id"]] = now
-            producer.send(topic, key=event["ori"].encode(), value=_encode(event), timestamp_ms=int(now * 1000))
+            producer.send(
+                topic, key=event["ori"].encode(), value=_encode(event), timestamp_ms=int(now * 1000)
+            )
         producer.flush(timeout=60)
     finally:
         producer.close(timeout=10)
@@ -65,7 +71,9 @@ def alert_times(db_url: str) -> dict[str, float]:
     try:
         with sink.engine.connect() as conn:
             rows = conn.execute(
-                select(AlertRecord.key, AlertRecord.first_seen_at).where(AlertRecord.rule == "prohibited_query")
+                select(AlertRecord.key, AlertRecord.first_seen_at).where(
+                    AlertRecord.rule == "prohibited_query"
+                )
             ).all()
     finally:
         sink.engine.dispose()
@@ -78,7 +86,14 @@ def alert_times(db_url: str) -> dict[str, float]:
 
 
 def run_latency(
-    *, bootstrap: str, topic: str, seed: int, rate: float, seconds: float, home: Path, db_url: str | None = None
+    *,
+    bootstrap: str,
+    topic: str,
+    seed: int,
+    rate: float,
+    seconds: float,
+    home: Path,
+    db_url: str | None = None,
 ) -> dict[str, Any]:
     from clets_watch.stack import free_port
     from producers.kafka_out import ensure_topic

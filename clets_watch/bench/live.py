@@ -69,7 +69,10 @@ class BenchWorker:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "clets_watch.cli", "worker"],
-                env={**os.environ, **self.env()}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env()},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         return self
 
@@ -85,7 +88,9 @@ class BenchWorker:
         match = PROCESSED.search(body)
         return int(float(match.group(1))) if match else 0
 
-    def wait_processed(self, total: int, *, timeout: float, meter: Meter | None = None, poll: float = 1.0) -> None:
+    def wait_processed(
+        self, total: int, *, timeout: float, meter: Meter | None = None, poll: float = 1.0
+    ) -> None:
         """Poll /metrics until ``total`` events are processed: every ``poll`` seconds while the worker
         runs (each scrape costs the worker time), every 50 ms before its first processed event and in
         the last tenth of the run, so both ends of the measured span are observed closely."""
@@ -97,7 +102,9 @@ class BenchWorker:
             if n is not None and n >= total:
                 return
             if time.monotonic() > deadline:
-                raise WorkerFailed(f"the worker processed {n} of {total} events within {timeout:.0f}s; log {self.log_path}")
+                raise WorkerFailed(
+                    f"the worker processed {n} of {total} events within {timeout:.0f}s; log {self.log_path}"
+                )
             time.sleep(FAST_POLL if not n or n >= total * 0.9 else poll)
 
     def log_tail(self) -> str:

@@ -51,7 +51,9 @@ def run_peer(*, bootstrap: str, topic: str, events: int, timeout: float = 300.0)
             loglevel=logging.WARNING,
         )
         source = app.topic(
-            topic, key_deserializer="str", value_deserializer=QueryEventDeserializer(),  # type: ignore[no-untyped-call]  # quixstreams is untyped timestamp_extractor=event_time
+            topic,
+            key_deserializer="str",
+            value_deserializer=QueryEventDeserializer(),  # type: ignore[no-untyped-call]  # quixstreams is untyped timestamp_extractor=event_time
         )
         sdf = app.dataframe(source)
         sdf = sdf.apply(lambda event: classifier.classify(event).verdict)

@@ -38,8 +38,13 @@ async def _aiokafka(bootstrap: str, topic: str, group: str, meter: Meter, deadli
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-        enable_auto_commit=False, fetch_max_bytes=FETCH_BYTES * 4, max_partition_fetch_bytes=FETCH_BYTES,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_bytes=FETCH_BYTES * 4,
+        max_partition_fetch_bytes=FETCH_BYTES,
     )
     await consumer.start()
     try:
@@ -62,8 +67,13 @@ def consume_kafka_python(bootstrap: str, topic: str, group: str, meter: Meter, d
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-        enable_auto_commit=False, max_poll_records=MAX_RECORDS, fetch_max_bytes=FETCH_BYTES * 4,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=MAX_RECORDS,
+        fetch_max_bytes=FETCH_BYTES * 4,
         max_partition_fetch_bytes=FETCH_BYTES,
     )
     try:
@@ -80,10 +90,14 @@ def consume_kafka_python(bootstrap: str, topic: str, group: str, meter: Meter, d
 def consume_confluent(bootstrap: str, topic: str, group: str, meter: Meter, deadline: float) -> None:
     from confluent_kafka import Consumer, KafkaException
 
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     try:
         while not meter.done:
@@ -109,12 +123,16 @@ RUNNERS: Final[dict[str, Callable[[str, str, str, Meter, float], None]]] = {
 }
 
 
-def consume(client: str, *, bootstrap: str, topic: str, events: int, timeout: float = 300.0) -> dict[str, Any]:
+def consume(
+    client: str, *, bootstrap: str, topic: str, events: int, timeout: float = 300.0
+) -> dict[str, Any]:
     """Read ``events`` messages of ``topic`` with ``client`` in this process; the meter's figures."""
     if client not in RUNNERS:
         raise ValueError(f"unknown client {client!r}; expected one of {', '.join(CLIENTS)}")
     meter = Meter(events)
-    RUNNERS[client](bootstrap, topic, f"bench-raw-{client}-{uuid.uuid4().hex[:8]}", meter, time.monotonic() + timeout)
+    RUNNERS[client](
+        bootstrap, topic, f"bench-raw-{client}-{uuid.uuid4().hex[:8]}", meter, time.monotonic() + timeout
+    )
     return {"client": client, **meter.as_dict()}
 
 

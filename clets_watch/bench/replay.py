@@ -82,8 +82,12 @@ def run_mode(mode: str, archive: Path, expected: int, workers: int = 1) -> dict[
         tune_gc()
         freeze_gc()
         started = time.perf_counter()
-        pooled = run_pool(sampler.wrap(iter_archive(archive)), build_pipeline, workers,
-                          mode="result" if mode == "pipeline" else "tally")
+        pooled = run_pool(
+            sampler.wrap(iter_archive(archive)),
+            build_pipeline,
+            workers,
+            mode="result" if mode == "pipeline" else "tally",
+        )
         seconds = time.perf_counter() - started
         extra = {"workers": workers, "events_processed": pooled.merged.stats.events, "exact": pooled.exact}
     elif mode in ("pipeline", "audit"):
@@ -93,8 +97,11 @@ def run_mode(mode: str, archive: Path, expected: int, workers: int = 1) -> dict[
         started = time.perf_counter()
         if mode == "pipeline":  # `clets-watch replay`: every result kept, alerts printed at the end
             result = replay_lines(sampler.wrap(iter_archive(archive)), pipeline)
-            extra = {"alerts": len(result.alerts), "aggregates": len(result.aggregates),
-                     "dead_letters": len(result.dead_letters)}
+            extra = {
+                "alerts": len(result.alerts),
+                "aggregates": len(result.aggregates),
+                "dead_letters": len(result.dead_letters),
+            }
         else:  # `clets-watch replay --record`: results tallied as they stream by
             from processors.replay import AuditTally, run_stream
 
@@ -139,8 +146,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--mode", required=True, choices=MODES)
     p.add_argument("--archive", required=True, type=Path)
-    p.add_argument("--events", required=True, type=int, help="events in the archive (for the memory checkpoints)")
-    p.add_argument("--workers", type=int, default=1, help="processes for the pipeline and audit modes (default 1)")
+    p.add_argument(
+        "--events", required=True, type=int, help="events in the archive (for the memory checkpoints)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="processes for the pipeline and audit modes (default 1)"
+    )
     a = p.parse_args()
     emit(run_mode(a.mode, a.archive, a.events, a.workers))
 

@@ -77,10 +77,14 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
         "latency_p99_seconds": s["latency"]["p99_seconds"],
         "replay_vs_parse": ratio(replay["events_per_second"], parse["events_per_second"]),
         "replay_vs_orjson": ratio(replay["events_per_second"], s["replay"]["orjson"]["events_per_second"])
-        if "orjson" in s["replay"] else 0.0,
-        "replay_workers2_speedup": ratio(s["replay"]["pipeline_workers2"]["events_per_second"],
-                                         s["replay"]["pipeline"]["events_per_second"])
-        if "pipeline_workers2" in s["replay"] else 0.0,
+        if "orjson" in s["replay"]
+        else 0.0,
+        "replay_workers2_speedup": ratio(
+            s["replay"]["pipeline_workers2"]["events_per_second"],
+            s["replay"]["pipeline"]["events_per_second"],
+        )
+        if "pipeline_workers2" in s["replay"]
+        else 0.0,
         "replay_rss_growth": growth,
         "replay_mode": replay_mode,
         "replay_rss_from": first,
@@ -89,7 +93,8 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
     met = {
         "live_vs_ceiling": figures["live_vs_ceiling"] >= GOALS["live_vs_ceiling"],
         "live_vs_peer": figures["live_vs_peer"] >= GOALS["live_vs_peer"],
-        "latency_p99_seconds": s["latency"]["alerts"] > 0 and figures["latency_p99_seconds"] <= GOALS["latency_p99_seconds"],
+        "latency_p99_seconds": s["latency"]["alerts"] > 0
+        and figures["latency_p99_seconds"] <= GOALS["latency_p99_seconds"],
         "replay_vs_parse": figures["replay_vs_parse"] >= GOALS["replay_vs_parse"],
         "replay_vs_orjson": figures["replay_vs_orjson"] >= GOALS["replay_vs_orjson"],
         "replay_workers2_speedup": figures["replay_workers2_speedup"] >= GOALS["replay_workers2_speedup"],
@@ -109,14 +114,18 @@ def render(results: dict[str, Any]) -> str:
     ok = {True: "met", False: "NOT met"}
     lines = [
         f"clets-watch bench — {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_mib']:,} MiB, Python {m['python']}",
-        (f"events: {results['config']['events']:,} on one partition (seed {results['config']['seed']}); "
-         "rates from first to last processed event"),
+        (
+            f"events: {results['config']['events']:,} on one partition (seed {results['config']['seed']}); "
+            "rates from first to last processed event"
+        ),
         "",
         f"{'STAGE':<44} {'EVENTS/S':>12}  {'RATIO':<24}",
     ]
     for c in s["raw"]:
         mark = "  <- ceiling" if c["client"] == f["ceiling_client"] else ""
-        lines.append(f"{'1. raw consume + JSON decode: ' + c['client']:<44} {_rate(c['events_per_second'])}{mark}")
+        lines.append(
+            f"{'1. raw consume + JSON decode: ' + c['client']:<44} {_rate(c['events_per_second'])}{mark}"
+        )
     live = s["live"]
     lines.append(
         f"{'2. clets-watch live (worker, ' + live['database'] + ')':<44} {_rate(live['events_per_second'])}  "
@@ -134,12 +143,19 @@ def render(results: dict[str, Any]) -> str:
         f"(goal p99 <= 1 s: {ok[met['latency_p99_seconds']]})"
     )
     rp = s["replay"]
-    lines.append(f"{'5. replay: bare JSON parse of the archive':<44} {_rate(rp['parse']['events_per_second'])}")
+    lines.append(
+        f"{'5. replay: bare JSON parse of the archive':<44} {_rate(rp['parse']['events_per_second'])}"
+    )
     if "orjson" in rp:
-        lines.append(f"{'   orjson.loads per line of the archive':<44} {_rate(rp['orjson']['events_per_second'])}  "
-                     f"replay {f['replay_vs_orjson']:.3f}x orjson (goal >= 0.1: {ok[met['replay_vs_orjson']]}; "
-                     "long-term 0.5)")
-    labels = {"pipeline": "   replay (results kept, printout)", "audit": "   replay --record (streamed tally)"}
+        lines.append(
+            f"{'   orjson.loads per line of the archive':<44} {_rate(rp['orjson']['events_per_second'])}  "
+            f"replay {f['replay_vs_orjson']:.3f}x orjson (goal >= 0.1: {ok[met['replay_vs_orjson']]}; "
+            "long-term 0.5)"
+        )
+    labels = {
+        "pipeline": "   replay (results kept, printout)",
+        "audit": "   replay --record (streamed tally)",
+    }
     for mode in ("pipeline", "audit"):
         if mode not in rp:
             continue
@@ -153,7 +169,11 @@ def render(results: dict[str, Any]) -> str:
         if mem:
             a, b = _growth_span(mem)
             assert a is not None and b is not None
-            flat = f" (goal flat, <= x{GOALS['replay_rss_growth']}: {ok[met['replay_rss_growth']]})" if goal else ""
+            flat = (
+                f" (goal flat, <= x{GOALS['replay_rss_growth']}: {ok[met['replay_rss_growth']]})"
+                if goal
+                else ""
+            )
             lines.append(
                 f"{'     RSS':<44} {a['rss_kib'] / 1024:>9,.0f} MiB at {a['events']:,} -> "
                 f"{b['rss_kib'] / 1024:,.0f} MiB at {b['events']:,} events, x{b['rss_kib'] / max(a['rss_kib'], 1):.2f}{flat}"
@@ -163,8 +183,10 @@ def render(results: dict[str, Any]) -> str:
             continue
         speedup = r["events_per_second"] / max(rp["pipeline"]["events_per_second"], 1)
         goal = f" (goal >= 1.7: {ok[met['replay_workers2_speedup']]})" if name == "pipeline_workers2" else ""
-        lines.append(f"{'   replay --workers ' + str(r.get('workers', '?')):<44} {_rate(r['events_per_second'])}  "
-                     f"x{speedup:.2f} one process{goal}")
+        lines.append(
+            f"{'   replay --workers ' + str(r.get('workers', '?')):<44} {_rate(r['events_per_second'])}  "
+            f"x{speedup:.2f} one process{goal}"
+        )
     c = s["classifier"]
     lines.append(f"{'   pure classifier (eval --bench), warm':<44} {_rate(c['events_per_second'])}")
     lines.append("")

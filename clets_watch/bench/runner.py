@@ -71,7 +71,9 @@ def _delete_topics(bootstrap: str, topics: list[str], prefixes: list[str]) -> No
         admin.close()
 
 
-def run(config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> dict[str, Any]:
+def run(
+    config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)
+) -> dict[str, Any]:
     from producers.kafka_out import produce
 
     began = time.monotonic()
@@ -90,25 +92,55 @@ def run(config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, fil
             topics.append(topic)
             say(f"producing {config.events:,} events to {topic} ...")
             produced = produce(events(config.seed, config.events), bootstrap=config.bootstrap, topic=topic)
-            stages["produce"] = {"events": produced.sent, "seconds": round(produced.seconds, 3),
-                                 "events_per_second": round(produced.rate, 1)}
+            stages["produce"] = {
+                "events": produced.sent,
+                "seconds": round(produced.seconds, 3),
+                "events_per_second": round(produced.rate, 1),
+            }
 
             stages["raw"] = []
             for client in CLIENTS:
                 say(f"1. raw consume: {client} ...")
-                stages["raw"].append(run_stage(
-                    "clets_watch.bench.raw_consumers",
-                    ["--client", client, "--bootstrap", config.bootstrap, "--topic", topic,
-                     "--events", str(config.events), "--timeout", str(t)],
-                    timeout=t + 60,
-                ))
+                stages["raw"].append(
+                    run_stage(
+                        "clets_watch.bench.raw_consumers",
+                        [
+                            "--client",
+                            client,
+                            "--bootstrap",
+                            config.bootstrap,
+                            "--topic",
+                            topic,
+                            "--events",
+                            str(config.events),
+                            "--timeout",
+                            str(t),
+                        ],
+                        timeout=t + 60,
+                    )
+                )
             say("2. clets-watch live: the worker ...")
-            stages["live"] = run_live(bootstrap=config.bootstrap, topic=topic, events=config.events,
-                                      home=work / "live", db_url=config.db_url, timeout=t)
+            stages["live"] = run_live(
+                bootstrap=config.bootstrap,
+                topic=topic,
+                events=config.events,
+                home=work / "live",
+                db_url=config.db_url,
+                timeout=t,
+            )
             say("3. peer: Quix Streams ...")
             stages["peer"] = run_stage(
                 "clets_watch.bench.peer",
-                ["--bootstrap", config.bootstrap, "--topic", topic, "--events", str(config.events), "--timeout", str(t)],
+                [
+                    "--bootstrap",
+                    config.bootstrap,
+                    "--topic",
+                    topic,
+                    "--events",
+                    str(config.events),
+                    "--timeout",
+                    str(t),
+                ],
                 timeout=t + 60,
             )
             prefixes.append(f"changelog__{stages['peer']['group']}")
@@ -116,17 +148,26 @@ def run(config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, fil
             topics.append(latency_topic)
             say(f"4. latency: {config.latency_rate:,.0f} ev/s for {config.latency_seconds:g}s ...")
             stages["latency"] = run_latency(
-                bootstrap=config.bootstrap, topic=latency_topic, seed=config.seed + 1, rate=config.latency_rate,
-                seconds=config.latency_seconds, home=work / "latency",
+                bootstrap=config.bootstrap,
+                topic=latency_topic,
+                seed=config.seed + 1,
+                rate=config.latency_rate,
+                seconds=config.latency_seconds,
+                home=work / "latency",
                 db_url=config.db_url,
             )
-            say(f"5. replay: archive of {config.replay_events:,} events (cached under {config.cache_dir}) ...")
+            say(
+                f"5. replay: archive of {config.replay_events:,} events (cached under {config.cache_dir}) ..."
+            )
             path = archive(config.cache_dir, config.seed, config.replay_events)
             stages["replay"] = {"archive": str(path), "archive_bytes": path.stat().st_size}
             import processors.replay as replay_core
 
-            modes: list[tuple[str, str, int]] = [("parse", "parse", 1), ("orjson", "orjson", 1),
-                                                 ("pipeline", "pipeline", 1)]
+            modes: list[tuple[str, str, int]] = [
+                ("parse", "parse", 1),
+                ("orjson", "orjson", 1),
+                ("pipeline", "pipeline", 1),
+            ]
             if hasattr(replay_core, "AuditTally"):
                 modes.append(("audit", "audit", 1))
             modes += [(f"pipeline_workers{n}", "pipeline", n) for n in config.replay_workers if n > 1]
@@ -134,9 +175,18 @@ def run(config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, fil
                 say(f"   replay: {name} ...")
                 stages["replay"][name] = run_stage(
                     "clets_watch.bench.replay",
-                    ["--mode", mode, "--archive", str(path), "--events", str(config.replay_events),
-                     "--workers", str(workers)],
-                    timeout=t * 4, env=env,
+                    [
+                        "--mode",
+                        mode,
+                        "--archive",
+                        str(path),
+                        "--events",
+                        str(config.replay_events),
+                        "--workers",
+                        str(workers),
+                    ],
+                    timeout=t * 4,
+                    env=env,
                 )
     finally:
         _delete_topics(config.bootstrap, topics, prefixes)
@@ -144,8 +194,12 @@ def run(config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, fil
         "tool": "clets-watch bench",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-                   if k not in ("db_url",)} | {"database": (config.db_url or "sqlite").split(":", 1)[0]},
+        "config": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in asdict(config).items()
+            if k not in ("db_url",)
+        }
+        | {"database": (config.db_url or "sqlite").split(":", 1)[0]},
         "stages": stages,
         "wall_seconds": round(time.monotonic() - began, 1),
     }

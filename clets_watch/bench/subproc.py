@@ -13,11 +13,18 @@ class StageError(RuntimeError):
     """A bench stage failed; the message names the stage and shows the end of its output."""
 
 
-def run_stage(module: str, args: list[str], *, timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_stage(
+    module: str, args: list[str], *, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", module, *args]
     try:
         proc = subprocess.run(
-            cmd, check=False, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+            cmd,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:

@@ -21,7 +21,10 @@ def events(seed: int, count: int) -> Iterator[LabelledEvent]:
     """``count`` simulated events (arrival order), deterministic for ``seed``; constant memory."""
     seconds = count / STATEWIDE_RATE * 1.1 + 3600
     stream = generate(
-        seed=seed, start=START, duration=dt.timedelta(seconds=seconds), rate_per_second=STATEWIDE_RATE,
+        seed=seed,
+        start=START,
+        duration=dt.timedelta(seconds=seconds),
+        rate_per_second=STATEWIDE_RATE,
         scenarios=list(SCENARIOS),
     )
     return itertools.islice(stream, count)

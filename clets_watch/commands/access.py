@@ -37,8 +37,10 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     )
     add_db(p)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, verb in (("suspend", "suspend direct access; written requests only"),
-                       ("restore", "restore direct access")):
+    for name, verb in (
+        ("suspend", "suspend direct access; written requests only"),
+        ("restore", "restore direct access"),
+    ):
         a = actions.add_parser(name, help=verb)
         a.add_argument("ori", metavar="ORI")
         a.add_argument("--by", required=True, metavar="NAME", help="the supervisor deciding")
@@ -75,8 +77,12 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     try:
         if args.action == "list":
             for d in load_decisions(sink):
-                print(msgspec.json.encode(d).decode() if args.json else
-                      f"{d.effective_at}  {d.action:<8} {d.ori}  by {d.by}: {d.reason}", file=out)
+                print(
+                    msgspec.json.encode(d).decode()
+                    if args.json
+                    else f"{d.effective_at}  {d.action:<8} {d.ori}  by {d.by}: {d.reason}",
+                    file=out,
+                )
             return 0
         if not args.by.strip() or not args.reason.strip():
             raise UserError("a decision needs the name of the supervisor (--by) and a reason (--reason)")
@@ -90,21 +96,34 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         else:
             when = dt.datetime.now(dt.UTC)
         at = effective_text(when)
-        decision = AccessDecision(decision_id=decision_id(args.ori, args.action, at, args.by), ori=args.ori,
-                                  action=args.action, effective_at=at, by=args.by, reason=args.reason)
+        decision = AccessDecision(
+            decision_id=decision_id(args.ori, args.action, at, args.by),
+            ori=args.ori,
+            action=args.action,
+            effective_at=at,
+            by=args.by,
+            reason=args.reason,
+        )
         record_decision(sink, decision)
         if not args.no_publish:
             try:
                 security: Any = kafka_client_kwargs(settings)
-                publish_decision(args.bootstrap or settings.kafka_bootstrap,
-                                 args.topic or settings.topic_access_decisions, decision, security)
+                publish_decision(
+                    args.bootstrap or settings.kafka_bootstrap,
+                    args.topic or settings.topic_access_decisions,
+                    decision,
+                    security,
+                )
             except (DecisionError, KafkaSecurityError) as exc:
                 raise UserError(f"{exc} (the decision is in the database; re-run to publish)") from None
         if args.json:
             print(json.dumps(msgspec.to_builtins(decision), sort_keys=True), file=out)
         else:
-            print(f"{decision.action} {decision.ori} from {decision.effective_at} by {decision.by} "
-                  f"(decision {decision.decision_id}{'' if args.no_publish else ', published'})", file=out)
+            print(
+                f"{decision.action} {decision.ori} from {decision.effective_at} by {decision.by} "
+                f"(decision {decision.decision_id}{'' if args.no_publish else ', published'})",
+                file=out,
+            )
         return 0
     finally:
         sink.close()

@@ -74,11 +74,19 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
         a = actions.add_parser(name, help=f"{verb} an alert (appends to its ledger)")
         a.add_argument("alert_id", metavar="ALERT_ID")
-        a.add_argument("--by", required=True, metavar="NAME",
-                       help="who is taking the action: a console user with the responder role or above")
+        a.add_argument(
+            "--by",
+            required=True,
+            metavar="NAME",
+            help="who is taking the action: a console user with the responder role or above",
+        )
         a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
-        a.add_argument("--users", type=Path, metavar="FILE",
-                       help="console users file (default: <home>/console-users.toml)")
+        a.add_argument(
+            "--users",
+            type=Path,
+            metavar="FILE",
+            help="console users file (default: <home>/console-users.toml)",
+        )
         add_json(a, "the ledger entry on one line", suppress=True)
         add_db(a, suppress=True)
 
@@ -91,8 +99,11 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
             "exit 1 and the first broken entry when something was changed, removed or reordered."
         ),
     )
-    v.add_argument("--expect-head", metavar="HASH",
-                   help="a head hash printed by an earlier verify: fail unless the chain still leads to it")
+    v.add_argument(
+        "--expect-head",
+        metavar="HASH",
+        help="a head hash printed by an earlier verify: fail unless the chain still leads to it",
+    )
     add_json(v, "the result on one line", suppress=True)
     add_db(v, suppress=True)
 
@@ -151,7 +162,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             if getattr(args, "json", False):
                 print(json.dumps(entry.to_json()), file=out)
             else:
-                print(clean(f"{entry.action} {entry.alert_id} by {entry.actor} (ledger entry {entry.id})"), file=out)
+                print(
+                    clean(f"{entry.action} {entry.alert_id} by {entry.actor} (ledger entry {entry.id})"),
+                    file=out,
+                )
             return 0
         if args.action == "verify":
             return _verify(sink, args, out)
@@ -180,10 +194,14 @@ def _actor(name: str, users_file: Path | None) -> str:
         raise UserError(f"--by needs a console user: {exc}") from None
     user = users.get(name)
     if user is None:
-        raise UserError(f"--by {clean(name)!r} is not a user in {path}: add one with "
-                        "`clets-watch serve --add-user NAME --role responder`")
+        raise UserError(
+            f"--by {clean(name)!r} is not a user in {path}: add one with "
+            "`clets-watch serve --add-user NAME --role responder`"
+        )
     if not user.can("responder"):
-        raise UserError(f"--by {name}: acknowledging or resolving needs the responder role; {name} is a {user.role}")
+        raise UserError(
+            f"--by {name}: acknowledging or resolving needs the responder role; {name} is a {user.role}"
+        )
     return user.name
 
 
@@ -216,7 +234,9 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
     if not rows:
         print("no alerts match", file=out)
         return 0
-    table: list[tuple[str, ...]] = [("ALERT ID", "WINDOW START (UTC)", "RULE", "SEVERITY", "ORI", "COMPONENT", "STATUS", "SUMMARY")]
+    table: list[tuple[str, ...]] = [
+        ("ALERT ID", "WINDOW START (UTC)", "RULE", "SEVERITY", "ORI", "COMPONENT", "STATUS", "SUMMARY")
+    ]
     for r in rows:
         data = r.to_json()
         table.append(

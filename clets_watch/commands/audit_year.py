@@ -43,19 +43,37 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
             "files late, some agencies never file)."
         ),
     )
-    p.add_argument("--to", required=True, metavar="FILE|kafka", help="archive file (.jsonl or .jsonl.gz) or 'kafka'")
-    p.add_argument("--preset", default="audit-2018", help="audit-2018 (or audit-YYYY: the same shape in that year)")
-    p.add_argument("--rate", type=float, metavar="R",
-                   help="background events per second of event time, long-run average (default 0.5: ~16M/year)")
+    p.add_argument(
+        "--to", required=True, metavar="FILE|kafka", help="archive file (.jsonl or .jsonl.gz) or 'kafka'"
+    )
+    p.add_argument(
+        "--preset", default="audit-2018", help="audit-2018 (or audit-YYYY: the same shape in that year)"
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="background events per second of event time, long-run average (default 0.5: ~16M/year)",
+    )
     p.add_argument("--seed", type=int, help="random seed (default: the year)")
     p.add_argument("--raid-lookups", type=int, metavar="N", help="look-ups in the raid period (default 900)")
-    p.add_argument("--filings", type=Path, metavar="FILE",
-                   help="where to write the disclosures CSV (default: beside the archive, or ./audit-YYYY.filings.csv)")
+    p.add_argument(
+        "--filings",
+        type=Path,
+        metavar="FILE",
+        help="where to write the disclosures CSV (default: beside the archive, or ./audit-YYYY.filings.csv)",
+    )
     p.add_argument("--topic", help="Kafka topic (default: settings)")
     add_bootstrap(p)
-    p.add_argument("--partitions", type=int, default=1, help="partitions when the topic is created (default 1)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument(
+        "--partitions", type=int, default=1, help="partitions when the topic is created (default 1)"
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     add_json(p, "one summary line at the end")
     p.set_defaults(func=run)
 
@@ -76,7 +94,9 @@ def _filings_path(args: argparse.Namespace, year: int) -> Path:
 PROGRESS_EVERY = 4096  # events between two looks at the event time (the bar redraws at most twice a second)
 
 
-def with_progress(events: Iterable[LabelledEvent], year: AuditYear, progress: Progress) -> Iterator[LabelledEvent]:
+def with_progress(
+    events: Iterable[LabelledEvent], year: AuditYear, progress: Progress
+) -> Iterator[LabelledEvent]:
     """Pass ``events`` through, counting them and measuring progress in seconds of the year's event time."""
     start = year.start.timestamp()
     n = 0
@@ -106,8 +126,12 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise UserError(str(exc)) from None
     started = time.monotonic()
     total = int(year.end.timestamp() - year.start.timestamp())
-    progress = Progress(total, "seconds of event time", sys.stderr,
-                        enabled=progress_enabled(getattr(args, "progress", None), sys.stderr))
+    progress = Progress(
+        total,
+        "seconds of event time",
+        sys.stderr,
+        enabled=progress_enabled(getattr(args, "progress", None), sys.stderr),
+    )
     events: Iterable[LabelledEvent] = year.events()
     if progress.enabled:
         events = with_progress(events, year, progress)
@@ -121,8 +145,13 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         try:
             from clets_watch.kafka_security import kafka_client_kwargs
 
-            n = produce_event_time(events, bootstrap=bootstrap, topic=topic, partitions=args.partitions,
-                                   security=kafka_client_kwargs())
+            n = produce_event_time(
+                events,
+                bootstrap=bootstrap,
+                topic=topic,
+                partitions=args.partitions,
+                security=kafka_client_kwargs(),
+            )
         except (BrokerUnavailable, ProduceError) as exc:
             raise UserError(str(exc)) from None
         where = f"kafka {bootstrap} topic {topic}"
@@ -141,14 +170,24 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     filings.parent.mkdir(parents=True, exist_ok=True)
     filings.write_text(filings_csv(year.filings()))
     seconds = time.monotonic() - started
-    summary = {**year.describe(), "events": n, "to": where, "filings": str(filings), "seconds": round(seconds, 2)}
+    summary = {
+        **year.describe(),
+        "events": n,
+        "to": where,
+        "filings": str(filings),
+        "seconds": round(seconds, 2),
+    }
     if args.json:
         out.write(json.dumps(summary, sort_keys=True) + "\n")
     else:
         out.write(f"{summary['preset']}: {n:,} events to {where} in {seconds:.1f} s\n")
         out.write(f"  scenarios: {'; '.join(year.scenarios())}\n")
-        out.write(f"  disclosures: {filings} (late: {', '.join(year.late_filers) or 'none'}; "
-                  f"never filed: {', '.join(year.never_filers) or 'none'})\n")
-        out.write(f"next: clets-watch replay --input {args.to if args.to != 'kafka' else '…'} --record; "
-                  f"clets-watch disclosures import {filings}\n")
+        out.write(
+            f"  disclosures: {filings} (late: {', '.join(year.late_filers) or 'none'}; "
+            f"never filed: {', '.join(year.never_filers) or 'none'})\n"
+        )
+        out.write(
+            f"next: clets-watch replay --input {args.to if args.to != 'kafka' else '…'} --record; "
+            f"clets-watch disclosures import {filings}\n"
+        )
     return 0

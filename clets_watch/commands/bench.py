@@ -29,18 +29,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "--json) and write the results file. Starts Kafka when none is running."
         ),
     )
-    p.add_argument("--events", type=int, default=200_000, help="events for the throughput stages (default 200000)")
-    p.add_argument("--replay-events", type=int, default=1_000_000,
-                   help="events in the replay archive (default 1000000; --full makes it 10000000)")
+    p.add_argument(
+        "--events", type=int, default=200_000, help="events for the throughput stages (default 200000)"
+    )
+    p.add_argument(
+        "--replay-events",
+        type=int,
+        default=1_000_000,
+        help="events in the replay archive (default 1000000; --full makes it 10000000)",
+    )
     p.add_argument("--full", action="store_true", help="replay 10 million events (RSS at 1M and 10M)")
-    p.add_argument("--latency-seconds", type=float, default=30.0, help="seconds of fixed-rate producing (default 30)")
-    p.add_argument("--latency-rate", type=float, default=3200.0,
-                   help="events per second while measuring latency (default 3200: 100x the statewide average)")
+    p.add_argument(
+        "--latency-seconds", type=float, default=30.0, help="seconds of fixed-rate producing (default 30)"
+    )
+    p.add_argument(
+        "--latency-rate",
+        type=float,
+        default=3200.0,
+        help="events per second while measuring latency (default 3200: 100x the statewide average)",
+    )
     p.add_argument("--seed", type=int, default=2019, help="simulator seed (default 2019)")
     add_bootstrap(p)
     add_db(p, default="a SQLite file in a temporary folder, for the worker")
-    p.add_argument("--out", type=Path, default=Path("BENCH_RESULTS.json"),
-                   help="results file (default BENCH_RESULTS.json; '-' for none)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("BENCH_RESULTS.json"),
+        help="results file (default BENCH_RESULTS.json; '-' for none)",
+    )
     add_json(p, "the results on one line")
     p.set_defaults(func=run)
 

@@ -1,8 +1,8 @@
 """``classify``, ``explain`` and ``eval``: purpose classification under a versioned policy, from the CLI.
 
-    clets-watch classify [--agencies FILE] [--policy FILE] < events.jsonl > verdicts.jsonl
-    clets-watch explain EVENT_ID --input archive.jsonl.gz      (or: echo '{…}' | clets-watch explain -)
-    clets-watch eval [--events 20000] [--seed N] [--input archive.jsonl.gz] [--json] [--bench]
+clets-watch classify [--agencies FILE] [--policy FILE] < events.jsonl > verdicts.jsonl
+clets-watch explain EVENT_ID --input archive.jsonl.gz      (or: echo '{…}' | clets-watch explain -)
+clets-watch eval [--events 20000] [--seed N] [--input archive.jsonl.gz] [--json] [--bench]
 """
 
 from __future__ import annotations
@@ -36,35 +36,48 @@ def register(subparsers: Any) -> None:
     common.add_argument("--policy", metavar="FILE", help="policy YAML (default: the bundled policy v1)")
 
     p = subparsers.add_parser(
-        "classify", parents=[common], help="classify query events (JSON lines on stdin) under the policy",
+        "classify",
+        parents=[common],
+        help="classify query events (JSON lines on stdin) under the policy",
         description="Read query events as JSON lines on stdin; write one verdict line per input line, same order, "
         "each stamped with policy_version and policy_digest (a digest of the policy file and its statute table). "
-        "A bad line gets a verdict line with \"verdict\": \"error\" and the reason; the run goes on.",
+        'A bad line gets a verdict line with "verdict": "error" and the reason; the run goes on.',
     )
     p.set_defaults(func=run_classify)
 
     p = subparsers.add_parser(
-        "explain", parents=[common], help="show each policy rule considered for one event, and why it fired or not",
+        "explain",
+        parents=[common],
+        help="show each policy rule considered for one event, and why it fired or not",
         description="Explain the verdict for one event: EVENT_ID looked up in --input FILE, or '-' for one event "
         "JSON on stdin. Shows the statute-table lookup of every code section in the reason and each rule's reasoning.",
     )
-    p.add_argument("event", metavar="EVENT_ID|-", help="an event id in --input, or '-' to read one event from stdin")
+    p.add_argument(
+        "event", metavar="EVENT_ID|-", help="an event id in --input, or '-' to read one event from stdin"
+    )
     p.add_argument("--input", metavar="FILE", help="archive to look the event up in (.jsonl or .jsonl.gz)")
     add_json(p, "the verdict, statutes and rule traces on one line")
     p.set_defaults(func=run_explain)
 
     p = subparsers.add_parser(
-        "eval", parents=[common], help="measure the classifier against a labelled stream (precision/recall/F1)",
+        "eval",
+        parents=[common],
+        help="measure the classifier against a labelled stream (precision/recall/F1)",
         description="Generate (or read) a labelled stream and print precision, recall and F1 per verdict and per "
         "purpose, with confusion matrices.",
     )
     p.add_argument("--events", type=int, default=20_000, help="events to generate (default 20000)")
     p.add_argument("--seed", type=int, default=None, help="generator seed (default: derived from the clock)")
     p.add_argument("--input", metavar="FILE", help="read an archive (.jsonl/.jsonl.gz) instead of generating")
-    p.add_argument("--truth", metavar="FILE", help="ground-truth sidecar for --input (default: <name>.truth.jsonl[.gz])")
+    p.add_argument(
+        "--truth", metavar="FILE", help="ground-truth sidecar for --input (default: <name>.truth.jsonl[.gz])"
+    )
     add_json(p, "the scores on one line")
-    p.add_argument("--bench", action="store_true",
-                   help="also time the pure classifier, cold (fresh memo) and warm (events/s, one core)")
+    p.add_argument(
+        "--bench",
+        action="store_true",
+        help="also time the pure classifier, cold (fresh memo) and warm (events/s, one core)",
+    )
     p.add_argument("--errors", type=int, default=0, metavar="N", help="show up to N misclassified events")
     p.set_defaults(func=run_eval)
 
@@ -134,8 +147,13 @@ def classify_stream(clf: Classifier, source: IO[bytes], out: IO[str]) -> int:
             event = decode_event(raw)
         except InvalidEvent as exc:
             record: dict[str, Any] = {
-                "event_id": _event_id_of(raw), "verdict": "error", "reason": exc.reason, "detail": exc.detail,
-                "line": n, "policy_version": version, "policy_digest": digest,
+                "event_id": _event_id_of(raw),
+                "verdict": "error",
+                "reason": exc.reason,
+                "detail": exc.detail,
+                "line": n,
+                "policy_version": version,
+                "policy_digest": digest,
             }
         else:
             record = _verdict_line(classify(event))
@@ -158,22 +176,38 @@ def run_explain(args: argparse.Namespace) -> int:
     statutes = statute_lines(decision)
     agency = clf.registry.get(event.ori)
     if args.json:
-        print(json.dumps({
-            "verdict": _verdict_line(verdict) | {"data_source": verdict.data_source},
-            "statutes": statutes,
-            "traces": [
-                {"rule": t.rule_id, "clause": t.clause, "description": t.description, "fired": t.fired, "detail": t.detail}
-                for t in traces
-            ],
-        }))
+        print(
+            json.dumps(
+                {
+                    "verdict": _verdict_line(verdict) | {"data_source": verdict.data_source},
+                    "statutes": statutes,
+                    "traces": [
+                        {
+                            "rule": t.rule_id,
+                            "clause": t.clause,
+                            "description": t.description,
+                            "fired": t.fired,
+                            "detail": t.detail,
+                        }
+                        for t in traces
+                    ],
+                }
+            )
+        )
         return 0
-    print(f"event {event.event_id}  {event.occurred_at.isoformat()}  ORI {event.ori} "
-          f"({agency.name + (' / ' + agency.component if agency.component else '') if agency else 'unknown agency'})")
-    print(f"  message key {event.message_type} → {verdict.data_source}; purpose code {event.purpose_code or '-'}; "
-          f"case number {event.case_number or '-'}")
+    print(
+        f"event {event.event_id}  {event.occurred_at.isoformat()}  ORI {event.ori} "
+        f"({agency.name + (' / ' + agency.component if agency.component else '') if agency else 'unknown agency'})"
+    )
+    print(
+        f"  message key {event.message_type} → {verdict.data_source}; purpose code {event.purpose_code or '-'}; "
+        f"case number {event.case_number or '-'}"
+    )
     print(f"  reason {event.reason!r}")
-    print(f"verdict {verdict.verdict.upper()}  purpose {verdict.purpose}  policy v{verdict.policy_version} "
-          f"({verdict.policy_digest})  rules {', '.join(verdict.rules) or '-'}")
+    print(
+        f"verdict {verdict.verdict.upper()}  purpose {verdict.purpose}  policy v{verdict.policy_version} "
+        f"({verdict.policy_digest})  rules {', '.join(verdict.rules) or '-'}"
+    )
     for line in statutes:
         print(f"  statute {line}")
     for t in traces:
@@ -242,8 +276,16 @@ def run_eval(args: argparse.Namespace) -> int:
         if seed is None:
             seed = time.time_ns() % (2**31)
         items = [
-            (q.event, {"purpose": q.label.purpose, "verdict": q.label.verdict, "misuse": q.label.misuse,
-                       "intent": q.intent, "clauses": list(q.label.clauses)})
+            (
+                q.event,
+                {
+                    "purpose": q.label.purpose,
+                    "verdict": q.label.verdict,
+                    "misuse": q.label.misuse,
+                    "intent": q.intent,
+                    "clauses": list(q.label.clauses),
+                },
+            )
             for q in labelled_stream(seed, args.events, clf.registry)
         ]
         origin = {"seed": seed, "events": args.events}
@@ -262,11 +304,20 @@ def run_eval(args: argparse.Namespace) -> int:
         if label.get("misuse"):
             misuse[v.verdict] += 1
         if (label["verdict"] != v.verdict or label["purpose"] != v.purpose) and len(errors) < args.errors:
-            errors.append({"event_id": event.event_id, "ori": event.ori, "message_type": event.message_type,
-                           "purpose_code": event.purpose_code, "reason": event.reason,
-                           "case_number": event.case_number, "intent": label.get("intent"),
-                           "expected": [label["verdict"], label["purpose"]], "got": [v.verdict, v.purpose],
-                           "rules": list(v.rules)})
+            errors.append(
+                {
+                    "event_id": event.event_id,
+                    "ori": event.ori,
+                    "message_type": event.message_type,
+                    "purpose_code": event.purpose_code,
+                    "reason": event.reason,
+                    "case_number": event.case_number,
+                    "intent": label.get("intent"),
+                    "expected": [label["verdict"], label["purpose"]],
+                    "got": [v.verdict, v.purpose],
+                    "rules": list(v.rules),
+                }
+            )
     result: dict[str, Any] = {
         **origin,
         "policy_version": clf.policy.version,
@@ -288,16 +339,22 @@ def run_eval(args: argparse.Namespace) -> int:
     print(verdicts.render("verdict"))
     print()
     print(purposes.render("purpose"))
-    print(f"\nmisuse (ground truth, incl. undetectable snooping): {sum(misuse.values())} events; "
-          f"classified as {dict(misuse)}")
+    print(
+        f"\nmisuse (ground truth, incl. undetectable snooping): {sum(misuse.values())} events; "
+        f"classified as {dict(misuse)}"
+    )
     if args.bench:
         b = result["bench"]
-        print(f"\nbench: {b['events_per_second']:,.0f} events/s warm, {b['cold_events_per_second']:,.0f} events/s "
-              f"cold (pure classifier, one core, {b['events']} events)")
+        print(
+            f"\nbench: {b['events_per_second']:,.0f} events/s warm, {b['cold_events_per_second']:,.0f} events/s "
+            f"cold (pure classifier, one core, {b['events']} events)"
+        )
     for e in errors:
-        print(f"\n  {e['intent']}: expected {e['expected']} got {e['got']} {e['rules']}\n"
-              f"    {e['ori']} {e['message_type']} code={e['purpose_code']} case={e['case_number']!r} "
-              f"reason={e['reason']!r}")
+        print(
+            f"\n  {e['intent']}: expected {e['expected']} got {e['got']} {e['rules']}\n"
+            f"    {e['ori']} {e['message_type']} code={e['purpose_code']} case={e['case_number']!r} "
+            f"reason={e['reason']!r}"
+        )
     return 0
 
 

@@ -23,7 +23,6 @@ from clets_watch.errors import UserError
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings
 
-
 # Dead letters of events that were processed (counted, classified) all the same: never re-driven by default.
 PROCESSED_REASONS = frozenset({"late", "conflicting_duplicate"})
 
@@ -64,11 +63,18 @@ def parse_dead_letter(partition: int, offset: int, value: bytes) -> DeadLetterRe
         else:
             payload = base64.b64decode(msg.get("payload_base64") or "")
         return DeadLetterRecord(
-            partition, offset, str(msg.get("reason")), str(msg.get("detail", "")), msg.get("source"),
-            msg.get("event_id"), payload,
+            partition,
+            offset,
+            str(msg.get("reason")),
+            str(msg.get("detail", "")),
+            msg.get("source"),
+            msg.get("event_id"),
+            payload,
         )
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:
-        return DeadLetterRecord(partition, offset, "unreadable", f"not a dead-letter record: {exc}", None, None, value)
+        return DeadLetterRecord(
+            partition, offset, "unreadable", f"not a dead-letter record: {exc}", None, None, value
+        )
 
 
 def read_dead_letters(bootstrap: str, topic: str, *, timeout_ms: int = 5000) -> Iterator[DeadLetterRecord]:
@@ -77,8 +83,14 @@ def read_dead_letters(bootstrap: str, topic: str, *, timeout_ms: int = 5000) -> 
 
     try:
         consumer = KafkaConsumer(
-            topic, bootstrap_servers=bootstrap, **kafka_client_kwargs(), auto_offset_reset="earliest", enable_auto_commit=False,
-            group_id=None, consumer_timeout_ms=timeout_ms, client_id="clets-watch-dead-letter",
+            topic,
+            bootstrap_servers=bootstrap,
+            **kafka_client_kwargs(),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+            consumer_timeout_ms=timeout_ms,
+            client_id="clets-watch-dead-letter",
         )
     except KafkaError:
         raise UserError(f"no Kafka broker at {bootstrap}: run `clets-watch stack up`") from None
@@ -97,7 +109,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_bootstrap(p)
-    p.add_argument("--topic", help="dead-letter topic (default: CLETS_WATCH_TOPIC_DEAD_LETTER, clets.dead-letter)")
+    p.add_argument(
+        "--topic", help="dead-letter topic (default: CLETS_WATCH_TOPIC_DEAD_LETTER, clets.dead-letter)"
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = actions.add_parser("list", help="list dead-lettered messages (newest last)")
     ls.add_argument("--reason", action="append", help="only this reason (repeatable)")
@@ -107,12 +121,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.set_defaults(func=run_list)
     rp = actions.add_parser("replay", help="send dead-lettered payloads back to the queries topic")
     rp.add_argument(
-        "--reason", action="append",
+        "--reason",
+        action="append",
         help="only this reason (repeatable; default: every reason but `late` and `conflicting_duplicate`: those events were processed already)",
     )
     rp.add_argument("--to-topic", help="where to send them (default: CLETS_WATCH_TOPIC_QUERIES)")
     rp.add_argument("--from-offset", type=int, default=0, help="skip dead letters before this offset")
-    rp.add_argument("--all", action="store_true", help="send every payload, even those that still do not decode")
+    rp.add_argument(
+        "--all", action="store_true", help="send every payload, even those that still do not decode"
+    )
     rp.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     add_json(rp, "one summary line")
     rp.set_defaults(func=run_replay)
@@ -124,18 +141,21 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, str, str]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    _settings_, bootstrap, topic = _settings(args)
+    _, bootstrap, topic = _settings(args)
     if args.limit < 0:
         raise UserError("--limit must be >= 0")
     wanted = set(args.reason or [])
     records = [r for r in read_dead_letters(bootstrap, topic) if not wanted or r.reason in wanted]
-    shown = records[-args.limit:] if args.limit else records
+    shown = records[-args.limit :] if args.limit else records
     if args.json:
         for r in shown:
             print(json.dumps(r.as_json(with_payload=args.show_payload)))
         return 0
     counts = Counter(r.reason for r in records)
-    print(f"{len(records)} dead letter(s) in {topic}: " + (", ".join(f"{k} {n}" for k, n in counts.most_common()) or "none"))
+    print(
+        f"{len(records)} dead letter(s) in {topic}: "
+        + (", ".join(f"{k} {n}" for k, n in counts.most_common()) or "none")
+    )
     for r in shown:
         print(f"  {r.partition}/{r.offset:<8} {r.reason:<22} {r.source or '-':<28} {r.detail[:90]}")
         if args.show_payload:
@@ -156,7 +176,9 @@ def run_replay(args: argparse.Namespace) -> int:
     for r in read_dead_letters(bootstrap, topic):
         if r.offset < args.from_offset or (wanted and r.reason not in wanted):
             continue
-        if not wanted and r.reason in PROCESSED_REASONS:  # processed already: re-driving would count them twice
+        if (
+            not wanted and r.reason in PROCESSED_REASONS
+        ):  # processed already: re-driving would count them twice
             continue
         if not args.all:
             try:
@@ -169,7 +191,10 @@ def run_replay(args: argparse.Namespace) -> int:
         from kafka import KafkaProducer
 
         producer = KafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", client_id="clets-watch-redrive", **kafka_client_kwargs(settings)
+            bootstrap_servers=bootstrap,
+            acks="all",
+            client_id="clets-watch-redrive",
+            **kafka_client_kwargs(settings),
         )
         try:
             for r in send:
@@ -195,5 +220,7 @@ def run_replay(args: argparse.Namespace) -> int:
         verb = "would send" if args.dry_run else "sent"
         print(f"{verb} {len(send)} message(s) from {topic} to {target}", file=sys.stdout)
         if still_bad:
-            print("left alone (still bad input): " + ", ".join(f"{k} {n}" for k, n in still_bad.most_common()))
+            print(
+                "left alone (still bad input): " + ", ".join(f"{k} {n}" for k, n in still_bad.most_common())
+            )
     return 0

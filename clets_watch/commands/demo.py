@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from clets_watch.commands.options import add_json
@@ -43,8 +42,10 @@ MAX_ROWS = 14
 MALFORMED: tuple[bytes, ...] = (
     b'{"schema_version": 1, "event_id": "demo-bad-1", "occurred_at": "2019-06-12T05:10:00-07:00"',
     b'{"schema_version": 7, "event_id": "demo-bad-2"}',
-    b'{"schema_version": 1, "event_id": "demo-bad-3", "occurred_at": "2019-06-12T05:10:00-07:00", '
-    b'"ori": "not-an-ori", "operator_id": "x", "terminal_id": "t", "message_type": "DQ", "reason": ""}',
+    (
+        b'{"schema_version": 1, "event_id": "demo-bad-3", "occurred_at": "2019-06-12T05:10:00-07:00", '
+        b'"ori": "not-an-ori", "operator_id": "x", "terminal_id": "t", "message_type": "DQ", "reason": ""}'
+    ),
 )
 
 
@@ -61,9 +62,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--seed", type=int, default=2019, help="simulator seed (default 2019)")
     p.add_argument("--minutes", type=float, default=60.0, help="minutes of event time (default 60)")
-    p.add_argument("--rate", type=float, default=4.0, help="background events per second of event time (default 4)")
-    p.add_argument("--start", default=DEMO_START, help=f"event time of the first query (default {DEMO_START})")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the worker (default 120)")
+    p.add_argument(
+        "--rate", type=float, default=4.0, help="background events per second of event time (default 4)"
+    )
+    p.add_argument(
+        "--start", default=DEMO_START, help=f"event time of the first query (default {DEMO_START})"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for the worker (default 120)"
+    )
     p.add_argument("--keep-stack", action="store_true", help="leave Kafka running afterwards")
     add_json(p, "one summary line")
     p.set_defaults(func=run)
@@ -130,11 +137,16 @@ def run(args: argparse.Namespace) -> int:
             # Producing the same hour again would only add dead letters: its events are behind the worker's
             # watermark and older than the duplicate memory (CLETS_WATCH_AMENDMENT_RETENTION_SECONDS), so they
             # would come back as `late`, and the malformed messages as new dead letters at new offsets.
-            _say("this demo's events (same seed and start) are already in the database: not producing them again",
-                 quiet=quiet)
+            _say(
+                "this demo's events (same seed and start) are already in the database: not producing them again",
+                quiet=quiet,
+            )
             sent = 0
         else:
-            _say(f"producing {len(items):,} query events and {len(MALFORMED)} malformed messages ...", quiet=quiet)
+            _say(
+                f"producing {len(items):,} query events and {len(MALFORMED)} malformed messages ...",
+                quiet=quiet,
+            )
             sent = produce(
                 items,
                 security=kafka_client_kwargs(settings),
@@ -165,7 +177,9 @@ def run(args: argparse.Namespace) -> int:
             _say(f"  {lag:,} messages still to consume", quiet=quiet)
             time.sleep(2.0)
         else:
-            raise UserError(f"the worker did not consume the stream within {args.timeout:.0f}s ({lag:,} left); see {log_path}")
+            raise UserError(
+                f"the worker did not consume the stream within {args.timeout:.0f}s ({lag:,} left); see {log_path}"
+            )
         summary = _summary(settings, items, sent, truth, offsets_before)
     finally:
         if worker is not None and worker.poll() is None:
@@ -207,7 +221,9 @@ def already_recorded(settings: Settings, items: list[Any], samples: int = 16) ->
 def _send_raw(settings: Settings, messages: tuple[bytes, ...]) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", **kafka_client_kwargs(settings))
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", **kafka_client_kwargs(settings)
+    )
     try:
         for raw in messages:
             producer.send(settings.topic_queries, key=b"demo-malformed", value=raw)
@@ -265,8 +281,13 @@ def _summary(
 
         this_run = {a.incident_id for a in alerts if a.incident_id}
         incidents = [
-            {"incident_id": r.incident_id, "severity": r.severity, "state": r.state, "alerts": r.alerts,
-             "story": r.story}
+            {
+                "incident_id": r.incident_id,
+                "severity": r.severity,
+                "state": r.state,
+                "alerts": r.alerts,
+                "story": r.story,
+            }
             for r in IncidentStore(sink).list_incidents(limit=10_000)
             if r.incident_id in this_run
         ]
@@ -308,7 +329,9 @@ def _summary(
         "dead_letters": dict(dead),
         "incidents": incidents,
         "alerts": len(alerts),
-        "alerts_by_rule": dict(sorted(by_rule.items(), key=lambda kv: RULE_ORDER.index(kv[0]) if kv[0] in RULE_ORDER else 99)),
+        "alerts_by_rule": dict(
+            sorted(by_rule.items(), key=lambda kv: RULE_ORDER.index(kv[0]) if kv[0] in RULE_ORDER else 99)
+        ),
         "alert_groups": rows,
         "database": masked_url(settings.database_url),
         "metrics": f"http://{settings.metrics_host}:{settings.metrics_port}/metrics (while a worker runs)",
@@ -317,43 +340,61 @@ def _summary(
 
 def _as_dt(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     parsed = dt.datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _print_summary(s: dict[str, Any], settings: Settings) -> None:
     v = s["verdicts"]
     print()
-    again = "" if s["events_produced"] else " (already in the database from an earlier run: none produced again)"
-    print(f"clets-watch demo: {s['event_ids']:,} CLETS query events, "
-          f"{s['event_time']['from']} .. {s['event_time']['to']}{again}")
-    print(f"  verdicts      prohibited {v.get('prohibited', 0):,} · review {v.get('review', 0):,} · "
-          f"allowed {v.get('allowed', 0):,}")
+    again = (
+        "" if s["events_produced"] else " (already in the database from an earlier run: none produced again)"
+    )
+    print(
+        f"clets-watch demo: {s['event_ids']:,} CLETS query events, "
+        f"{s['event_time']['from']} .. {s['event_time']['to']}{again}"
+    )
+    print(
+        f"  verdicts      prohibited {v.get('prohibited', 0):,} · review {v.get('review', 0):,} · "
+        f"allowed {v.get('allowed', 0):,}"
+    )
     dl = s["dead_letters"]
-    print(f"  dead letters  {sum(dl.values())} ({', '.join(f'{k} {n}' for k, n in sorted(dl.items())) or 'none'})")
-    print(f"  incidents     {len(s['incidents'])} (one case per burst of an agency's or operator's alerts), "
-          "most severe first:")
+    print(
+        f"  dead letters  {sum(dl.values())} ({', '.join(f'{k} {n}' for k, n in sorted(dl.items())) or 'none'})"
+    )
+    print(
+        f"  incidents     {len(s['incidents'])} (one case per burst of an agency's or operator's alerts), "
+        "most severe first:"
+    )
     for inc in s["incidents"][:MAX_ROWS]:
         print(f"    {inc['severity']:<8} {inc['alerts']:>4} alert(s)  {inc['story']}")
     if len(s["incidents"]) > MAX_ROWS:
         print(f"    ... and {len(s['incidents']) - MAX_ROWS} more: clets-watch incidents")
     print("                clets-watch incidents show <incident_id>   ·   clets-watch incidents --json")
     print()
-    print(f"  alerts        {s['alerts']:,}: " + ", ".join(f"{r} {n}" for r, n in s["alerts_by_rule"].items()))
+    print(
+        f"  alerts        {s['alerts']:,}: " + ", ".join(f"{r} {n}" for r, n in s["alerts_by_rule"].items())
+    )
     print()
     rows = s["alert_groups"]
     if rows:
-        print(f"  {'RULE':<20} {'ORI':<10} {'AGENCY':<42} {'FIRED':>5} {'SUPPR':>5} {'EVIDENCE':>8}  FIRST WINDOW (UTC)")
+        print(
+            f"  {'RULE':<20} {'ORI':<10} {'AGENCY':<42} {'FIRED':>5} {'SUPPR':>5} {'EVIDENCE':>8}  FIRST WINDOW (UTC)"
+        )
         for r in rows[:MAX_ROWS]:
             print(
                 f"  {r['rule']:<20} {r['ori']:<10} {r['agency'][:42]:<42} {r['fired']:>5} {r['suppressed']:>5} "
                 f"{r['max_evidence_events']:>8}  {r['first_window_start'][:16].replace('T', ' ')}"
             )
-        print("  (SUPPR: re-alerts inside the suppression period, recorded as suppressed; "
-              "EVIDENCE: most queries behind one alert)")
+        print(
+            "  (SUPPR: re-alerts inside the suppression period, recorded as suppressed; "
+            "EVIDENCE: most queries behind one alert)"
+        )
         if len(rows) > MAX_ROWS:
-            print(f"  ... and {len(rows) - MAX_ROWS} more (rule, agency) rows: clets-watch alerts --rule RULE")
+            print(
+                f"  ... and {len(rows) - MAX_ROWS} more (rule, agency) rows: clets-watch alerts --rule RULE"
+            )
     print()
     print(f"  database      {s['database']}")
     print("                clets-watch alerts --rule dmv_by_dhs_surge   ·   clets-watch alerts --json")

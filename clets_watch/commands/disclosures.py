@@ -45,7 +45,9 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     )
     add_db(p)
     sp = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    imp = sp.add_parser("import", help="import filings from a CSV (ori,year,filed_at,investigations[,outcomes])")
+    imp = sp.add_parser(
+        "import", help="import filings from a CSV (ori,year,filed_at,investigations[,outcomes])"
+    )
     imp.add_argument("file", type=Path)
     add = sp.add_parser("add", help="record (or correct) one agency's disclosure")
     add.add_argument("--ori", required=True)
@@ -58,9 +60,13 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     add_json(ls, "one filing per line")
     ck = sp.add_parser("check", help="flag missing, late and contradictory disclosures for a year")
     ck.add_argument("--year", type=int, required=True)
-    ck.add_argument("--run", metavar="RUN", help="take activity and alerts from this audit run (default: live tables)")
+    ck.add_argument(
+        "--run", metavar="RUN", help="take activity and alerts from this audit run (default: live tables)"
+    )
     ck.add_argument("--as-of", metavar="TIME", help="check as of this time (default: now)")
-    ck.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV for names (default: bundled)")
+    ck.add_argument(
+        "--agencies", type=Path, metavar="FILE", help="agency registry CSV for names (default: bundled)"
+    )
     add_json(ck, "one finding per line")
     for sub_p in (imp, add, ls, ck):
         add_db(sub_p, suppress=True)
@@ -98,12 +104,19 @@ def _import(args: argparse.Namespace, out: IO[str]) -> int:
     store = _store(args)
     try:
         for f in rows:
-            store.sink.record_disclosure(f.ori, f.year, filed_at=f.filed_at, investigations_opened=f.investigations,
-                                         outcomes=f.outcomes)
+            store.sink.record_disclosure(
+                f.ori,
+                f.year,
+                filed_at=f.filed_at,
+                investigations_opened=f.investigations,
+                outcomes=f.outcomes,
+            )
     finally:
         store.close()
     years = sorted({f.year for f in rows})
-    out.write(f"imported {len(rows)} disclosures from {args.file} (years: {', '.join(map(str, years)) or '-'})\n")
+    out.write(
+        f"imported {len(rows)} disclosures from {args.file} (years: {', '.join(map(str, years)) or '-'})\n"
+    )
     return 0
 
 
@@ -118,13 +131,20 @@ def _add(args: argparse.Namespace, out: IO[str]) -> int:
         raise UserError(str(exc)) from None
     store = _store(args)
     try:
-        store.sink.record_disclosure(args.ori.strip(), args.year, filed_at=filed,
-                                     investigations_opened=args.investigations, outcomes=args.outcomes)
+        store.sink.record_disclosure(
+            args.ori.strip(),
+            args.year,
+            filed_at=filed,
+            investigations_opened=args.investigations,
+            outcomes=args.outcomes,
+        )
     finally:
         store.close()
     due = deadline(args.year)
     note = "on time" if filed is None or filed < due else f"LATE (due {due_date(args.year)})"
-    out.write(f"recorded {args.ori} {args.year}: {args.investigations} investigations, filed {args.filed_at} ({note})\n")
+    out.write(
+        f"recorded {args.ori} {args.year}: {args.investigations} investigations, filed {args.filed_at} ({note})\n"
+    )
     return 0
 
 
@@ -136,10 +156,19 @@ def _list(args: argparse.Namespace, out: IO[str]) -> int:
         store.close()
     if args.json:
         for r in rows:
-            out.write(json.dumps({"ori": r.ori, "year": r.year,
-                                  "filed_at": r.filed_at.isoformat() if r.filed_at else None,
-                                  "investigations": r.investigations_opened, "outcomes": r.outcomes},
-                                 sort_keys=True) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "ori": r.ori,
+                        "year": r.year,
+                        "filed_at": r.filed_at.isoformat() if r.filed_at else None,
+                        "investigations": r.investigations_opened,
+                        "outcomes": r.outcomes,
+                    },
+                    sort_keys=True,
+                )
+                + "\n"
+            )
         return 0
     out.write(f"{'ORI':<10} {'YEAR':<5} {'FILED':<11} {'ON TIME':<8} {'INVEST.':>7}  OUTCOMES\n")
     for r in rows:
@@ -150,8 +179,9 @@ def _list(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-def findings_for(store: Any, year: int, run_id: str | None, as_of: dt.datetime,
-                 registry: AgencyRegistry | None = None) -> list[Finding]:
+def findings_for(
+    store: Any, year: int, run_id: str | None, as_of: dt.datetime, registry: AgencyRegistry | None = None
+) -> list[Finding]:
     """Activity (run or live) + recorded filings → findings, with agency names from the registry."""
     import dataclasses
 
@@ -159,9 +189,12 @@ def findings_for(store: Any, year: int, run_id: str | None, as_of: dt.datetime,
 
     reg = registry or AgencyRegistry.load()
     activity = [
-        dataclasses.replace(a, name=(reg.get(a.ori).name if reg.get(a.ori) else None),  # type: ignore[union-attr]
-                            component=a.component or (reg.get(a.ori).component if reg.get(a.ori) else None),  # type: ignore[union-attr]
-                            department=a.department or (reg.get(a.ori).department if reg.get(a.ori) else None))  # type: ignore[union-attr]
+        dataclasses.replace(
+            a,
+            name=(reg.get(a.ori).name if reg.get(a.ori) else None),  # type: ignore[union-attr]
+            component=a.component or (reg.get(a.ori).component if reg.get(a.ori) else None),  # type: ignore[union-attr]
+            department=a.department or (reg.get(a.ori).department if reg.get(a.ori) else None),  # type: ignore[union-attr]
+        )
         for a in agency_years(store, year, run_id)
     ]
     return check(activity, filings(store, year), year=year, as_of=as_of)
@@ -189,12 +222,16 @@ def _check(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def write_findings(found: list[Finding], year: int, source: str, as_of: dt.datetime, out: IO[str]) -> None:
-    out.write(f"misuse disclosures for {year} (due {due_date(year)}), activity from {source}, "
-              f"as of {as_of.date()}: {sum(f.is_violation for f in found)} findings\n")
+    out.write(
+        f"misuse disclosures for {year} (due {due_date(year)}), activity from {source}, "
+        f"as of {as_of.date()}: {sum(f.is_violation for f in found)} findings\n"
+    )
     if not found:
         return
     out.write(f"{'FINDING':<26} {'ORI':<10} {'COMPONENT':<10} {'QUERIES':>9} {'ALERTS':>7}  DETAIL\n")
     for f in found:
         a = f.agency
-        out.write(f"{f.kind:<26} {a.ori:<10} {(a.component or '-'):<10} {a.queries:>9,} {a.alerts:>7}  "
-                  f"{a.name or ''}: {f.describe()}\n")
+        out.write(
+            f"{f.kind:<26} {a.ori:<10} {(a.component or '-'):<10} {a.queries:>9,} {a.alerts:>7}  "
+            f"{a.name or ''}: {f.describe()}\n"
+        )

@@ -20,7 +20,6 @@ from typing import IO, Any, get_args
 
 from clets_watch.commands.options import add_db, add_json
 from clets_watch.terminal import clean
-
 from schemas.outputs import Severity
 
 STATES = ("open", "acknowledged", "resolved")
@@ -32,8 +31,12 @@ def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     p.add_argument("--state", default=default, choices=STATES, help="only incidents in this on-call state")
     p.add_argument("--ori", default=default, help="only incidents of this agency (ORI)")
     p.add_argument("--severity", default=default, choices=get_args(Severity), help="only this severity")
-    p.add_argument("--limit", type=int, default=argparse.SUPPRESS if suppress else 50,
-                   help="at most N incidents (default 50)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=argparse.SUPPRESS if suppress else 50,
+        help="at most N incidents (default 50)",
+    )
 
 
 def register(sub: _Sub[argparse.ArgumentParser]) -> None:
@@ -66,11 +69,19 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
         a = actions.add_parser(name, help=f"{verb} an incident and all its alerts (appends to their ledgers)")
         a.add_argument("incident_id", metavar="INCIDENT_ID")
-        a.add_argument("--by", required=True, metavar="NAME",
-                       help="who is taking the action: a console user with the responder role or above")
+        a.add_argument(
+            "--by",
+            required=True,
+            metavar="NAME",
+            help="who is taking the action: a console user with the responder role or above",
+        )
         a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
-        a.add_argument("--users", type=Path, metavar="FILE",
-                       help="console users file (default: <home>/console-users.toml)")
+        a.add_argument(
+            "--users",
+            type=Path,
+            metavar="FILE",
+            help="console users file (default: <home>/console-users.toml)",
+        )
         add_json(a, "the ledger entry on one line", suppress=True)
         add_db(a, suppress=True)
 
@@ -89,7 +100,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if args.action == "list":
             if args.limit < 1:
                 raise UserError(f"--limit must be at least 1, got {args.limit}")
-            rows = store.list_incidents(state=args.state, ori=args.ori, severity=args.severity, limit=args.limit)
+            rows = store.list_incidents(
+                state=args.state, ori=args.ori, severity=args.severity, limit=args.limit
+            )
             if as_json:
                 for r in rows:
                     print(json.dumps(r.to_json(), sort_keys=True), file=out)
@@ -98,10 +111,15 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 print("no incidents match", file=out)
                 return 0
             for r in rows:
-                print(f"{r.incident_id}  {r.severity:<8} {r.state:<12} {r.status:<6} {r.alerts:>5} alert(s)  "
-                      f"{clean(r.story)}", file=out)
-            print(f"{len(rows)} incident(s){' (limit reached: use --limit)' if len(rows) == args.limit else ''}",
-                  file=out)
+                print(
+                    f"{r.incident_id}  {r.severity:<8} {r.state:<12} {r.status:<6} {r.alerts:>5} alert(s)  "
+                    f"{clean(r.story)}",
+                    file=out,
+                )
+            print(
+                f"{len(rows)} incident(s){' (limit reached: use --limit)' if len(rows) == args.limit else ''}",
+                file=out,
+            )
             return 0
         if args.action == "show":
             row = store.get(args.incident_id)
@@ -110,8 +128,11 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             alerts = store.alerts(args.incident_id)
             ledger = store.ledger(args.incident_id)
             if as_json:
-                body = {**row.to_json(), "alert_ids": [a.alert_id for a in alerts],
-                        "ledger": [e.to_json() for e in ledger]}
+                body = {
+                    **row.to_json(),
+                    "alert_ids": [a.alert_id for a in alerts],
+                    "ledger": [e.to_json() for e in ledger],
+                }
                 print(json.dumps(body, sort_keys=True), file=out)
                 return 0
             rec = row.record
@@ -124,20 +145,27 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             print("  evidence   " + ", ".join(rec.get("evidence") or []) or "-", file=out)
             print(f"  alerts     {len(alerts)}:", file=out)
             for a in alerts[:20]:
-                print(f"    {a.alert_id}  {a.rule:<22} {a.status:<12} {a.to_json()['window_start']}", file=out)
+                print(
+                    f"    {a.alert_id}  {a.rule:<22} {a.status:<12} {a.to_json()['window_start']}", file=out
+                )
             if len(alerts) > 20:
                 print(f"    … {len(alerts) - 20} more (use --json)", file=out)
             for e in ledger:
-                print(f"  ledger     {e.to_json()['at']} {e.action} by {clean(e.actor)}: {clean(e.note)} ({e.alerts} alerts)",
-                      file=out)
+                print(
+                    f"  ledger     {e.to_json()['at']} {e.action} by {clean(e.actor)}: {clean(e.note)} ({e.alerts} alerts)",
+                    file=out,
+                )
             return 0
         if args.action in ("ack", "resolve"):
             entry = store.act(args.incident_id, args.action, _actor(args.by, args.users), args.note)
             if as_json:
                 print(json.dumps(entry.to_json(), sort_keys=True), file=out)
             else:
-                print(f"{entry.action} incident {entry.incident_id} and {entry.alerts} alert(s) by {entry.actor} "
-                      f"(ledger entry {entry.id})", file=out)
+                print(
+                    f"{entry.action} incident {entry.incident_id} and {entry.alerts} alert(s) by {entry.actor} "
+                    f"(ledger entry {entry.id})",
+                    file=out,
+                )
             return 0
         raise UserError(f"unknown action {args.action!r}")  # pragma: no cover - argparse limits it
     except IncidentNotFound:

@@ -25,25 +25,40 @@ def db_help(default: str = DB_DEFAULT) -> str:
 def add_db(p: argparse._ActionsContainer, *, suppress: bool = False, default: str = DB_DEFAULT) -> None:
     """``--db URL``; ``default`` names where the URL comes from when the flag is absent (only a command
     with another default, such as ``bench``, passes it)."""
-    p.add_argument("--db", metavar="URL", default=argparse.SUPPRESS if suppress else None, help=db_help(default))
+    p.add_argument(
+        "--db", metavar="URL", default=argparse.SUPPRESS if suppress else None, help=db_help(default)
+    )
 
 
 def add_bootstrap(p: argparse._ActionsContainer, *, suppress: bool = False) -> None:
-    p.add_argument("--bootstrap", metavar="HOST:PORT", default=argparse.SUPPRESS if suppress else None,
-                   help=BOOTSTRAP_HELP)
+    p.add_argument(
+        "--bootstrap",
+        metavar="HOST:PORT",
+        default=argparse.SUPPRESS if suppress else None,
+        help=BOOTSTRAP_HELP,
+    )
 
 
 def add_log_level(p: argparse._ActionsContainer, *, default: str = "warning") -> None:
     if default not in LOG_LEVELS:
         raise ValueError(f"log level default {default!r} is not one of {', '.join(LOG_LEVELS)}")
-    p.add_argument("--log-level", metavar="LEVEL", default=default, choices=LOG_LEVELS,
-                   help=f"{'|'.join(LOG_LEVELS)} (default: {default})")
+    p.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        default=default,
+        choices=LOG_LEVELS,
+        help=f"{'|'.join(LOG_LEVELS)} (default: {default})",
+    )
 
 
 def add_json(p: argparse._ActionsContainer, what: str, *, suppress: bool = False) -> None:
     """``--json``: ``what`` says what each line is (``one alert per line``, ``one summary line``)."""
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                   help=f"{JSON_HELP}: {what}")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help=f"{JSON_HELP}: {what}",
+    )
 
 
 def print_json_line(obj: Any, out: IO[str], **dumps: Any) -> None:

@@ -1,10 +1,10 @@
 """``clets-watch produce``: run the CLETS simulator into Kafka or an archive file.
 
-    clets-watch produce --to kafka|FILE [--seed N] [--start ISO] [--minutes M] [--rate R]
-                        [--scenario NAME[:key=value,...]] ... [--agencies FILE] [--topic T]
-                        [--bootstrap HOST:PORT] [--pace WALL_EVENTS_PER_S] [--truth/--no-truth]
-                        [--truth-file PATH] [--jitter S] [--no-background] [--quiet] [--json]
-    clets-watch produce --list-scenarios [--json]
+clets-watch produce --to kafka|FILE [--seed N] [--start ISO] [--minutes M] [--rate R]
+                    [--scenario NAME[:key=value,...]] ... [--agencies FILE] [--topic T]
+                    [--bootstrap HOST:PORT] [--pace WALL_EVENTS_PER_S] [--truth/--no-truth]
+                    [--truth-file PATH] [--jitter S] [--no-background] [--quiet] [--json]
+clets-watch produce --list-scenarios [--json]
 """
 
 from __future__ import annotations
@@ -52,36 +52,68 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     p.add_argument(
-        "--start", metavar="ISO",
+        "--start",
+        metavar="ISO",
         help="event time of the first moment, e.g. 2019-03-05T00:00-08:00; without an offset: California time "
         "(default: now, to the minute)",
     )
-    p.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
-                   help=f"event-time length of the run (default {DEFAULT_MINUTES:g})")
     p.add_argument(
-        "--rate", type=float, default=DEFAULT_RATE, metavar="EVENTS_PER_S",
+        "--minutes",
+        type=float,
+        default=DEFAULT_MINUTES,
+        help=f"event-time length of the run (default {DEFAULT_MINUTES:g})",
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        metavar="EVENTS_PER_S",
         help=f"background events per second of event time, averaged over a week (default {DEFAULT_RATE:g}; "
         "weekday office hours run about twice that)",
     )
     p.add_argument(
-        "--scenario", action="append", default=[], metavar="NAME[:k=v,...]",
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME[:k=v,...]",
         help="add a scenario (repeatable), e.g. raid or raid:oris=CAICE0100+CACBP0100,start=2019-03-05T05:30-08:00",
     )
-    p.add_argument("--no-background", dest="background", action="store_false",
-                   help="only the scenarios' events, no everyday traffic")
-    p.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV (default: the bundled one)")
-    p.add_argument("--jitter", type=float, default=5.0, metavar="S",
-                   help="arrival disorder, at most S seconds of event time (0..120, default 5)")
+    p.add_argument(
+        "--no-background",
+        dest="background",
+        action="store_false",
+        help="only the scenarios' events, no everyday traffic",
+    )
+    p.add_argument(
+        "--agencies", type=Path, metavar="FILE", help="agency registry CSV (default: the bundled one)"
+    )
+    p.add_argument(
+        "--jitter",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="arrival disorder, at most S seconds of event time (0..120, default 5)",
+    )
     p.add_argument("--topic", help="Kafka topic (default: CLETS_WATCH_TOPIC_QUERIES or clets.queries)")
     add_bootstrap(p)
-    p.add_argument("--pace", type=float, metavar="WALL_EVENTS_PER_S",
-                   help="send at most this many events per wall-clock second (default: as fast as possible)")
     p.add_argument(
-        "--truth", action=argparse.BooleanOptionalAction, default=True,
+        "--pace",
+        type=float,
+        metavar="WALL_EVENTS_PER_S",
+        help="send at most this many events per wall-clock second (default: as fast as possible)",
+    )
+    p.add_argument(
+        "--truth",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="write the ground-truth sidecar beside an archive (default: yes)",
     )
-    p.add_argument("--truth-file", type=Path, metavar="PATH",
-                   help="with --to kafka: also write the ground truth of the sent events to PATH")
+    p.add_argument(
+        "--truth-file",
+        type=Path,
+        metavar="PATH",
+        help="with --to kafka: also write the ground truth of the sent events to PATH",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_json(p, "one summary line; with --list-scenarios one scenario per line")
     p.set_defaults(func=run)
@@ -101,7 +133,9 @@ def _parse_start(text: str | None) -> dt.datetime:
     try:
         start = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise _user_error(f"--start {text!r} is not an ISO 8601 date-time (e.g. 2019-03-05T00:00-08:00)") from None
+        raise _user_error(
+            f"--start {text!r} is not an ISO 8601 date-time (e.g. 2019-03-05T00:00-08:00)"
+        ) from None
     return start.replace(tzinfo=PACIFIC) if start.tzinfo is None else start
 
 
@@ -197,8 +231,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         registry = AgencyRegistry.load(agencies_file)
         simulation = Simulation(
-            seed=args.seed, start=start, duration=dt.timedelta(minutes=args.minutes), rate_per_second=args.rate,
-            scenarios=args.scenario, registry=registry, jitter_seconds=args.jitter, background=args.background,
+            seed=args.seed,
+            start=start,
+            duration=dt.timedelta(minutes=args.minutes),
+            rate_per_second=args.rate,
+            scenarios=args.scenario,
+            registry=registry,
+            jitter_seconds=args.jitter,
+            background=args.background,
         )
         described = simulation.describe()
     except (RegistryError, ScenarioError) as exc:
@@ -276,8 +316,14 @@ def _to_kafka(args: argparse.Namespace, settings: Any, simulation: Any, tally: T
             yield item
 
     try:
-        result = produce(events(), bootstrap=bootstrap, topic=topic, partitions=settings.topic_partitions,
-                         pace=args.pace, security=kafka_client_kwargs(settings))
+        result = produce(
+            events(),
+            bootstrap=bootstrap,
+            topic=topic,
+            partitions=settings.topic_partitions,
+            pace=args.pace,
+            security=kafka_client_kwargs(settings),
+        )
     except (BrokerUnavailable, ProduceError) as exc:
         if truth_writer is not None:
             truth_writer.abort()
@@ -313,11 +359,17 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append("")
     verdicts = sorted({v for per in truth["by_scenario_verdict"].values() for v in per})
     header = ["scenario", "events", *verdicts]
-    rows = [[s, f"{n:,}", *(f"{truth['by_scenario_verdict'][s].get(v, 0):,}" for v in verdicts)]
-            for s, n in truth["by_scenario"].items()]
+    rows = [
+        [s, f"{n:,}", *(f"{truth['by_scenario_verdict'][s].get(v, 0):,}" for v in verdicts)]
+        for s, n in truth["by_scenario"].items()
+    ]
     rows.append(["total", f"{truth['events']:,}", *(f"{truth['by_verdict'].get(v, 0):,}" for v in verdicts)])
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
-        lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append(
+            "  ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+            )
+        )
     lines.append(f"misuse (ground truth): {truth['misuse']:,}")
     return "\n".join(lines) + "\n"

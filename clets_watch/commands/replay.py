@@ -45,9 +45,9 @@ from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.progress import Progress, progress_enabled
 from clets_watch.settings import MissingPseudonymKey, get_settings
 from processors.agencies import RegistryError
-from processors.pipeline import Pipeline
 from processors.dead_letter_limit import DeadLetterLimit
 from processors.gc_tuning import freeze_gc, tune_gc
+from processors.pipeline import Pipeline
 from processors.replay import (
     ArchiveError,
     AuditTally,
@@ -78,41 +78,78 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         ),
     )
     src = p.add_argument_group("input")
-    src.add_argument("--input", "-i", action="append", type=Path, metavar="FILE",
-                     help="archive file (.jsonl or .jsonl.gz); repeat for several, replayed in order")
+    src.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="archive file (.jsonl or .jsonl.gz); repeat for several, replayed in order",
+    )
     src.add_argument("--from-kafka", action="store_true", help="read the topic instead of archives")
     src.add_argument("--topic", metavar="TOPIC", help="topic to read (default: settings, clets.queries)")
     add_bootstrap(src)
-    src.add_argument("--since", metavar="TIME",
-                     help="first record timestamp to replay (RFC 3339, or a date = 00:00 Pacific)")
+    src.add_argument(
+        "--since",
+        metavar="TIME",
+        help="first record timestamp to replay (RFC 3339, or a date = 00:00 Pacific)",
+    )
     src.add_argument("--until", metavar="TIME", help="replay records before this record timestamp")
     p.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV (default: bundled)")
     p.add_argument("--policy", type=Path, metavar="FILE", help="policy YAML (default: bundled policy v1)")
     p.add_argument("--rules", type=Path, metavar="FILE", help="rules YAML merged over the bundled rules.yaml")
     p.add_argument("--window-seconds", type=int, metavar="N", help="tumbling window size (default: settings)")
-    p.add_argument("--allowed-lateness", type=int, metavar="N", help="allowed lateness in seconds (default: settings)")
+    p.add_argument(
+        "--allowed-lateness", type=int, metavar="N", help="allowed lateness in seconds (default: settings)"
+    )
     rec = p.add_argument_group("audit runs")
     rec.add_argument("--record", action="store_true", help="write the replay as an audit run to the database")
-    rec.add_argument("--run-id", metavar="ID", help="id of the recorded run (default: replay-<UTC time>-<random>)")
+    rec.add_argument(
+        "--run-id", metavar="ID", help="id of the recorded run (default: replay-<UTC time>-<random>)"
+    )
     rec.add_argument("--note", metavar="TEXT", help="a note stored with the run")
     add_db(rec)
-    rec.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
-                     help="compare the alerts of two recorded runs (or 'live') and exit")
+    rec.add_argument(
+        "--diff",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="compare the alerts of two recorded runs (or 'live') and exit",
+    )
     rec.add_argument("--list-runs", action="store_true", help="list the recorded audit runs and exit")
-    p.add_argument("--dead-letters", type=Path, metavar="FILE",
-                   help="write every dead letter (reason, detail, file:line, payload) to FILE as JSON lines")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="processes to replay in, the stream split by agency (ORI) and merged exactly: the "
-                        "output is byte-identical to --workers 1 (default 1)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument(
+        "--dead-letters",
+        type=Path,
+        metavar="FILE",
+        help="write every dead letter (reason, detail, file:line, payload) to FILE as JSON lines",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes to replay in, the stream split by agency (ORI) and merged exactly: the "
+        "output is byte-identical to --workers 1 (default 1)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     add_json(p, "one alert per line; with --record one summary line of the run; with --diff the diff")
-    p.add_argument("--access-decisions", metavar="DB_URL|none", default=None,
-                   help="apply the suspend/restore decisions of this database by event time (default: the "
-                        "settings database when it exists; 'none' for none)")
-    p.add_argument("--incidents", action="store_true",
-                   help="print the incidents (one case per burst of an agency's or operator's alerts) instead "
-                        "of the alerts; with --json one JSON object per incident")
+    p.add_argument(
+        "--access-decisions",
+        metavar="DB_URL|none",
+        default=None,
+        help="apply the suspend/restore decisions of this database by event time (default: the "
+        "settings database when it exists; 'none' for none)",
+    )
+    p.add_argument(
+        "--incidents",
+        action="store_true",
+        help="print the incidents (one case per burst of an agency's or operator's alerts) instead "
+        "of the alerts; with --json one JSON object per incident",
+    )
     p.set_defaults(func=run)
 
 
@@ -216,7 +253,9 @@ def parse_time(text: str, *, flag: str) -> dt.datetime:
     value = text.strip()
     try:
         if len(value) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0), ZoneInfo("America/Los_Angeles"))
+            return dt.datetime.combine(
+                dt.date.fromisoformat(value), dt.time(0), ZoneInfo("America/Los_Angeles")
+            )
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise UserError(f"{flag} {text!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
@@ -240,8 +279,15 @@ class KafkaRange:
     (beginning / end offsets at the start of the replay).
     """
 
-    def __init__(self, bootstrap: str, topic: str, since: dt.datetime | None, until: dt.datetime | None,
-                 *, lateness_seconds: int) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        *,
+        lateness_seconds: int,
+    ) -> None:
         from kafka import KafkaConsumer, TopicPartition
         from kafka.errors import KafkaError
 
@@ -251,11 +297,18 @@ class KafkaRange:
         self.until_ms = _ms(until) if until else None
         margin = lateness_seconds * 1000
         try:
-            consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="clets-watch-replay",
-                                     enable_auto_commit=False, group_id=None, request_timeout_ms=30_000,
-                                     **kafka_client_kwargs())
+            consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap,
+                client_id="clets-watch-replay",
+                enable_auto_commit=False,
+                group_id=None,
+                request_timeout_ms=30_000,
+                **kafka_client_kwargs(),
+            )
         except KafkaError as exc:
-            raise UserError(f"no Kafka broker at {bootstrap} ({type(exc).__name__}): run `clets-watch stack up`") from None
+            raise UserError(
+                f"no Kafka broker at {bootstrap} ({type(exc).__name__}): run `clets-watch stack up`"
+            ) from None
         try:
             parts = consumer.partitions_for_topic(topic)
             if not parts:
@@ -266,11 +319,14 @@ class KafkaRange:
             start = dict(begin)
             stop = dict(end)
             if self.since_ms is not None:
-                found = consumer.offsets_for_times({tp: max(0, self.since_ms - margin) for tp in tps},
-                                                   timeout_ms=30_000)
+                found = consumer.offsets_for_times(
+                    {tp: max(0, self.since_ms - margin) for tp in tps}, timeout_ms=30_000
+                )
                 start = {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
             if self.until_ms is not None:
-                found = consumer.offsets_for_times({tp: self.until_ms + margin for tp in tps}, timeout_ms=30_000)
+                found = consumer.offsets_for_times(
+                    {tp: self.until_ms + margin for tp in tps}, timeout_ms=30_000
+                )
                 stop = {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
         finally:
             consumer.close()
@@ -288,10 +344,16 @@ class KafkaRange:
         if start >= stop:
             return
         tp = TopicPartition(self.topic, partition)
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"clets-watch-replay-{partition}",
-                                 enable_auto_commit=False, group_id=None, max_poll_records=5000,
-                                 fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024,
-                                 **kafka_client_kwargs())
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"clets-watch-replay-{partition}",
+            enable_auto_commit=False,
+            group_id=None,
+            max_poll_records=5000,
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            **kafka_client_kwargs(),
+        )
         try:
             consumer.assign([tp])
             consumer.seek(tp, start)
@@ -348,7 +410,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise UserError("--topic, --bootstrap, --since and --until go with --from-kafka")
     for path in args.input or ():
         if path.is_dir():
-            raise UserError(f"input {path} is a directory: give .jsonl or .jsonl.gz files (--input, repeatable)")
+            raise UserError(
+                f"input {path} is a directory: give .jsonl or .jsonl.gz files (--input, repeatable)"
+            )
         if not path.is_file():
             raise UserError(f"input file {path} does not exist")
     since = parse_time(args.since, flag="--since") if args.since else None
@@ -360,7 +424,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     store = _open_store(args) if args.record else None
     try:
         if store is not None and args.run_id and store.get_run(args.run_id) is not None:
-            raise UserError(f"audit run {args.run_id!r} already exists in the database; choose another --run-id")
+            raise UserError(
+                f"audit run {args.run_id!r} already exists in the database; choose another --run-id"
+            )
         if args.workers < 1:
             raise UserError(f"--workers must be at least 1, got {args.workers}")
         pipeline, policy_version, key, factory = _build_with_factory(args)
@@ -368,7 +434,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if args.from_kafka:
             settings = get_settings()
             source = KafkaRange(
-                args.bootstrap or settings.kafka_bootstrap, args.topic or settings.topic_queries, since, until,
+                args.bootstrap or settings.kafka_bootstrap,
+                args.topic or settings.topic_queries,
+                since,
+                until,
                 lateness_seconds=pipeline.config.allowed_lateness_seconds,
             )
             progress = Progress(source.total, "records", sys.stderr, enabled=show)
@@ -388,17 +457,28 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         try:
             dl_out = args.dead_letters.open("wb") if args.dead_letters else None
         except OSError as exc:
-            raise UserError(f"cannot write --dead-letters {args.dead_letters}: {exc.strerror or exc}") from None
-        watch = BadInputWatch(DeadLetterLimit(settings.dead_letter_max_ratio, settings.dead_letter_window), dl_out)
+            raise UserError(
+                f"cannot write --dead-letters {args.dead_letters}: {exc.strerror or exc}"
+            ) from None
+        watch = BadInputWatch(
+            DeadLetterLimit(settings.dead_letter_max_ratio, settings.dead_letter_window), dl_out
+        )
         tune_gc()
         freeze_gc()  # what start-up built stays out of the collector's sight
         try:
             if args.workers > 1:
-                pooled = run_pool(lines, factory, args.workers, mode="result" if store is None else "tally",
-                                  config=pipeline.config)
+                pooled = run_pool(
+                    lines,
+                    factory,
+                    args.workers,
+                    mode="result" if store is None else "tally",
+                    config=pipeline.config,
+                )
                 for note in pooled.notes:
                     print(f"warning: {note}", file=sys.stderr)
-                watch.observe_pooled(pooled.lines, pooled.dead_letters)  # the same limit and file as one process
+                watch.observe_pooled(
+                    pooled.lines, pooled.dead_letters
+                )  # the same limit and file as one process
                 if isinstance(pooled.merged, ReplayResult):
                     result = pooled.merged
                 else:
@@ -421,8 +501,15 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         failed = watch.verdict()
         if watch.bad:
             more = f" ({watch.bad - len(watch.first_bad)} more)" if watch.bad > len(watch.first_bad) else ""
-            where = f"; all in {args.dead_letters}" if args.dead_letters else "; --dead-letters FILE lists them all"
-            print(f"bad input: {watch.bad} line(s): " + ", ".join(watch.first_bad) + more + where, file=sys.stderr)
+            where = (
+                f"; all in {args.dead_letters}"
+                if args.dead_letters
+                else "; --dead-letters FILE lists them all"
+            )
+            print(
+                f"bad input: {watch.bad} line(s): " + ", ".join(watch.first_bad) + more + where,
+                file=sys.stderr,
+            )
         if failed is not None:
             print(f"clets-watch replay: {failed}", file=sys.stderr)
         if store is None:
@@ -440,15 +527,26 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         run_id = args.run_id or f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         try:
             row = store.write_run(
-                NewRun(run_id=run_id, policy_version=policy_version, rules_version=rules_version(pipeline),
-                       input_kind=kind, input_description=description, key_fingerprint=key_fingerprint(key),
-                       range_since=since, range_until=until, note=args.note),
+                NewRun(
+                    run_id=run_id,
+                    policy_version=policy_version,
+                    rules_version=rules_version(pipeline),
+                    input_kind=kind,
+                    input_description=description,
+                    key_fingerprint=key_fingerprint(key),
+                    range_since=since,
+                    range_until=until,
+                    note=args.note,
+                ),
                 tally,
             )
         except AuditError as exc:
             raise UserError(str(exc)) from None
-        summary = {**row.to_json(), "seconds": round(seconds, 3),
-                   "events_per_second": round(tally.stats.events / seconds, 1) if seconds > 0 else None}
+        summary = {
+            **row.to_json(),
+            "seconds": round(seconds, 3),
+            "events_per_second": round(tally.stats.events / seconds, 1) if seconds > 0 else None,
+        }
         if args.json:
             out.write(json.dumps(summary, sort_keys=True) + "\n")
         else:
@@ -467,7 +565,9 @@ def _access_decisions(args: argparse.Namespace) -> list[Any]:
     from sinks.access_decisions import load_decisions
     from sinks.db import DatabaseSink, SinkError, sqlite_path
 
-    url = getattr(args, "access_decisions", None)  # build_pipeline(args) may be given only the pipeline's flags
+    url = getattr(
+        args, "access_decisions", None
+    )  # build_pipeline(args) may be given only the pipeline's flags
     if url == "none":
         return []
     if url is None:
@@ -510,11 +610,16 @@ def write_run_summary(s: dict[str, Any], out: IO[str]) -> None:
     out.write(f"recorded audit run {s['run_id']}\n")
     out.write(f"  input:    {s['input']}\n")
     out.write(f"  policy:   v{s['policy_version']}   rules: {s['rules_version']}\n")
-    out.write(f"  events:   {c['events']:,} from {s['first_event_at']} to {s['last_event_at']}  "
-              f"({c['duplicates']} duplicates, {c['late']} late, {c['dead_letters']} dead letters)\n")
+    out.write(
+        f"  events:   {c['events']:,} from {s['first_event_at']} to {s['last_event_at']}  "
+        f"({c['duplicates']} duplicates, {c['late']} late, {c['dead_letters']} dead letters)\n"
+    )
     out.write("  verdicts: " + ", ".join(f"{k} {v:,}" for k, v in c["verdicts"].items()) + "\n")
-    out.write(f"  alerts:   {c['alerts_fired']} fired of {c['alerts']}: "
-              + ", ".join(f"{k} {v}" for k, v in c["alerts_by_rule"].items()) + "\n")
+    out.write(
+        f"  alerts:   {c['alerts_fired']} fired of {c['alerts']}: "
+        + ", ".join(f"{k} {v}" for k, v in c["alerts_by_rule"].items())
+        + "\n"
+    )
     out.write(f"  speed:    {s['events_per_second'] or 0:,.0f} events/s over {s['seconds']:.1f} s\n")
     out.write(f"next: clets-watch report --run {s['run_id']} --out DIR\n")
 
@@ -534,8 +639,10 @@ def run_list(args: argparse.Namespace, out: IO[str]) -> int:
         return 0
     out.write(f"{'RUN':<34} {'POLICY':<7} {'EVENTS':>10} {'ALERTS':>7}  INPUT\n")
     for r in runs:
-        out.write(f"{r.run_id:<34} v{r.policy_version:<6} {r.counts.get('events', 0):>10,} "
-                  f"{r.counts.get('alerts_fired', 0):>7}  {r.input_description[:60]}\n")
+        out.write(
+            f"{r.run_id:<34} v{r.policy_version:<6} {r.counts.get('events', 0):>10,} "
+            f"{r.counts.get('alerts_fired', 0):>7}  {r.input_description[:60]}\n"
+        )
     return 0
 
 
@@ -553,21 +660,27 @@ def run_diff(args: argparse.Namespace, out: IO[str]) -> int:
     if args.json:
         out.write(json.dumps(diff.to_json(), sort_keys=True) + "\n")
         return 0
-    out.write(f"{run_a} vs {run_b}: {diff.same} alerts the same, {len(diff.only_a)} only in {run_a}, "
-              f"{len(diff.only_b)} only in {run_b}, {len(diff.changed)} changed\n")
+    out.write(
+        f"{run_a} vs {run_b}: {diff.same} alerts the same, {len(diff.only_a)} only in {run_a}, "
+        f"{len(diff.only_b)} only in {run_b}, {len(diff.changed)} changed\n"
+    )
     for label, items in ((f"only in {run_a}", diff.only_a), (f"only in {run_b}", diff.only_b)):
         if items:
             out.write(f"\n{label}:\n")
             for a in items[:DIFF_SHOWN]:
-                out.write(f"  {a['window_start']:<21} {a['rule']:<22} {a['ori']:<10} {a['severity']:<9} "
-                          f"{a['alert_id']}\n")
+                out.write(
+                    f"  {a['window_start']:<21} {a['rule']:<22} {a['ori']:<10} {a['severity']:<9} "
+                    f"{a['alert_id']}\n"
+                )
             if len(items) > DIFF_SHOWN:
                 out.write(f"  … {len(items) - DIFF_SHOWN} more (use --json for all)\n")
     if diff.changed:
         out.write("\nchanged:\n")
         for a, _b, fields in diff.changed[:DIFF_SHOWN]:
-            out.write(f"  {a['window_start']:<21} {a['rule']:<22} {a['ori']:<10} {a['alert_id']}: "
-                      f"{', '.join(fields)}\n")
+            out.write(
+                f"  {a['window_start']:<21} {a['rule']:<22} {a['ori']:<10} {a['alert_id']}: "
+                f"{', '.join(fields)}\n"
+            )
         if len(diff.changed) > DIFF_SHOWN:
             out.write(f"  … {len(diff.changed) - DIFF_SHOWN} more (use --json for all)\n")
     return 0
@@ -584,7 +697,9 @@ def write_summary(result: ReplayResult, out: IO[str]) -> None:
     out.write(f"alerts: {len(fired)} fired, {len(alerts) - len(fired)} suppressed\n")
     reasons = Counter(d.reason for d in result.dead_letters)
     if reasons:
-        out.write("dead letters by reason: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) + "\n")
+        out.write(
+            "dead letters by reason: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) + "\n"
+        )
     by_rule = Counter((a.rule, a.severity) for a in fired)
     for (rule, severity), n in sorted(by_rule.items()):
         out.write(f"  {rule:<24} {severity:<9} {n}\n")
@@ -598,7 +713,9 @@ def write_summary(result: ReplayResult, out: IO[str]) -> None:
     if result.recommendations:
         out.write("\naccess recommendations:\n")
         for rec in sorted(result.recommendations, key=lambda r: r.ori):  # per agency: same for any --workers
-            out.write(f"  {rec.ori} {rec.previous} -> {rec.level}: {rec.action} (alerts: {', '.join(rec.alert_ids)})\n")
+            out.write(
+                f"  {rec.ori} {rec.previous} -> {rec.level}: {rec.action} (alerts: {', '.join(rec.alert_ids)})\n"
+            )
 
 
 __all__ = ["build_pipeline", "register", "replay_files", "run"]

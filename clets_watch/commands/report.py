@@ -1,7 +1,7 @@
 """``clets-watch report``: the audit report of a recorded run — HTML with charts, CSVs, PDF if possible.
 
-    clets-watch report --run RUN --out DIR [--year Y] [--department D] [--component C] [--ori ORI]
-                       [--as-of TIME] [--no-pdf] [--png] [--json]
+clets-watch report --run RUN --out DIR [--year Y] [--department D] [--component C] [--ori ORI]
+                   [--as-of TIME] [--no-pdf] [--png] [--json]
 """
 
 from __future__ import annotations
@@ -30,14 +30,22 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
             "flags (pseudonyms), agencies, and the annual misuse-disclosure findings."
         ),
     )
-    p.add_argument("--run", required=True, metavar="RUN", help="audit run id (clets-watch replay --list-runs)")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for report.html and the CSVs")
+    p.add_argument(
+        "--run", required=True, metavar="RUN", help="audit run id (clets-watch replay --list-runs)"
+    )
+    p.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="folder for report.html and the CSVs"
+    )
     p.add_argument("--year", type=int, help="only this calendar year (Pacific)")
     p.add_argument("--department", help="only agencies of this department, e.g. DHS")
     p.add_argument("--component", help="only this component, e.g. ICE-ERO")
     p.add_argument("--ori", help="only this agency")
-    p.add_argument("--as-of", metavar="TIME", help="judge disclosure deadlines as of this time (default: now)")
-    p.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV for names (default: bundled)")
+    p.add_argument(
+        "--as-of", metavar="TIME", help="judge disclosure deadlines as of this time (default: now)"
+    )
+    p.add_argument(
+        "--agencies", type=Path, metavar="FILE", help="agency registry CSV for names (default: bundled)"
+    )
     add_db(p)
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF")
     p.add_argument("--png", action="store_true", help="also a PNG screenshot of the page (needs chromium)")
@@ -77,17 +85,24 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if not screenshot(result.html, png):
             png = None
     summary = {
-        "run": args.run, "filters": filters.describe(), "html": str(result.html), "csv": [str(p) for p in result.csvs],
-        "pdf": str(result.pdf) if result.pdf else None, "pdf_note": result.pdf_note,
-        "png": str(png) if png else None, "totals": data.totals,
+        "run": args.run,
+        "filters": filters.describe(),
+        "html": str(result.html),
+        "csv": [str(p) for p in result.csvs],
+        "pdf": str(result.pdf) if result.pdf else None,
+        "pdf_note": result.pdf_note,
+        "png": str(png) if png else None,
+        "totals": data.totals,
         "findings": sum(f.is_violation for f in data.findings),
     }
     if args.json:
         out.write(json.dumps(summary, sort_keys=True) + "\n")
     else:
         out.write(f"report: {result.html}\n")
-        out.write(f"  {data.totals['queries']:,} queries, {data.totals['prohibited']:,} prohibited, "
-                  f"{data.totals['alerts_fired']:,} alerts fired, {summary['findings']} disclosure findings\n")
+        out.write(
+            f"  {data.totals['queries']:,} queries, {data.totals['prohibited']:,} prohibited, "
+            f"{data.totals['alerts_fired']:,} alerts fired, {summary['findings']} disclosure findings\n"
+        )
         out.write(f"  CSV: {', '.join(p.name for p in result.csvs)}\n")
         out.write(f"  {result.pdf_note}\n")
         if png:

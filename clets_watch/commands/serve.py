@@ -41,38 +41,76 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         ),
     )
     add_db(p)
-    p.add_argument("--users", type=Path, metavar="FILE", help="users file (default: <home>/console-users.toml)")
+    p.add_argument(
+        "--users", type=Path, metavar="FILE", help="users file (default: <home>/console-users.toml)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--agencies", type=Path, metavar="FILE", help="agency registry CSV (default: bundled)")
-    p.add_argument("--allowed-host", action="append", metavar="NAME",
-                   help="a Host name the console answers to (repeat for more; default: "
-                        f"{ALLOWED_HOSTS_ENV}, comma-separated, or 127.0.0.1, localhost and ::1); '*' allows any")
-    p.add_argument("--session-idle-minutes", type=int, default=30,
-                   help="a session ends after this long without a request (default 30)")
-    p.add_argument("--session-hours", type=int, default=8, help="a session ends this long after login (default 8)")
-    p.add_argument("--login-failures-per-user", default="5/minute", metavar="RATE",
-                   help="failed logins allowed per user name before 429 (default 5/minute)")
-    p.add_argument("--login-failures-per-client", default="10/minute", metavar="RATE",
-                   help="failed logins allowed per client address before 429 (default 10/minute)")
-    p.add_argument("--max-body-bytes", type=int, default=64 * 1024,
-                   help="largest request body accepted, checked before login (default 65536)")
-    p.add_argument("--trusted-proxy", action="append", metavar="IP",
-                   help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed (repeat for more); "
-                        "by default none is: any client could claim another address and dodge the "
-                        "per-address login throttle")
-    p.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (when served behind https)")
-    p.add_argument("--refresh-seconds", type=int, default=15, help="live refresh of the alerts list (default 15)")
-    p.add_argument("--publish-decisions", action="store_true",
-                   help="publish a supervisor's suspend/restore on the compacted topic clets.access-decisions, so "
-                        "the running worker enforces it (Kafka settings from CLETS_WATCH_KAFKA_*); the decision is "
-                        "kept in the database either way")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name the console answers to (repeat for more; default: "
+        f"{ALLOWED_HOSTS_ENV}, comma-separated, or 127.0.0.1, localhost and ::1); '*' allows any",
+    )
+    p.add_argument(
+        "--session-idle-minutes",
+        type=int,
+        default=30,
+        help="a session ends after this long without a request (default 30)",
+    )
+    p.add_argument(
+        "--session-hours", type=int, default=8, help="a session ends this long after login (default 8)"
+    )
+    p.add_argument(
+        "--login-failures-per-user",
+        default="5/minute",
+        metavar="RATE",
+        help="failed logins allowed per user name before 429 (default 5/minute)",
+    )
+    p.add_argument(
+        "--login-failures-per-client",
+        default="10/minute",
+        metavar="RATE",
+        help="failed logins allowed per client address before 429 (default 10/minute)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=64 * 1024,
+        help="largest request body accepted, checked before login (default 65536)",
+    )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="IP",
+        help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed (repeat for more); "
+        "by default none is: any client could claim another address and dodge the "
+        "per-address login throttle",
+    )
+    p.add_argument(
+        "--secure-cookies", action="store_true", help="mark cookies Secure (when served behind https)"
+    )
+    p.add_argument(
+        "--refresh-seconds", type=int, default=15, help="live refresh of the alerts list (default 15)"
+    )
+    p.add_argument(
+        "--publish-decisions",
+        action="store_true",
+        help="publish a supervisor's suspend/restore on the compacted topic clets.access-decisions, so "
+        "the running worker enforces it (Kafka settings from CLETS_WATCH_KAFKA_*); the decision is "
+        "kept in the database either way",
+    )
     add_log_level(p)
     p.add_argument("--add-user", metavar="NAME", help="add (or replace) a user in the users file, then exit")
     p.add_argument("--role", choices=("viewer", "responder", "supervisor"), help="role of --add-user")
     p.add_argument("--remove-user", metavar="NAME", help="remove a user and end their sessions, then exit")
-    p.add_argument("--end-sessions", metavar="NAME",
-                   help="end every console session of a user (they must log in again), then exit")
+    p.add_argument(
+        "--end-sessions",
+        metavar="NAME",
+        help="end every console session of a user (they must log in again), then exit",
+    )
     p.set_defaults(func=run)
 
 
@@ -133,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.add_user or args.role:
         if not (args.add_user and args.role):
-            raise UserError("--add-user NAME needs --role viewer|responder|supervisor (and the other way round)")
+            raise UserError(
+                "--add-user NAME needs --role viewer|responder|supervisor (and the other way round)"
+            )
         try:
             user, replaced = add_user(users_file, args.add_user, args.role, _read_password(args.add_user))
         except UsersFileError as exc:
@@ -168,7 +208,9 @@ def run(args: argparse.Namespace) -> int:
     except UsersFileError as exc:
         raise UserError(str(exc)) from None
     if not users:
-        raise UserError(f"{users_file} has no users: add one with `clets-watch serve --add-user NAME --role ROLE`")
+        raise UserError(
+            f"{users_file} has no users: add one with `clets-watch serve --add-user NAME --role ROLE`"
+        )
 
     import uvicorn
 
@@ -187,8 +229,10 @@ def run(args: argparse.Namespace) -> int:
         except WeakKey as exc:
             raise UserError(f"users file: {exc}") from None
     hosts = allowed_hosts(args)
-    for flag, rate in (("--login-failures-per-user", args.login_failures_per_user),
-                       ("--login-failures-per-client", args.login_failures_per_client)):
+    for flag, rate in (
+        ("--login-failures-per-user", args.login_failures_per_user),
+        ("--login-failures-per-client", args.login_failures_per_client),
+    ):
         try:
             from limits import parse
 
@@ -198,8 +242,10 @@ def run(args: argparse.Namespace) -> int:
     sink = _open_sink(args.db)  # checks the URL, the file and the schema, with one-line errors
     if sink.schema_revision() != head_revision():
         sink.close()
-        raise UserError("the database schema is older than this clets-watch: run `clets-watch worker` or "
-                        "`clets-watch demo` once to migrate it")
+        raise UserError(
+            "the database schema is older than this clets-watch: run `clets-watch worker` or "
+            "`clets-watch demo` once to migrate it"
+        )
     try:
         app = create_app(
             ConsoleConfig(
@@ -221,18 +267,31 @@ def run(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         raise UserError(str(exc)) from None
     url = f"http://{args.host}:{args.port}"
-    print(f"clets-watch console on {url} ({len(users)} user(s) from {users_file}; answers to Host "
-          f"{', '.join(hosts)})", file=sys.stderr)
+    print(
+        f"clets-watch console on {url} ({len(users)} user(s) from {users_file}; answers to Host "
+        f"{', '.join(hosts)})",
+        file=sys.stderr,
+    )
     if args.host not in hosts and "*" not in hosts:
-        print(f"note: {args.host} is not an allowed Host name: browsers must use one of {', '.join(hosts)}, "
-              "or add names with --allowed-host", file=sys.stderr)
+        print(
+            f"note: {args.host} is not an allowed Host name: browsers must use one of {', '.join(hosts)}, "
+            "or add names with --allowed-host",
+            file=sys.stderr,
+        )
     if settings.console_url != url:
-        print(f"alert links: set CLETS_WATCH_CONSOLE_URL={url} for the worker, so Alertmanager alerts link here",
-              file=sys.stderr)
+        print(
+            f"alert links: set CLETS_WATCH_CONSOLE_URL={url} for the worker, so Alertmanager alerts link here",
+            file=sys.stderr,
+        )
     try:
         uvicorn.run(
-            app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
-            proxy_headers=bool(args.trusted_proxy), forwarded_allow_ips=args.trusted_proxy or [],
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=False,
+            proxy_headers=bool(args.trusted_proxy),
+            forwarded_allow_ips=args.trusted_proxy or [],
             server_header=False,
         )
     finally:

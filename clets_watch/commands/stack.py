@@ -22,15 +22,22 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "action", choices=("up", "down", "status", "check"),
+        "action",
+        choices=("up", "down", "status", "check"),
         help="up: start (idempotent); down: stop; status: what runs where; check: what the machine lacks",
     )
     parser.add_argument(
-        "--services", default=",".join(SERVICES), metavar="LIST",
+        "--services",
+        default=",".join(SERVICES),
+        metavar="LIST",
         help=f"comma-separated subset of {','.join(SERVICES)} (default: all)",
     )
-    parser.add_argument("--home", type=Path, default=None,
-                        help="folder for data, pid files and logs (default: <CLETS_WATCH_HOME>/stack)")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="folder for data, pid files and logs (default: <CLETS_WATCH_HOME>/stack)",
+    )
     add_json(parser, "check: one requirement per line; up/down/status: one line with home, services, env")
     parser.set_defaults(func=run)
 
@@ -53,7 +60,9 @@ def _services(args: argparse.Namespace) -> list[str]:
     names = [s.strip() for s in str(args.services).split(",") if s.strip()]
     unknown = [s for s in names if s not in SERVICES]
     if unknown:
-        raise UserError(f"unknown service(s) {', '.join(unknown)} in --services; choose from {', '.join(SERVICES)}")
+        raise UserError(
+            f"unknown service(s) {', '.join(unknown)} in --services; choose from {', '.join(SERVICES)}"
+        )
     if not names:
         raise UserError(f"--services is empty; choose from {', '.join(SERVICES)}")
     return names
@@ -62,8 +71,16 @@ def _services(args: argparse.Namespace) -> list[str]:
 def format_table(statuses: list[ServiceStatus]) -> str:
     rows = [("SERVICE", "STATE", "PID", "ADDRESS", "DATA", "DETAIL")]
     for st in statuses:
-        rows.append((st.name, "running" if st.running else "stopped", str(st.pid or "-"), st.address,
-                     st.data_dir, st.detail))
+        rows.append(
+            (
+                st.name,
+                "running" if st.running else "stopped",
+                str(st.pid or "-"),
+                st.address,
+                st.data_dir,
+                st.detail,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -98,11 +115,15 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
 
     if args.json:
-        print(json.dumps({
-            "home": str(stack.home),
-            "services": [s.to_dict() for s in statuses],
-            "env": _env_hints(stack, names),
-        }))
+        print(
+            json.dumps(
+                {
+                    "home": str(stack.home),
+                    "services": [s.to_dict() for s in statuses],
+                    "env": _env_hints(stack, names),
+                }
+            )
+        )
         return 0
     print(format_table(statuses))
     if args.action == "up":

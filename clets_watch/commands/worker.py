@@ -26,11 +26,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_bootstrap(p)
     add_db(p)
-    p.add_argument("--metrics-port", type=int, help="port of the /metrics endpoint on 127.0.0.1 (default 9464; 0 = off)")
+    p.add_argument(
+        "--metrics-port", type=int, help="port of the /metrics endpoint on 127.0.0.1 (default 9464; 0 = off)"
+    )
     p.add_argument("--group", help="consumer group id (default: clets-watch)")
-    p.add_argument("--rules", metavar="FILE",
-                   help="rules YAML merged over the bundled rules.yaml (default: CLETS_WATCH_RULES_FILE); "
-                   "the same flag as replay's, so both raise the same alerts")
+    p.add_argument(
+        "--rules",
+        metavar="FILE",
+        help="rules YAML merged over the bundled rules.yaml (default: CLETS_WATCH_RULES_FILE); "
+        "the same flag as replay's, so both raise the same alerts",
+    )
     add_log_level(p)
     p.set_defaults(func=run)
 
@@ -119,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
 
     tune_gc()
     freeze_gc()  # policy, registry, rules and Faust's modules: built once, never garbage
-    worker = faust.Worker(app, loglevel=getattr(logging, args.log_level.upper()), quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(
+        app, loglevel=getattr(logging, args.log_level.upper()), quiet=True, redirect_stdouts=False
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit:

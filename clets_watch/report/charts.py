@@ -9,8 +9,18 @@ from html import escape
 from typing import Final
 
 # Colour-blind-safe palette (Okabe-Ito), then greys.
-PALETTE: Final = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-                  "#999999", "#666666")
+PALETTE: Final = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+    "#999999",
+    "#666666",
+)
 FONT: Final = "font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif"
 
 
@@ -42,22 +52,32 @@ def _month_label(month: str) -> str:
         return month
 
 
-def _legend(labels: Sequence[str], colors: Sequence[str], x: float, y: float, width: float) -> tuple[str, float]:
+def _legend(
+    labels: Sequence[str], colors: Sequence[str], x: float, y: float, width: float
+) -> tuple[str, float]:
     parts: list[str] = []
     cx, cy = x, y
     for label, color in zip(labels, colors):
         w = 18 + 7.2 * len(label) + 16
         if cx + w > x + width and cx > x:
             cx, cy = x, cy + 18
-        parts.append(f'<rect x="{cx:.1f}" y="{cy - 10:.1f}" width="11" height="11" fill="{color}"/>'
-                     f'<text x="{cx + 16:.1f}" y="{cy:.1f}" font-size="12">{escape(label)}</text>')
+        parts.append(
+            f'<rect x="{cx:.1f}" y="{cy - 10:.1f}" width="11" height="11" fill="{color}"/>'
+            f'<text x="{cx + 16:.1f}" y="{cy:.1f}" font-size="12">{escape(label)}</text>'
+        )
         cx += w
     return "".join(parts), cy + 8
 
 
 def stacked_bars(
-    title: str, categories: Sequence[str], series: Mapping[str, Sequence[float]], *,
-    width: int = 720, height: int = 260, percent: bool = False, y_label: str = "queries",
+    title: str,
+    categories: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    *,
+    width: int = 720,
+    height: int = 260,
+    percent: bool = False,
+    y_label: str = "queries",
 ) -> str:
     """Bars per category (e.g. month), stacked by series (e.g. data source)."""
     labels = list(series)
@@ -70,16 +90,25 @@ def stacked_bars(
     totals = [sum(series[s][i] for s in labels) for i in range(len(categories))]
     ticks = nice_ticks(100.0 if percent else max(totals, default=0))
     vmax = ticks[-1]
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
-           f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>', legend]
+    out = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
+        ),
+        f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
+        legend,
+    ]
     for v in ticks:
         y = top + plot_h - plot_h * v / vmax
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
-                   f'{_fmt(v)}{"%" if percent else ""}</text>')
-    out.append(f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
-               f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
+            f"{_fmt(v)}{'%' if percent else ''}</text>"
+        )
+    out.append(
+        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>'
+    )
     n = max(len(categories), 1)
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.7)
@@ -94,17 +123,27 @@ def stacked_bars(
             shown = (100.0 * value / total) if percent and total else value
             h = plot_h * shown / vmax
             y -= h
-            out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{color}">'
-                       f'<title>{escape(cat)} · {escape(s)}: {value:,.0f}</title></rect>')
-        out.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 10}" font-size="11" text-anchor="middle" '
-                   f'fill="#333">{escape(_month_label(cat))}</text>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{color}">'
+                f"<title>{escape(cat)} · {escape(s)}: {value:,.0f}</title></rect>"
+            )
+        out.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{height - 10}" font-size="11" text-anchor="middle" '
+            f'fill="#333">{escape(_month_label(cat))}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
 
 def lines(
-    title: str, categories: Sequence[str], series: Mapping[str, Sequence[float | None]], *,
-    width: int = 720, height: int = 260, percent: bool = True, y_label: str = "share",
+    title: str,
+    categories: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    width: int = 720,
+    height: int = 260,
+    percent: bool = True,
+    y_label: str = "share",
 ) -> str:
     """One line per series over the categories (e.g. the immigration-purpose share per component by month)."""
     labels = list(series)
@@ -117,21 +156,32 @@ def lines(
     values = [v for s in labels for v in series[s] if v is not None]
     ticks = nice_ticks(max(values, default=0) * (100 if percent else 1))
     vmax = ticks[-1]
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
-           f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>', legend]
+    out = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
+        ),
+        f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
+        legend,
+    ]
     for v in ticks:
         y = top + plot_h - plot_h * v / vmax
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
-                   f'{_fmt(v)}{"%" if percent else ""}</text>')
-    out.append(f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
-               f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
+            f"{_fmt(v)}{'%' if percent else ''}</text>"
+        )
+    out.append(
+        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>'
+    )
     n = max(len(categories), 1)
     slot = plot_w / n
     for i, cat in enumerate(categories):
-        out.append(f'<text x="{left + slot * i + slot / 2:.1f}" y="{height - 10}" font-size="11" '
-                   f'text-anchor="middle" fill="#333">{escape(_month_label(cat))}</text>')
+        out.append(
+            f'<text x="{left + slot * i + slot / 2:.1f}" y="{height - 10}" font-size="11" '
+            f'text-anchor="middle" fill="#333">{escape(_month_label(cat))}</text>'
+        )
     for s, color in zip(labels, colors):
         points: list[tuple[float, float, float, str]] = []
         for i, value in enumerate(series[s]):
@@ -139,35 +189,52 @@ def lines(
                 continue
             v = float(value)
             shown = v * (100 if percent else 1)
-            points.append((left + slot * i + slot / 2, top + plot_h - plot_h * shown / vmax, v, categories[i]))
+            points.append(
+                (left + slot * i + slot / 2, top + plot_h - plot_h * shown / vmax, v, categories[i])
+            )
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _v, _c in points)
             out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
         for x, y, v, cat in points:
             tip = f"{v * 100:.1f}%" if percent else f"{v:,.0f}"
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
-                       f'<title>{escape(cat)} · {escape(s)}: {tip}</title></circle>')
+            out.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}">'
+                f"<title>{escape(cat)} · {escape(s)}: {tip}</title></circle>"
+            )
     out.append("</svg>")
     return "".join(out)
 
 
-def hbars(title: str, labels: Sequence[str], values: Sequence[float], *, width: int = 720,
-          color: str = PALETTE[0], label_width: int = 220) -> str:
+def hbars(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    width: int = 720,
+    color: str = PALETTE[0],
+    label_width: int = 220,
+) -> str:
     """Horizontal bars, largest first as given (e.g. fired alerts by rule)."""
     row = 22
     top = 34
     height = top + row * max(len(labels), 1) + 10
     plot_w = width - label_width - 70
     vmax = max(values, default=0) or 1
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'),
-           f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>']
+    out = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
+        ),
+        f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
+    ]
     for i, (label, value) in enumerate(zip(labels, values)):
         y = top + i * row
         w = plot_w * value / vmax
-        out.append(f'<text x="{label_width - 8}" y="{y + 15}" font-size="12" text-anchor="end">{escape(label)}</text>'
-                   f'<rect x="{label_width}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 6}" fill="{color}">'
-                   f'<title>{escape(label)}: {value:,.0f}</title></rect>'
-                   f'<text x="{label_width + w + 6:.1f}" y="{y + 15}" font-size="12" fill="#333">{value:,.0f}</text>')
+        out.append(
+            f'<text x="{label_width - 8}" y="{y + 15}" font-size="12" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 6}" fill="{color}">'
+            f"<title>{escape(label)}: {value:,.0f}</title></rect>"
+            f'<text x="{label_width + w + 6:.1f}" y="{y + 15}" font-size="12" fill="#333">{value:,.0f}</text>'
+        )
     out.append("</svg>")
     return "".join(out)

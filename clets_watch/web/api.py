@@ -19,9 +19,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": m.Problem, "description": "not logged in"},
     403: {"model": m.Problem, "description": "the role does not allow it, or the CSRF token is missing"},
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": m.Problem, "description": "no such alert or agency"}}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": m.Problem, "description": "not possible in its current state"}}
-
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": m.Problem, "description": "no such alert or agency"}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": m.Problem, "description": "not possible in its current state"}
+}
 
 
 def known_query_params(request: Request) -> None:
@@ -46,7 +49,9 @@ def _query_params(dependant: Any) -> list[Any]:
     return params
 
 
-router = APIRouter(prefix="/api", tags=["console"], responses=ERRORS, dependencies=[Depends(known_query_params)])
+router = APIRouter(
+    prefix="/api", tags=["console"], responses=ERRORS, dependencies=[Depends(known_query_params)]
+)
 
 AlertId = Annotated[str, Path(pattern=m.ALERT_ID_PATTERN, description="the alert's deterministic id")]
 Ori = Annotated[str, Path(pattern=m.ORI_PATTERN, description="originating agency identifier")]
@@ -90,12 +95,24 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> m.AlertList:
     return svc.alert_list(
-        AlertFilters(severity=severity, rule=rule, ori=ori, component=component, state=state, limit=limit, offset=offset)
+        AlertFilters(
+            severity=severity,
+            rule=rule,
+            ori=ori,
+            component=component,
+            state=state,
+            limit=limit,
+            offset=offset,
+        )
     )
 
 
-@router.get("/alerts/{alert_id}", response_model=m.AlertDetail, responses=NOT_FOUND,
-            summary="one alert: rule, window, evidence events, policy clauses, ledger")
+@router.get(
+    "/alerts/{alert_id}",
+    response_model=m.AlertDetail,
+    responses=NOT_FOUND,
+    summary="one alert: rule, window, evidence events, policy clauses, ledger",
+)
 def get_alert(alert_id: AlertId, user: CurrentUser, svc: Svc) -> m.AlertDetail:
     try:
         return svc.alert_detail(alert_id)
@@ -115,26 +132,43 @@ def _act(svc: Console, alert_id: str, action: str, user: User, note: str) -> m.L
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response_model=m.LedgerEntry, status_code=201,
-             responses={**NOT_FOUND, **CONFLICT}, summary="acknowledge an alert with a note (responder)")
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=m.LedgerEntry,
+    status_code=201,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="acknowledge an alert with a note (responder)",
+)
 def acknowledge(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
     return _act(svc, alert_id, "acknowledge", user, body.note)
 
 
-@router.post("/alerts/{alert_id}/resolve", response_model=m.LedgerEntry, status_code=201,
-             responses={**NOT_FOUND, **CONFLICT}, summary="resolve an alert with a note (responder)")
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    response_model=m.LedgerEntry,
+    status_code=201,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="resolve an alert with a note (responder)",
+)
 def resolve(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
     return _act(svc, alert_id, "resolve", user, body.note)
 
 
-@router.get("/agencies", response_model=list[m.AgencySummary],
-            summary="agencies with traffic, alerts or a recommendation; suspended first")
+@router.get(
+    "/agencies",
+    response_model=list[m.AgencySummary],
+    summary="agencies with traffic, alerts or a recommendation; suspended first",
+)
 def list_agencies(user: CurrentUser, svc: Svc) -> list[m.AgencySummary]:
     return svc.agencies()
 
 
-@router.get("/agencies/{ori}", response_model=m.AgencyDetail, responses=NOT_FOUND,
-            summary="one agency: traffic by data source, immigration share, alerts, recommendation, filings")
+@router.get(
+    "/agencies/{ori}",
+    response_model=m.AgencyDetail,
+    responses=NOT_FOUND,
+    summary="one agency: traffic by data source, immigration share, alerts, recommendation, filings",
+)
 def get_agency(ori: Ori, user: CurrentUser, svc: Svc) -> m.AgencyDetail:
     try:
         return svc.agency_detail(ori)
@@ -142,8 +176,13 @@ def get_agency(ori: Ori, user: CurrentUser, svc: Svc) -> m.AgencyDetail:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
-@router.post("/agencies/{ori}/access", response_model=m.RecommendationOut, status_code=201, responses=NOT_FOUND,
-             summary="suspend direct access (written requests only) or restore it (supervisor)")
+@router.post(
+    "/agencies/{ori}/access",
+    response_model=m.RecommendationOut,
+    status_code=201,
+    responses=NOT_FOUND,
+    summary="suspend direct access (written requests only) or restore it (supervisor)",
+)
 def change_access(ori: Ori, body: m.AccessChange, user: CurrentUser, svc: Svc) -> m.RecommendationOut:
     try:
         require(user, "supervisor", "changing an agency's access recommendation")

@@ -69,7 +69,9 @@ class ConsoleConfig:
     login_failures_per_user: str = DEFAULT_PER_USER
     login_failures_per_client: str = DEFAULT_PER_CLIENT
     max_concurrent_password_checks: int = 2
-    publish_decisions: bool = False  # publish suspend/restore on clets.access-decisions (the worker enforces them)
+    publish_decisions: bool = (
+        False  # publish suspend/restore on clets.access-decisions (the worker enforces them)
+    )
 
 
 def _decision_publisher() -> Callable[[AccessDecision], None]:
@@ -81,8 +83,9 @@ def _decision_publisher() -> Callable[[AccessDecision], None]:
     settings = Settings()
 
     def publish(decision: AccessDecision) -> None:
-        publish_decision(settings.kafka_bootstrap, settings.topic_access_decisions, decision,
-                         kafka_client_kwargs(settings))
+        publish_decision(
+            settings.kafka_bootstrap, settings.topic_access_decisions, decision, kafka_client_kwargs(settings)
+        )
 
     return publish
 
@@ -121,8 +124,12 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     )
     app.state.sessions = sessions
     app.state.secure_cookies = config.secure_cookies
-    app.state.console = Console(sink=db, data=ConsoleData(db), registry=AgencyRegistry.load(config.agencies_file),
-                                publish=_decision_publisher() if config.publish_decisions else None)
+    app.state.console = Console(
+        sink=db,
+        data=ConsoleData(db),
+        registry=AgencyRegistry.load(config.agencies_file),
+        publish=_decision_publisher() if config.publish_decisions else None,
+    )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(version=__version__, refresh_seconds=config.refresh_seconds)
     templates.env.filters["when"] = _when
@@ -153,9 +160,14 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     app.include_router(pages.router)
     app.include_router(incidents.router)
 
-    @app.get("/healthz", response_model=Health, response_model_exclude_none=True, tags=["health"],
-             summary="liveness and database reachability: ok or not ok (the reason only with a login)",
-             responses={503: {"model": Health, "description": "the database cannot be reached"}})
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        response_model_exclude_none=True,
+        tags=["health"],
+        summary="liveness and database reachability: ok or not ok (the reason only with a login)",
+        responses={503: {"model": Health, "description": "the database cannot be reached"}},
+    )
     def healthz(request: Request) -> Any:
         try:
             with db.engine.connect() as conn:
@@ -170,9 +182,12 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
 
     def openapi_schema() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             schema.setdefault("components", {}).setdefault("securitySchemes", {})["basic"] = {
-                "type": "http", "scheme": "basic"
+                "type": "http",
+                "scheme": "basic",
             }
             schema["security"] = [{"basic": []}]
             schema["paths"]["/healthz"]["get"]["security"] = []
@@ -188,7 +203,9 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
     def api_docs(request: Request, user: Annotated[User, Depends(page_user)]) -> HTMLResponse:
         """The API reference as a plain page (no Swagger UI, no third-party script)."""
-        return pages._render(request, "api_docs.html", operations=_operations(app.openapi()), openapi_url=OPENAPI_URL)
+        return pages._render(
+            request, "api_docs.html", operations=_operations(app.openapi()), openapi_url=OPENAPI_URL
+        )
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _exc: LoginRequired) -> Response:
@@ -199,11 +216,15 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
-        return pages._render(request, "error.html", status.HTTP_403_FORBIDDEN, title="Not allowed", message=str(exc))
+        return pages._render(
+            request, "error.html", status.HTTP_403_FORBIDDEN, title="Not allowed", message=str(exc)
+        )
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
-        return pages._render(request, "error.html", status.HTTP_403_FORBIDDEN, title="Form expired", message=str(exc))
+        return pages._render(
+            request, "error.html", status.HTTP_403_FORBIDDEN, title="Form expired", message=str(exc)
+        )
 
     return app
 
@@ -214,11 +235,16 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
         for method, op in item.items():
             params = [p.get("name", "") for p in op.get("parameters", [])]
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
-            out.append({
-                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
-                "params": params, "body": str(body.get("$ref", "")).rsplit("/", 1)[-1],
-                "responses": sorted(op.get("responses", {})),
-            })
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "params": params,
+                    "body": str(body.get("$ref", "")).rsplit("/", 1)[-1],
+                    "responses": sorted(op.get("responses", {})),
+                }
+            )
     return out
 
 

@@ -75,7 +75,9 @@ def traffic_svg(traffic: Traffic, *, title: str) -> str:
     for i in range(5):  # gridlines and y labels
         value = top * i / 4
         y = PAD_TOP + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+        )
         parts.append(f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" class="ylabel">{value:g}</text>')
     label_every = max(1, n // 8)
     for i, bucket in enumerate(traffic.buckets):

@@ -196,7 +196,9 @@ class ConsoleData:
         with self.sink.engine.connect() as conn:
             return {ori: int(n) for ori, n in conn.execute(query).all()}
 
-    def traffic(self, ori: str, *, span: dt.timedelta = TRAFFIC_SPAN, buckets: int = TRAFFIC_BUCKETS) -> Traffic:
+    def traffic(
+        self, ori: str, *, span: dt.timedelta = TRAFFIC_SPAN, buckets: int = TRAFFIC_BUCKETS
+    ) -> Traffic:
         """The agency's closed-window counts over the ``span`` before its latest window, by data
         source, in at most ``buckets`` equal time buckets (the latest revision of each window)."""
         agg = WindowAggregate
@@ -209,7 +211,9 @@ class ConsoleData:
             if not tumbling:
                 return Traffic(60, [], [], 0, 0, None, None)
             kind = tumbling[0]
-            last = conn.scalar(select(func.max(agg.window_start)).where(agg.ori == ori, agg.window_kind == kind))
+            last = conn.scalar(
+                select(func.max(agg.window_start)).where(agg.ori == ori, agg.window_kind == kind)
+            )
             assert last is not None
             last = _aware(last)
             since = last - span
@@ -248,7 +252,9 @@ class ConsoleData:
             for b in (origin + dt.timedelta(seconds=i * bucket_seconds) for i in range(end_index + 1))
         ]
         ordered = [s for s, _ in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))]
-        return Traffic(bucket_seconds, filled, ordered, total, immigration, first, last + dt.timedelta(seconds=window))
+        return Traffic(
+            bucket_seconds, filled, ordered, total, immigration, first, last + dt.timedelta(seconds=window)
+        )
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -29,9 +29,15 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
     templates = request.app.state.templates
     flash = request.session.pop("flash", None)
     return templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, template,
-        {"user": getattr(request.state, "user", None), "csrf_token": csrf_token(request), "csrf_field": CSRF_FIELD,
-         "flash": flash, **context},
+        request,
+        template,
+        {
+            "user": getattr(request.state, "user", None),
+            "csrf_token": csrf_token(request),
+            "csrf_field": CSRF_FIELD,
+            "flash": flash,
+            **context,
+        },
         status_code=status_code,
     )
 
@@ -60,8 +66,18 @@ def incidents_page(request: Request, user: PageUser) -> HTMLResponse:
     page = _int(q.get("page"), 1, 1, pages)
     rows = store.list_incidents(state=state, limit=size, offset=(page - 1) * size)
     counts = {s: store.count(state=s) for s in ("open", "acknowledged", "resolved")}
-    return _render(request, "incidents.html", rows=rows, counts=counts, state=state, page=page, pages=pages,
-                   size=size, sizes=PAGE_SIZES, total=total)
+    return _render(
+        request,
+        "incidents.html",
+        rows=rows,
+        counts=counts,
+        state=state,
+        page=page,
+        pages=pages,
+        size=size,
+        sizes=PAGE_SIZES,
+        total=total,
+    )
 
 
 def timeline_svg(alerts: list[AlertRow], width: int = 900, height: int = 140) -> Markup:
@@ -71,7 +87,9 @@ def timeline_svg(alerts: list[AlertRow], width: int = 900, height: int = 140) ->
     first = min(a.window_start for a in alerts)
     last = max(a.window_end for a in alerts)
     span = max((last - first).total_seconds(), 60.0)
-    step = next((s for s in (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400) if span / s <= 60), 7 * 86400)
+    step = next(
+        (s for s in (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400) if span / s <= 60), 7 * 86400
+    )
     start = first.timestamp() // step * step
     n = int((last.timestamp() - start) // step) + 1
     buckets: list[dict[str, int]] = [{} for _ in range(n)]
@@ -87,8 +105,10 @@ def timeline_svg(alerts: list[AlertRow], width: int = 900, height: int = 140) ->
     parts = [head + 'data-testid="timeline">']
     for frac in (0.0, 0.5, 1.0):
         y = 6 + plot_h * (1 - frac)
-        parts.append(f'<line class="grid" x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                     f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{nice * frac:g}</text>')
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{nice * frac:g}</text>'
+        )
     for i, b in enumerate(buckets):
         y = 6 + plot_h
         for sev in ("info", "warning", "high", "critical"):
@@ -98,10 +118,14 @@ def timeline_svg(alerts: list[AlertRow], width: int = 900, height: int = 140) ->
             h = plot_h * c / nice
             y -= h
             when = dt.datetime.fromtimestamp(start + i * step, dt.UTC).strftime("%H:%M")
-            parts.append(f'<rect class="bar sev-{sev}" x="{left + i * bar_w + 1:.1f}" y="{y:.1f}" '
-                         f'width="{max(bar_w - 2, 1):.1f}" height="{h:.1f}"><title>{when} UTC: {c} {sev}</title></rect>')
+            parts.append(
+                f'<rect class="bar sev-{sev}" x="{left + i * bar_w + 1:.1f}" y="{y:.1f}" '
+                f'width="{max(bar_w - 2, 1):.1f}" height="{h:.1f}"><title>{when} UTC: {c} {sev}</title></rect>'
+            )
     for i in range(0, n, max(1, n // 6)):
-        label = dt.datetime.fromtimestamp(start + i * step, dt.UTC).strftime("%m-%d %H:%M" if step >= 3600 else "%H:%M")
+        label = dt.datetime.fromtimestamp(start + i * step, dt.UTC).strftime(
+            "%m-%d %H:%M" if step >= 3600 else "%H:%M"
+        )
         parts.append(f'<text class="axis" x="{left + i * bar_w:.1f}" y="{height - 4}">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -112,12 +136,25 @@ def incident_page(request: Request, incident_id: str, user: PageUser) -> HTMLRes
     console, store = _store(request)
     row = store.get(incident_id)
     if row is None:
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Incident not found",
-                       message=f"no incident {incident_id!r}")
+        return _render(
+            request,
+            "error.html",
+            status.HTTP_404_NOT_FOUND,
+            title="Incident not found",
+            message=f"no incident {incident_id!r}",
+        )
     alerts = store.alerts(incident_id)
-    return _render(request, "incident.html", i=row, rec=row.record, alerts=alerts, ledger=store.ledger(incident_id),
-                   timeline=timeline_svg(alerts), sizes=PAGE_SIZES,
-                   agency=console.registry.get(row.ori))
+    return _render(
+        request,
+        "incident.html",
+        i=row,
+        rec=row.record,
+        alerts=alerts,
+        ledger=store.ledger(incident_id),
+        timeline=timeline_svg(alerts),
+        sizes=PAGE_SIZES,
+        agency=console.registry.get(row.ori),
+    )
 
 
 @router.post("/incidents/{incident_id}/{action}")
@@ -131,8 +168,13 @@ def incident_action(
 ) -> Response:
     check_csrf(request, csrf_token_field)
     if action not in ACTIONS:
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Not found",
-                       message=f"no action {action!r} on incidents")
+        return _render(
+            request,
+            "error.html",
+            status.HTTP_404_NOT_FOUND,
+            title="Not found",
+            message=f"no action {action!r} on incidents",
+        )
     require(user, "responder", f"to {action} an incident")
     back = RedirectResponse(f"/incidents/{incident_id}", status.HTTP_303_SEE_OTHER)
     if not note.strip():
@@ -142,10 +184,15 @@ def incident_action(
     try:
         entry = store.act(incident_id, ACTIONS[action], user.name, note.strip())
     except IncidentNotFound as exc:
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Incident not found", message=str(exc))
+        return _render(
+            request, "error.html", status.HTTP_404_NOT_FOUND, title="Incident not found", message=str(exc)
+        )
     except AlertStateError as exc:
         request.session["flash"] = {"kind": "error", "text": str(exc)}
         return back
-    request.session["flash"] = {"kind": "ok", "text": f"Incident {entry.action} by {entry.actor} with "
-                                                      f"{entry.alerts} alert(s) (ledger entry {entry.id})."}
+    request.session["flash"] = {
+        "kind": "ok",
+        "text": f"Incident {entry.action} by {entry.actor} with "
+        f"{entry.alerts} alert(s) (ledger entry {entry.id}).",
+    }
     return back

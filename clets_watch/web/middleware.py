@@ -29,7 +29,9 @@ SECURITY_HEADERS: Final = (
 NO_STORE_PREFIXES: Final = ("/api/", "/alerts", "/agencies", "/incidents", "/fragments", "/login", "/healthz")
 
 
-async def _send_plain(send: Send, status: int, detail: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+async def _send_plain(
+    send: Send, status: int, detail: str, extra: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": [*headers, *SECURITY_HEADERS]})
@@ -61,8 +63,9 @@ class TrustedHostMiddleware:
             return
         raw = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
         if host_name(raw) not in self.allowed:
-            await _send_plain(send, 400, "unknown Host header: this console answers to "
-                              + ", ".join(sorted(self.allowed)))
+            await _send_plain(
+                send, 400, "unknown Host header: this console answers to " + ", ".join(sorted(self.allowed))
+            )
             return
         await self.app(scope, receive, send)
 

@@ -40,7 +40,9 @@ class Evidence(BaseModel):
     counts: dict[str, float] = {}
     policy_rules: list[str] = []
     event_ids: list[str] = []
-    offsets: list[str] = Field(default=[], description="topic/partition/offset (or file:line) of the sampled events")
+    offsets: list[str] = Field(
+        default=[], description="topic/partition/offset (or file:line) of the sampled events"
+    )
 
 
 class AlertOut(BaseModel):
@@ -112,8 +114,12 @@ class AlertDetail(BaseModel):
 
 
 class AlertNote(BaseModel):
-    note: str = Field(min_length=1, max_length=NOTE_MAX_CHARS, pattern=TEXT_PATTERN,
-                      description="what was done or found (required)")
+    note: str = Field(
+        min_length=1,
+        max_length=NOTE_MAX_CHARS,
+        pattern=TEXT_PATTERN,
+        description="what was done or found (required)",
+    )
 
     @field_validator("note")
     @classmethod
@@ -179,8 +185,12 @@ class AgencyDetail(BaseModel):
 
 
 class AccessChange(BaseModel):
-    action: AccessAction = Field(description="suspend: direct access suspended, written requests only; restore: normal access")
-    reason: str = Field(min_length=1, max_length=NOTE_MAX_CHARS, pattern=TEXT_PATTERN, description="why (required)")
+    action: AccessAction = Field(
+        description="suspend: direct access suspended, written requests only; restore: normal access"
+    )
+    reason: str = Field(
+        min_length=1, max_length=NOTE_MAX_CHARS, pattern=TEXT_PATTERN, description="why (required)"
+    )
 
     @field_validator("reason")
     @classmethod

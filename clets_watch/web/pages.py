@@ -44,13 +44,26 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
     response: HTMLResponse = templates.TemplateResponse(
         request,
         template,
-        {"user": user, "csrf_token": csrf_token(request), "csrf_field": CSRF_FIELD, "flash": flash, **context},
+        {
+            "user": user,
+            "csrf_token": csrf_token(request),
+            "csrf_field": CSRF_FIELD,
+            "flash": flash,
+            **context,
+        },
         status_code=status_code,
     )
     new_prelogin = getattr(request.state, "new_prelogin_csrf", None)
     if new_prelogin:  # before login: the form's token is checked against this cookie (double submit)
-        response.set_cookie(PRELOGIN_COOKIE, new_prelogin, max_age=3600, path="/login", httponly=True,
-                            samesite="strict", secure=request.app.state.secure_cookies)
+        response.set_cookie(
+            PRELOGIN_COOKIE,
+            new_prelogin,
+            max_age=3600,
+            path="/login",
+            httponly=True,
+            samesite="strict",
+            secure=request.app.state.secure_cookies,
+        )
     return response
 
 
@@ -96,20 +109,38 @@ def login(
     try:
         user = guard.authenticate(username, password, client_address(request))
     except (Throttled, Busy) as exc:
-        code = status.HTTP_429_TOO_MANY_REQUESTS if isinstance(exc, Throttled) else status.HTTP_503_SERVICE_UNAVAILABLE
-        response: Response = _render(request, "login.html", code, next=_safe_next(next), error=f"{str(exc).capitalize()}.")
+        code = (
+            status.HTTP_429_TOO_MANY_REQUESTS
+            if isinstance(exc, Throttled)
+            else status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+        response: Response = _render(
+            request, "login.html", code, next=_safe_next(next), error=f"{str(exc).capitalize()}."
+        )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:
-        return _render(request, "login.html", status.HTTP_401_UNAUTHORIZED,
-                       next=_safe_next(next), error="Wrong user name or password.")
+        return _render(
+            request,
+            "login.html",
+            status.HTTP_401_UNAUTHORIZED,
+            next=_safe_next(next),
+            error="Wrong user name or password.",
+        )
     end_current_session(request)  # a fresh session (and CSRF token) for the logged-in user
     sessions: SessionStore = request.app.state.sessions
     token, _ = sessions.create(user.name, credential_stamp(user))
     sessions.purge_expired()  # expired sessions of others go too: the table holds live sessions only
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()), path="/",
-                        httponly=True, samesite="strict", secure=request.app.state.secure_cookies)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(sessions.absolute.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.secure_cookies,
+    )
     response.delete_cookie(PRELOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
     request.state.session_cookie_set = True
     return response
@@ -163,9 +194,16 @@ def alerts_page(request: Request, user: PageUser) -> HTMLResponse:
     filters = _filters(request)
     listing = svc.alert_list(filters)
     return _render(
-        request, "alerts.html", listing=listing, filters=filters, facets=svc.data.facets(),
-        severities=SEVERITIES, states=tuple(STATE_FILTERS), query=urlencode(filters.as_query()),
-        page=filters.offset // PAGE_SIZE + 1, page_size=PAGE_SIZE,
+        request,
+        "alerts.html",
+        listing=listing,
+        filters=filters,
+        facets=svc.data.facets(),
+        severities=SEVERITIES,
+        states=tuple(STATE_FILTERS),
+        query=urlencode(filters.as_query()),
+        page=filters.offset // PAGE_SIZE + 1,
+        page_size=PAGE_SIZE,
     )
 
 
@@ -183,7 +221,9 @@ def alert_page(request: Request, alert_id: str, user: PageUser) -> HTMLResponse:
     try:
         detail = svc.alert_detail(alert_id)
     except NotFound as exc:
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Alert not found", message=str(exc))
+        return _render(
+            request, "error.html", status.HTTP_404_NOT_FOUND, title="Alert not found", message=str(exc)
+        )
     return _render(request, "alert.html", d=detail, a=detail.alert)
 
 
@@ -198,8 +238,13 @@ def alert_action(
 ) -> Response:
     check_csrf(request, csrf_token_field)
     if action not in ("acknowledge", "resolve"):
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Not found",
-                       message=f"no action {action!r} on alerts")
+        return _render(
+            request,
+            "error.html",
+            status.HTTP_404_NOT_FOUND,
+            title="Not found",
+            message=f"no action {action!r} on alerts",
+        )
     require(user, "responder", f"to {action} an alert")
     back = RedirectResponse(f"/alerts/{alert_id}", status.HTTP_303_SEE_OTHER)
     try:
@@ -210,7 +255,9 @@ def alert_action(
     try:
         entry = _console(request).act_on_alert(alert_id, action, user.name, body.note)
     except NotFound as exc:
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Alert not found", message=str(exc))
+        return _render(
+            request, "error.html", status.HTTP_404_NOT_FOUND, title="Alert not found", message=str(exc)
+        )
     except AlertStateError as exc:
         _flash(request, "error", str(exc))
         return back
@@ -230,8 +277,15 @@ def _chart(detail: m.AgencyDetail) -> tuple[Markup, list[Any]]:
     t = detail.traffic
     traffic = Traffic(
         bucket_seconds=t.bucket_seconds,
-        buckets=[TrafficBucket(p.start, dict(p.by_data_source), p.total, p.immigration_enforcement) for p in t.points],
-        data_sources=t.data_sources, total=t.total, immigration=t.immigration_enforcement, first=t.first, last=t.last,
+        buckets=[
+            TrafficBucket(p.start, dict(p.by_data_source), p.total, p.immigration_enforcement)
+            for p in t.points
+        ],
+        data_sources=t.data_sources,
+        total=t.total,
+        immigration=t.immigration_enforcement,
+        first=t.first,
+        last=t.last,
     )
     title = f"Queries by data source, {detail.agency.ori}"
     return Markup(traffic_svg(traffic, title=title)), legend(traffic)
@@ -242,7 +296,9 @@ def agency_page(request: Request, ori: str, user: PageUser) -> HTMLResponse:
     try:
         detail = _console(request).agency_detail(ori)
     except NotFound as exc:
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Agency not found", message=str(exc))
+        return _render(
+            request, "error.html", status.HTTP_404_NOT_FOUND, title="Agency not found", message=str(exc)
+        )
     chart, chart_legend = _chart(detail)
     return _render(request, "agency.html", d=detail, chart=chart, legend=chart_legend)
 
@@ -260,13 +316,15 @@ def agency_access(
     require(user, "supervisor", "changing an agency's access recommendation")
     back = RedirectResponse(f"/agencies/{ori}", status.HTTP_303_SEE_OTHER)
     try:
-        body = m.AccessChange(action=action, reason=reason)  # type: ignore[arg-type]
+        body = m.AccessChange(action=action, reason=reason)
     except ValidationError:
         _flash(request, "error", "Choose suspend or restore, and write the reason.")
         return back
     try:
         rec = _console(request).change_access(ori, body.action, user.name, body.reason)
     except NotFound as exc:
-        return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title="Agency not found", message=str(exc))
+        return _render(
+            request, "error.html", status.HTTP_404_NOT_FOUND, title="Agency not found", message=str(exc)
+        )
     _flash(request, "ok", f"Recorded: {rec.action} — by {rec.actor}.")
     return back

@@ -83,8 +83,12 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, presented: str | None) -> None:
     rec = current_session(request)
     expected = rec.csrf_token if rec is not None else request.cookies.get(PRELOGIN_COOKIE)
-    if not isinstance(expected, str) or len(expected) < 32 or not presented \
-            or not hmac.compare_digest(expected.encode(), presented.encode()):
+    if (
+        not isinstance(expected, str)
+        or len(expected) < 32
+        or not presented
+        or not hmac.compare_digest(expected.encode(), presented.encode())
+    ):
         raise CsrfFailed("missing or wrong CSRF token: reload the page and try again")
 
 
@@ -97,7 +101,11 @@ class BasicAuthCache:
 
     @staticmethod
     def _key(user: User, password: str) -> tuple[str, str, str]:
-        return (user.name, hashlib.sha256(password.encode("utf-8", "surrogateescape")).hexdigest(), user.password_hash)
+        return (
+            user.name,
+            hashlib.sha256(password.encode("utf-8", "surrogateescape")).hexdigest(),
+            user.password_hash,
+        )
 
     def hit(self, user: User, password: str) -> bool:
         key = self._key(user, password)
@@ -172,11 +180,13 @@ def _basic_user(request: Request, name: str, password: str) -> User:
             return user
         guard.failed(name, client)
     except Throttled as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
-                            headers={"Retry-After": str(exc.retry_after)}) from None
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after)}
+        ) from None
     except Busy as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
-                            headers={"Retry-After": str(exc.retry_after)}) from None
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": str(exc.retry_after)}
+        ) from None
     raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
 
 
@@ -189,9 +199,7 @@ def api_user(request: Request) -> User:
         return basic_user
     user = session_user(request)
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "log in at /login, or send HTTP Basic credentials"
-        )
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in at /login, or send HTTP Basic credentials")
     if request.method in UNSAFE_METHODS:
         try:
             check_csrf(request, request.headers.get(CSRF_HEADER))

@@ -7,7 +7,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from clets_watch.web import models as m
 from clets_watch.web.data import AlertFilters, ConsoleData, state_label
@@ -49,7 +49,7 @@ class Console:
             window_start=row.window_start,
             window_end=row.window_end,
             summary=row.summary,
-            state=state_label(row.status),  # type: ignore[arg-type]
+            state=state_label(row.status),
             raised_as=row.raised_as,
             suppressed_reason=row.suppressed_reason,
             first_seen_at=row.first_seen_at,
@@ -102,7 +102,9 @@ class Console:
             entry = act(alert_id, actor, note.strip())
         except AlertNotFound:
             raise NotFound(f"no alert {alert_id!r}") from None
-        return m.LedgerEntry(id=entry.id, action=entry.action, actor=entry.actor, note=entry.note, at=entry.at)
+        return m.LedgerEntry(
+            id=entry.id, action=entry.action, actor=entry.actor, note=entry.note, at=entry.at
+        )
 
     # -- agencies ----------------------------------------------------------------------------
 
@@ -120,7 +122,7 @@ class Console:
             department=agency.department if agency else None,
             component=agency.component if agency else (current.component if current else None),
             open_alerts=open_alerts,
-            recommendation=(current.state if current else "normal"),  # type: ignore[arg-type]
+            recommendation=(current.state if current else "normal"),
             url=f"/agencies/{ori}",
         )
 
@@ -156,17 +158,24 @@ class Console:
                 data_sources=traffic.data_sources,
                 points=[
                     m.TrafficPoint(
-                        start=b.start, total=b.total, immigration_enforcement=b.immigration,
+                        start=b.start,
+                        total=b.total,
+                        immigration_enforcement=b.immigration,
                         by_data_source=dict(sorted(b.by_data_source.items())),
                     )
                     for b in traffic.buckets
                 ],
             ),
             recommendation=_recommendation(current) if current else None,
-            recommendation_history=[_recommendation(r) for r in reversed(self.sink.recommendation_history(ori))],
+            recommendation_history=[
+                _recommendation(r) for r in reversed(self.sink.recommendation_history(ori))
+            ],
             disclosures=[
                 m.DisclosureOut(
-                    year=d.year, filed_at=d.filed_at, investigations_opened=d.investigations_opened, outcomes=d.outcomes
+                    year=d.year,
+                    filed_at=d.filed_at,
+                    investigations_opened=d.investigations_opened,
+                    outcomes=d.outcomes,
                 )
                 for d in sorted(disclosures, key=lambda d: -d.year)
             ],
@@ -204,9 +213,15 @@ class Console:
         from sinks.access_decisions import record_decision
 
         at = effective_text(dt.datetime.now(dt.UTC))
-        kind = "suspend" if action == "suspend" else "restore"
-        decision = AccessDecision(decision_id=decision_id(ori, kind, at, actor), ori=ori, action=kind,
-                                  effective_at=at, by=actor, reason=reason)
+        kind: Literal["suspend", "restore"] = "suspend" if action == "suspend" else "restore"
+        decision = AccessDecision(
+            decision_id=decision_id(ori, kind, at, actor),
+            ori=ori,
+            action=kind,
+            effective_at=at,
+            by=actor,
+            reason=reason,
+        )
         record_decision(self.sink, decision)
         if self.publish is not None:
             self.publish(decision)
@@ -222,11 +237,10 @@ def _repeated(reason: str | None) -> str | None:
 
 def _recommendation(r: RecommendationRow) -> m.RecommendationOut:
     return m.RecommendationOut(
-        state=r.state,  # type: ignore[arg-type]
+        state=r.state,
         action=ACTIONS.get(r.state, r.state),
         reason=r.reason,
         alert_ids=list(r.alert_ids),
         actor=r.actor,
         at=r.at,
     )
-

@@ -31,7 +31,51 @@ MIN_DISTINCT_CHARS: Final = 6
 SYSTEM_ACTOR: Final = "clets-watch"  # the pipeline's own name in ledgers (sinks.db.SYSTEM_ACTOR)
 RESERVED_NAMES: Final = frozenset({SYSTEM_ACTOR, "cletswatch", "clets_watch", "clets.watch", "system"})
 COMMON_PASSWORD_WORDS: Final = frozenset(
-    ["password", "passw", "passwort", "passphrase", "qwerty", "qwertz", "azerty", "qwertyuiop", "asdfgh", "asdfghjkl", "zxcvbn", "letmein", "welcome", "admin", "administrator", "root", "changeme", "secret", "iloveyou", "monkey", "dragon", "sunshine", "princess", "football", "baseball", "master", "shadow", "trustno", "login", "abc", "abcdef", "abcdefg", "abcdefgh", "abcdefghij", "abcdefghijkl", "default", "guest", "test", "police", "sheriff", "officer", "dispatch", "clets"]
+    [
+        "password",
+        "passw",
+        "passwort",
+        "passphrase",
+        "qwerty",
+        "qwertz",
+        "azerty",
+        "qwertyuiop",
+        "asdfgh",
+        "asdfghjkl",
+        "zxcvbn",
+        "letmein",
+        "welcome",
+        "admin",
+        "administrator",
+        "root",
+        "changeme",
+        "secret",
+        "iloveyou",
+        "monkey",
+        "dragon",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "master",
+        "shadow",
+        "trustno",
+        "login",
+        "abc",
+        "abcdef",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefghij",
+        "abcdefghijkl",
+        "default",
+        "guest",
+        "test",
+        "police",
+        "sheriff",
+        "officer",
+        "dispatch",
+        "clets",
+    ]
 )
 
 _hasher = PasswordHasher()
@@ -61,7 +105,9 @@ def check_password(password: str, name: str = "") -> str:
     if len(password) > MAX_PASSWORD_CHARS:
         raise UsersFileError(f"password too long: at most {MAX_PASSWORD_CHARS} characters")
     if len(set(password)) < MIN_DISTINCT_CHARS:
-        raise UsersFileError(f"password too repetitive: use at least {MIN_DISTINCT_CHARS} different characters")
+        raise UsersFileError(
+            f"password too repetitive: use at least {MIN_DISTINCT_CHARS} different characters"
+        )
     if password.isdigit():
         raise UsersFileError("password is all digits: use words or a passphrase")
     letters = "".join(c for c in password.casefold() if c.isalpha())
@@ -126,7 +172,9 @@ def load_users(path: Path) -> dict[str, User]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsersFileError(f"no users file at {path}: add a user with `clets-watch serve --add-user NAME --role ROLE`") from None
+        raise UsersFileError(
+            f"no users file at {path}: add a user with `clets-watch serve --add-user NAME --role ROLE`"
+        ) from None
     except OSError as exc:
         raise UsersFileError(f"cannot read users file {path}: {exc}") from None
     try:

@@ -109,8 +109,15 @@ class Classifier:
             if len(self._verdicts) >= VERDICT_CACHE_SIZE:
                 self._verdicts.clear()
             j = self._verdicts[key] = self._judge(sig, case, source, code, component, revoked)
-        return Verdict(event_id=event.event_id, verdict=j.verdict, purpose=j.purpose, rules=j.rules,
-                       policy_version=policy.version, data_source=source, policy_digest=policy.digest)
+        return Verdict(
+            event_id=event.event_id,
+            verdict=j.verdict,
+            purpose=j.purpose,
+            rules=j.rules,
+            policy_version=policy.version,
+            data_source=source,
+            policy_digest=policy.digest,
+        )
 
     def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
         from processors.policy.explain import traces
@@ -146,16 +153,40 @@ class Classifier:
         revoked = since is not None and event.occurred_at >= since
         j = self._judge(sig, case, source, code, component, revoked)
         return Decision(
-            verdict=Verdict(event_id=event.event_id, verdict=j.verdict, purpose=j.purpose, rules=j.rules,
-                            policy_version=policy.version, data_source=source, policy_digest=policy.digest),
-            agency=agency, signals=sig, case=case, data_source=source, purpose_code=code,
-            immigration_hits=j.immigration_hits, immigration_by_text=j.by_text, presumed=j.presumed,
-            criminal_documented=j.criminal_documented, revoked_since=since.isoformat() if since else None,
-            revoked=revoked, fired=frozenset(j.rules), ncj_by_code=j.ncj_by_code, uncertain=j.uncertain,
+            verdict=Verdict(
+                event_id=event.event_id,
+                verdict=j.verdict,
+                purpose=j.purpose,
+                rules=j.rules,
+                policy_version=policy.version,
+                data_source=source,
+                policy_digest=policy.digest,
+            ),
+            agency=agency,
+            signals=sig,
+            case=case,
+            data_source=source,
+            purpose_code=code,
+            immigration_hits=j.immigration_hits,
+            immigration_by_text=j.by_text,
+            presumed=j.presumed,
+            criminal_documented=j.criminal_documented,
+            revoked_since=since.isoformat() if since else None,
+            revoked=revoked,
+            fired=frozenset(j.rules),
+            ncj_by_code=j.ncj_by_code,
+            uncertain=j.uncertain,
         )
 
-    def _judge(self, sig: Signals, case: CaseReading, source: str, code: str | None, component: str | None,
-               revoked: bool) -> _Judgement:
+    def _judge(
+        self,
+        sig: Signals,
+        case: CaseReading,
+        source: str,
+        code: str | None,
+        component: str | None,
+        revoked: bool,
+    ) -> _Judgement:
         """How the clauses combine (domain.md): immigration > no justification > personal > non-CJ > CJ;
         an offence never erases an immigration, personal or non-CJ signal; strictest verdict wins."""
         policy = self.policy
@@ -172,14 +203,19 @@ class Classifier:
         if not imm_hits and imm_moderate:
             if not criminal_documented:
                 imm_hits = imm_moderate
-            elif offences and any(w in policy.reading.enforcement_actions for h in imm_moderate
-                                  for w in h.matched.split()):
+            elif offences and any(
+                w in policy.reading.enforcement_actions for h in imm_moderate for w in h.matched.split()
+            ):
                 uncertain = True  # an ambiguous act ("removal", "detainer") beside a written offence
         if not imm_hits and not offences:
             if len({h.matched for h in imm_weak}) >= 2:
                 imm_hits = imm_weak
-            elif (in_context and (imm_weak or imm_context) and not criminal_documented
-                  and not sig.of("criminal_context", "strong")):  # "surveillance target veh": an investigation
+            elif (
+                in_context
+                and (imm_weak or imm_context)
+                and not criminal_documented
+                and not sig.of("criminal_context", "strong")
+            ):  # "surveillance target veh": an investigation
                 imm_hits = imm_weak + imm_context
         by_text = bool(imm_hits)
         personal = sig.of("personal")
@@ -239,6 +275,14 @@ class Classifier:
         if revoked:
             fired.append(ids["revoked_access"])
             worse("prohibited")
-        return _Judgement(verdict=verdict, purpose=purpose, rules=tuple(fired), immigration_hits=imm_hits,
-                          by_text=by_text, presumed=presumed, criminal_documented=criminal_documented,
-                          ncj_by_code=ncj_by_code, uncertain=uncertain)
+        return _Judgement(
+            verdict=verdict,
+            purpose=purpose,
+            rules=tuple(fired),
+            immigration_hits=imm_hits,
+            by_text=by_text,
+            presumed=presumed,
+            criminal_documented=criminal_documented,
+            ncj_by_code=ncj_by_code,
+            uncertain=uncertain,
+        )

@@ -64,8 +64,13 @@ class Confusion:
         return {
             "accuracy": self.accuracy(),
             "per_class": {
-                s.label: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support,
-                          "predicted": s.predicted}
+                s.label: {
+                    "precision": s.precision,
+                    "recall": s.recall,
+                    "f1": s.f1,
+                    "support": s.support,
+                    "predicted": s.predicted,
+                }
                 for s in self.scores()
             },
             "confusion": {"labels": list(labels), "rows_expected_cols_predicted": self.matrix()},
@@ -74,13 +79,17 @@ class Confusion:
     def render(self, title: str) -> str:
         labels = self.all_labels()
         width = max(len(x) for x in labels) + 2
-        lines = [f"{title}  (accuracy {self.accuracy():.4f}, n={self.total})",
-                 f"  {'':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}{'predicted':>10}"]
+        lines = [
+            f"{title}  (accuracy {self.accuracy():.4f}, n={self.total})",
+            f"  {'':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}{'predicted':>10}",
+        ]
         for s in self.scores():
-            lines.append(f"  {s.label:<{width}}{s.precision:>10.4f}{s.recall:>10.4f}{s.f1:>10.4f}"
-                         f"{s.support:>10}{s.predicted:>10}")
+            lines.append(
+                f"  {s.label:<{width}}{s.precision:>10.4f}{s.recall:>10.4f}{s.f1:>10.4f}"
+                f"{s.support:>10}{s.predicted:>10}"
+            )
         short = [x[:10] for x in labels]
-        lines.append(f"  confusion (rows expected, columns predicted)")
+        lines.append("  confusion (rows expected, columns predicted)")
         lines.append(f"  {'':<{width}}" + "".join(f"{s:>12}" for s in short))
         for label, row in zip(labels, self.matrix()):
             lines.append(f"  {label:<{width}}" + "".join(f"{n:>12}" for n in row))

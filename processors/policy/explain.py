@@ -11,8 +11,10 @@ if TYPE_CHECKING:
 
 
 def _hits(hits: tuple[object, ...]) -> str:
-    return ", ".join(f"{h.indicator}={h.matched!r}" + (" (case number)" if h.field == "case_number" else "")  # type: ignore[attr-defined]
-                     for h in hits)
+    return ", ".join(
+        f"{h.indicator}={h.matched!r}" + (" (case number)" if h.field == "case_number" else "")  # type: ignore[attr-defined]
+        for h in hits
+    )
 
 
 def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
@@ -32,21 +34,32 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
         justification.append("a reason")
     if d.case.present:
         justification.append("a case number")
-    add("no_justification", "justified by " + " and ".join(justification) if justification
-        else "reason has no informative word (empty or a placeholder) and there is no case number")
-    add("justified", "purpose criminal justice" if policy.rule("justified").id in d.fired
-        else f"purpose is {d.verdict.purpose}")
+    add(
+        "no_justification",
+        "justified by " + " and ".join(justification)
+        if justification
+        else "reason has no informative word (empty or a placeholder) and there is no case number",
+    )
+    add(
+        "justified",
+        "purpose criminal justice"
+        if policy.rule("justified").id in d.fired
+        else f"purpose is {d.verdict.purpose}",
+    )
     weak = sig.of("immigration", "weak") + sig.of("immigration", "context")
     if d.immigration_by_text:
         detail = "indicators: " + _hits(d.immigration_hits)
     elif sig.of("immigration"):
         detail = f"only weak indicators ({_hits(weak)}), not enough" + (
-            " beside a documented criminal case" if d.criminal_documented else " without agency context")
+            " beside a documented criminal case" if d.criminal_documented else " without agency context"
+        )
     else:
         detail = "no immigration indicator in reason or case number"
     if sig.vetoed:
-        detail += (f"; set aside beside {sig.role!r} (a victim, witness, scam or property case about immigrants "
-                   f"or their documents, not enforcement): {_hits(sig.vetoed)}")
+        detail += (
+            f"; set aside beside {sig.role!r} (a victim, witness, scam or property case about immigrants "
+            f"or their documents, not enforcement): {_hits(sig.vetoed)}"
+        )
     add("immigration_indicator", detail)
     if d.presumed:
         detail = f"{who} documents no criminal case"
@@ -56,8 +69,14 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
         detail = f"{who} is not a {'/'.join(sorted(policy.presumption_components))} component"
     add("mission_presumption", detail)
     is_imm = d.verdict.purpose == "immigration_enforcement"
-    add("federal_law_exception", f"data source {d.data_source}" + ("" if is_imm else "; purpose is not immigration"))
-    add("prohibited_source", f"data source {d.data_source}" + ("" if is_imm else "; purpose is not immigration"))
+    add(
+        "federal_law_exception",
+        f"data source {d.data_source}" + ("" if is_imm else "; purpose is not immigration"),
+    )
+    add(
+        "prohibited_source",
+        f"data source {d.data_source}" + ("" if is_imm else "; purpose is not immigration"),
+    )
     if d.revoked_since is None:
         detail = f"{who} has no revoked access"
     else:
@@ -80,8 +99,12 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
         detail = "no personal-use indicator (POL-4 is mostly found by patterns, not text)"
     add("personal_use", detail)
     moderate = sig.of("immigration", "moderate")
-    add("uncertain", f"ambiguous cue {_hits(moderate)} beside a written offence" if d.uncertain
-        else "no ambiguous immigration cue beside a written offence")
+    add(
+        "uncertain",
+        f"ambiguous cue {_hits(moderate)} beside a written offence"
+        if d.uncertain
+        else "no ambiguous immigration cue beside a written offence",
+    )
     return out
 
 

@@ -41,9 +41,16 @@ class Phrasing:
 
     def event(self) -> QueryEvent:
         return QueryEvent(
-            schema_version=1, event_id=f"heldout-{self.line}", occurred_at=self.occurred_at, ori=self.ori,
-            operator_id="heldout", terminal_id="t", message_type=self.message_type, purpose_code=self.purpose_code,
-            reason=self.reason, case_number=self.case_number,
+            schema_version=1,
+            event_id=f"heldout-{self.line}",
+            occurred_at=self.occurred_at,
+            ori=self.ori,
+            operator_id="heldout",
+            terminal_id="t",
+            message_type=self.message_type,
+            purpose_code=self.purpose_code,
+            reason=self.reason,
+            case_number=self.case_number,
         )
 
 
@@ -58,9 +65,11 @@ class Miss:
         p = self.phrasing
         case = f" case={p.case_number!r}" if p.case_number else ""
         code = f" code={p.purpose_code}" if p.purpose_code else ""
-        return (f"line {p.line}: {p.reason!r}{case} {p.message_type}{code} {p.ori}: expected "
-                f"{p.expected_purpose}/{p.expected_verdict}, got {self.purpose}/{self.verdict} {list(self.rules)}"
-                f"  ({p.note})")
+        return (
+            f"line {p.line}: {p.reason!r}{case} {p.message_type}{code} {p.ori}: expected "
+            f"{p.expected_purpose}/{p.expected_verdict}, got {self.purpose}/{self.verdict} {list(self.rules)}"
+            f"  ({p.note})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +85,11 @@ class PhrasingScore:
     def summary(self) -> str:
         prohibited = self.verdicts.score("prohibited")
         imm = self.purposes.score("immigration_enforcement")
-        return (f"n={self.total} purpose accuracy {self.purposes.accuracy():.4f}, verdict accuracy "
-                f"{self.verdicts.accuracy():.4f}; prohibited precision {prohibited.precision:.4f} recall "
-                f"{prohibited.recall:.4f}; immigration precision {imm.precision:.4f} recall {imm.recall:.4f}")
+        return (
+            f"n={self.total} purpose accuracy {self.purposes.accuracy():.4f}, verdict accuracy "
+            f"{self.verdicts.accuracy():.4f}; prohibited precision {prohibited.precision:.4f} recall "
+            f"{prohibited.recall:.4f}; immigration precision {imm.precision:.4f} recall {imm.recall:.4f}"
+        )
 
 
 def load_phrasings(path: str | Path) -> list[Phrasing]:
@@ -95,17 +106,27 @@ def load_phrasings(path: str | Path) -> list[Phrasing]:
         if missing:
             raise PhrasingSetError(f"{path}:{n}: missing {missing}")
         if row["expected_purpose"] not in PURPOSES or row["expected_verdict"] not in VERDICTS:
-            raise PhrasingSetError(f"{path}:{n}: unknown label {row['expected_purpose']}/{row['expected_verdict']}")
+            raise PhrasingSetError(
+                f"{path}:{n}: unknown label {row['expected_purpose']}/{row['expected_verdict']}"
+            )
         try:
             at = dt.datetime.fromisoformat(row["occurred_at"])
         except ValueError as exc:
             raise PhrasingSetError(f"{path}:{n}: occurred_at {row['occurred_at']!r}: {exc}") from exc
-        out.append(Phrasing(
-            line=n, reason=row["reason"], case_number=row.get("case_number"), message_type=row["message_type"],
-            purpose_code=row.get("purpose_code"), ori=row["ori"], occurred_at=at,
-            expected_purpose=row["expected_purpose"], expected_verdict=row["expected_verdict"],
-            note=row.get("note", ""),
-        ))
+        out.append(
+            Phrasing(
+                line=n,
+                reason=row["reason"],
+                case_number=row.get("case_number"),
+                message_type=row["message_type"],
+                purpose_code=row.get("purpose_code"),
+                ori=row["ori"],
+                occurred_at=at,
+                expected_purpose=row["expected_purpose"],
+                expected_verdict=row["expected_verdict"],
+                note=row.get("note", ""),
+            )
+        )
     return out
 
 

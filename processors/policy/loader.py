@@ -44,8 +44,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
     if path is None:
         root = resources.files("processors.policy")
         text = root.joinpath(BUNDLED).read_text(encoding="utf-8")
-        return parse_policy(text, source=f"bundled {BUNDLED}",
-                            read_beside=lambda name: root.joinpath(name).read_text(encoding="utf-8"))
+        return parse_policy(
+            text,
+            source=f"bundled {BUNDLED}",
+            read_beside=lambda name: root.joinpath(name).read_text(encoding="utf-8"),
+        )
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -56,7 +59,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
         # the statute table beside the policy file; a policy copied alone reads the bundled table of that name
         # (its content is in the digest all the same)
         beside = base / name
-        if not beside.exists() and "/" not in name and resources.files("processors.policy").joinpath(name).is_file():
+        if (
+            not beside.exists()
+            and "/" not in name
+            and resources.files("processors.policy").joinpath(name).is_file()
+        ):
             return _bundled_beside(name)
         return beside.read_text(encoding="utf-8")
 
@@ -67,8 +74,9 @@ def _bundled_beside(name: str) -> str:
     return resources.files("processors.policy").joinpath(name).read_text(encoding="utf-8")
 
 
-def parse_policy(text: str, *, source: str = "<policy>",
-                 read_beside: Callable[[str], str] = _bundled_beside) -> Policy:
+def parse_policy(
+    text: str, *, source: str = "<policy>", read_beside: Callable[[str], str] = _bundled_beside
+) -> Policy:
     """Parse policy text. ``read_beside`` reads a file the policy names (its statute table) by name."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -88,8 +96,12 @@ def parse_policy(text: str, *, source: str = "<policy>",
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(f"{where}: cannot read the statute table: {exc}") from exc
         statutes = parse_statutes(statute_text, source=str(table_name))
-    digest = "sha256:" + hashlib.sha256(
-        text.encode("utf-8") + b"\0statute_table\0" + statute_text.encode("utf-8")).hexdigest()[:16]
+    digest = (
+        "sha256:"
+        + hashlib.sha256(
+            text.encode("utf-8") + b"\0statute_table\0" + statute_text.encode("utf-8")
+        ).hexdigest()[:16]
+    )
     return _Builder(data, source, statutes=statutes, digest=digest).build()
 
 
@@ -119,18 +131,25 @@ def parse_statutes(text: str, *, source: str = "<statutes>") -> StatuteTable:
         for section, (kind, title) in rows.items():
             key = str(section).strip().lower()
             if not re.fullmatch(r"\d{1,6}(?:\.\d{1,4})?[a-z]{0,2}", key):
-                raise PolicyError(f"{source}: sections.{code}.{section}: not a section number like 273.5 or 1324a")
+                raise PolicyError(
+                    f"{source}: sections.{code}.{section}: not a section number like 273.5 or 1324a"
+                )
             sections[(code, key)] = Statute(code=code, section=key, kind=kind, title=title)
     for code in spec.bare_number_codes:
         if code not in titles:
             raise PolicyError(f"{source}: bare_number_codes: code {code!r} is not declared under codes")
-    return StatuteTable(code_titles=titles, aliases=aliases, sections=sections,
-                        bare_number_codes=tuple(spec.bare_number_codes))
+    return StatuteTable(
+        code_titles=titles,
+        aliases=aliases,
+        sections=sections,
+        bare_number_codes=tuple(spec.bare_number_codes),
+    )
 
 
 class _Builder:
-    def __init__(self, data: dict[str, Any], source: str, *, statutes: StatuteTable | None = None,
-                 digest: str = "") -> None:
+    def __init__(
+        self, data: dict[str, Any], source: str, *, statutes: StatuteTable | None = None, digest: str = ""
+    ) -> None:
         self.data = data
         self.source = source
         self.statutes = statutes or StatuteTable(code_titles={}, aliases={}, sections={})
@@ -162,7 +181,9 @@ class _Builder:
         for name, keys in self.get("data_sources", dict).items():
             for key in self.strings(keys, f"data_sources.{name}"):
                 if key.upper() in sources:
-                    raise self.fail(f"message key {key} is listed under both {sources[key.upper()]} and {name}")
+                    raise self.fail(
+                        f"message key {key} is listed under both {sources[key.upper()]} and {name}"
+                    )
                 sources[key.upper()] = str(name)
         exception = self.get("federal_law_exception", dict)
         presumption = self.get("mission_presumption", dict)
@@ -172,20 +193,32 @@ class _Builder:
             title=str(self.data.get("title", "")),
             sources_by_key=sources,
             criminal_justice_codes=frozenset(
-                c.upper() for c in self.strings(self.get("criminal_justice_purpose_codes", list), "criminal_justice_purpose_codes")
+                c.upper()
+                for c in self.strings(
+                    self.get("criminal_justice_purpose_codes", list), "criminal_justice_purpose_codes"
+                )
             ),
-            exception_sources=frozenset(self.strings(exception.get("data_sources"), "federal_law_exception.data_sources")),
-            presumption_components=frozenset(self.strings(presumption.get("components"), "mission_presumption.components")),
+            exception_sources=frozenset(
+                self.strings(exception.get("data_sources"), "federal_law_exception.data_sources")
+            ),
+            presumption_components=frozenset(
+                self.strings(presumption.get("components"), "mission_presumption.components")
+            ),
             revoked=self.revoked(),
             context_components=frozenset(
-                self.strings(self.get("immigration_context_components", list, []), "immigration_context_components")
+                self.strings(
+                    self.get("immigration_context_components", list, []), "immigration_context_components"
+                )
             ),
             placeholder_reasons=frozenset(
-                " ".join(tokens(normalize(p))) for p in self.strings(self.get("placeholder_reasons", list, []), "placeholder_reasons")
+                " ".join(tokens(normalize(p)))
+                for p in self.strings(self.get("placeholder_reasons", list, []), "placeholder_reasons")
             ),
             fillers=fillers,
             fuzzy_exclude=frozenset(self.strings(self.get("fuzzy_exclude", list, []), "fuzzy_exclude")),
-            case_number_patterns=self.patterns(self.get("case_number_patterns", list, []), "case_number_patterns"),
+            case_number_patterns=self.patterns(
+                self.get("case_number_patterns", list, []), "case_number_patterns"
+            ),
             synonyms=self.synonyms(),
             case_number_indicators=frozenset(
                 self.strings(self.get("case_number_indicators", list, []), "case_number_indicators")
@@ -210,8 +243,10 @@ class _Builder:
         maps = ("capital_abbreviations", "phrase_abbreviations")
         fields = {name: words(name) for name in Reading.__dataclass_fields__ if name not in maps}
         capitals = {str(k): str(v) for k, v in (raw.get("capital_abbreviations") or {}).items()}
-        phrases = {" ".join(str(k).lower().split()): str(v).lower()
-                   for k, v in (raw.get("phrase_abbreviations") or {}).items()}
+        phrases = {
+            " ".join(str(k).lower().split()): str(v).lower()
+            for k, v in (raw.get("phrase_abbreviations") or {}).items()
+        }
         return Reading(capital_abbreviations=capitals, phrase_abbreviations=phrases, **fields)
 
     def patterns(self, raw: Any, where: str) -> tuple[re.Pattern[str], ...]:
@@ -287,7 +322,9 @@ class _Builder:
             if entry["id"] in seen:
                 raise self.fail(f"rule id {entry['id']} is used twice")
             seen.add(entry["id"])
-            rules[kind] = Rule(kind=kind, id=entry["id"], description=entry["description"], clause=entry["clause"])
+            rules[kind] = Rule(
+                kind=kind, id=entry["id"], description=entry["description"], clause=entry["clause"]
+            )
         unknown = set(raw) - set(RULE_KINDS)
         if unknown:
             raise self.fail(f"rules has unknown kinds {sorted(unknown)}; known: {list(RULE_KINDS)}")
@@ -319,8 +356,10 @@ class _Builder:
             for phrase in self.strings(entry.get("phrases", []), f"{where}.phrases"):
                 parts = tuple(p for p in _phrase_words(phrase) if p not in fillers)
                 if len(parts) < 2 <= len(phrase.split()):
-                    raise self.fail(f"{where}: phrase {phrase!r} is a single word once filler words are dropped; "
-                                    "list that word under words, or drop the phrase")
+                    raise self.fail(
+                        f"{where}: phrase {phrase!r} is a single word once filler words are dropped; "
+                        "list that word under words, or drop the phrase"
+                    )
                 if not parts:
                     raise self.fail(f"{where}: phrase {phrase!r} has only filler words")
                 phrases.append(parts)

@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-IndicatorKind = Literal["immigration", "criminal_offence", "criminal_context", "non_criminal_justice", "personal"]
+IndicatorKind = Literal[
+    "immigration", "criminal_offence", "criminal_context", "non_criminal_justice", "personal"
+]
 Strength = Literal["strong", "moderate", "weak", "context"]
 
 INDICATOR_KINDS: Final = frozenset(
@@ -30,10 +32,19 @@ RULE_KINDS: Final = (
     "uncertain",
 )
 # What a statute table row says a section is (statutes_v1.yaml).
-STATUTE_KINDS: Final = frozenset({
-    "felony", "misdemeanor", "infraction", "wobbler", "smuggling", "licensing", "noncriminal",
-    "civil_immigration", "criminal_immigration",
-})
+STATUTE_KINDS: Final = frozenset(
+    {
+        "felony",
+        "misdemeanor",
+        "infraction",
+        "wobbler",
+        "smuggling",
+        "licensing",
+        "noncriminal",
+        "civil_immigration",
+        "criminal_immigration",
+    }
+)
 OFFENCE_KINDS: Final = frozenset({"felony", "misdemeanor", "infraction", "wobbler", "smuggling"})
 UNKNOWN_SOURCE: Final = "unknown"
 
@@ -124,9 +135,15 @@ EMPTY_STATUTES: Final = StatuteTable(code_titles={}, aliases={}, sections={})
 class Reading:
     """Word classes that read the reason's structure (roles, relations, intent); policy ``reading:``."""
 
-    protective_roles: frozenset[str] = frozenset()  # victim, witness, scam... : immigration words describe a case
-    enforcement_actions: frozenset[str] = frozenset()  # hold, detainer, order... : still enforcement beside a role
-    documents: frozenset[str] = frozenset()  # green card, visa, passport: an immigration document as an object
+    protective_roles: frozenset[str] = (
+        frozenset()
+    )  # victim, witness, scam... : immigration words describe a case
+    enforcement_actions: frozenset[str] = (
+        frozenset()
+    )  # hold, detainer, order... : still enforcement beside a role
+    documents: frozenset[str] = (
+        frozenset()
+    )  # green card, visa, passport: an immigration document as an object
     property_words: frozenset[str] = frozenset()  # stolen, lost, found, wallet: the document is property
     protective_orders: frozenset[str] = frozenset()  # "final order of protection": an RO, not removal
     capital_abbreviations: Mapping[str, str] = field(default_factory=dict)  # "FOR" -> final order of removal
@@ -143,17 +160,33 @@ class Reading:
     uninformative: frozenset[str] = frozenset()  # ok, same, see, above, ditto... (POL-1 placeholders by rule)
     licence_words: frozenset[str] = frozenset()  # license, lic, permit...
     driving_words: frozenset[str] = frozenset()  # "no lic", "dl lic", "susp lic": a driving licence (traffic)
-    ncj_acts: frozenset[str] = frozenset()  # permit, renewal, background...: a non-CJ act an offence cannot erase
-    weak_ncj_acts: frozenset[str] = frozenset()  # license, lic, clearance...: an act only with no criminal business
+    ncj_acts: frozenset[str] = (
+        frozenset()
+    )  # permit, renewal, background...: a non-CJ act an offence cannot erase
+    weak_ncj_acts: frozenset[str] = (
+        frozenset()
+    )  # license, lic, clearance...: an act only with no criminal business
     criminal_process: frozenset[str] = frozenset()  # booking, surrender, informant, warrant, report...
-    licence_states: frozenset[str] = frozenset()  # revoked, suspended...: a licence beside an offence is its subject
-    licence_documents: frozenset[str] = frozenset()  # permit, license, ccw: the acts that a licence state undoes
-    traffic_words: frozenset[str] = frozenset()  # dl, driver, ts...: any licence word beside one is a driver's
-    private_places: frozenset[str] = frozenset()  # gym, church, craigslist: personal only about a person met there
+    licence_states: frozenset[str] = (
+        frozenset()
+    )  # revoked, suspended...: a licence beside an offence is its subject
+    licence_documents: frozenset[str] = (
+        frozenset()
+    )  # permit, license, ccw: the acts that a licence state undoes
+    traffic_words: frozenset[str] = (
+        frozenset()
+    )  # dl, driver, ts...: any licence word beside one is a driver's
+    private_places: frozenset[str] = (
+        frozenset()
+    )  # gym, church, craigslist: personal only about a person met there
     acquaintances: frozenset[str] = frozenset()  # girl, guy, member, seller: a person met in private life
-    incident_verbs: frozenset[str] = frozenset()  # took, bit, ran away...: a third-person relation in an incident
+    incident_verbs: frozenset[str] = (
+        frozenset()
+    )  # took, bit, ran away...: a third-person relation in an incident
     not_events: frozenset[str] = frozenset()  # married, divorced...: -ed words that tell no event
-    favour_verbs: frozenset[str] = frozenset()  # wants, asked...: a relation asking is a favour, not an incident
+    favour_verbs: frozenset[str] = (
+        frozenset()
+    )  # wants, asked...: a relation asking is a favour, not an incident
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,8 +140,15 @@ def _node_at(node: yaml.Node | None, path: str, unknown: str | None) -> tuple[ya
             break
         if key is None and index is None and isinstance(node, yaml.MappingNode):  # a dict value: "[...]"
             # msgspec does not say which entry; take the first whose mapping holds the unknown key
-            found = next(((k, v) for k, v in node.value if isinstance(v, yaml.MappingNode) and any(
-                getattr(kk, "value", None) == unknown for kk, _ in v.value)), None)
+            found = next(
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(v, yaml.MappingNode)
+                    and any(getattr(kk, "value", None) == unknown for kk, _ in v.value)
+                ),
+                None,
+            )
             if found is None:
                 break
             names.append(str(found[0].value))
@@ -176,13 +183,16 @@ def validate(data: Any, node: yaml.Node | None, spec: type[T], source: str) -> T
         at, key = _node_at(node, path, unknown)
         line = f" (line {at.start_mark.line + 1})" if at is not None else ""
         if unknown is not None:
-            raise PolicyError(f"{source}{line}: unknown key {key!r}: not part of the schema (misspelt?); "
-                              "nothing is ignored silently") from None
+            raise PolicyError(
+                f"{source}{line}: unknown key {key!r}: not part of the schema (misspelt?); "
+                "nothing is ignored silently"
+            ) from None
         raise PolicyError(f"{source}{line}: key {key!r}: {what}") from None
 
 
-def check_statute_rows(spec: StatuteTableSpec, node: yaml.Node | None, source: str,
-                       kinds: frozenset[str]) -> dict[str, dict[str, tuple[str, str]]]:
+def check_statute_rows(
+    spec: StatuteTableSpec, node: yaml.Node | None, source: str, kinds: frozenset[str]
+) -> dict[str, dict[str, tuple[str, str]]]:
     """Each section row must be ``[kind, title]`` with a known kind; errors name the code, section and line."""
     out: dict[str, dict[str, tuple[str, str]]] = {}
     for code, rows in spec.sections.items():
@@ -193,6 +203,8 @@ def check_statute_rows(spec: StatuteTableSpec, node: yaml.Node | None, source: s
                 continue
             at, _ = _node_at(node, f"$.sections.{code}.{section}", None)
             line = f" (line {at.start_mark.line + 1})" if at is not None else ""
-            raise PolicyError(f"{source}{line}: key 'sections.{code}.{section}': a row is [kind, title] with kind "
-                              f"one of {sorted(kinds)}, got {row!r}")
+            raise PolicyError(
+                f"{source}{line}: key 'sections.{code}.{section}': a row is [kind, title] with kind "
+                f"one of {sorted(kinds)}, got {row!r}"
+            )
     return out

@@ -16,7 +16,9 @@ _IMMIGRATION: Final = "immigration"
 # only counts inside a phrase ("ice" of "justice" is not the agency), longer pieces count on their own too.
 SEGMENT_MIN_TOKEN: Final = 6
 SEGMENT_ALONE_MIN: Final = 5
-SEGMENT_MAX_TOKEN: Final = 48  # splitting is quadratic in the token's length: longer runs are not words anyway
+SEGMENT_MAX_TOKEN: Final = (
+    48  # splitting is quadratic in the token's length: longer runs are not words anyway
+)
 _CACHE_LIMIT: Final = 200_000
 
 
@@ -58,7 +60,9 @@ class Signals:
     statutes: tuple[StatuteRef, ...] = ()
     vetoed: tuple[Hit, ...] = ()  # immigration hits a protective role (victim, witness, scam...) set aside
     role: str | None = None  # the protective role word that did it
-    ncj_act: bool = False  # a non-CJ act is written (permit, renewal, background...): an offence cannot erase it
+    ncj_act: bool = (
+        False  # a non-CJ act is written (permit, renewal, background...): an offence cannot erase it
+    )
 
     def of(self, kind: str, strength: str | None = None) -> tuple[Hit, ...]:
         return tuple(h for h in self.hits if h.kind == kind and (strength is None or h.strength == strength))
@@ -103,8 +107,9 @@ class SignalReader:
                 else:
                     self._phrases.setdefault(phrase[0], []).append((phrase, ind))
         words.extend(policy.synonyms.values())
-        self.vocabulary = Vocabulary(words, exclude=policy.fuzzy_exclude | policy.prefix_exclude,
-                                     not_prefix=policy.prefix_exclude)
+        self.vocabulary = Vocabulary(
+            words, exclude=policy.fuzzy_exclude | policy.prefix_exclude, not_prefix=policy.prefix_exclude
+        )
         self._synonyms = policy.synonyms
         self._match_cache: dict[str, frozenset[str]] = {}
         self._pattern_indicators = tuple(ind for ind in policy.indicators if ind.patterns)
@@ -117,12 +122,28 @@ class SignalReader:
         caps = policy.reading.capital_abbreviations
         # only where a noun stands, not after a verb ("Check FOR warrants"): at the start, after punctuation, or
         # after has/had/now/with/on/active/prior
-        self._capitals = (re.compile(r"(^\s*|[,;:(/-]\s*|\b(?:has|had|now|with|w/|on|active|prior|outstanding)\s+)("
-                                     + "|".join(map(re.escape, caps)) + r")(?![A-Za-z0-9])") if caps else None)
+        self._capitals = (
+            re.compile(
+                r"(^\s*|[,;:(/-]\s*|\b(?:has|had|now|with|w/|on|active|prior|outstanding)\s+)("
+                + "|".join(map(re.escape, caps))
+                + r")(?![A-Za-z0-9])"
+            )
+            if caps
+            else None
+        )
         abbreviations = policy.reading.phrase_abbreviations
-        self._abbreviations = (re.compile(r"(?<![a-z0-9])(" + "|".join(
-            r"\s+".join(map(re.escape, k.split())) for k in sorted(abbreviations, key=len, reverse=True))
-            + r")(?![a-z0-9])") if abbreviations else None)
+        self._abbreviations = (
+            re.compile(
+                r"(?<![a-z0-9])("
+                + "|".join(
+                    r"\s+".join(map(re.escape, k.split()))
+                    for k in sorted(abbreviations, key=len, reverse=True)
+                )
+                + r")(?![a-z0-9])"
+            )
+            if abbreviations
+            else None
+        )
         self._relations = Vocabulary(sorted(policy.reading.relations), exclude=policy.fuzzy_exclude)
         self._statute_re = _statute_regex(policy)
         self._aliases = {k.replace(" ", ""): v for k, v in policy.statutes.aliases.items()}
@@ -133,7 +154,9 @@ class SignalReader:
             caps = self._reading.capital_abbreviations
             reason = self._capitals.sub(lambda m: f"{m.group(1)} {caps[m.group(2)]} ", reason)
         original = text = normalize(reason)
-        if self._abbreviations is not None:  # "notice to appear" is read as "nta", with that word's other senses
+        if (
+            self._abbreviations is not None
+        ):  # "notice to appear" is read as "nta", with that word's other senses
             abbreviations = self._reading.phrase_abbreviations
             text = self._abbreviations.sub(lambda m: abbreviations[" ".join(m.group(1).split())], text)
         if "/" in text:  # "t/s", "w/o": letters on both sides of a slash are one abbreviation
@@ -169,7 +192,9 @@ class SignalReader:
         r = self._reading
         hits = self._non_cj(groups, flat, hits, offence)
         ncj_act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
-        if ncj_act or any(t in r.case_roles or t in r.call_types for t in flat):  # "DV susp ex-husband": a party
+        if ncj_act or any(
+            t in r.case_roles or t in r.call_types for t in flat
+        ):  # "DV susp ex-husband": a party
             hits = [h for h in hits if h.kind != "personal"]
         else:
             context = any(h.kind == "criminal_context" for h in hits)
@@ -177,14 +202,23 @@ class SignalReader:
         has_reason = bool(hits) or bool(refs) or case_in_reason is not None or self._informative(flat)
         if has_reason and " ".join(tokens(original)) in self.policy.placeholder_reasons:
             has_reason = False
-        return Signals(hits=tuple(hits), has_reason=has_reason, case_in_reason=case_in_reason,
-                       statutes=tuple(refs), vetoed=tuple(vetoed), role=role, ncj_act=ncj_act)
+        return Signals(
+            hits=tuple(hits),
+            has_reason=has_reason,
+            case_in_reason=case_in_reason,
+            statutes=tuple(refs),
+            vetoed=tuple(vetoed),
+            role=role,
+            ncj_act=ncj_act,
+        )
 
     def read_case_number(self, case_number: str | None) -> CaseReading:
         """Read the case-number field: only the policy's case-number indicators (A-numbers) count from it."""
         if not case_number or not case_number.strip():
             return NO_CASE
-        if "a" not in case_number.lower():  # every A-number form and word has an "a": most case numbers stop here
+        if (
+            "a" not in case_number.lower()
+        ):  # every A-number form and word has an "a": most case numbers stop here
             return PRESENT_CASE
         case = normalize(case_number)
         hits: list[Hit] = []
@@ -214,7 +248,9 @@ class SignalReader:
             else:
                 code = self._aliases.get(alias.replace(" ", ""))
                 if code is None:  # "usc" with no title: the first US code that has the section
-                    statute = next((r for c in ("usc8", "usc18", "usc21") if (r := table.lookup(c, section))), None)
+                    statute = next(
+                        (r for c in ("usc8", "usc18", "usc21") if (r := table.lookup(c, section))), None
+                    )
                     code = statute.code if statute else "usc"
                 else:
                     statute = table.lookup(code, section)
@@ -223,6 +259,7 @@ class SignalReader:
             # the section stays readable as words ("vc 22651", "287 g"), its subsection closed off by a break so
             # that "(a) no" can never be read as an A-number phrase
             return f" {code_word.rstrip('0123456789')} {section} {subs} , "
+
         return refs, self._statute_re.sub(found, text)
 
     def _bare_numbers(self, groups: Sequence[Sequence[str]], refs: Sequence[StatuteRef]) -> list[StatuteRef]:
@@ -270,7 +307,9 @@ class SignalReader:
             tok, prev = toks[i], toks[i - 1]
             if tok not in r.licence_words or prev in r.driving_words or prev in self.policy.fillers:
                 continue
-            if traffic and tok in r.weak_ncj_acts:  # a licence, not a permit ("food truck permit - vendor DL")
+            if (
+                traffic and tok in r.weak_ncj_acts
+            ):  # a licence, not a permit ("food truck permit - vendor DL")
                 continue
             if not prev.isalpha() or len(prev) < 2:
                 continue
@@ -290,23 +329,29 @@ class SignalReader:
         roles = r.protective_roles
         role = next((t for t in toks if t in roles or self._prefix_in(t, roles)), None)
         if role is None or not any(h.kind == _IMMIGRATION for h in hits):
-            prop = next((t for t in toks if t in r.property_words or self._prefix_in(t, r.property_words)), None)
-            docs = [h for h in hits if h.kind == _IMMIGRATION and all(w in r.documents for w in tokens(h.matched))]
+            prop = next(
+                (t for t in toks if t in r.property_words or self._prefix_in(t, r.property_words)), None
+            )
+            docs = [
+                h for h in hits if h.kind == _IMMIGRATION and all(w in r.documents for w in tokens(h.matched))
+            ]
             if prop is None or not docs:
                 return hits, [], None
             return [h for h in hits if h not in docs], docs, prop
         actions = self._reading.enforcement_actions
         kept, vetoed = [], []
         for h in hits:
-            if h.kind == _IMMIGRATION and not any(w in actions or self._prefix_in(w, actions)
-                                                  for w in tokens(h.matched)):
+            if h.kind == _IMMIGRATION and not any(
+                w in actions or self._prefix_in(w, actions) for w in tokens(h.matched)
+            ):
                 vetoed.append(h)
             else:
                 kept.append(h)
         return kept, vetoed, role
 
-    def _non_cj(self, groups: Sequence[Sequence[str]], flat: Sequence[str], hits: list[Hit],
-                offence: bool) -> list[Hit]:
+    def _non_cj(
+        self, groups: Sequence[Sequence[str]], flat: Sequence[str], hits: list[Hit], offence: bool
+    ) -> list[Hit]:
         """Non-criminal-justice hits that stand (precedence, domain.md): a non-CJ *act* (permit, licence,
         renewal, background, screening) is not erased by an offence written apart ("CCW renewal - prior 245"),
         only by one in the same phrase ("building permit fraud") or a case party ("work permit found on
@@ -321,14 +366,23 @@ class SignalReader:
         # criminal business written: an offence, a case party, or criminal-justice context (warrant, booking,
         # report, a code section). Beside it a weak act (a bare licence word, clearance) is not a purpose cue:
         # "no CA DL 12500 - lic in Mexico" is a licence offence, "release clearance - wts" a jail release.
-        business = (offence or role
-                    or any(t in r.criminal_process or self._synonyms.get(t) in r.criminal_process for t in flat)
-                    or any(h.indicator in ("STATUTE-UNKNOWN", "STATUTE-NONCRIMINAL") for h in hits))
-        act = any(a in r.ncj_acts and not (business and a in r.weak_ncj_acts)
-                  for t in flat for a in (t, self._synonyms.get(t)))
+        business = (
+            offence
+            or role
+            or any(t in r.criminal_process or self._synonyms.get(t) in r.criminal_process for t in flat)
+            or any(h.indicator in ("STATUTE-UNKNOWN", "STATUTE-NONCRIMINAL") for h in hits)
+        )
+        act = any(
+            a in r.ncj_acts and not (business and a in r.weak_ncj_acts)
+            for t in flat
+            for a in (t, self._synonyms.get(t))
+        )
         if act and offence and any(t in r.licence_states for t in flat):  # "permit revoked, 29800 poss"
-            act = any(a in r.ncj_acts and a not in r.licence_documents and a not in r.weak_ncj_acts
-                      for t in flat for a in (t, self._synonyms.get(t)))
+            act = any(
+                a in r.ncj_acts and a not in r.licence_documents and a not in r.weak_ncj_acts
+                for t in flat
+                for a in (t, self._synonyms.get(t))
+            )
         offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
         kept = []
         for h in hits:
@@ -347,8 +401,10 @@ class SignalReader:
                 kept.append(h)
         return kept
 
-    def _order_sense(self, toks: Sequence[str], hits: list[Hit], vetoed: list[Hit]) -> tuple[list[Hit], list[Hit]]:
-        """"order" beside protection/restraining/court words is a protective or court order: immigration phrases
+    def _order_sense(
+        self, toks: Sequence[str], hits: list[Hit], vetoed: list[Hit]
+    ) -> tuple[list[Hit], list[Hit]]:
+        """ "order" beside protection/restraining/court words is a protective or court order: immigration phrases
         built on it ("final order of protection") are set aside unless they name removal or deportation."""
         orders = self._reading.protective_orders
         if not orders or not any(t in orders for t in toks):
@@ -356,8 +412,11 @@ class SignalReader:
         kept = []
         for h in hits:
             words = tokens(h.matched)
-            if (h.kind == _IMMIGRATION and any(w.startswith("ord") for w in words)
-                    and not any(w.startswith(("remov", "deport", "rmv")) for w in words)):
+            if (
+                h.kind == _IMMIGRATION
+                and any(w.startswith("ord") for w in words)
+                and not any(w.startswith(("remov", "deport", "rmv")) for w in words)
+            ):
                 vetoed.append(h)
             else:
                 kept.append(h)
@@ -380,8 +439,9 @@ class SignalReader:
         out: list[Hit] = []
         official = offence or context
         # the reason tells an event: a relation in the third person is then a party of it, not the operator's
-        incident = any(t in r.incident_verbs or (len(t) > 4 and t.endswith("ed") and t not in r.not_events)
-                       for t in flat)
+        incident = any(
+            t in r.incident_verbs or (len(t) > 4 and t.endswith("ed") and t not in r.not_events) for t in flat
+        )
 
         def hit(why: str, matched: str) -> None:
             out.append(Hit(f"PERSONAL-{why}", "personal", "strong", matched, "reason"))
@@ -411,26 +471,35 @@ class SignalReader:
                         if not official:
                             hit("RELATION", f"{tok}'s")
                     elif (g is groups[0] and i == 0 and not offence) or (  # what the reason is about, or
-                            not official and sum(t not in self.policy.fillers for t in flat) <= 4):  # all it says
+                        not official and sum(t not in self.policy.fillers for t in flat) <= 4
+                    ):  # all it says
                         hit("RELATION", tok)
-                elif not offence and (tok in r.curiosity or (nxt is not None and f"{tok} {nxt}" in r.curiosity)):
+                elif not offence and (
+                    tok in r.curiosity or (nxt is not None and f"{tok} {nxt}" in r.curiosity)
+                ):
                     hit("INTENT", tok if tok in r.curiosity else f"{tok} {nxt}")
-                elif not official and (tok in r.personal_intent
-                                       or (nxt is not None and f"{tok} {nxt}" in r.personal_intent)):
+                elif not official and (
+                    tok in r.personal_intent or (nxt is not None and f"{tok} {nxt}" in r.personal_intent)
+                ):
                     hit("INTENT", tok if tok in r.personal_intent else f"{tok} {nxt}")
                 elif tok in r.public_figures and not official:
                     hit("PUBLIC-FIGURE", tok)
-                elif (not official and (tok in r.private_places or (nxt is not None and f"{tok} {nxt}"
-                                                                     in r.private_places))
-                      and any(t in r.acquaintances for t in flat)):
+                elif (
+                    not official
+                    and (tok in r.private_places or (nxt is not None and f"{tok} {nxt}" in r.private_places))
+                    and any(t in r.acquaintances for t in flat)
+                ):
                     hit("ACQUAINTANCE", tok if tok in r.private_places else f"{tok} {nxt}")
         return out
 
     def _relation(self, tok: str) -> bool:
         """A relation word, exactly or with a typo (``feiend``); memoized through the relation vocabulary."""
         relations = self._reading.relations
-        return (tok in relations or bool(self._relations.match(tok))
-                or (len(tok) > 3 and tok[-1] == "s" and tok[:-1] in relations))  # "sons new gf": possessive
+        return (
+            tok in relations
+            or bool(self._relations.match(tok))
+            or (len(tok) > 3 and tok[-1] == "s" and tok[:-1] in relations)
+        )  # "sons new gf": possessive
 
     def _informative(self, toks: Sequence[str]) -> bool:
         """Whether a reason says anything: a word or abbreviation (two letters or more, not one letter repeated,
@@ -483,8 +552,11 @@ class SignalReader:
         """Whether a piece of a glued token is a word of the policy (exactly, by prefix, or a filler/abbreviation)."""
         known = self._known_cache.get(piece)
         if known is None:
-            known = (piece in self.policy.fillers or piece in self._synonyms
-                     or bool(self.vocabulary.match_exact(piece)))
+            known = (
+                piece in self.policy.fillers
+                or piece in self._synonyms
+                or bool(self.vocabulary.match_exact(piece))
+            )
             if len(self._known_cache) >= _CACHE_LIMIT:
                 self._known_cache.clear()
             self._known_cache[piece] = known
@@ -495,8 +567,13 @@ class SignalReader:
         if token in self._split_cache:
             return self._split_cache[token]
         parts = None
-        if (SEGMENT_MIN_TOKEN <= len(token) <= SEGMENT_MAX_TOKEN and token.isalpha() and token not in self.policy.fuzzy_exclude
-                and token not in self._synonyms and not self.vocabulary.is_word(token)):
+        if (
+            SEGMENT_MIN_TOKEN <= len(token) <= SEGMENT_MAX_TOKEN
+            and token.isalpha()
+            and token not in self.policy.fuzzy_exclude
+            and token not in self._synonyms
+            and not self.vocabulary.is_word(token)
+        ):
             parts = segment(token, self._known)
         if len(self._split_cache) >= _CACHE_LIMIT:
             self._split_cache.clear()
@@ -538,9 +615,17 @@ class SignalReader:
                     return True
         return False
 
-    def _singles(self, toks: Sequence[str], matched: Sequence[frozenset[str]], counts: Sequence[bool] | None,
-                 field: str, hits: list[Hit], seen: set[str], context: Sequence[str] | None = None,
-                 offset: int = 0) -> None:
+    def _singles(
+        self,
+        toks: Sequence[str],
+        matched: Sequence[frozenset[str]],
+        counts: Sequence[bool] | None,
+        field: str,
+        hits: list[Hit],
+        seen: set[str],
+        context: Sequence[str] | None = None,
+        offset: int = 0,
+    ) -> None:
         """Single-word hits of ``toks`` (only where ``counts`` says so, when given). Other senses look at
         ``context`` (the whole reason, ``toks`` starting at ``offset``): a cue across a comma still counts."""
         for i, (tok, keys) in enumerate(zip(toks, matched)):
@@ -548,8 +633,10 @@ class SignalReader:
                 continue
             ambiguous = self._ambiguous(tok, keys) if self._senses else ()
             other_sense = bool(ambiguous) and (
-                self._other_sense(context, offset + i, ambiguous) if context is not None
-                else self._other_sense(toks, i, ambiguous))
+                self._other_sense(context, offset + i, ambiguous)
+                if context is not None
+                else self._other_sense(toks, i, ambiguous)
+            )
             for key in keys:
                 for ind in self._word_index.get(key, ()):
                     if other_sense and ind.kind == _IMMIGRATION:
@@ -560,8 +647,15 @@ class SignalReader:
                         seen.add(once)
                         hits.append(Hit(ind.id, ind.kind, ind.strength, tok, field))
 
-    def _words(self, toks: Sequence[str], field: str, hits: list[Hit], seen: set[str],
-               context: Sequence[str] | None = None, offset: int = 0) -> None:
+    def _words(
+        self,
+        toks: Sequence[str],
+        field: str,
+        hits: list[Hit],
+        seen: set[str],
+        context: Sequence[str] | None = None,
+        offset: int = 0,
+    ) -> None:
         vocab = self.vocabulary
         self._singles(toks, [self._match(t) for t in toks], None, field, hits, seen, context, offset)
         toks, pieces = self._expand(toks)
@@ -575,7 +669,9 @@ class SignalReader:
             if a.isalpha() and b.isalpha() and (a not in fillers or a == "re"):
                 joined = a + b
                 for key in vocab.match_exact(joined):
-                    if key.endswith("*") and len(a) >= len(key) - 1:  # the prefix lies in a alone: "deportes store"
+                    if (
+                        key.endswith("*") and len(a) >= len(key) - 1
+                    ):  # the prefix lies in a alone: "deportes store"
                         continue
                     for ind in self._word_index.get(key, ()):
                         if ind.id not in seen:
@@ -590,7 +686,15 @@ class SignalReader:
                         continue
                     if all(phrase[k] in stream[i + k][1] for k in range(1, len(phrase))):
                         seen.add(ind.id)
-                        hits.append(Hit(ind.id, ind.kind, ind.strength, " ".join(t for t, _ in stream[i : i + len(phrase)]), field))
+                        hits.append(
+                            Hit(
+                                ind.id,
+                                ind.kind,
+                                ind.strength,
+                                " ".join(t for t, _ in stream[i : i + len(phrase)]),
+                                field,
+                            )
+                        )
 
 
 _SLASHED_LETTERS: Final = re.compile(r"(?<![a-z0-9])([a-z])/([a-z])(?![a-z0-9])")

@@ -81,7 +81,9 @@ def allowed_typos(length: int) -> int:
     return 0
 
 
-def segment(token: str, known: Callable[[str], bool], *, max_parts: int = 4, min_part: int = 2) -> list[str] | None:
+def segment(
+    token: str, known: Callable[[str], bool], *, max_parts: int = 4, min_part: int = 2
+) -> list[str] | None:
     """Split a glued token into the fewest known words: ``"removalproceedings"`` → ``["removal", "proceedings"]``.
 
     ``known`` says whether a piece is a word of the vocabulary. ``None`` when no split into 2..max_parts
@@ -136,7 +138,9 @@ class Vocabulary:
     distinct token.
     """
 
-    def __init__(self, terms: Iterable[str], *, exclude: Iterable[str] = (), not_prefix: Iterable[str] = ()) -> None:
+    def __init__(
+        self, terms: Iterable[str], *, exclude: Iterable[str] = (), not_prefix: Iterable[str] = ()
+    ) -> None:
         self._exact: dict[str, str] = {}
         self._prefixes: list[Term] = []
         self._by_first: dict[str, list[Term]] = {}
@@ -190,7 +194,11 @@ class Vocabulary:
         if len(token) >= 4 and token not in self._exact and token not in self._exclude:
             squeezed = _DOUBLED.sub(r"\1", token)  # "alienn", "illlegal": a key held down is not another word
             # only onto a word of four letters or more: "foot" is not "fot", "good" not "god"
-            if squeezed != token and len(squeezed) >= 4 and (squeezed in self._exact or squeezed in self._exclude):
+            if (
+                squeezed != token
+                and len(squeezed) >= 4
+                and (squeezed in self._exact or squeezed in self._exclude)
+            ):
                 return self.match(squeezed)
         exact = self._exact.get(token)
         if exact is not None:
@@ -200,7 +208,9 @@ class Vocabulary:
                 found.add(term.text + "*")
         if exact is not None or token in self._exclude or not token.isalpha() or len(token) < SWAP_LENGTH:
             return frozenset(found)
-        if len(token) < FUZZY_MIN_LENGTH:  # a five-letter token: only two neighbouring letters swapped ("ailen")
+        if (
+            len(token) < FUZZY_MIN_LENGTH
+        ):  # a five-letter token: only two neighbouring letters swapped ("ailen")
             for word in self._swappable.get("".join(sorted(token)), ()):
                 if edit_distance(token, word, 1) == 1:
                     found.add(self._exact[word])

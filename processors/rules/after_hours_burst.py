@@ -44,7 +44,9 @@ class AfterHoursBurst(Rule[Params]):
         try:
             self._tz = ZoneInfo(self.params.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise RuleConfigError(f"rule after_hours_burst: unknown timezone {self.params.timezone!r}") from exc
+            raise RuleConfigError(
+                f"rule after_hours_burst: unknown timezone {self.params.timezone!r}"
+            ) from exc
         _check_hours(self.params.start_hour, self.params.end_hour, "default hours")
         if self.params.min_count < 1:
             raise RuleConfigError("rule after_hours_burst: min_count must be >= 1")
@@ -52,7 +54,9 @@ class AfterHoursBurst(Rule[Params]):
         for entry in self.params.agency_hours:
             parts = str(entry).split()
             if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-                raise RuleConfigError(f"rule after_hours_burst: agency_hours entry {entry!r} is not 'ORI START END'")
+                raise RuleConfigError(
+                    f"rule after_hours_burst: agency_hours entry {entry!r} is not 'ORI START END'"
+                )
             start, end = int(parts[1]), int(parts[2])
             _check_hours(start, end, f"agency_hours {parts[0]}")
             self._hours[parts[0]] = (start, end)

@@ -158,7 +158,10 @@ def _same_type(default: Any, value: Any) -> bool:
 
 
 def _validate(
-    data: Mapping[str, Any], source: str, where: _Where | None = None, bundled: Mapping[str, Any] | None = None
+    data: Mapping[str, Any],
+    source: str,
+    where: _Where | None = None,
+    bundled: Mapping[str, Any] | None = None,
 ) -> RulesConfig:
     where = where or _Where()
     defaults = data.get("defaults") or {}
@@ -177,16 +180,23 @@ def _validate(
         at = ("rules", str(rule_id))
         if entry is not None and not isinstance(entry, dict):
             raise RuleConfigError(f"{where(at)}: must be a mapping of settings, got {entry!r}")
-        entry = {**{k: v for k, v in defaults.items() if k in ("suppress_seconds", "sample_size")}, **(entry or {})}
+        entry = {
+            **{k: v for k, v in defaults.items() if k in ("suppress_seconds", "sample_size")},
+            **(entry or {}),
+        }
         unknown = sorted(set(entry) - _RULE_KEYS)
         if unknown:
-            raise RuleConfigError(f"{where((*at, str(unknown[0])))}: unknown key(s) {unknown}; known: {sorted(_RULE_KEYS)}")
+            raise RuleConfigError(
+                f"{where((*at, str(unknown[0])))}: unknown key(s) {unknown}; known: {sorted(_RULE_KEYS)}"
+            )
         version: Any = entry.get("version")
         if not _is_int(version) or version < 1:
             raise RuleConfigError(f"{where((*at, 'version'))}: must be a positive integer, got {version!r}")
         severity = entry.get("severity")
         if severity not in SEVERITIES:
-            raise RuleConfigError(f"{where((*at, 'severity'))}: must be one of {SEVERITIES}, got {severity!r}")
+            raise RuleConfigError(
+                f"{where((*at, 'severity'))}: must be one of {SEVERITIES}, got {severity!r}"
+            )
         for name in ("suppress_seconds", "sample_size"):
             value = entry.get(name, 0)
             if not _is_int(value) or value < 0:
@@ -242,4 +252,6 @@ def _validate(
         IncidentPolicy.from_mapping(incidents)
     except IncidentConfigError as exc:
         raise RuleConfigError(f"{where(('incidents',))}: {exc}") from None
-    return RulesConfig(config_version=version, rules=rules, recommendation=recommendation, incidents=incidents)
+    return RulesConfig(
+        config_version=version, rules=rules, recommendation=recommendation, incidents=incidents
+    )

@@ -48,8 +48,14 @@ class NewTerm(Rule[Params]):
         bad = sorted(set(self.params.fields) - set(FIELDS))
         if bad or not self.params.fields:
             raise RuleConfigError(f"rule new_term: fields must be a non-empty subset of {FIELDS}, got {bad}")
-        if self.params.min_history_events < 1 or self.params.history_days < 1 or self.params.max_terms_per_agency < 1:
-            raise RuleConfigError("rule new_term: min_history_events, history_days, max_terms_per_agency must be >= 1")
+        if (
+            self.params.min_history_events < 1
+            or self.params.history_days < 1
+            or self.params.max_terms_per_agency < 1
+        ):
+            raise RuleConfigError(
+                "rule new_term: min_history_events, history_days, max_terms_per_agency must be >= 1"
+            )
         self._state = _State()
 
     def terms(self, event: ProcessedEvent) -> list[str]:
@@ -89,7 +95,9 @@ class NewTerm(Rule[Params]):
             for term in by_term:
                 known.terms[term] = window.start
             if len(known.terms) > self.params.max_terms_per_agency:
-                keep = sorted(known.terms.items(), key=lambda kv: (-kv[1], kv[0]))[: self.params.max_terms_per_agency]
+                keep = sorted(known.terms.items(), key=lambda kv: (-kv[1], kv[0]))[
+                    : self.params.max_terms_per_agency
+                ]
                 known.terms = dict(keep)
             known.events += len(agency.events)
             self._state.agencies[ori] = known

@@ -76,9 +76,9 @@ class RepeatSubject(Rule[Params]):
                     track.days[day] = track.days.get(day, 0) + 1
                 latest = max(track.days)
                 track.days = {d: n for d, n in track.days.items() if d > latest - self.params.lookback_days}
-                track.refs = sorted([*track.refs, *(EventRef.of(e) for e in events)], key=lambda r: (r.ts_us, r.event_id))[
-                    -MAX_REFS:
-                ]
+                track.refs = sorted(
+                    [*track.refs, *(EventRef.of(e) for e in events)], key=lambda r: (r.ts_us, r.event_id)
+                )[-MAX_REFS:]
                 track.last_s = window.start
                 tracks[key] = track  # (re)inserted last: the front holds the least recently used
                 if new_day and len(track.days) >= self.params.min_days:

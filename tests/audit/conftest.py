@@ -20,8 +20,9 @@ KEY = "audit-test-key"
 
 def thin_year() -> AuditYear:
     """A 2018 with a few events per agency per day, a raid of 120 look-ups, small CCW and snooping runs."""
-    return AuditYear(rate_per_second=0.0004, raid_lookups=120, raid_targets=30, ccw_checks=40,
-                     snooping_lookups=30)
+    return AuditYear(
+        rate_per_second=0.0004, raid_lookups=120, raid_targets=30, ccw_checks=40, snooping_lookups=30
+    )
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ def recorded_year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded
     parser = argparse.ArgumentParser()
     replay.register(parser.add_subparsers())
     out = io.StringIO()
-    args = parser.parse_args(["replay", "--input", str(archive), "--record", "--run-id", "y2018", "--db", db_url,
-                              "--no-progress"])
+    args = parser.parse_args(
+        ["replay", "--input", str(archive), "--record", "--run-id", "y2018", "--db", db_url, "--no-progress"]
+    )
     assert replay.run(args, out=out) == 0
     try:
         yield RecordedYear(archive, db_url, "y2018", year.filings(), year, out.getvalue())

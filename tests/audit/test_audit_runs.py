@@ -30,9 +30,16 @@ def test_a_recorded_run_holds_counts_alerts_and_the_input_range(recorded_year: R
         counts = store.verdict_counts("y2018")
         alerts = store.alerts("y2018")
         with store.engine.connect() as conn:
-            live = [conn.scalar(select(func.count()).select_from(t)) for t in (QueryVerdict, WindowAggregate, AlertRecord)]
+            live = [
+                conn.scalar(select(func.count()).select_from(t))
+                for t in (QueryVerdict, WindowAggregate, AlertRecord)
+            ]
     assert live == [0, 0, 0]  # a replay never writes the live tables
-    assert run.policy_version == "1" and run.input_kind == "archive" and str(recorded_year.archive) in run.input_description
+    assert (
+        run.policy_version == "1"
+        and run.input_kind == "archive"
+        and str(recorded_year.archive) in run.input_description
+    )
     assert run.first_event_at is not None and run.first_event_at.year == 2018
     assert sum(c.queries for c in counts) == run.counts["events"] > 10_000
     assert {c.month[:4] for c in counts} == {"2018"} and len({c.month for c in counts}) == 12
@@ -68,8 +75,19 @@ def test_filters_narrow_counts_and_alerts(recorded_year: RecordedYear) -> None:
 def test_diff_of_two_rule_versions_shows_what_changed(recorded_year: RecordedYear, tmp_path) -> None:  # type: ignore[no-untyped-def]
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  prohibited_query:\n    version: 2\n")
-    out = cli("--input", str(recorded_year.archive), "--rules", str(rules), "--record", "--run-id", "y2018-rules2",
-              "--db", recorded_year.db_url, "--json", "--no-progress")
+    out = cli(
+        "--input",
+        str(recorded_year.archive),
+        "--rules",
+        str(rules),
+        "--record",
+        "--run-id",
+        "y2018-rules2",
+        "--db",
+        recorded_year.db_url,
+        "--json",
+        "--no-progress",
+    )
     summary = json.loads(out)
     assert summary["run_id"] == "y2018-rules2" and summary["rules_version"] != ""
     diff = json.loads(cli("--diff", "y2018", "y2018-rules2", "--db", recorded_year.db_url, "--json"))
@@ -95,7 +113,15 @@ def test_recording_errors_are_user_errors(recorded_year: RecordedYear) -> None:
     from clets_watch.cli import UserError
 
     with pytest.raises(UserError, match="already exists"):
-        cli("--input", str(recorded_year.archive), "--record", "--run-id", "y2018", "--db", recorded_year.db_url)
+        cli(
+            "--input",
+            str(recorded_year.archive),
+            "--record",
+            "--run-id",
+            "y2018",
+            "--db",
+            recorded_year.db_url,
+        )
     with pytest.raises(UserError, match="no audit run 'nope'"):
         cli("--diff", "y2018", "nope", "--db", recorded_year.db_url)
     with pytest.raises(UserError, match="--run-id names a recorded run"):

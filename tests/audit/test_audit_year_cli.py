@@ -45,12 +45,14 @@ def test_bad_preset_and_rate_are_user_errors(tmp_path: Path) -> None:
         run("--to", str(tmp_path / "x.jsonl"), "--rate", "0")
 
 
-def test_a_progress_bar_on_stderr_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_progress_bar_on_stderr_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(audit_year, "PROGRESS_EVERY", 500)  # a look at the event time every 500 events
     archive = tmp_path / "audit-2018.jsonl.gz"
-    summary = json.loads(run("--to", str(archive), "--rate", "0.0001", "--raid-lookups", "60", "--json",
-                             "--progress"))
+    summary = json.loads(
+        run("--to", str(archive), "--rate", "0.0001", "--raid-lookups", "60", "--json", "--progress")
+    )
     err = capsys.readouterr().err
     draws = [d for d in err.split("\r") if d]
     assert len(draws) >= 2 and err.endswith("\n")
@@ -60,7 +62,8 @@ def test_a_progress_bar_on_stderr_when_asked(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal_or_with_no_progress(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for extra in ((), ("--no-progress",)):
         run("--to", str(tmp_path / "a.jsonl"), "--rate", "0.0001", "--raid-lookups", "10", *extra)
         assert capsys.readouterr().err == ""

@@ -13,15 +13,19 @@ from sinks.disclosure_metrics import DisclosureMetrics
 NOW = dt.datetime(2019, 6, 1, tzinfo=dt.UTC)
 
 
-def value(reg: CollectorRegistry, name: str, ori: str, component: str = "", year: str = "2018") -> float | None:
+def value(
+    reg: CollectorRegistry, name: str, ori: str, component: str = "", year: str = "2018"
+) -> float | None:
     return reg.get_sample_value(name, {"ori": ori, "component": component, "year": year})
 
 
 def test_gauges_follow_the_findings() -> None:
     reg = CollectorRegistry()
     metrics = DisclosureMetrics(reg)
-    activity = [AgencyYear("CACIS0100", 2018, 20, component="USCIS"),
-                AgencyYear("CAICE0100", 2018, 300, prohibited_alerts=5, component="ICE-ERO")]
+    activity = [
+        AgencyYear("CACIS0100", 2018, 20, component="USCIS"),
+        AgencyYear("CAICE0100", 2018, 300, prohibited_alerts=5, component="ICE-ERO"),
+    ]
     filings = [Filing("CAICE0100", 2018, dt.datetime(2019, 1, 5, tzinfo=dt.UTC), 0)]
     metrics.update(check(activity, filings, year=2018, as_of=NOW), years=[2018], now=NOW)
     assert value(reg, "clets_watch_disclosure_missing", "CACIS0100", "USCIS") == 1
@@ -40,11 +44,31 @@ def test_refresh_reads_the_live_tables(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'live.db'}"
     with DatabaseSink(url) as sink:
-        sink.write_batch(SinkBatch(processed=[ProcessedEvent(
-            event_id="e1", occurred_at=dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC), ori="CACIS0100",
-            component="USCIS", department="DHS", operator="op", terminal_id="T", message_type="DQ",
-            data_source="dmv_license", purpose_code=None, has_reason=True, has_case_number=False, subject_key=None,
-            verdict="allowed", purpose="criminal_justice", rules=(), policy_version="1")]))
+        sink.write_batch(
+            SinkBatch(
+                processed=[
+                    ProcessedEvent(
+                        event_id="e1",
+                        occurred_at=dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC),
+                        ori="CACIS0100",
+                        component="USCIS",
+                        department="DHS",
+                        operator="op",
+                        terminal_id="T",
+                        message_type="DQ",
+                        data_source="dmv_license",
+                        purpose_code=None,
+                        has_reason=True,
+                        has_case_number=False,
+                        subject_key=None,
+                        verdict="allowed",
+                        purpose="criminal_justice",
+                        rules=(),
+                        policy_version="1",
+                    )
+                ]
+            )
+        )
     reg = CollectorRegistry()
     found = DisclosureMetrics(reg).refresh(url, now=NOW)
     assert [(f.kind, f.ori) for f in found] == [("missing", "CACIS0100")]

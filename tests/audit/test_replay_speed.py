@@ -23,7 +23,9 @@ def test_replay_speed_against_the_bare_json_parse(recorded_year: RecordedYear, p
 
     from clets_watch.commands.replay import build_pipeline
 
-    args = argparse.Namespace(agencies=None, policy=None, rules=None, window_seconds=None, allowed_lateness=None)
+    args = argparse.Namespace(
+        agencies=None, policy=None, rules=None, window_seconds=None, allowed_lateness=None
+    )
     archive = recorded_year.archive
     started = time.perf_counter()
     with gzip.open(archive, "rb") as fh:

@@ -54,10 +54,24 @@ def import_filings(recorded_year: RecordedYear, tmp_path: Path) -> None:
     assert rc == 0 and f"imported {len(recorded_year.filings)} disclosures" in out
 
 
-def test_the_tracker_flags_the_non_filers_and_the_contradiction(recorded_year: RecordedYear, tmp_path: Path) -> None:
+def test_the_tracker_flags_the_non_filers_and_the_contradiction(
+    recorded_year: RecordedYear, tmp_path: Path
+) -> None:
     import_filings(recorded_year, tmp_path)
-    rc, out = run_cmd(disclosures, "disclosures", "--db", recorded_year.db_url, "check", "--year", "2018",
-                      "--run", "y2018", "--as-of", "2019-09-01", "--json")
+    rc, out = run_cmd(
+        disclosures,
+        "disclosures",
+        "--db",
+        recorded_year.db_url,
+        "check",
+        "--year",
+        "2018",
+        "--run",
+        "y2018",
+        "--as-of",
+        "2019-09-01",
+        "--json",
+    )
     assert rc == 1
     found = [json.loads(line) for line in out.splitlines()]
     missing = {f["ori"]: f for f in found if f["kind"] == "missing"}
@@ -69,25 +83,64 @@ def test_the_tracker_flags_the_non_filers_and_the_contradiction(recorded_year: R
     for ori, f in missing.items():
         assert f["queries"] == queries[ori] > 0 and f["days_late"] == 212
     late = [f for f in found if f["kind"] == "late"]
-    assert [(f["ori"], f["filed_at"][:10], f["days_late"]) for f in late] == [("CAICE0100", "2019-06-14", 133)]
+    assert [(f["ori"], f["filed_at"][:10], f["days_late"]) for f in late] == [
+        ("CAICE0100", "2019-06-14", 133)
+    ]
     contradictions = {f["ori"]: f for f in found if f["kind"] == "zero_reported_but_alerted"}
     # the raiding ICE-ERO office reported zero investigations while its prohibited queries raised alerts
     assert "CAICE0100" in contradictions and contradictions["CAICE0100"]["prohibited_alerts"] > 0
     assert all(f["investigations"] == 0 for f in contradictions.values())
-    rc, text = run_cmd(disclosures, "disclosures", "--db", recorded_year.db_url, "check", "--year", "2018",
-                       "--run", "y2018", "--as-of", "2019-09-01")
+    rc, text = run_cmd(
+        disclosures,
+        "disclosures",
+        "--db",
+        recorded_year.db_url,
+        "check",
+        "--year",
+        "2018",
+        "--run",
+        "y2018",
+        "--as-of",
+        "2019-09-01",
+    )
     assert "missing" in text and "CACIS0100" in text and "USCIS Los Angeles Field Office" in text
     # before the deadline nothing is missing yet
-    rc, out = run_cmd(disclosures, "disclosures", "--db", recorded_year.db_url, "check", "--year", "2018",
-                      "--run", "y2018", "--as-of", "2019-01-20", "--json")
+    rc, out = run_cmd(
+        disclosures,
+        "disclosures",
+        "--db",
+        recorded_year.db_url,
+        "check",
+        "--year",
+        "2018",
+        "--run",
+        "y2018",
+        "--as-of",
+        "2019-01-20",
+        "--json",
+    )
     assert "missing" not in {json.loads(x)["kind"] for x in out.splitlines()}
 
 
 def test_the_report_renders_charts_tables_and_totals(recorded_year: RecordedYear, tmp_path: Path) -> None:
     import_filings(recorded_year, tmp_path)
     out_dir = tmp_path / "report"
-    rc, out = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
-                      "--year", "2018", "--as-of", "2019-09-01", "--no-pdf", "--json")
+    rc, out = run_cmd(
+        report,
+        "report",
+        "--db",
+        recorded_year.db_url,
+        "--run",
+        "y2018",
+        "--out",
+        str(out_dir),
+        "--year",
+        "2018",
+        "--as-of",
+        "2019-09-01",
+        "--no-pdf",
+        "--json",
+    )
     assert rc == 0
     summary = json.loads(out)
     html = (out_dir / "report.html").read_text()
@@ -103,8 +156,15 @@ def test_the_report_renders_charts_tables_and_totals(recorded_year: RecordedYear
     assert page.values["total-prohibited"] == str(run.counts["verdicts"]["prohibited"])
     assert page.values["total-alerts"] == str(sum(a["status"] == "fired" for a in alerts))
     assert int(page.values["total-findings"]) == summary["findings"] >= 3
-    for name in ("queries_by_source.csv", "immigration_share.csv", "prohibited_by_month.csv", "alerts_by_rule.csv",
-                 "operators.csv", "agencies.csv", "disclosures.csv"):
+    for name in (
+        "queries_by_source.csv",
+        "immigration_share.csv",
+        "prohibited_by_month.csv",
+        "alerts_by_rule.csv",
+        "operators.csv",
+        "agencies.csv",
+        "disclosures.csv",
+    ):
         assert name in page.links and (out_dir / name).is_file()
     with (out_dir / "queries_by_source.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -118,8 +178,20 @@ def test_the_report_renders_charts_tables_and_totals(recorded_year: RecordedYear
 
 def test_a_component_report_holds_only_that_component(recorded_year: RecordedYear, tmp_path: Path) -> None:
     out_dir = tmp_path / "ero"
-    rc, _out = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
-                      "--component", "ICE-ERO", "--no-pdf", "--json")
+    rc, _out = run_cmd(
+        report,
+        "report",
+        "--db",
+        recorded_year.db_url,
+        "--run",
+        "y2018",
+        "--out",
+        str(out_dir),
+        "--component",
+        "ICE-ERO",
+        "--no-pdf",
+        "--json",
+    )
     assert rc == 0
     with (out_dir / "agencies.csv").open() as fh:
         assert {r["component"] for r in csv.DictReader(fh)} == {"ICE-ERO"}
@@ -132,12 +204,38 @@ def test_report_files_are_owner_only(recorded_year: RecordedYear, tmp_path: Path
     out_dir.mkdir(mode=0o755)
     (out_dir / "report.html").write_text("old")
     (out_dir / "report.html").chmod(0o644)
-    rc, _ = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir / "new"),
-                    "--year", "2018", "--as-of", "2019-09-01", "--no-pdf")
+    rc, _ = run_cmd(
+        report,
+        "report",
+        "--db",
+        recorded_year.db_url,
+        "--run",
+        "y2018",
+        "--out",
+        str(out_dir / "new"),
+        "--year",
+        "2018",
+        "--as-of",
+        "2019-09-01",
+        "--no-pdf",
+    )
     assert rc == 0
     assert (out_dir / "new").stat().st_mode & 0o777 == 0o700
-    rc, _ = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
-                    "--year", "2018", "--as-of", "2019-09-01", "--no-pdf")
+    rc, _ = run_cmd(
+        report,
+        "report",
+        "--db",
+        recorded_year.db_url,
+        "--run",
+        "y2018",
+        "--out",
+        str(out_dir),
+        "--year",
+        "2018",
+        "--as-of",
+        "2019-09-01",
+        "--no-pdf",
+    )
     assert rc == 0
     files = [p for d in (out_dir, out_dir / "new") for p in d.iterdir() if p.is_file()]
     assert len(files) > 4

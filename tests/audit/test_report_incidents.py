@@ -14,8 +14,22 @@ from tests.audit.test_report_and_tracker import run_cmd
 
 def test_report_has_incidents_and_an_evidence_appendix(recorded_year: RecordedYear, tmp_path: Path) -> None:
     out_dir = tmp_path / "report"
-    rc, _out = run_cmd(report, "report", "--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir),
-                       "--year", "2018", "--as-of", "2019-09-01", "--no-pdf", "--json")
+    rc, _out = run_cmd(
+        report,
+        "report",
+        "--db",
+        recorded_year.db_url,
+        "--run",
+        "y2018",
+        "--out",
+        str(out_dir),
+        "--year",
+        "2018",
+        "--as-of",
+        "2019-09-01",
+        "--no-pdf",
+        "--json",
+    )
     assert rc == 0
     with AuditStore(recorded_year.db_url) as store:
         alerts = {a["alert_id"]: a for a in store.alerts("y2018")}
@@ -39,9 +53,13 @@ def test_report_has_incidents_and_an_evidence_appendix(recorded_year: RecordedYe
 def test_chart_ticks_are_round_and_the_pdf_has_page_numbers(tmp_path: Path) -> None:
     from clets_watch.report.charts import nice_ticks
 
-    for value, ticks in ((2400, [0, 500, 1000, 1500, 2000, 2500]), (7, [0, 2, 4, 6, 8]),
-                         (100, [0, 20, 40, 60, 80, 100])):
-        assert nice_ticks(value) == ticks
+    expected: tuple[tuple[float, list[float]], ...] = (
+        (2400, [0, 500, 1000, 1500, 2000, 2500]),
+        (7, [0, 2, 4, 6, 8]),
+        (100, [0, 20, 40, 60, 80, 100]),
+    )
+    for value, want in expected:
+        assert nice_ticks(value) == want
     for value in (3, 13, 977, 12_345, 0.37):
         ticks = nice_ticks(value)
         step = ticks[1] - ticks[0]

@@ -229,14 +229,40 @@ def test_by_must_name_a_responder_from_the_users_file(
     assert [e["action"] for e in json.loads(out)["ledger"]] == ["fired"]  # nothing was recorded
 
 
-def test_by_reads_the_users_file_given(capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path) -> None:
+def test_by_reads_the_users_file_given(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path
+) -> None:
     other = tmp_path / "other-users.toml"
     add_user(other, "o.ther", "responder", "another long passphrase")
-    code, _, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "x",
-                       "--users", str(other))
+    code, _, err = run(
+        capsys,
+        "alerts",
+        "ack",
+        "al-ero",
+        "--db",
+        db_url,
+        "--by",
+        "j.doe",
+        "--note",
+        "x",
+        "--users",
+        str(other),
+    )
     assert code == 2 and "'j.doe' is not a user in" in err
-    code, out, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "o.ther", "--note", "x",
-                         "--users", str(other))
+    code, out, err = run(
+        capsys,
+        "alerts",
+        "ack",
+        "al-ero",
+        "--db",
+        db_url,
+        "--by",
+        "o.ther",
+        "--note",
+        "x",
+        "--users",
+        str(other),
+    )
     assert code == 0 and out.startswith("acknowledged al-ero by o.ther"), err
 
 
@@ -263,14 +289,21 @@ def test_terminal_output_is_sanitised(capsys: pytest.CaptureFixture[str], db_url
     assert json.loads(out)["ledger"][1]["note"] == fake  # stored as written; only the display is inert
 
 
-def test_verify_reports_an_intact_ledger_and_its_head(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+def test_verify_reports_an_intact_ledger_and_its_head(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
     run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "on it")
     code, out, _ = run(capsys, "alerts", "verify", "--db", db_url)
     assert code == 0 and out.startswith("ledger ok: 4 entries, head ")  # 3 fired/suppressed + 1 ack
     head = out.split("head ", 1)[1].strip()
     code, out, _ = run(capsys, "alerts", "verify", "--db", db_url, "--expect-head", head, "--json")
-    assert code == 0 and json.loads(out) == {"ok": True, "entries": 4, "head": head, "broken_seq": None,
-                                             "problem": None}
+    assert code == 0 and json.loads(out) == {
+        "ok": True,
+        "entries": 4,
+        "head": head,
+        "broken_seq": None,
+        "problem": None,
+    }
     run(capsys, "alerts", "resolve", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "done")
     code, out, _ = run(capsys, "alerts", "verify", "--db", db_url, "--expect-head", head)
     assert code == 0  # appending keeps the old head on the chain...

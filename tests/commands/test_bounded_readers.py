@@ -25,9 +25,17 @@ from processors.replay import ArchiveError, iter_archive
 from schemas.events import MAX_EVENT_BYTES
 
 EVENT = {
-    "schema_version": 1, "event_id": "e-1", "occurred_at": "2019-05-01T10:00:00-07:00", "ori": "CA0190000",
-    "operator_id": "op", "terminal_id": "t", "message_type": "DQ", "purpose_code": None,
-    "reason": "traffic stop 23152 VC", "case_number": None, "subject": {"name": "X"},
+    "schema_version": 1,
+    "event_id": "e-1",
+    "occurred_at": "2019-05-01T10:00:00-07:00",
+    "ori": "CA0190000",
+    "operator_id": "op",
+    "terminal_id": "t",
+    "message_type": "DQ",
+    "purpose_code": None,
+    "reason": "traffic stop 23152 VC",
+    "case_number": None,
+    "subject": {"name": "X"},
 }
 
 
@@ -107,12 +115,18 @@ def test_classify_survives_deep_nesting_and_a_huge_line_and_goes_on() -> None:
     clf = Classifier(load_policy(), AgencyRegistry.load())
     deep = b"[" * 1500 + b"]" * 1500
     nested_extra = line("n1")[:-1] + b', "x": ' + deep + b"}"
-    source = io.BytesIO(b"\n".join([line("a"), deep, nested_extra, b"z" * (MAX_EVENT_BYTES * 3), line("b")]) + b"\n")
+    source = io.BytesIO(
+        b"\n".join([line("a"), deep, nested_extra, b"z" * (MAX_EVENT_BYTES * 3), line("b")]) + b"\n"
+    )
     out = io.StringIO()
     assert classify_cmd.classify_stream(clf, source, out) == 0
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [r.get("reason") if r["verdict"] == "error" else r["event_id"] for r in rows] == [
-        "a", "too_deep", "too_deep", "too_large", "b"
+        "a",
+        "too_deep",
+        "too_deep",
+        "too_large",
+        "b",
     ]
     assert [r.get("line") for r in rows if r["verdict"] == "error"] == [2, 3, 4]
 
@@ -132,17 +146,22 @@ def test_replay_names_bad_lines_and_writes_dead_letters_with_file_and_line(
     archive = tmp_path / "mixed.jsonl"
     archive.write_bytes(b"\n".join([line("a"), b"garbage", line("b"), line("c", ori="bad")]) + b"\n")
     dead = tmp_path / "dead.jsonl"
-    assert replay.run(parse_replay("--input", str(archive), "--dead-letters", str(dead)), out=io.StringIO()) == 0
+    assert (
+        replay.run(parse_replay("--input", str(archive), "--dead-letters", str(dead)), out=io.StringIO()) == 0
+    )
     letters = [json.loads(x) for x in dead.read_text().splitlines()]
     assert [(d["source"], d["reason"]) for d in letters] == [
-        ("mixed.jsonl:2", "malformed_json"), ("mixed.jsonl:4", "invalid_ori")
+        ("mixed.jsonl:2", "malformed_json"),
+        ("mixed.jsonl:4", "invalid_ori"),
     ]
     assert letters[0]["payload"] == "garbage"
     err = capsys.readouterr().err
     assert "bad input: 2 line(s): mixed.jsonl:2 (malformed_json), mixed.jsonl:4 (invalid_ori)" in err
 
 
-def test_replay_exits_3_past_the_workers_bad_input_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_exits_3_past_the_workers_bad_input_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     archive = tmp_path / "mostly-bad.jsonl"
     rows = [line(f"g{i}") if i % 7 == 0 else b"not json %d" % i for i in range(35)]
     archive.write_bytes(b"\n".join(rows) + b"\n")
@@ -185,7 +204,9 @@ def test_a_dead_letter_record_nested_deep_is_unreadable_not_a_traceback() -> Non
 def test_classify_gives_review_for_an_unknown_message_key_as_the_pipeline_does() -> None:
     clf = Classifier(load_policy(), AgencyRegistry.load())
     out = io.StringIO()
-    classify_cmd.classify_stream(clf, io.BytesIO(line("u1", message_type="ZZQ") + b"\n" + line("k1") + b"\n"), out)
+    classify_cmd.classify_stream(
+        clf, io.BytesIO(line("u1", message_type="ZZQ") + b"\n" + line("k1") + b"\n"), out
+    )
     unknown, known = [json.loads(x) for x in out.getvalue().splitlines()]
     assert unknown["verdict"] == "review" and "INPUT.unknown-message-key" in unknown["rules"]
     assert "INPUT.unknown-message-key" not in known["rules"]

@@ -17,9 +17,17 @@ from clets_watch.commands import classify as cmd
 from processors.policy import load_policy
 
 EVENT = {
-    "schema_version": 1, "event_id": "e-1", "occurred_at": "2019-05-01T10:00:00-07:00", "ori": "CA0190000",
-    "operator_id": "op", "terminal_id": "t", "message_type": "DQ", "purpose_code": None,
-    "reason": "hold for ICE", "case_number": None, "subject": {"name": "X"},
+    "schema_version": 1,
+    "event_id": "e-1",
+    "occurred_at": "2019-05-01T10:00:00-07:00",
+    "ori": "CA0190000",
+    "operator_id": "op",
+    "terminal_id": "t",
+    "message_type": "DQ",
+    "purpose_code": None,
+    "reason": "hold for ICE",
+    "case_number": None,
+    "subject": {"name": "X"},
 }
 
 
@@ -44,9 +52,14 @@ def test_classify_one_line_per_input_line_in_order_with_errors(monkeypatch: pyte
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 5
-    assert rows[0] == {"event_id": "e-1", "verdict": "prohibited", "purpose": "immigration_enforcement",
-                       "rules": ["POL-2.immigration-indicator", "POL-2b.prohibited-source"], "policy_version": "1",
-                       "policy_digest": load_policy().digest}
+    assert rows[0] == {
+        "event_id": "e-1",
+        "verdict": "prohibited",
+        "purpose": "immigration_enforcement",
+        "rules": ["POL-2.immigration-indicator", "POL-2b.prohibited-source"],
+        "policy_version": "1",
+        "policy_digest": load_policy().digest,
+    }
     assert rows[1]["policy_digest"] == rows[0]["policy_digest"]  # error lines are stamped too
     assert rows[1]["verdict"] == "error" and rows[1]["reason"] == "malformed_json" and rows[1]["line"] == 2
     assert rows[2]["event_id"] == "e-2" and rows[2]["verdict"] == "allowed"
@@ -89,8 +102,12 @@ def test_explain_looks_up_an_archive(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     path = tmp_path / "a.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         for i in range(3):
-            fh.write(json.dumps(EVENT | {"event_id": f"e-{i}", "reason": "traffic stop" if i != 2 else "CCW app"}) + "\n")
+            fh.write(
+                json.dumps(EVENT | {"event_id": f"e-{i}", "reason": "traffic stop" if i != 2 else "CCW app"})
+                + "\n"
+            )
     code, out = run(["explain", "e-2", "--input", str(path), "--json"], "", monkeypatch)
+    assert code == 0
     data: dict[str, Any] = json.loads(out)
     assert data["verdict"]["event_id"] == "e-2" and data["verdict"]["purpose"] == "non_criminal_justice"
     assert any(t["rule"] == "POL-3.ncj-under-cj-code" and t["fired"] for t in data["traces"])
@@ -107,8 +124,12 @@ def test_eval_json_reports_scores_per_verdict_and_purpose(monkeypatch: pytest.Mo
     assert data["evaluated"] == 1500 and data["seed"] == 11
     for key in ("prohibited", "review", "allowed"):
         assert set(data["verdict"]["per_class"][key]) >= {"precision", "recall", "f1", "support"}
-    assert set(data["purpose"]["per_class"]) >= {"immigration_enforcement", "criminal_justice",
-                                                 "non_criminal_justice", "unknown"}
+    assert set(data["purpose"]["per_class"]) >= {
+        "immigration_enforcement",
+        "criminal_justice",
+        "non_criminal_justice",
+        "unknown",
+    }
     assert len(data["verdict"]["confusion"]["rows_expected_cols_predicted"]) == 3
     assert sum(map(sum, data["purpose"]["confusion"]["rows_expected_cols_predicted"])) == 1500
     assert data["verdict"]["per_class"]["prohibited"]["recall"] > 0.9
@@ -123,9 +144,16 @@ def test_eval_text_output(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_eval_reads_an_archive_with_truth_sidecar(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     events = tmp_path / "run.jsonl"
     truth = tmp_path / "run.truth.jsonl"
-    events.write_text(json.dumps(EVENT) + "\n" + json.dumps(EVENT | {"event_id": "e-2", "reason": "dui"}) + "\n")
-    truth.write_text(json.dumps({"event_id": "e-1", "purpose": "immigration_enforcement", "verdict": "prohibited"})
-                     + "\n" + json.dumps({"event_id": "e-2", "purpose": "criminal_justice", "verdict": "allowed"}) + "\n")
+    events.write_text(
+        json.dumps(EVENT) + "\n" + json.dumps(EVENT | {"event_id": "e-2", "reason": "dui"}) + "\n"
+    )
+    truth.write_text(
+        json.dumps({"event_id": "e-1", "purpose": "immigration_enforcement", "verdict": "prohibited"})
+        + "\n"
+        + json.dumps({"event_id": "e-2", "purpose": "criminal_justice", "verdict": "allowed"})
+        + "\n"
+    )
     code, out = run(["eval", "--input", str(events), "--truth", str(truth), "--json"], "", monkeypatch)
+    assert code == 0
     data = json.loads(out)
     assert data["evaluated"] == 2 and data["verdict"]["accuracy"] == 1.0

@@ -15,8 +15,15 @@ from sinks.db import DatabaseSink, SinkBatch
 
 def test_the_demo_knows_its_events_are_already_recorded(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, db_url=f"sqlite:///{tmp_path / 'demo.db'}")
-    items = list(generate(seed=2019, start=dt.datetime.fromisoformat(DEMO_START), duration=dt.timedelta(minutes=5),
-                          rate_per_second=2.0, scenarios=["raid"]))
+    items = list(
+        generate(
+            seed=2019,
+            start=dt.datetime.fromisoformat(DEMO_START),
+            duration=dt.timedelta(minutes=5),
+            rate_per_second=2.0,
+            scenarios=["raid"],
+        )
+    )
     assert not already_recorded(settings, items)
     pipeline = build_pipeline(settings, PipelineOverrides(pseudonym_key=b"demo-test")).new()
     import json
@@ -28,6 +35,12 @@ def test_the_demo_knows_its_events_are_already_recorded(tmp_path: Path) -> None:
     with DatabaseSink(settings.database_url) as sink:
         sink.write_batch(SinkBatch(processed=[p for p in processed if p is not None]))
     assert already_recorded(settings, items)
-    other = list(generate(seed=7, start=dt.datetime.fromisoformat(DEMO_START), duration=dt.timedelta(minutes=1),
-                          rate_per_second=2.0))
+    other = list(
+        generate(
+            seed=7,
+            start=dt.datetime.fromisoformat(DEMO_START),
+            duration=dt.timedelta(minutes=1),
+            rate_per_second=2.0,
+        )
+    )
     assert not already_recorded(settings, other)

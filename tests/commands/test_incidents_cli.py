@@ -74,14 +74,16 @@ def cli_json_lines(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[
 def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
     assert inc["ori"] == DHS_ORI and inc["severity"] == "critical" and inc["state"] == "open"
-    assert inc["counts_by_rule"]["prohibited_query"] == 40  # type: ignore[index]
-    assert inc["alerts"] == sum(inc["counts_by_rule"].values())  # type: ignore[union-attr]
+    counts = inc["counts_by_rule"]
+    assert isinstance(counts, dict) and counts["prohibited_query"] == 40
+    assert inc["alerts"] == sum(counts.values())
     iid = str(inc["incident_id"])
     [shown] = cli_json_lines(["incidents", "show", iid, "--db", db_url, "--json"], capsys)
     assert len(shown["alert_ids"]) == inc["alerts"]  # type: ignore[arg-type]
 
-    [entry] = cli_json_lines(["incidents", "ack", iid, "--by", "on.call", "--note", "looking", "--db", db_url,
-                              "--json"], capsys)
+    [entry] = cli_json_lines(
+        ["incidents", "ack", iid, "--by", "on.call", "--note", "looking", "--db", db_url, "--json"], capsys
+    )
     assert entry["action"] == "acknowledged" and entry["alerts"] == inc["alerts"]
     sink = DatabaseSink(db_url, create=False)
     try:
@@ -95,9 +97,13 @@ def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) 
         sink.resolve(first, "Someone", "done")
     finally:
         sink.close()
-    assert cli.main(["incidents", "resolve", iid, "--by", "on.call", "--note", "access suspended",
-                     "--db", db_url]) == 0
-    assert f"resolved incident {iid} and {int(inc['alerts']) - 1} alert(s)" in capsys.readouterr().out  # type: ignore[call-overload]
+    assert (
+        cli.main(
+            ["incidents", "resolve", iid, "--by", "on.call", "--note", "access suspended", "--db", db_url]
+        )
+        == 0
+    )
+    assert f"resolved incident {iid} and {int(inc['alerts']) - 1} alert(s)" in capsys.readouterr().out
     assert cli.main(["incidents", "show", iid, "--db", db_url]) == 0
     text = capsys.readouterr().out
     assert "acknowledged by on.call: looking" in text and "resolved by on.call: access suspended" in text
@@ -106,11 +112,17 @@ def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) 
     assert "already resolved" in capsys.readouterr().err
 
 
-def test_an_incident_action_needs_a_responder_and_a_note(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_incident_action_needs_a_responder_and_a_note(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
     iid = str(inc["incident_id"])
-    for by, note, why in (("nobody", "looking", "not a user"), ("v.iew", "looking", "responder role"),
-                          ("clets-watch", "looking", "reserved"), ("on.call", "  ", "needs a note")):
+    for by, note, why in (
+        ("nobody", "looking", "not a user"),
+        ("v.iew", "looking", "responder role"),
+        ("clets-watch", "looking", "reserved"),
+        ("on.call", "  ", "needs a note"),
+    ):
         assert cli.main(["incidents", "ack", iid, "--by", by, "--note", note, "--db", db_url]) == 2
         assert why in capsys.readouterr().err
     [still] = cli_json_lines(["incidents", "show", iid, "--db", db_url, "--json"], capsys)
@@ -121,15 +133,23 @@ def test_incident_actions_join_the_hash_chain(db_url: str, capsys: pytest.Captur
     from sinks.ledger import verify
 
     [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
-    assert cli.main(["incidents", "ack", str(inc["incident_id"]), "--by", "on.call", "--note", "mine",
-                     "--db", db_url]) == 0
+    assert (
+        cli.main(
+            ["incidents", "ack", str(inc["incident_id"]), "--by", "on.call", "--note", "mine", "--db", db_url]
+        )
+        == 0
+    )
     sink = DatabaseSink(db_url, create=False)
     try:
         result = verify(sink.engine)
         assert result.ok, result.problem
         with sink.engine.connect() as conn:
-            kinds = [r[0] for r in conn.exec_driver_sql(
-                "SELECT entity_kind FROM ledger_entries WHERE ref LIKE 'incident_ledger:%'")]
+            kinds = [
+                r[0]
+                for r in conn.exec_driver_sql(
+                    "SELECT entity_kind FROM ledger_entries WHERE ref LIKE 'incident_ledger:%'"
+                )
+            ]
             assert kinds == ["incident"]
             with pytest.raises(Exception, match="append-only"):
                 conn.exec_driver_sql("UPDATE incident_ledger SET note = 'rewritten'")

@@ -10,7 +10,18 @@ import pytest
 from clets_watch.cli import main
 from producers.archive import read_events, read_truth
 
-BASE = ["produce", "--seed", "3", "--start", "2019-03-05T05:00-08:00", "--minutes", "30", "--rate", "0.5", "--quiet"]
+BASE = [
+    "produce",
+    "--seed",
+    "3",
+    "--start",
+    "2019-03-05T05:00-08:00",
+    "--minutes",
+    "30",
+    "--rate",
+    "0.5",
+    "--quiet",
+]
 
 
 def test_list_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,7 +70,9 @@ def test_scenarios_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert summary["truth"]["by_scenario"] == {"raid": 160}
 
 
-def test_progress_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_goes_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import clets_watch.commands.produce as produce_cmd
 
     monkeypatch.setattr(produce_cmd, "PROGRESS_SECONDS", 0.0)
@@ -75,7 +88,10 @@ def test_progress_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[s
     [
         (["produce"], "--to kafka or --to FILE"),
         (["produce", "--to", "x.jsonl", "--scenario", "parade"], "unknown scenario 'parade'"),
-        (["produce", "--to", "x.jsonl", "--scenario", "raid:oris=CAXXX0000"], "CAXXX0000 is not in the agency registry"),
+        (
+            ["produce", "--to", "x.jsonl", "--scenario", "raid:oris=CAXXX0000"],
+            "CAXXX0000 is not in the agency registry",
+        ),
         (["produce", "--to", "x.jsonl", "--start", "yesterday"], "is not an ISO 8601 date-time"),
         (["produce", "--to", "x.jsonl", "--minutes", "0"], "--minutes must be positive"),
         (["produce", "--to", "x.jsonl", "--jitter", "500"], "allowed lateness"),
@@ -86,7 +102,11 @@ def test_progress_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[s
     ],
 )
 def test_user_mistakes_are_one_line_errors(
-    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert main([*argv, "--quiet"]) == 2

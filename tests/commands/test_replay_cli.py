@@ -52,7 +52,9 @@ def test_json_lines_are_sorted_complete_and_byte_identical(tmp_path: Path) -> No
     starts = [(x["window_start"], x["rule"]) for x in alerts]
     assert starts == sorted(starts)
     surge = next(x for x in alerts if x["rule"] == "dmv_by_dhs_surge")
-    assert surge["evidence"]["count"] == 24 and surge["evidence"]["offsets"][0].startswith("dmv_by_dhs_surge.jsonl:")
+    assert surge["evidence"]["count"] == 24 and surge["evidence"]["offsets"][0].startswith(
+        "dmv_by_dhs_surge.jsonl:"
+    )
 
 
 def test_gzip_archive_gives_the_same_alerts(tmp_path: Path) -> None:
@@ -91,7 +93,9 @@ def test_missing_input_and_bad_rules_are_user_errors(tmp_path: Path) -> None:
 def test_progress_bar_and_recorded_run_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = f"sqlite:///{tmp_path / 'audit.db'}"
     src = str(GOLDEN / "prohibited_query.jsonl")
-    summary = json.loads(run("--input", src, "--record", "--run-id", "golden", "--db", db, "--json", "--progress"))
+    summary = json.loads(
+        run("--input", src, "--record", "--run-id", "golden", "--db", db, "--json", "--progress")
+    )
     err = capsys.readouterr().err
     assert "events/s" in err and "ETA" in err and "100.0%" in err
     assert summary["run_id"] == "golden" and summary["counts"]["events"] == 11

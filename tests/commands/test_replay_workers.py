@@ -51,8 +51,11 @@ def messy_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Simulated traffic of many agencies with every scenario, then disturbed: late events (within and
     beyond the amendment retention), duplicates of the same and of another agency, invalid lines."""
     stream = generate(
-        seed=7, start=dt.datetime.fromisoformat("2019-06-12T09:00:00-07:00"), duration=dt.timedelta(hours=2),
-        rate_per_second=1.5, scenarios=["raid", "snooping", "silent_agency", "after_hours"],
+        seed=7,
+        start=dt.datetime.fromisoformat("2019-06-12T09:00:00-07:00"),
+        duration=dt.timedelta(hours=2),
+        rate_per_second=1.5,
+        scenarios=["raid", "snooping", "silent_agency", "after_hours"],
     )
     base = [msgspec.json.encode(item.event) for item in stream]
     oris = sorted({msgspec.json.decode(b)["ori"] for b in base})
@@ -97,7 +100,9 @@ def test_workers_give_byte_identical_alerts_and_summary(messy_archive: Path) -> 
         assert run("--input", str(messy_archive), "--workers", workers) == summary
 
 
-@pytest.mark.parametrize("name", ["flatline", "repeat_subject", "dmv_by_dhs_surge", "new_term", "after_hours_burst"])
+@pytest.mark.parametrize(
+    "name", ["flatline", "repeat_subject", "dmv_by_dhs_surge", "new_term", "after_hours_burst"]
+)
 def test_golden_streams_are_identical_with_workers(name: str) -> None:
     src = str(GOLDEN / f"{name}.jsonl")
     one = run("--input", src, "--json")
@@ -109,8 +114,20 @@ def test_recorded_run_is_the_same_with_workers(messy_archive: Path, tmp_path: Pa
 
     db = f"sqlite:///{tmp_path / 'audit.db'}"
     a = json.loads(run("--input", str(messy_archive), "--record", "--run-id", "one", "--db", db, "--json"))
-    b = json.loads(run("--input", str(messy_archive), "--record", "--run-id", "two", "--db", db, "--json",
-                       "--workers", "2"))
+    b = json.loads(
+        run(
+            "--input",
+            str(messy_archive),
+            "--record",
+            "--run-id",
+            "two",
+            "--db",
+            db,
+            "--json",
+            "--workers",
+            "2",
+        )
+    )
     for varying in ("run_id", "seconds", "events_per_second", "created_at", "started_at", "finished_at"):
         a.pop(varying, None)
         b.pop(varying, None)
@@ -120,8 +137,9 @@ def test_recorded_run_is_the_same_with_workers(messy_archive: Path, tmp_path: Pa
     assert "0 changed" in run("--diff", "one", "two", "--db", db)
 
 
-def test_a_global_bound_reached_is_reported(messy_archive: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_global_bound_reached_is_reported(
+    messy_archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  repeat_subject:\n    params:\n      max_tracked: 5\n")
     run("--input", str(messy_archive), "--json", "--rules", str(rules), "--workers", "2")
@@ -159,7 +177,9 @@ def test_dead_letters_file_and_bad_lines_are_the_same_with_workers(
     assert {"late", "conflicting_duplicate", "malformed_json"} <= reasons, reasons
     assert two.read_bytes() == one.read_bytes()
     bad = [line.split("; all in")[0] for line in err_one.splitlines() if line.startswith("bad input:")]
-    assert bad and bad == [line.split("; all in")[0] for line in err_two.splitlines() if line.startswith("bad input:")]
+    assert bad and bad == [
+        line.split("; all in")[0] for line in err_two.splitlines() if line.startswith("bad input:")
+    ]
 
 
 def test_the_bad_input_limit_stops_a_pooled_replay_too(tmp_path: Path) -> None:

@@ -24,11 +24,15 @@ def test_rules_flag_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert worker.settings_from_args(parse()).rules_file == rules
 
 
-def test_a_bad_rules_file_stops_the_worker_before_it_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_rules_file_stops_the_worker_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  flatline:\n    enabled: 'no'\n")
     monkeypatch.setenv("CLETS_WATCH_PSEUDONYM_KEY", "worker-cli-test-key")
     monkeypatch.setenv("CLETS_WATCH_DB_URL", f"sqlite:///{tmp_path / 'w.db'}")
     monkeypatch.setenv("CLETS_WATCH_KAFKA_BOOTSTRAP", "127.0.0.1:1")
-    with pytest.raises(UserError, match=r"configuration refused: .*rules.yaml line 3: rules.flatline.enabled"):
+    with pytest.raises(
+        UserError, match=r"configuration refused: .*rules.yaml line 3: rules.flatline.enabled"
+    ):
         worker.run(parse("--rules", str(rules), "--metrics-port", "0"))

@@ -33,8 +33,10 @@ REQUIRED_ALERTS = {
 def _promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
-        pytest.fail("promtool not found: run `make setup` (or `scripts/setup-system.sh`; Debian package prometheus)",
-                    pytrace=False)
+        pytest.fail(
+            "promtool not found: run `make setup` (or `scripts/setup-system.sh`; Debian package prometheus)",
+            pytrace=False,
+        )
     return path
 
 
@@ -64,8 +66,13 @@ def _tested_alertnames() -> set[tuple[str, bool]]:
 
 def test_promtool_check_rules_passes() -> None:
     files = _rule_files()
-    proc = subprocess.run([_promtool(), "check", "rules", *map(str, files)],
-                          capture_output=True, text=True, check=False, timeout=60)
+    proc = subprocess.run(
+        [_promtool(), "check", "rules", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("SUCCESS") == len(files), proc.stdout
 
@@ -74,8 +81,14 @@ def test_promtool_unit_tests_pass() -> None:
     tests = sorted(TESTS_DIR.glob("*.yml"))
     assert tests, f"no promtool test files in {TESTS_DIR}"
     # rule_files in a test file are relative to the test file's folder
-    proc = subprocess.run([_promtool(), "test", "rules", *map(str, tests)],
-                          capture_output=True, text=True, check=False, timeout=120, cwd=TESTS_DIR)
+    proc = subprocess.run(
+        [_promtool(), "test", "rules", *map(str, tests)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=TESTS_DIR,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout and "FAILED" not in proc.stdout, proc.stdout
 
@@ -113,13 +126,24 @@ def test_dhs_alert_routes_to_the_critical_receiver() -> None:
     """The rule's labels, as Alertmanager sees them, reach the paging receiver."""
     amtool = shutil.which("amtool")
     if amtool is None:
-        pytest.fail("amtool not found: run `make setup` (Debian package prometheus-alertmanager)", pytrace=False)
+        pytest.fail(
+            "amtool not found: run `make setup` (Debian package prometheus-alertmanager)", pytrace=False
+        )
     rule = next(r for r in _alerting_rules() if r["alert"] == "DHSProhibitedQueries")
     labels = {"alertname": rule["alert"], **rule["labels"], "ori": "CAICE0100", "component": "ICE-ERO"}
     proc = subprocess.run(
-        [amtool, "config", "routes", "test", f"--config.file={PROJECT_ROOT / 'deploy' / 'alertmanager.yml'}",
-         *(f"{k}={v}" for k, v in labels.items())],
-        capture_output=True, text=True, check=False, timeout=30,
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={PROJECT_ROOT / 'deploy' / 'alertmanager.yml'}",
+            *(f"{k}={v}" for k, v in labels.items()),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "oncall-webhook-critical"

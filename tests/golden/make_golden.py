@@ -23,8 +23,18 @@ T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.UTC)  # 12:00 in Los Angeles
 LASD, SFPD, HSI, CBP, ERO = "CA0190000", "CA0380100", "CAHSI0100", "CACBP0100", "CAICE0100"
 
 
-def ev(n: int, seconds: float, ori: str, mt: str, reason: str, *, op: str = "op1", subject: str | None = None,
-       case: str | None = None, when: dt.datetime | None = None) -> dict[str, Any]:
+def ev(
+    n: int,
+    seconds: float,
+    ori: str,
+    mt: str,
+    reason: str,
+    *,
+    op: str = "op1",
+    subject: str | None = None,
+    case: str | None = None,
+    when: dt.datetime | None = None,
+) -> dict[str, Any]:
     return {
         "schema_version": 1,
         "event_id": f"{ori}-{n:05d}",
@@ -40,7 +50,9 @@ def ev(n: int, seconds: float, ori: str, mt: str, reason: str, *, op: str = "op1
     }
 
 
-def background(start_window: int, windows: int, ori: str = SFPD, per_window: int = 2, base: int = 50000) -> Iterator[dict[str, Any]]:
+def background(
+    start_window: int, windows: int, ori: str = SFPD, per_window: int = 2, base: int = 50000
+) -> Iterator[dict[str, Any]]:
     """Ordinary traffic that moves the watermark and alerts nothing."""
     n = base
     for w in range(start_window, start_window + windows):
@@ -62,26 +74,51 @@ def immigration_share() -> list[dict[str, Any]]:
 
 def dmv_by_dhs_surge() -> list[dict[str, Any]]:
     out = [ev(w, w * 60 + 10, CBP, "DQ", "smuggling investigation", case=f"CBP-{w}") for w in range(10)]
-    out += [ev(100 + i, 600 + 3 + i * 3, CBP, "RQ" if i % 2 else "DQ", "smuggling investigation", op=f"op{i % 5}",
-               case="CBP-99") for i in range(15)]
+    out += [
+        ev(
+            100 + i,
+            600 + 3 + i * 3,
+            CBP,
+            "RQ" if i % 2 else "DQ",
+            "smuggling investigation",
+            op=f"op{i % 5}",
+            case="CBP-99",
+        )
+        for i in range(15)
+    ]
     return out + list(background(0, 12))
 
 
 def flatline() -> list[dict[str, Any]]:
-    out = [ev(w * 100 + i, w * 60 + i * 4, LASD, "QH", "vehicle theft 10851 VC", op=f"op{i % 6}", case=f"24-{w}{i}")
-           for w in range(15) for i in range(12)]
+    out = [
+        ev(
+            w * 100 + i,
+            w * 60 + i * 4,
+            LASD,
+            "QH",
+            "vehicle theft 10851 VC",
+            op=f"op{i % 6}",
+            case=f"24-{w}{i}",
+        )
+        for w in range(15)
+        for i in range(12)
+    ]
     return out + list(background(0, 30))  # LASD silent from minute 15: ten silent windows by minute 25
 
 
 def new_term() -> list[dict[str, Any]]:
     # 60 queries of history spread over 8.3 days (the rule learns for 7 days before it judges)
-    out = [ev(i, i * 12_000, SFPD, "QH", "robbery 211 PC", op=f"op{i % 4}", case=f"24-{i}") for i in range(60)]
+    out = [
+        ev(i, i * 12_000, SFPD, "QH", "robbery 211 PC", op=f"op{i % 4}", case=f"24-{i}") for i in range(60)
+    ]
     out.append(ev(999, 60 * 12_000 + 200, SFPD, "DQ", "robbery 211 PC", case="24-999"))
     return out + list(background(0, 6, ori=LASD))
 
 
 def cardinality() -> list[dict[str, Any]]:
-    out = [ev(i, 2 + i * 4, LASD, "QH", "suspicious person", op="op7", subject=f"Subject {i}") for i in range(12)]
+    out = [
+        ev(i, 2 + i * 4, LASD, "QH", "suspicious person", op="op7", subject=f"Subject {i}") for i in range(12)
+    ]
     return out + list(background(0, 4))
 
 
@@ -92,9 +129,23 @@ def missing_justification() -> list[dict[str, Any]]:
 
 def after_hours_burst() -> list[dict[str, Any]]:
     night = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)  # 02:30 in Los Angeles
-    out = [ev(i, 0, LASD, "DQ", "traffic stop", op="op9", when=night + dt.timedelta(seconds=i * 6)) for i in range(6)]
-    out += [ev(50 + i, 0, SFPD, "QH", "burglary 459 PC", op="bg", case="24-1",
-               when=night + dt.timedelta(seconds=i * 60)) for i in range(4)]
+    out = [
+        ev(i, 0, LASD, "DQ", "traffic stop", op="op9", when=night + dt.timedelta(seconds=i * 6))
+        for i in range(6)
+    ]
+    out += [
+        ev(
+            50 + i,
+            0,
+            SFPD,
+            "QH",
+            "burglary 459 PC",
+            op="bg",
+            case="24-1",
+            when=night + dt.timedelta(seconds=i * 60),
+        )
+        for i in range(4)
+    ]
     return out
 
 
@@ -102,15 +153,49 @@ def repeat_subject() -> list[dict[str, Any]]:
     out = []
     for day in range(3):
         base = T0 + dt.timedelta(days=day)
-        out += [ev(day * 10 + i, 0, LASD, "DQ", "follow up", op="op3", subject="Jane Ex",
-                   when=base + dt.timedelta(seconds=i * 9)) for i in range(2)]
-        out += [ev(900 + day * 10 + i, 0, SFPD, "QH", "burglary 459 PC", op="bg", case="24-2",
-                   when=base + dt.timedelta(seconds=i * 60)) for i in range(4)]
+        out += [
+            ev(
+                day * 10 + i,
+                0,
+                LASD,
+                "DQ",
+                "follow up",
+                op="op3",
+                subject="Jane Ex",
+                when=base + dt.timedelta(seconds=i * 9),
+            )
+            for i in range(2)
+        ]
+        out += [
+            ev(
+                900 + day * 10 + i,
+                0,
+                SFPD,
+                "QH",
+                "burglary 459 PC",
+                op="bg",
+                case="24-2",
+                when=base + dt.timedelta(seconds=i * 60),
+            )
+            for i in range(4)
+        ]
     return out
 
 
-STREAMS = {f.__name__: f for f in (prohibited_query, immigration_share, dmv_by_dhs_surge, flatline, new_term,
-                                    cardinality, missing_justification, after_hours_burst, repeat_subject)}
+STREAMS = {
+    f.__name__: f
+    for f in (
+        prohibited_query,
+        immigration_share,
+        dmv_by_dhs_surge,
+        flatline,
+        new_term,
+        cardinality,
+        missing_justification,
+        after_hours_burst,
+        repeat_subject,
+    )
+}
 
 
 def write_streams() -> None:
@@ -128,13 +213,21 @@ def replay_alerts(path: Path) -> list[dict[str, Any]]:
     from processors.replay import replay_files
 
     registry = AgencyRegistry.load()
-    pipeline = Pipeline(Classifier(load_policy(), registry).classify, registry, Pseudonymizer(GOLDEN_KEY),
-                        PipelineConfig())
+    pipeline = Pipeline(
+        Classifier(load_policy(), registry).classify, registry, Pseudonymizer(GOLDEN_KEY), PipelineConfig()
+    )
     result = replay_files([path], pipeline)
     return [
-        {"alert_id": a.alert_id, "rule": a.rule, "ori": a.ori, "window_start": a.window_start,
-         "severity": a.severity, "status": a.status, "count": a.evidence.count,
-         "event_ids": list(a.evidence.event_ids)}
+        {
+            "alert_id": a.alert_id,
+            "rule": a.rule,
+            "ori": a.ori,
+            "window_start": a.window_start,
+            "severity": a.severity,
+            "status": a.status,
+            "count": a.evidence.count,
+            "event_ids": list(a.evidence.event_ids),
+        }
         for a in result.sorted_alerts()
     ]
 

@@ -31,7 +31,12 @@ def test_stream_shuffled_within_lateness_gives_same_alerts(name: str, tmp_path: 
     chunk_start = None
     for line in lines:
         at = dt.datetime.fromisoformat(json.loads(line)["occurred_at"])
-        if not chunks or len(chunks[-1]) == 5 or chunk_start is None or (at - chunk_start).total_seconds() >= 60:
+        if (
+            not chunks
+            or len(chunks[-1]) == 5
+            or chunk_start is None
+            or (at - chunk_start).total_seconds() >= 60
+        ):
             chunks.append([])
             chunk_start = at
         chunks[-1].append(line)

@@ -38,8 +38,14 @@ def test_kafka_range_replay_equals_the_archive_replay(
 ) -> None:
     monkeypatch.setenv("CLETS_WATCH_PSEUDONYM_KEY", "audit-kafka-test-key")
     get_settings.cache_clear()
-    year = dataclasses.replace(AuditYear(), rate_per_second=0.0003, raid_lookups=100, raid_targets=25,
-                               ccw_checks=30, snooping_lookups=25)
+    year = dataclasses.replace(
+        AuditYear(),
+        rate_per_second=0.0003,
+        raid_lookups=100,
+        raid_targets=25,
+        ccw_checks=30,
+        snooping_lookups=25,
+    )
     archive = tmp_path / "audit-2018.jsonl.gz"
     written = write_archive(archive, year.events()).events
 
@@ -49,10 +55,18 @@ def test_kafka_range_replay_equals_the_archive_replay(
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "-1"})])
     finally:
         admin.close()
-    before = generate(seed=7, start=dt.datetime(2017, 12, 29, tzinfo=PACIFIC), duration=dt.timedelta(days=3),
-                      rate_per_second=0.01)
-    after = generate(seed=8, start=dt.datetime(2019, 1, 1, tzinfo=PACIFIC), duration=dt.timedelta(days=3),
-                     rate_per_second=0.01)
+    before = generate(
+        seed=7,
+        start=dt.datetime(2017, 12, 29, tzinfo=PACIFIC),
+        duration=dt.timedelta(days=3),
+        rate_per_second=0.01,
+    )
+    after = generate(
+        seed=8,
+        start=dt.datetime(2019, 1, 1, tzinfo=PACIFIC),
+        duration=dt.timedelta(days=3),
+        rate_per_second=0.01,
+    )
     n_before = produce_event_time(before, bootstrap=kafka_bootstrap, topic=topic)
     n_year = produce_event_time(year.events(), bootstrap=kafka_bootstrap, topic=topic)
     n_after = produce_event_time(after, bootstrap=kafka_bootstrap, topic=topic)
@@ -60,10 +74,26 @@ def test_kafka_range_replay_equals_the_archive_replay(
 
     db = f"sqlite:///{tmp_path / 'audit.db'}"
     cli("--input", str(archive), "--record", "--run-id", "from-archive", "--db", db, "--no-progress")
-    summary = json.loads(cli(
-        "--from-kafka", "--topic", topic, "--bootstrap", kafka_bootstrap, "--since", "2018-01-01",
-        "--until", "2019-01-01", "--record", "--run-id", "from-kafka", "--db", db, "--json", "--no-progress",
-    ))
+    summary = json.loads(
+        cli(
+            "--from-kafka",
+            "--topic",
+            topic,
+            "--bootstrap",
+            kafka_bootstrap,
+            "--since",
+            "2018-01-01",
+            "--until",
+            "2019-01-01",
+            "--record",
+            "--run-id",
+            "from-kafka",
+            "--db",
+            db,
+            "--json",
+            "--no-progress",
+        )
+    )
     assert summary["counts"]["events"] == written
     assert summary["since"] == "2018-01-01T08:00:00Z" and summary["until"] == "2019-01-01T08:00:00Z"
     # the seek skipped the padding before the year: no partition starts at offset 0
@@ -83,11 +113,28 @@ def test_kafka_range_replay_equals_the_archive_replay(
     assert {x["evidence"]["offsets"][0].split("/")[0] for x in k if x["evidence"]["offsets"]} == {topic}
 
     # the same range over two processes (split by agency): the same run
-    summary2 = json.loads(cli(
-        "--from-kafka", "--topic", topic, "--bootstrap", kafka_bootstrap, "--since", "2018-01-01",
-        "--until", "2019-01-01", "--record", "--run-id", "from-kafka-2", "--db", db, "--json", "--no-progress",
-        "--workers", "2",
-    ))
+    summary2 = json.loads(
+        cli(
+            "--from-kafka",
+            "--topic",
+            topic,
+            "--bootstrap",
+            kafka_bootstrap,
+            "--since",
+            "2018-01-01",
+            "--until",
+            "2019-01-01",
+            "--record",
+            "--run-id",
+            "from-kafka-2",
+            "--db",
+            db,
+            "--json",
+            "--no-progress",
+            "--workers",
+            "2",
+        )
+    )
     assert summary2["counts"] == summary["counts"]
     with AuditStore(db) as store:
         assert store.diff("from-kafka", "from-kafka-2").identical

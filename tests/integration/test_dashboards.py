@@ -66,7 +66,9 @@ def panel_queries() -> list[PanelQuery]:
         for panel in _panels(dash["panels"]):
             empty = MAY_BE_EMPTY.search(panel.get("description", ""))
             for target in panel.get("targets", []):
-                queries.append(PanelQuery(name, panel["title"], target["expr"], empty.group(1) if empty else None))
+                queries.append(
+                    PanelQuery(name, panel["title"], target["expr"], empty.group(1) if empty else None)
+                )
     return queries
 
 
@@ -108,19 +110,34 @@ def test_expand_and_scope_rewrite_grafana_queries() -> None:
     assert scope('sum(up{job="clets-watch"}) + sum(clets_watch_sink_backlog)', "h:1") == (
         'sum(up{instance="h:1",job="clets-watch"}) + sum(clets_watch_sink_backlog{instance="h:1"})'
     )
-    assert scope("histogram_quantile(0.99, sum by (le) (rate(clets_watch_processing_seconds_bucket[5m])))", "h:1") == (
+    assert scope(
+        "histogram_quantile(0.99, sum by (le) (rate(clets_watch_processing_seconds_bucket[5m])))", "h:1"
+    ) == (
         'histogram_quantile(0.99, sum by (le) (rate(clets_watch_processing_seconds_bucket{instance="h:1"}[5m])))'
     )
 
 
 def test_dashboards_cover_the_oncall_views() -> None:
     uids = {dash["uid"] for _name, dash in dashboards()}
-    assert {"clets-watch-overview", "clets-watch-traffic", "clets-watch-dhs", "clets-watch-prohibited",
-            "clets-watch-access", "clets-watch-pipeline"} <= uids
+    assert {
+        "clets-watch-overview",
+        "clets-watch-traffic",
+        "clets-watch-dhs",
+        "clets-watch-prohibited",
+        "clets-watch-access",
+        "clets-watch-pipeline",
+    } <= uids
     exprs = " ".join(q.expr for q in panel_queries())
-    for needed in ("clets_watch_consumer_lag", "clets_watch_watermark_lag_seconds", "clets_watch_late_events_total",
-                   "clets_watch_dead_letter_total", "clets_watch_sink_backlog", "histogram_quantile(0.99",
-                   "clets_watch_agency_recommendation", 'purpose="immigration_enforcement"'):
+    for needed in (
+        "clets_watch_consumer_lag",
+        "clets_watch_watermark_lag_seconds",
+        "clets_watch_late_events_total",
+        "clets_watch_dead_letter_total",
+        "clets_watch_sink_backlog",
+        "histogram_quantile(0.99",
+        "clets_watch_agency_recommendation",
+        'purpose="immigration_enforcement"',
+    ):
         assert needed in exprs, f"no dashboard panel uses {needed}"
 
 
@@ -140,8 +157,11 @@ def test_every_panel_returns_data_for_the_demo_stream(
 ) -> None:
     prometheus.reload()  # rule files may have changed since the session's Prometheus started
     queries_topic = kafka_topic("q")
-    items = list(generate(seed=2024, start=START, duration=dt.timedelta(minutes=35), rate_per_second=1.0,
-                          scenarios=["raid"]))
+    items = list(
+        generate(
+            seed=2024, start=START, duration=dt.timedelta(minutes=35), rate_per_second=1.0, scenarios=["raid"]
+        )
+    )
     group = f"dash-{uuid.uuid4().hex[:8]}"
     metrics_port = free_port()
     instance = f"127.0.0.1:{metrics_port}"
@@ -172,10 +192,12 @@ def test_every_panel_returns_data_for_the_demo_stream(
             producer.close()
             worker.wait_consumed(kafka_bootstrap, group, queries_topic, timeout=120)
             prometheus.wait_for(
-                f'sum(clets_watch_events_processed_total{{instance="{instance}"}}) == {len(items)}', timeout=30
+                f'sum(clets_watch_events_processed_total{{instance="{instance}"}}) == {len(items)}',
+                timeout=30,
             )
-            prometheus.wait_for(f'sum(clets_watch_dead_letter_total{{instance="{instance}"}}) == {len(MALFORMED)}',
-                                timeout=30)
+            prometheus.wait_for(
+                f'sum(clets_watch_dead_letter_total{{instance="{instance}"}}) == {len(MALFORMED)}', timeout=30
+            )
 
             failures: list[str] = []
             checked = 0

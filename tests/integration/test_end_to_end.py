@@ -66,7 +66,9 @@ def test_raid_stream_through_kafka_and_the_worker(
 ) -> None:
     queries, dead_letter, alerts_topic = kafka_topic("q"), kafka_topic("dl"), kafka_topic("alerts")
     items = list(
-        generate(seed=4242, start=START, duration=dt.timedelta(minutes=50), rate_per_second=2.0, scenarios=["raid"])
+        generate(
+            seed=4242, start=START, duration=dt.timedelta(minutes=50), rate_per_second=2.0, scenarios=["raid"]
+        )
     )
     assert len(items) > 1000
     sent = produce(items, bootstrap=kafka_bootstrap, topic=queries, create_topic=False)
@@ -110,7 +112,9 @@ def test_raid_stream_through_kafka_and_the_worker(
         raid_oris = {i.event["ori"] for i in items if i.truth.get("scenario") == "raid"}
         prohibited = [a for a in stored.values() if a.rule == "prohibited_query"]
         assert prohibited, "the raid must raise prohibited-query alerts"
-        assert {a.ori for a in prohibited} <= raid_oris | {i.event["ori"] for i in items if i.truth.get("verdict") == "prohibited"}
+        assert {a.ori for a in prohibited} <= raid_oris | {
+            i.event["ori"] for i in items if i.truth.get("verdict") == "prohibited"
+        }
         assert sink.count_rows()["dead_letters"] == len(MALFORMED)
 
         # Dead letters reached their topic, each with its reason.
@@ -122,7 +126,9 @@ def test_raid_stream_through_kafka_and_the_worker(
         # A real Prometheus scraped the worker's counters.
         total = prometheus.wait_for(f"sum(clets_watch_queries_total) == {len(items)}", timeout=30)
         assert float(total[0]["value"][1]) == len(items)
-        by_verdict = prometheus.wait_for('sum by (verdict) (clets_watch_queries_total{verdict="prohibited"}) > 0')
+        by_verdict = prometheus.wait_for(
+            'sum by (verdict) (clets_watch_queries_total{verdict="prohibited"}) > 0'
+        )
         assert float(by_verdict[0]["value"][1]) == _count(expected_verdicts.values())["prohibited"]
         dead = prometheus.wait_for("sum(clets_watch_dead_letter_total)")
         assert float(dead[0]["value"][1]) == len(MALFORMED)
@@ -140,7 +146,10 @@ def _count(values: Any) -> dict[str, int]:
 
 def _read_all(bootstrap: str, topic: str, expected: int, timeout_ms: int = 15000) -> list[dict[str, Any]]:
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=timeout_ms,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=timeout_ms,
         group_id=None,
     )
     out = []

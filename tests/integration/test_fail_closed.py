@@ -33,29 +33,65 @@ START = dt.datetime.fromisoformat("2019-06-12T05:00:00-07:00")
 
 def processed(event_id: str, **fields: Any) -> ProcessedEvent:
     base = ProcessedEvent(
-        event_id=event_id, occurred_at=START.astimezone(dt.UTC), ori="CA0190000", component=None, department=None,
-        operator="op-1", terminal_id="T1", message_type="QH", data_source="criminal_history", purpose_code="C",
-        has_reason=True, has_case_number=False, subject_key="s-1", verdict="allowed", purpose="criminal_justice",
-        rules=("POL-1.official-business",), policy_version="1", source=f"t/0/{event_id}",
+        event_id=event_id,
+        occurred_at=START.astimezone(dt.UTC),
+        ori="CA0190000",
+        component=None,
+        department=None,
+        operator="op-1",
+        terminal_id="T1",
+        message_type="QH",
+        data_source="criminal_history",
+        purpose_code="C",
+        has_reason=True,
+        has_case_number=False,
+        subject_key="s-1",
+        verdict="allowed",
+        purpose="criminal_justice",
+        rules=("POL-1.official-business",),
+        policy_version="1",
+        source=f"t/0/{event_id}",
     )
     return msgspec.structs.replace(base, **fields)
 
 
-def test_postgresql_refuses_rows_the_sink_bisects_writes_the_rest_and_dead_letters_them(postgres_url: str) -> None:
+def test_postgresql_refuses_rows_the_sink_bisects_writes_the_rest_and_dead_letters_them(
+    postgres_url: str,
+) -> None:
     sink = DatabaseSink(postgres_url)
     try:
         good = [processed(f"ok-{i}") for i in range(50)]
         nul = processed("nul-1", message_type="DQ\x00")  # PostgreSQL: text cannot contain NUL
         too_long = processed("long-1", message_type="Q" * 40)  # message_type is VARCHAR(32)
-        alert = Alert(alert_id="al-1", rule="prohibited_query", rule_version=1, severity="critical", ori="CA0190000",
-                      key="k", window_start="2019-06-12T12:00:00Z", window_end="2019-06-12T12:01:00Z", summary="s",
-                      evidence=Evidence(count=1, event_ids=("ok-1",)))
-        agg = Aggregate(ori="CA0190000", window_kind="tumbling-60s", window_start="2019-06-12T12:00:00Z",
-                        window_end="2019-06-12T12:01:00Z", total=50, by_verdict={"allowed": 50}, by_purpose={},
-                        by_data_source={})
+        alert = Alert(
+            alert_id="al-1",
+            rule="prohibited_query",
+            rule_version=1,
+            severity="critical",
+            ori="CA0190000",
+            key="k",
+            window_start="2019-06-12T12:00:00Z",
+            window_end="2019-06-12T12:01:00Z",
+            summary="s",
+            evidence=Evidence(count=1, event_ids=("ok-1",)),
+        )
+        agg = Aggregate(
+            ori="CA0190000",
+            window_kind="tumbling-60s",
+            window_start="2019-06-12T12:00:00Z",
+            window_end="2019-06-12T12:01:00Z",
+            total=50,
+            by_verdict={"allowed": 50},
+            by_purpose={},
+            by_data_source={},
+        )
         batch = SinkBatch(
-            processed=[*good[:20], nul, *good[20:40], too_long, *good[40:]], aggregates=[agg], alerts=[alert],
-            dead_letters=[DeadLetter(reason="malformed_json", detail="bad\x00", payload=b"{\x00", source="t/0/9\x00")],
+            processed=[*good[:20], nul, *good[20:40], too_long, *good[40:]],
+            aggregates=[agg],
+            alerts=[alert],
+            dead_letters=[
+                DeadLetter(reason="malformed_json", detail="bad\x00", payload=b"{\x00", source="t/0/9\x00")
+            ],
             checkpoints=[Checkpoint("g", "t", 0, 77, b"state")],
         )
         began = time.monotonic()
@@ -89,8 +125,12 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
     template = dict(items[0].event)
     poison = [
         json.dumps(template | {"event_id": "poison\u0000id"}).encode(),  # refused at decode
-        json.dumps(template | {"event_id": "poison-mt", "message_type": "DQ\u0000"}).encode(),  # refused at decode
-        json.dumps(template | {"event_id": "poison-long", "message_type": "Q" * 40}).encode(),  # refused by PostgreSQL
+        json.dumps(
+            template | {"event_id": "poison-mt", "message_type": "DQ\u0000"}
+        ).encode(),  # refused at decode
+        json.dumps(
+            template | {"event_id": "poison-long", "message_type": "Q" * 40}
+        ).encode(),  # refused by PostgreSQL
     ]
     group = f"poison-{uuid.uuid4().hex[:6]}"
     env = worker_env(kafka_bootstrap, topic, group, postgres_url, tmp_path / "home")
@@ -111,18 +151,29 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
             sink = DatabaseSink(postgres_url)
             try:
                 with sink.engine.connect() as conn:
-                    return {str(r.event_id or r.source): r.reason for r in conn.execute(
-                        select(DeadLetterRecord.event_id, DeadLetterRecord.source, DeadLetterRecord.reason))}
+                    return {
+                        str(r.event_id or r.source): r.reason
+                        for r in conn.execute(
+                            select(
+                                DeadLetterRecord.event_id, DeadLetterRecord.source, DeadLetterRecord.reason
+                            )
+                        )
+                    }
             finally:
                 sink.close()
 
         def all_in() -> bool:
             reasons = sorted(dead_lettered().values())
-            return reasons == ["control_character", "control_character", "sink_rejected"] and \
-                stored(postgres_url)["verdicts"] >= len(good)
+            return reasons == ["control_character", "control_character", "sink_rejected"] and stored(
+                postgres_url
+            )["verdicts"] >= len(good)
 
-        waited = wait_progress(all_in, lambda: stored(postgres_url)["verdicts"], stall=30,
-                               what="the poison records dead-lettered and every other record written")
+        waited = wait_progress(
+            all_in,
+            lambda: stored(postgres_url)["verdicts"],
+            stall=30,
+            what="the poison records dead-lettered and every other record written",
+        )
         seconds = time.monotonic() - sent_at
         worker.wait_consumed(kafka_bootstrap, group, topic, timeout=60)
     finally:
@@ -130,8 +181,10 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
         worker.stop()
     got = stored(postgres_url)
     lost = len(good) - got["verdicts"]
-    print(f"\n[fail-closed:poison] good={len(good)} poison={len(poison)} written={got['verdicts']} lost={lost} "
-          f"dead_lettered_within_s={seconds:.1f} (wait {waited:.1f})")
+    print(
+        f"\n[fail-closed:poison] good={len(good)} poison={len(poison)} written={got['verdicts']} lost={lost} "
+        f"dead_lettered_within_s={seconds:.1f} (wait {waited:.1f})"
+    )
     assert lost == 0
     assert "sink_rejected" in worker.log() or "database refused" in worker.log()
     assert seconds <= 10.0, f"the poison records took {seconds:.1f}s to be dead-lettered"
@@ -141,15 +194,24 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
     kafka_bootstrap: str, kafka_topic: Any, tmp_path: Path
 ) -> None:
     topic = kafka_topic("parity")
-    items = list(generate(seed=4242, start=START, duration=dt.timedelta(minutes=40), rate_per_second=3.0,
-                          scenarios=["raid", "snooping"]))
+    items = list(
+        generate(
+            seed=4242,
+            start=START,
+            duration=dt.timedelta(minutes=40),
+            rate_per_second=3.0,
+            scenarios=["raid", "snooping"],
+        )
+    )
     lines = [event_line(i) for i in items]
     first = dict(items[10].event)
     lines.insert(200, b"not json at all")
     lines.insert(400, json.dumps(first | {"ori": "bad"}).encode())
     lines.insert(600, json.dumps(first | {"reason": "a conflicting copy: ero removal detainer"}).encode())
     lines.insert(800, json.dumps(first | {"message_type": "ZZQ", "event_id": "unknown-key-1"}).encode())
-    lines.append(json.dumps(first | {"event_id": "very-late", "occurred_at": "2019-06-12T05:00:01-07:00"}).encode())
+    lines.append(
+        json.dumps(first | {"event_id": "very-late", "occurred_at": "2019-06-12T05:00:01-07:00"}).encode()
+    )
     archive = tmp_path / "parity.jsonl"
     archive.write_bytes(b"\n".join(lines) + b"\n")
 
@@ -163,9 +225,14 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
     env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home")
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
     try:
-        worker.wait_consumed(kafka_bootstrap, group, topic, timeout=120,
-                             also=lambda: stored(db_url)["verdicts"] >= len(items),
-                             progress=lambda: stored(db_url)["verdicts"])
+        worker.wait_consumed(
+            kafka_bootstrap,
+            group,
+            topic,
+            timeout=120,
+            also=lambda: stored(db_url)["verdicts"] >= len(items),
+            progress=lambda: stored(db_url)["verdicts"],
+        )
         time.sleep(2)  # the last batch's aggregates and alerts are written with it; let it land
     finally:
         worker.stop()
@@ -180,9 +247,21 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
     # replay, as an auditor runs it: same settings (environment), default everything else
     dead_file = tmp_path / "replay-dead.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "clets_watch.cli", "replay", "--input", str(archive), "--json",
-         "--dead-letters", str(dead_file)],
-        env={**os.environ, **env}, capture_output=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "clets_watch.cli",
+            "replay",
+            "--input",
+            str(archive),
+            "--json",
+            "--dead-letters",
+            str(dead_file),
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     replay_alerts = {json.loads(x)["alert_id"] for x in proc.stdout.decode().splitlines() if x.strip()}
@@ -203,13 +282,17 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
         os.environ.clear()
         os.environ.update(saved)
     steps = [pipeline.process_raw(raw, source=src) for raw, src in iter_archive(archive)]
-    open_aggs = {(a.ori, a.window_kind, a.window_start, a.revision, a.total) for s in steps for a in s.aggregates}
+    open_aggs = {
+        (a.ori, a.window_kind, a.window_start, a.revision, a.total) for s in steps for a in s.aggregates
+    }
     open_alerts = {a.alert_id for s in steps for a in s.alerts}
     closing = {a.alert_id for a in pipeline.close().alerts}
     replay_aggs = open_aggs
-    print(f"\n[fail-closed:parity] lines={len(lines)} alerts live={len(live['alert_ids'])} "
-          f"replay={len(replay_alerts)} aggregates live={len(live['aggregates'])} replay={len(replay_aggs)} "
-          f"dead letters live={dict(live_dead)} replay={dict(replay_dead)}")
+    print(
+        f"\n[fail-closed:parity] lines={len(lines)} alerts live={len(live['alert_ids'])} "
+        f"replay={len(replay_alerts)} aggregates live={len(live['aggregates'])} replay={len(replay_aggs)} "
+        f"dead letters live={dict(live_dead)} replay={dict(replay_dead)}"
+    )
     assert live_dead["conflicting_duplicate"] == 1 and live_dead["late"] >= 1
     assert live["alert_ids"] == open_alerts
     assert replay_alerts == open_alerts | closing

@@ -37,8 +37,13 @@ START = dt.datetime.fromisoformat("2019-06-12T04:00:00-07:00")
 
 def make_stream(bootstrap: str, topic: str, *, minutes: int, rate: float, seed: int) -> list[Any]:
     items = list(
-        generate(seed=seed, start=START, duration=dt.timedelta(minutes=minutes), rate_per_second=rate,
-                 scenarios=["raid", "snooping"])
+        generate(
+            seed=seed,
+            start=START,
+            duration=dt.timedelta(minutes=minutes),
+            rate_per_second=rate,
+            scenarios=["raid", "snooping"],
+        )
     )
     result = produce(items, bootstrap=bootstrap, topic=topic, create_topic=False)
     assert result.sent == len(items)
@@ -61,13 +66,16 @@ def checkpointed(db_url: str) -> int:
     sink = DatabaseSink(db_url)
     try:
         with sink.engine.connect() as conn:
-            return int(conn.execute(select(func.coalesce(func.sum(PipelineCheckpoint.next_offset), 0))).scalar_one())
+            return int(
+                conn.execute(select(func.coalesce(func.sum(PipelineCheckpoint.next_offset), 0))).scalar_one()
+            )
     finally:
         sink.close()
 
 
-def wait_until(predicate: Any, timeout: float, what: str, worker: WorkerProcess | None = None,
-               progress: Any = None) -> float:
+def wait_until(
+    predicate: Any, timeout: float, what: str, worker: WorkerProcess | None = None, progress: Any = None
+) -> float:
     """Wait for ``predicate()``. With ``progress`` (e.g. rows written), ``timeout`` is a budget for no
     progress, so a busy machine is slower, not failed; the timeout says how far it got."""
 
@@ -79,8 +87,9 @@ def wait_until(predicate: Any, timeout: float, what: str, worker: WorkerProcess 
         return False
 
     measure = progress if progress is not None else (lambda: 0)
-    return wait_progress(done, measure, stall=timeout, what=what, poll=0.1,
-                         cap_factor=10.0 if progress is not None else 1.0)
+    return wait_progress(
+        done, measure, stall=timeout, what=what, poll=0.1, cap_factor=10.0 if progress is not None else 1.0
+    )
 
 
 def report(name: str, **figures: Any) -> None:
@@ -92,9 +101,16 @@ def assert_equal_to_offline(db_url: str, bootstrap: str, topic: str, name: str, 
     expected = offline_expected(topic, records)
     got = stored(db_url)
     lost = expected["verdicts"] - got["verdicts"] if got["verdicts"] < expected["verdicts"] else 0
-    report(name, messages=len(records), stored_verdicts=got["verdicts"], lost=lost,
-           alerts=len(got["alert_ids"]), missing_alerts=len(expected["alert_ids"] - got["alert_ids"]),
-           extra_alerts=len(got["alert_ids"] - expected["alert_ids"]), **figures)
+    report(
+        name,
+        messages=len(records),
+        stored_verdicts=got["verdicts"],
+        lost=lost,
+        alerts=len(got["alert_ids"]),
+        missing_alerts=len(expected["alert_ids"] - got["alert_ids"]),
+        extra_alerts=len(got["alert_ids"] - expected["alert_ids"]),
+        **figures,
+    )
     assert got["verdicts"] == expected["verdicts"]
     assert got["alert_ids"] == expected["alert_ids"]
     assert got["aggregates"] == expected["aggregates"]
@@ -115,8 +131,13 @@ def test_kill_9_mid_window_and_restart_loses_and_doubles_nothing(
     env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home")
     first = WorkerProcess(env=env, log_path=tmp_path / "worker-1.log").start()
     try:
-        wait_until(lambda: checkpointed(db_url) > 0 and verdict_rows(db_url) > len(items) // 4, 90,
-                   "a checkpoint and a quarter of the stream", first, progress=lambda: verdict_rows(db_url))
+        wait_until(
+            lambda: checkpointed(db_url) > 0 and verdict_rows(db_url) > len(items) // 4,
+            90,
+            "a checkpoint and a quarter of the stream",
+            first,
+            progress=lambda: verdict_rows(db_url),
+        )
         at_kill = verdict_rows(db_url)
         first.stop(signal.SIGKILL)
         assert first.proc is not None and first.proc.returncode == -signal.SIGKILL
@@ -126,17 +147,26 @@ def test_kill_9_mid_window_and_restart_loses_and_doubles_nothing(
     began = time.monotonic()
     second = WorkerProcess(env=env, log_path=tmp_path / "worker-2.log").start()
     try:
-        second.wait_consumed(kafka_bootstrap, group, topic, timeout=120,
-                             also=lambda: verdict_rows(db_url) >= len(items), progress=lambda: verdict_rows(db_url))
+        second.wait_consumed(
+            kafka_bootstrap,
+            group,
+            topic,
+            timeout=120,
+            also=lambda: verdict_rows(db_url) >= len(items),
+            progress=lambda: verdict_rows(db_url),
+        )
         recovered = time.monotonic() - began
     finally:
         second.stop()
     assert "resuming" in second.log(), "the restarted worker must resume from the checkpoint"
-    assert_equal_to_offline(db_url, kafka_bootstrap, topic, "kill-9", killed_after=at_kill,
-                            recovered_s=round(recovered, 1))
+    assert_equal_to_offline(
+        db_url, kafka_bootstrap, topic, "kill-9", killed_after=at_kill, recovered_s=round(recovered, 1)
+    )
 
 
-def test_scale_out_then_lose_a_worker(kafka_bootstrap: str, kafka_topic: Any, db_url: str, tmp_path: Path) -> None:
+def test_scale_out_then_lose_a_worker(
+    kafka_bootstrap: str, kafka_topic: Any, db_url: str, tmp_path: Path
+) -> None:
     topic = kafka_topic("scale", partitions=4)
     items = make_stream(kafka_bootstrap, topic, minutes=90, rate=6.0, seed=808)
     group = f"scale-{uuid.uuid4().hex[:6]}"
@@ -144,18 +174,30 @@ def test_scale_out_then_lose_a_worker(kafka_bootstrap: str, kafka_topic: Any, db
     a = WorkerProcess(env=env, log_path=tmp_path / "worker-a.log").start()
     b = WorkerProcess(env=env, log_path=tmp_path / "worker-b.log").start()
     try:
-        wait_until(lambda: verdict_rows(db_url) > len(items) // 4, 120, "a quarter of the stream", a,
-                   progress=lambda: verdict_rows(db_url))
+        wait_until(
+            lambda: verdict_rows(db_url) > len(items) // 4,
+            120,
+            "a quarter of the stream",
+            a,
+            progress=lambda: verdict_rows(db_url),
+        )
         a.stop(signal.SIGKILL)
         began = time.monotonic()
-        b.wait_consumed(kafka_bootstrap, group, topic, timeout=150, also=lambda: verdict_rows(db_url) >= len(items),
-                        progress=lambda: verdict_rows(db_url))
+        b.wait_consumed(
+            kafka_bootstrap,
+            group,
+            topic,
+            timeout=150,
+            also=lambda: verdict_rows(db_url) >= len(items),
+            progress=lambda: verdict_rows(db_url),
+        )
         taken_over = time.monotonic() - began
     finally:
         a.stop()
         b.stop()
-    assert_equal_to_offline(db_url, kafka_bootstrap, topic, "scale-out", partitions=4,
-                            takeover_s=round(taken_over, 1))
+    assert_equal_to_offline(
+        db_url, kafka_bootstrap, topic, "scale-out", partitions=4, takeover_s=round(taken_over, 1)
+    )
 
 
 def test_postgresql_outage_under_load(
@@ -181,15 +223,28 @@ def test_postgresql_outage_under_load(
         keep_data.up(["postgres"])
         outage = time.monotonic() - down_at
         began = time.monotonic()
-        worker.wait_consumed(kafka_bootstrap, group, topic, timeout=150,
-                             also=lambda: verdict_rows(db_url) >= len(items), progress=lambda: verdict_rows(db_url))
+        worker.wait_consumed(
+            kafka_bootstrap,
+            group,
+            topic,
+            timeout=150,
+            also=lambda: verdict_rows(db_url) >= len(items),
+            progress=lambda: verdict_rows(db_url),
+        )
         drained = time.monotonic() - began
     finally:
         worker.stop()
         keep_data.up(["postgres"])
     assert "database write failed" in worker.log()
-    assert_equal_to_offline(db_url, kafka_bootstrap, topic, "postgres-outage", outage_s=round(outage, 1),
-                            drained_s=round(drained, 1), lag_held=lag_during)
+    assert_equal_to_offline(
+        db_url,
+        kafka_bootstrap,
+        topic,
+        "postgres-outage",
+        outage_s=round(outage, 1),
+        drained_s=round(drained, 1),
+        lag_held=lag_during,
+    )
 
 
 def test_kafka_broker_restart_under_load(
@@ -208,12 +263,23 @@ def test_kafka_broker_restart_under_load(
         keep_data.up(["kafka"])
         began = time.monotonic()
         # More traffic after the restart: the worker must reconnect and catch up.
-        more = list(generate(seed=1011, start=START + dt.timedelta(hours=1), duration=dt.timedelta(minutes=20),
-                             rate_per_second=4.0))
+        more = list(
+            generate(
+                seed=1011,
+                start=START + dt.timedelta(hours=1),
+                duration=dt.timedelta(minutes=20),
+                rate_per_second=4.0,
+            )
+        )
         produce(more, bootstrap=kafka_bootstrap, topic=topic, create_topic=False)
-        worker.wait_consumed(kafka_bootstrap, group, topic, timeout=180,
-                             also=lambda: verdict_rows(db_url) >= len(items) + len(more),
-                             progress=lambda: verdict_rows(db_url))
+        worker.wait_consumed(
+            kafka_bootstrap,
+            group,
+            topic,
+            timeout=180,
+            also=lambda: verdict_rows(db_url) >= len(items) + len(more),
+            progress=lambda: verdict_rows(db_url),
+        )
         caught_up = time.monotonic() - began
     finally:
         worker.stop()
@@ -242,9 +308,15 @@ def test_no_clear_pii_in_database_logs_metrics_or_alerts_topic(
     env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home", metrics_port=port)
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
     try:
-        worker.wait_consumed(kafka_bootstrap, group, topic, timeout=120, also=lambda: verdict_rows(db_url) >= len(items),
-                             progress=lambda: verdict_rows(db_url))
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
+        worker.wait_consumed(
+            kafka_bootstrap,
+            group,
+            topic,
+            timeout=120,
+            also=lambda: verdict_rows(db_url) >= len(items),
+            progress=lambda: verdict_rows(db_url),
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             metrics_text = resp.read().decode()
     finally:
         worker.stop()
@@ -257,12 +329,16 @@ def test_no_clear_pii_in_database_logs_metrics_or_alerts_topic(
         with sink.engine.connect() as conn:
             dump = []
             for table in inspect(conn).get_table_names():
-                for row in conn.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608 - our own table names
+                for row in conn.execute(text(f'SELECT * FROM "{table}"')):
                     dump.append(json.dumps([str(v) for v in row]))
         haystacks["database"] = "\n".join(dump)
     finally:
         sink.close()
     leaks = {where: sorted(v for v in clear if v in hay)[:5] for where, hay in haystacks.items()}
-    report("pii", clear_values=len(clear), scanned={k: len(v) for k, v in haystacks.items()},
-           leaks=sum(len(v) for v in leaks.values()))
+    report(
+        "pii",
+        clear_values=len(clear),
+        scanned={k: len(v) for k, v in haystacks.items()},
+        leaks=sum(len(v) for v in leaks.values()),
+    )
     assert all(not v for v in leaks.values()), f"clear PII found: {leaks}"

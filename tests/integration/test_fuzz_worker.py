@@ -38,14 +38,23 @@ def test_ten_thousand_malformed_messages_mixed_with_a_good_stream(
     kafka_bootstrap: str, kafka_topic: Any, tmp_path: Path
 ) -> None:
     rng = random.Random(20191015)
-    items = list(generate(seed=5150, start=dt.datetime.fromisoformat("2019-06-12T05:00:00-07:00"),
-                          duration=dt.timedelta(minutes=45), rate_per_second=3.0, scenarios=["raid"]))
+    items = list(
+        generate(
+            seed=5150,
+            start=dt.datetime.fromisoformat("2019-06-12T05:00:00-07:00"),
+            duration=dt.timedelta(minutes=45),
+            rate_per_second=3.0,
+            scenarios=["raid"],
+        )
+    )
     good = [json.dumps(i.event).encode() for i in items]
     stream = list(noisy_stream(rng, good, bad=BAD, duplicates=DUPLICATES))
     assert sum(1 for _raw, reason in stream if reason) == BAD
 
     topic = kafka_topic("fuzz")
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5, max_request_size=2**20)
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5, max_request_size=2**20
+    )
     futures = [producer.send(topic, value=raw) for raw, _reason in stream]
     producer.flush()
     offsets = [f.get(timeout=30).offset for f in futures]
@@ -62,7 +71,7 @@ def test_ten_thousand_malformed_messages_mixed_with_a_good_stream(
 
     def progress() -> bool:
         samples.append(rss_kib(worker.proc.pid))  # type: ignore[union-attr]
-        return stored(db_url)["verdicts"] >= len(items)
+        return bool(stored(db_url)["verdicts"] >= len(items))
 
     try:
         began = time.monotonic()
@@ -81,8 +90,10 @@ def test_ten_thousand_malformed_messages_mixed_with_a_good_stream(
     wrong = {
         off: (expected_reason[off], dead[off])
         for off in dead
-        if not (dead[off] == expected_reason[off]
-                or (expected_reason[off] == NOT_AN_EVENT and dead[off] in NOT_AN_EVENT_REASONS))
+        if not (
+            dead[off] == expected_reason[off]
+            or (expected_reason[off] == NOT_AN_EVENT and dead[off] in NOT_AN_EVENT_REASONS)
+        )
     }
     assert not wrong, f"dead-letter reasons differ (offset: expected, got): {dict(list(wrong.items())[:10])}"
 
@@ -95,11 +106,13 @@ def test_ten_thousand_malformed_messages_mixed_with_a_good_stream(
     assert got["dead_letters"] == BAD
 
     # Memory stays bounded: no growth over the second half of the run beyond noise.
-    half = samples[len(samples) // 2:]
+    half = samples[len(samples) // 2 :]
     growth_mib = (max(half) - half[0]) / 1024 if half else 0.0
-    print(f"\n[fuzz] messages={len(stream)} bad={BAD} duplicates={DUPLICATES} good={len(items)} lost=0 "
-          f"dead_lettered={len(dead)} reasons={dict(Counter(dead.values()))} seconds={took:.1f} "
-          f"rss_max_mib={max(samples) / 1024:.0f} rss_growth_second_half_mib={growth_mib:.1f}")
+    print(
+        f"\n[fuzz] messages={len(stream)} bad={BAD} duplicates={DUPLICATES} good={len(items)} lost=0 "
+        f"dead_lettered={len(dead)} reasons={dict(Counter(dead.values()))} seconds={took:.1f} "
+        f"rss_max_mib={max(samples) / 1024:.0f} rss_growth_second_half_mib={growth_mib:.1f}"
+    )
     assert max(samples) < 1024 * 1024, "worker RSS above 1 GiB"
     assert growth_mib < 64
 
@@ -113,9 +126,15 @@ def test_a_stream_of_garbage_stops_the_worker_with_the_reason(
         producer.send(topic, value=b'{"schema_version": 2, "n": %d}' % n)
     producer.flush()
     producer.close()
-    env = worker_env(kafka_bootstrap, topic, f"garbage-{uuid.uuid4().hex[:6]}",
-                     f"sqlite:///{tmp_path / 'g.db'}", tmp_path / "home",
-                     CLETS_WATCH_DEAD_LETTER_MAX_RATIO="0.5", CLETS_WATCH_DEAD_LETTER_WINDOW="1000")
+    env = worker_env(
+        kafka_bootstrap,
+        topic,
+        f"garbage-{uuid.uuid4().hex[:6]}",
+        f"sqlite:///{tmp_path / 'g.db'}",
+        tmp_path / "home",
+        CLETS_WATCH_DEAD_LETTER_MAX_RATIO="0.5",
+        CLETS_WATCH_DEAD_LETTER_WINDOW="1000",
+    )
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
     assert worker.proc is not None
     try:

@@ -34,8 +34,13 @@ START = dt.datetime.fromisoformat("2019-06-12T05:00:00-07:00")
 # Raid agencies of this test only, so that its alerts never share labels with another test's raid.
 RAID_ORIS = {"CAICE0200": "ICE-ERO", "CACBP0200": "CBP"}
 RULE_ALERTS = {
-    "DHSProhibitedQueries", "AgencySuspensionRecommended", "CletsPipelineStalled", "CletsWatermarkStalled",
-    "CletsDeadLetterSpike", "CletsSinkBacklog", "CletsWorkerDown",
+    "DHSProhibitedQueries",
+    "AgencySuspensionRecommended",
+    "CletsPipelineStalled",
+    "CletsWatermarkStalled",
+    "CletsDeadLetterSpike",
+    "CletsSinkBacklog",
+    "CletsWorkerDown",
 }
 
 
@@ -54,7 +59,9 @@ def _get_json(url: str) -> Any:
 
 def _webhook_address(url: str) -> tuple[int, str]:
     parsed = urllib.parse.urlsplit(url)
-    assert parsed.hostname == "127.0.0.1" and parsed.port, f"the test Alertmanager's webhook {url} is not local"
+    assert parsed.hostname == "127.0.0.1" and parsed.port, (
+        f"the test Alertmanager's webhook {url} is not local"
+    )
     return parsed.port, parsed.path or "/"
 
 
@@ -72,9 +79,14 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
 
     queries = kafka_topic("q")
     raid = "raid:oris=" + "+".join(RAID_ORIS)
-    items = list(generate(seed=77, start=START, duration=dt.timedelta(minutes=35), rate_per_second=1.0,
-                          scenarios=[raid]))
-    prohibited_dhs = [i for i in items if i.event["ori"] in RAID_ORIS and i.truth.get("verdict") == "prohibited"]
+    items = list(
+        generate(
+            seed=77, start=START, duration=dt.timedelta(minutes=35), rate_per_second=1.0, scenarios=[raid]
+        )
+    )
+    prohibited_dhs = [
+        i for i in items if i.event["ori"] in RAID_ORIS and i.truth.get("verdict") == "prohibited"
+    ]
     assert len(prohibited_dhs) > 20, "the raid must contain prohibited DMV look-ups by the raid agencies"
     assert produce(items, bootstrap=kafka_bootstrap, topic=queries, create_topic=False).sent == len(items)
 
@@ -107,7 +119,8 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
             # Prometheus: the rule fires for this worker's raid agencies (background misuse by other DHS
             # offices may add some), and for DHS components only.
             firing = prometheus.wait_for(
-                f'ALERTS{{alertname="DHSProhibitedQueries", alertstate="firing", instance="{instance}"}}', timeout=60
+                f'ALERTS{{alertname="DHSProhibitedQueries", alertstate="firing", instance="{instance}"}}',
+                timeout=60,
             )
             assert set(RAID_ORIS) <= {a["metric"]["ori"] for a in firing}
             for a in firing:
@@ -118,8 +131,10 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
             # Alertmanager routes it to the paging receiver, and the webhook gets the notification. (Within
             # group_interval when another run's alert for the same agency was already notified.)
             note, alert = webhook.wait_for(
-                lambda a: a["labels"].get("alertname") == "DHSProhibitedQueries"
-                and a["labels"].get("instance") == instance,
+                lambda a: (
+                    a["labels"].get("alertname") == "DHSProhibitedQueries"
+                    and a["labels"].get("instance") == instance
+                ),
                 timeout=60,
             )
             labels = alert["labels"]
@@ -132,8 +147,12 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
             assert note["groupLabels"]["alertname"] == "DHSProhibitedQueries"
             assert note["groupLabels"]["ori"] == labels["ori"]
 
-            held = [a for a in alertmanager.alerts()
-                    if a["labels"].get("alertname") == "DHSProhibitedQueries" and a["labels"]["instance"] == instance]
+            held = [
+                a
+                for a in alertmanager.alerts()
+                if a["labels"].get("alertname") == "DHSProhibitedQueries"
+                and a["labels"]["instance"] == instance
+            ]
             assert {a["labels"]["ori"] for a in held} == {a["metric"]["ori"] for a in firing}
             assert all([r["name"] for r in a["receivers"]] == ["oncall-webhook-critical"] for a in held)
 
@@ -147,9 +166,14 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
                 db.close()
             assert len(raid_alerts) > 20 and all(a.incident_id for a in raid_alerts)
             incident_ids = {a.incident_id for a in raid_alerts}
-            assert len(incident_ids) == len(RAID_ORIS)  # every alert of a raiding agency is in its one incident
-            pushed = [a for a in alertmanager.alerts()
-                      if a["labels"].get("source") == "clets-watch" and a["labels"].get("ori") in RAID_ORIS]
+            assert len(incident_ids) == len(
+                RAID_ORIS
+            )  # every alert of a raiding agency is in its one incident
+            pushed = [
+                a
+                for a in alertmanager.alerts()
+                if a["labels"].get("source") == "clets-watch" and a["labels"].get("ori") in RAID_ORIS
+            ]
             assert {a["labels"]["incident_id"] for a in pushed} == incident_ids
             assert all(a["labels"]["alertname"] == "CletsIncident" for a in pushed)
             sample = pushed[0]
@@ -163,17 +187,31 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
             # Pages: count the webhook notifications that carry a raid agency's incident, after waiting
             # longer than the critical route's group_interval (30 s) so a re-notification would show.
             for iid in incident_ids:
-                webhook.wait_for(lambda a, iid=iid: a["labels"].get("incident_id") == iid, timeout=60)
+
+                def carries(alert: dict[str, Any], iid: str | None = iid) -> bool:
+                    return bool(alert["labels"].get("incident_id") == iid)
+
+                webhook.wait_for(carries, timeout=60)
             time.sleep(40)
             for iid in incident_ids:
-                pages = [n for n in webhook.received()
-                         if n.get("status") == "firing"
-                         and any(a["labels"].get("incident_id") == iid for a in n.get("alerts", []))]
-                print(f"incident {iid}: {len(pages)} page(s) for "
-                      f"{sum(1 for a in raid_alerts if a.incident_id == iid)} alerts")
+                pages = [
+                    n
+                    for n in webhook.received()
+                    if n.get("status") == "firing"
+                    and any(a["labels"].get("incident_id") == iid for a in n.get("alerts", []))
+                ]
+                print(
+                    f"incident {iid}: {len(pages)} page(s) for "
+                    f"{sum(1 for a in raid_alerts if a.incident_id == iid)} alerts"
+                )
                 assert 1 <= len(pages) <= 2, f"incident {iid} paged {len(pages)} times"
-            per_alert = [a for _n, a in webhook.alerts() if a["labels"].get("source") == "clets-watch"
-                         and a["labels"].get("ori") in RAID_ORIS and "incident_id" not in a["labels"]]
+            per_alert = [
+                a
+                for _n, a in webhook.alerts()
+                if a["labels"].get("source") == "clets-watch"
+                and a["labels"].get("ori") in RAID_ORIS
+                and "incident_id" not in a["labels"]
+            ]
             assert per_alert == []  # no page per query any more
         finally:
             worker.stop()
@@ -201,8 +239,9 @@ def test_pipeline_alerts_are_deduplicated_by_alert_id_and_reach_oncall(alertmana
     port, path = _webhook_address(alertmanager.webhook_url)
     run = uuid.uuid4().hex[:10]
     first = _pipeline_alert(f"am-{run}-1", "CAICE0300")
-    other = _pipeline_alert(f"am-{run}-2", "CAICE0300", window_start="2019-06-12T12:40:00Z",
-                            window_end="2019-06-12T12:50:00Z")
+    other = _pipeline_alert(
+        f"am-{run}-2", "CAICE0300", window_start="2019-06-12T12:40:00Z", window_end="2019-06-12T12:50:00Z"
+    )
     client = AlertmanagerClient(alertmanager.url, timeout=10)
     with WebhookReceiver(port=port, path=path) as webhook:
         assert client.post([first]) == 1
@@ -225,6 +264,9 @@ def test_pipeline_alerts_are_deduplicated_by_alert_id_and_reach_oncall(alertmana
 
         # Resolving it (endsAt now) leaves the other one active.
         client.post([first], ends_at=dt.datetime.now(dt.UTC))
-        active = [a["labels"]["alert_id"] for a in alertmanager.alerts()
-                  if a["labels"].get("alert_id", "").startswith(f"am-{run}-")]
+        active = [
+            a["labels"]["alert_id"]
+            for a in alertmanager.alerts()
+            if a["labels"].get("alert_id", "").startswith(f"am-{run}-")
+        ]
         assert active == [other.alert_id]

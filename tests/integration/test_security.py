@@ -72,14 +72,26 @@ def _name(common_name: str) -> x509.Name:
 def _ca(common_name: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(_name(common_name))
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .sign(key, hashes.SHA256())
@@ -95,11 +107,17 @@ def make_certificates(folder: Path) -> Certificates:
     _other_key, other_cert = _ca("some other CA", now)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca_cert.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -107,8 +125,11 @@ def make_certificates(folder: Path) -> Certificates:
     )
     pem = serialization.Encoding.PEM
     certs = Certificates(
-        ca=folder / "ca.pem", kafka_keystore=folder / "kafka.p12", server_cert=folder / "server.crt",
-        server_key=folder / "server.key", other_ca=folder / "other-ca.pem",
+        ca=folder / "ca.pem",
+        kafka_keystore=folder / "kafka.p12",
+        server_cert=folder / "server.crt",
+        server_key=folder / "server.key",
+        other_ca=folder / "other-ca.pem",
     )
     certs.ca.write_bytes(ca_cert.public_bytes(pem))
     certs.other_ca.write_bytes(other_cert.public_bytes(pem))
@@ -138,9 +159,12 @@ class SecureServices:
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "kafka_bootstrap": self.bootstrap, "kafka_security_protocol": "SASL_SSL",
-            "kafka_sasl_mechanism": "SCRAM-SHA-512", "kafka_sasl_username": SCRAM_USER,
-            "kafka_sasl_password": SCRAM_PASSWORD, "kafka_ssl_cafile": self.certs.ca,
+            "kafka_bootstrap": self.bootstrap,
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_sasl_mechanism": "SCRAM-SHA-512",
+            "kafka_sasl_username": SCRAM_USER,
+            "kafka_sasl_password": SCRAM_PASSWORD,
+            "kafka_ssl_cafile": self.certs.ca,
         }
         values.update(overrides)
         return Settings(**values)
@@ -165,13 +189,21 @@ def secure() -> Iterator[SecureServices]:
     """
     root = PROJECT_ROOT / ".clets-watch" / f"test-secure-stack-{uuid.uuid4().hex[:8]}"
     certs = make_certificates(root / "tls")
-    stack = Stack(StackConfig(
-        home=root / "stack", kafka_port=free_port(), kafka_controller_port=free_port(),
-        kafka_sasl_ssl_port=free_port(), postgres_port=free_port(),
-        kafka_ssl_keystore=certs.kafka_keystore, kafka_ssl_keystore_password=KEYSTORE_PASSWORD,
-        kafka_scram_users=((SCRAM_USER, SCRAM_PASSWORD),),
-        postgres_ssl_cert=certs.server_cert, postgres_ssl_key=certs.server_key, fresh=True,
-    ))
+    stack = Stack(
+        StackConfig(
+            home=root / "stack",
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            kafka_sasl_ssl_port=free_port(),
+            postgres_port=free_port(),
+            kafka_ssl_keystore=certs.kafka_keystore,
+            kafka_ssl_keystore_password=KEYSTORE_PASSWORD,
+            kafka_scram_users=((SCRAM_USER, SCRAM_PASSWORD),),
+            postgres_ssl_cert=certs.server_cert,
+            postgres_ssl_key=certs.server_key,
+            fresh=True,
+        )
+    )
     try:
         stack.up(["kafka", "postgres"])
         yield SecureServices(stack, certs)
@@ -186,7 +218,9 @@ def _offline(items: list[LabelledEvent]) -> tuple[dict[str, str], set[str]]:
     classifier = Classifier(load_policy(), registry)
     pipelines = PartitionedPipelines(
         lambda: Pipeline(
-            classify=classifier.classify, registry=registry, pseudonymizer=Pseudonymizer(KEY.encode()),
+            classify=classifier.classify,
+            registry=registry,
+            pseudonymizer=Pseudonymizer(KEY.encode()),
             config=PipelineConfig(window_seconds=60, allowed_lateness_seconds=120),
         )
     )
@@ -210,7 +244,7 @@ def _listening_addresses(port: int) -> set[str]:
                 continue
             raw = bytes.fromhex(host_hex)
             # /proc prints each 32-bit word in host (little-endian) order
-            words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
             address = ipaddress.ip_address(words if width == 32 else words[:4])
             if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:  # Java: ::ffff:127.0.0.1
                 address = address.ipv4_mapped
@@ -226,8 +260,11 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
     settings = secure.settings()
     security = kafka_client_kwargs(settings)
     queries = f"sec-q-{uuid.uuid4().hex[:8]}"
-    items = list(generate(seed=7, start=START, duration=dt.timedelta(minutes=15), rate_per_second=1.0,
-                          scenarios=["raid"]))
+    items = list(
+        generate(
+            seed=7, start=START, duration=dt.timedelta(minutes=15), rate_per_second=1.0, scenarios=["raid"]
+        )
+    )
     sent = produce(items, bootstrap=secure.bootstrap, topic=queries, security=security)
     assert sent.topic_created and sent.sent == len(items)
 
@@ -253,11 +290,15 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert worker.alive(), f"worker exited with {worker.proc.returncode if worker.proc else None}:\n{worker.log()[-4000:]}"
+            assert worker.alive(), (
+                f"worker exited with {worker.proc.returncode if worker.proc else None}:\n{worker.log()[-4000:]}"
+            )
             done = sink.count_rows()["query_verdicts"] >= len(items)
             if done and group_lag(secure.bootstrap, group, queries, security=security) == 0:
                 break
-            assert time.monotonic() < deadline, f"worker did not consume {queries} over SASL_SSL:\n{worker.log()[-4000:]}"
+            assert time.monotonic() < deadline, (
+                f"worker did not consume {queries} over SASL_SSL:\n{worker.log()[-4000:]}"
+            )
             time.sleep(0.5)
 
         # Every event arrived through TLS + SCRAM, with the same verdicts and alert ids as the pure core.
@@ -272,8 +313,13 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
         from kafka import KafkaConsumer
 
         consumer = KafkaConsumer(
-            f"{queries}.alerts", bootstrap_servers=secure.bootstrap, auto_offset_reset="earliest",
-            consumer_timeout_ms=5000, group_id=None, enable_auto_commit=False, **security,
+            f"{queries}.alerts",
+            bootstrap_servers=secure.bootstrap,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=5000,
+            group_id=None,
+            enable_auto_commit=False,
+            **security,
         )
         try:
             forwarded = {json.loads(m.value)["alert_id"] for m in consumer}
@@ -289,7 +335,11 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
         leaks = set()
         for item in items:
             event = item.event
-            values = [event["event_id"], event["operator_id"], *(str(v) for v in (event["subject"] or {}).values())]
+            values = [
+                event["event_id"],
+                event["operator_id"],
+                *(str(v) for v in (event["subject"] or {}).values()),
+            ]
             leaks |= {v for v in values if v and v in body}
         assert not leaks, f"/metrics shows event data: {sorted(leaks)[:5]}"
         assert SCRAM_PASSWORD not in worker.log()
@@ -304,8 +354,12 @@ def test_clients_without_valid_credentials_are_refused(secure: SecureServices) -
 
     def refusal(patience_ms: int = 5000, **overrides: Any) -> str:
         with pytest.raises(BrokerUnavailable) as caught:
-            admin(secure.bootstrap, security=kafka_client_kwargs(secure.settings(**overrides)),
-                  timeout_ms=5000, bootstrap_timeout_ms=patience_ms).close()
+            admin(
+                secure.bootstrap,
+                security=kafka_client_kwargs(secure.settings(**overrides)),
+                timeout_ms=5000,
+                bootstrap_timeout_ms=patience_ms,
+            ).close()
         return str(caught.value)
 
     # the right credentials get in
@@ -327,21 +381,42 @@ def test_clients_without_valid_credentials_are_refused(secure: SecureServices) -
     untrusted = refusal(kafka_ssl_cafile=secure.certs.other_ca)
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted
 
-    no_credentials = refusal(kafka_security_protocol="SSL", kafka_sasl_username=None, kafka_sasl_password=None)
+    no_credentials = refusal(
+        kafka_security_protocol="SSL", kafka_sasl_username=None, kafka_sasl_password=None
+    )
     assert f"cannot connect to Kafka at {secure.bootstrap} over SSL" in no_credentials
 
-    plaintext = refusal(kafka_security_protocol="PLAINTEXT", kafka_sasl_username=None,
-                        kafka_sasl_password=None, kafka_ssl_cafile=None)
+    plaintext = refusal(
+        kafka_security_protocol="PLAINTEXT",
+        kafka_sasl_username=None,
+        kafka_sasl_password=None,
+        kafka_ssl_cafile=None,
+    )
     assert f"no Kafka broker at {secure.bootstrap}" in plaintext
 
 
 @pytest.mark.integration
-def test_worker_with_the_wrong_password_exits_with_a_clear_error(secure: SecureServices, tmp_path: Path) -> None:
-    env = {**os.environ, **secure.env(), "CLETS_WATCH_KAFKA_SASL_PASSWORD": "wrong-password-for-the-worker",
-           "CLETS_WATCH_PSEUDONYM_KEY": KEY, "CLETS_WATCH_HOME": str(tmp_path / "home"),
-           "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'w.db'}", "CLETS_WATCH_METRICS_PORT": "0"}
-    proc = subprocess.run([sys.executable, "-m", "clets_watch.cli", "worker"], env=env, capture_output=True,
-                          text=True, timeout=90, stdin=subprocess.DEVNULL, check=False)
+def test_worker_with_the_wrong_password_exits_with_a_clear_error(
+    secure: SecureServices, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        **secure.env(),
+        "CLETS_WATCH_KAFKA_SASL_PASSWORD": "wrong-password-for-the-worker",
+        "CLETS_WATCH_PSEUDONYM_KEY": KEY,
+        "CLETS_WATCH_HOME": str(tmp_path / "home"),
+        "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'w.db'}",
+        "CLETS_WATCH_METRICS_PORT": "0",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "clets_watch.cli", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr[-3000:]
     # The broker answers a failed SCRAM exchange with an error and closes the connection; the client
     # sees one or the other first. Either way the message must point at the credentials.
@@ -361,7 +436,9 @@ def test_database_sink_over_tls_verifies_the_server(secure: SecureServices) -> N
     sink = DatabaseSink(url)
     try:
         with sink.engine.connect() as conn:
-            encrypted = conn.execute(text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).scalar_one()
+            encrypted = conn.execute(
+                text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            ).scalar_one()
         assert encrypted is True
         assert sink.count_rows()["query_verdicts"] == 0  # the schema was migrated over the TLS connection
     finally:
@@ -391,7 +468,9 @@ def test_stack_refuses_a_sasl_ssl_listener_without_keystore_or_users(tmp_path: P
         no_keystore._kafka_sasl_ssl_properties()
     keystore = tmp_path / "k.p12"
     keystore.write_bytes(b"x")
-    no_users = Stack(StackConfig(home=tmp_path / "b", kafka_sasl_ssl_port=free_port(), kafka_ssl_keystore=keystore))
+    no_users = Stack(
+        StackConfig(home=tmp_path / "b", kafka_sasl_ssl_port=free_port(), kafka_ssl_keystore=keystore)
+    )
     with pytest.raises(StackError, match="at least one SCRAM user"):
         no_users._kafka_sasl_ssl_properties()
     bad_user = Stack(StackConfig(home=tmp_path / "c", kafka_scram_users=(("a,b", "pw"),)))
@@ -404,16 +483,25 @@ def test_stack_refuses_a_sasl_ssl_listener_without_keystore_or_users(tmp_path: P
 
 def test_production_worker_without_a_pseudonym_key_exits_2_without_a_broker(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLETS_WATCH_")}
-    env.update({
-        "CLETS_WATCH_ENV": "production",
-        "CLETS_WATCH_HOME": str(tmp_path / "home"),
-        "CLETS_WATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}",  # nothing there: must not be reached
-        "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'prod.db'}",
-        "CLETS_WATCH_METRICS_PORT": "0",
-    })
+    env.update(
+        {
+            "CLETS_WATCH_ENV": "production",
+            "CLETS_WATCH_HOME": str(tmp_path / "home"),
+            "CLETS_WATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}",  # nothing there: must not be reached
+            "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'prod.db'}",
+            "CLETS_WATCH_METRICS_PORT": "0",
+        }
+    )
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "clets_watch.cli", "worker"], env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "clets_watch.cli", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     took = time.monotonic() - started
     assert proc.returncode == 2, proc.stderr
     assert "CLETS_WATCH_ENV=production needs an explicit pseudonym key" in proc.stderr

@@ -30,27 +30,62 @@ def events(first_minute: int, last_minute: int) -> list[dict[str, Any]]:
     out = []
     for i in range(first_minute * 2, last_minute * 2):
         when = T0 + dt.timedelta(seconds=30 * i)
-        out.append({"schema_version": 1, "event_id": f"susp-{i}", "occurred_at": when.isoformat(), "ori": ORI,
-                    "operator_id": "deputy-9", "terminal_id": "T1", "message_type": "QH", "purpose_code": "C",
-                    "reason": "459 PC burglary", "case_number": "24-001", "subject": {"name": f"P{i % 7}"}})
+        out.append(
+            {
+                "schema_version": 1,
+                "event_id": f"susp-{i}",
+                "occurred_at": when.isoformat(),
+                "ori": ORI,
+                "operator_id": "deputy-9",
+                "terminal_id": "T1",
+                "message_type": "QH",
+                "purpose_code": "C",
+                "reason": "459 PC burglary",
+                "case_number": "24-001",
+                "subject": {"name": f"P{i % 7}"},
+            }
+        )
     return out
 
 
 def test_suspend_then_restore_live_and_in_replay(
-    kafka_bootstrap: str, kafka_topic: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    kafka_bootstrap: str,
+    kafka_topic: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     queries = kafka_topic("q")
     decisions_topic = f"decisions-{uuid.uuid4().hex[:8]}"
     db = f"sqlite:///{tmp_path / 'clets-watch.db'}"
-    env = worker_env(kafka_bootstrap, queries, f"susp-{uuid.uuid4().hex[:6]}", db, tmp_path / "home",
-                     CLETS_WATCH_TOPIC_ACCESS_DECISIONS=decisions_topic)
+    env = worker_env(
+        kafka_bootstrap,
+        queries,
+        f"susp-{uuid.uuid4().hex[:6]}",
+        db,
+        tmp_path / "home",
+        CLETS_WATCH_TOPIC_ACCESS_DECISIONS=decisions_topic,
+    )
     for k, v in env.items():
         monkeypatch.setenv(k, v)
 
     def access(action: str, when: dt.datetime, reason: str) -> None:
-        assert cli.main(["access", action, ORI, "--by", "Supervisor Ruiz", "--reason", reason,
-                         "--at", when.isoformat()]) == 0
+        assert (
+            cli.main(
+                [
+                    "access",
+                    action,
+                    ORI,
+                    "--by",
+                    "Supervisor Ruiz",
+                    "--reason",
+                    reason,
+                    "--at",
+                    when.isoformat(),
+                ]
+            )
+            == 0
+        )
 
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log")
     worker.start()

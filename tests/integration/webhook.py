@@ -58,9 +58,13 @@ class WebhookReceiver:
         try:
             self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         except OSError as exc:
-            raise OSError(f"cannot listen for Alertmanager webhooks on {self.host}:{self.port}: {exc}") from exc
+            raise OSError(
+                f"cannot listen for Alertmanager webhooks on {self.host}:{self.port}: {exc}"
+            ) from exc
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="webhook-receiver", daemon=True
+        )
         self._thread.start()
         return self
 

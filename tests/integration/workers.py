@@ -9,8 +9,8 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from clets_watch.kafka_admin import group_lag
 
@@ -27,7 +27,7 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "clets_watch.cli", "worker", "--log-level", "info"],
             env={**os.environ, **self.env},
-            stdout=self._log,  # type: ignore[arg-type]
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
@@ -54,7 +54,13 @@ class WorkerProcess:
         return self.proc.returncode
 
     def wait_consumed(
-        self, bootstrap: str, group: str, topic: str, *, timeout: float = 120.0, also: Callable[[], bool] | None = None,
+        self,
+        bootstrap: str,
+        group: str,
+        topic: str,
+        *,
+        timeout: float = 120.0,
+        also: Callable[[], bool] | None = None,
         progress: Callable[[], int] | None = None,
     ) -> float:
         """Wait until the group's lag on ``topic`` is 0 (and ``also()`` holds); return seconds waited.
@@ -91,8 +97,14 @@ class WorkerProcess:
 
 
 def wait_progress(
-    done: Callable[[], bool], measure: Callable[[], float], *, stall: float, what: str,
-    where: Callable[[], str] | None = None, poll: float = 0.5, cap_factor: float = 10.0,
+    done: Callable[[], bool],
+    measure: Callable[[], float],
+    *,
+    stall: float,
+    what: str,
+    where: Callable[[], str] | None = None,
+    poll: float = 0.5,
+    cap_factor: float = 10.0,
 ) -> float:
     """Wait until ``done()``; fail only after ``stall`` seconds without ``measure()`` rising (or past
     ``cap_factor * stall`` in all). Returns the seconds waited; a failure says how far it got and how fast."""
@@ -107,8 +119,11 @@ def wait_progress(
         if now - last_progress > stall or now - began > cap_factor * stall:
             elapsed = now - began
             rate = (best - first) / elapsed if elapsed > 0 else 0.0
-            why = (f"no progress for {now - last_progress:.0f}s" if now - last_progress > stall
-                   else f"past the cap of {cap_factor * stall:.0f}s")
+            why = (
+                f"no progress for {now - last_progress:.0f}s"
+                if now - last_progress > stall
+                else f"past the cap of {cap_factor * stall:.0f}s"
+            )
             raise AssertionError(
                 f"timed out waiting for {what}: {why} after {elapsed:.0f}s; progress {first:g} -> {best:g} "
                 f"({rate:.1f}/s)" + (f"; {where()}" if where else "")
@@ -124,8 +139,9 @@ def wait_progress(
 KEY = "fault-test-pseudonym-key"
 
 
-def worker_env(bootstrap: str, topic: str, group: str, db_url: str, home: Path, metrics_port: int = 0,
-               **extra: str) -> dict[str, str]:
+def worker_env(
+    bootstrap: str, topic: str, group: str, db_url: str, home: Path, metrics_port: int = 0, **extra: str
+) -> dict[str, str]:
     return {
         "CLETS_WATCH_KAFKA_BOOTSTRAP": bootstrap,
         "CLETS_WATCH_TOPIC_QUERIES": topic,
@@ -145,8 +161,14 @@ def read_topic(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> list[tup
     """Every record of ``topic`` as (partition, offset, value), in offset order per partition."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=timeout_ms, group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=timeout_ms,
+        group_id=None,
+        enable_auto_commit=False,
+    )
     try:
         records = [(m.partition, m.offset, m.value) for m in consumer]
     finally:
@@ -160,7 +182,9 @@ def offline_expected(topic: str, records: list[tuple[int, int, bytes]]) -> dict[
     from processors.batch import PartitionedPipelines, Record
     from processors.build import PipelineOverrides, build_pipeline
 
-    built = build_pipeline(Settings(), PipelineOverrides(pseudonym_key=KEY.encode()))  # as the worker builds it
+    built = build_pipeline(
+        Settings(), PipelineOverrides(pseudonym_key=KEY.encode())
+    )  # as the worker builds it
     pipelines = PartitionedPipelines(built.new)
     out = pipelines.process(Record(value, topic, p, o) for p, o, value in records)
     return {
@@ -182,8 +206,13 @@ def stored(db_url: str) -> dict[str, Any]:
     try:
         with sink.engine.connect() as conn:
             rows = conn.execute(
-                select(WindowAggregate.ori, WindowAggregate.window_kind, WindowAggregate.window_start,
-                       WindowAggregate.revision, WindowAggregate.total)
+                select(
+                    WindowAggregate.ori,
+                    WindowAggregate.window_kind,
+                    WindowAggregate.window_start,
+                    WindowAggregate.revision,
+                    WindowAggregate.total,
+                )
             ).all()
         counts = sink.count_rows()
         return {
@@ -201,6 +230,6 @@ def _iso(value: Any) -> str:
 
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            value = value.replace(tzinfo=dt.UTC)
+        return str(value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     return str(value)

@@ -73,7 +73,12 @@ def view(start: int, events: Iterable[ProcessedEvent], size: int = 60) -> Window
     for e in events:
         by_ori[e.ori].append(e)
     agencies = {
-        ori: AgencyWindow(ori, evs[0].component, evs[0].department, tuple(sorted(evs, key=lambda e: (e.occurred_at, e.event_id))))
+        ori: AgencyWindow(
+            ori,
+            evs[0].component,
+            evs[0].department,
+            tuple(sorted(evs, key=lambda e: (e.occurred_at, e.event_id))),
+        )
         for ori, evs in sorted(by_ori.items())
     }
     return WindowView(start, start + size, agencies)
@@ -85,6 +90,7 @@ def settings(rule_id: str, **params: Any) -> RuleSettings:
 
 
 # ---------------------------------------------------------------- raw events for the pipeline
+
 
 def raw(
     event_id: str,
@@ -123,12 +129,31 @@ def fake_classify(event: QueryEvent) -> Verdict:
     enforcement (prohibited off criminal history), an empty reason without case number is review."""
     source = SOURCES.get(event.message_type, "unknown")
     if "deport" in event.reason.lower():
-        verdict: Literal["allowed", "prohibited"] = "allowed" if source == "criminal_history" else "prohibited"
-        return Verdict(event_id=event.event_id, verdict=verdict, purpose="immigration_enforcement",
-                       rules=("POL-2", "POL-2a" if verdict == "allowed" else "POL-2b"), policy_version="1",
-                       data_source=source)
+        verdict: Literal["allowed", "prohibited"] = (
+            "allowed" if source == "criminal_history" else "prohibited"
+        )
+        return Verdict(
+            event_id=event.event_id,
+            verdict=verdict,
+            purpose="immigration_enforcement",
+            rules=("POL-2", "POL-2a" if verdict == "allowed" else "POL-2b"),
+            policy_version="1",
+            data_source=source,
+        )
     if not event.reason.strip() and not event.case_number:
-        return Verdict(event_id=event.event_id, verdict="review", purpose="unknown", rules=("POL-1",),
-                       policy_version="1", data_source=source)
-    return Verdict(event_id=event.event_id, verdict="allowed", purpose="criminal_justice", rules=(),
-                   policy_version="1", data_source=source)
+        return Verdict(
+            event_id=event.event_id,
+            verdict="review",
+            purpose="unknown",
+            rules=("POL-1",),
+            policy_version="1",
+            data_source=source,
+        )
+    return Verdict(
+        event_id=event.event_id,
+        verdict="allowed",
+        purpose="criminal_justice",
+        rules=(),
+        policy_version="1",
+        data_source=source,
+    )

@@ -27,8 +27,14 @@ def at(seconds: int) -> str:
 
 def decision(action: str, seconds: int, ori: str = DHS_ORI) -> AccessDecision:
     when = at(seconds)
-    return AccessDecision(decision_id=decision_id(ori, action, when, "Sup"), ori=ori, action=action,  # type: ignore[arg-type]
-                          effective_at=when, by="Sup", reason="raid")
+    return AccessDecision(
+        decision_id=decision_id(ori, action, when, "Sup"),
+        ori=ori,
+        action=action,  # type: ignore[arg-type]
+        effective_at=when,
+        by="Sup",
+        reason="raid",
+    )
 
 
 def run(decisions: list[AccessDecision], stream: list[bytes]) -> list[StepResult]:
@@ -74,11 +80,47 @@ def test_access_cli_and_replay_apply_decisions_by_event_time(
     archive = tmp_path / "q.jsonl.gz"
     with gzip.open(archive, "wb") as fh:
         for i in range(40):
-            fh.write(raw(f"c{i}", i * 30, ori="CA0190000", message_type="QH", reason="459 PC burglary") + b"\n")
-    assert cli.main(["access", "--db", db, "suspend", "CA0190000", "--by", "Sup", "--reason", "misuse",
-                     "--at", at(300), "--no-publish"]) == 0
-    assert cli.main(["access", "--db", db, "restore", "CA0190000", "--by", "Sup", "--reason", "cleared",
-                     "--at", at(600), "--no-publish"]) == 0
+            fh.write(
+                raw(f"c{i}", i * 30, ori="CA0190000", message_type="QH", reason="459 PC burglary") + b"\n"
+            )
+    assert (
+        cli.main(
+            [
+                "access",
+                "--db",
+                db,
+                "suspend",
+                "CA0190000",
+                "--by",
+                "Sup",
+                "--reason",
+                "misuse",
+                "--at",
+                at(300),
+                "--no-publish",
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "access",
+                "--db",
+                db,
+                "restore",
+                "CA0190000",
+                "--by",
+                "Sup",
+                "--reason",
+                "cleared",
+                "--at",
+                at(600),
+                "--no-publish",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert cli.main(["replay", "-i", str(archive), "--json", "--access-decisions", db]) == 0
     alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

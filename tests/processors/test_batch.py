@@ -54,7 +54,13 @@ def test_a_bug_in_the_core_costs_one_message_not_the_worker() -> None:
         return fake_classify(event)
 
     pp = PartitionedPipelines(lambda: Pipeline(flaky, REGISTRY, Pseudonymizer(b"k"), PipelineConfig()))
-    out = pp.process([Record(raw("ok1", 0), "t", 0, 0), Record(raw("boom", 1), "t", 0, 1), Record(raw("ok2", 2), "t", 0, 2)])
+    out = pp.process(
+        [
+            Record(raw("ok1", 0), "t", 0, 0),
+            Record(raw("boom", 1), "t", 0, 1),
+            Record(raw("ok2", 2), "t", 0, 2),
+        ]
+    )
     assert [e.event_id for e in out.processed] == ["ok1", "ok2"]
     [dl] = out.dead_letters
     assert dl.reason == "processing_error" and "KeyError" in dl.detail and dl.source == "t/0/1"

@@ -16,12 +16,45 @@ from clets_watch.settings import Settings
 from processors.build import BuiltPipeline, PipelineOverrides, build_pipeline
 from producers.simulator import generate
 
-FIELDS = ("event_id", "occurred_at", "ori", "operator_id", "terminal_id", "message_type", "purpose_code",
-          "reason", "case_number", "subject", "schema_version")
+FIELDS = (
+    "event_id",
+    "occurred_at",
+    "ori",
+    "operator_id",
+    "terminal_id",
+    "message_type",
+    "purpose_code",
+    "reason",
+    "case_number",
+    "subject",
+    "schema_version",
+)
 NASTY_VALUES: tuple[Any, ...] = (
-    None, 0, -1, 2**70, 1.5, True, "", " ", "\x00", "a\x00b", "\ud800", "\u0085", "x" * 300, [], {}, [[[[1]]]],
-    {"name": "\x00"}, "9999-12-31T23:59:59Z", "2019-06-12T05:00:00", "not a time", "CA019000\x00", "ZZQ", "Q",
-    "\u202e\u200b", "'; DROP TABLE query_verdicts; --",
+    None,
+    0,
+    -1,
+    2**70,
+    1.5,
+    True,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "\u0085",
+    "x" * 300,
+    [],
+    {},
+    [[[[1]]]],
+    {"name": "\x00"},
+    "9999-12-31T23:59:59Z",
+    "2019-06-12T05:00:00",
+    "not a time",
+    "CA019000\x00",
+    "ZZQ",
+    "Q",
+    "\u202e\u200b",
+    "'; DROP TABLE query_verdicts; --",
 )
 
 
@@ -34,8 +67,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltPipeline:
 @pytest.fixture(scope="module")
 def stream() -> list[dict[str, Any]]:
     start = dt.datetime(2019, 6, 12, 5, 0, tzinfo=dt.timezone(dt.timedelta(hours=-7)))
-    items = generate(seed=13, start=start, duration=dt.timedelta(minutes=6), rate_per_second=0.15,
-                     scenarios=["raid"])
+    items = generate(
+        seed=13, start=start, duration=dt.timedelta(minutes=6), rate_per_second=0.15, scenarios=["raid"]
+    )
     return [dict(item.event) for item in items]
 
 
@@ -56,7 +90,7 @@ def corrupt(event: dict[str, Any], kind: int, draw: Any, others: list[dict[str, 
         bad.pop(draw(st.sampled_from(FIELDS)), None)
         return json.dumps(bad).encode()
     if kind == 4:  # random bytes
-        return draw(st.binary(max_size=200))
+        return bytes(draw(st.binary(max_size=200)))
     if kind == 5:  # deep nesting in an extra field
         return raw[:-1] + b', "x": ' + b"[" * 3000 + b"]" * 3000 + b"}"
     if kind == 6:  # another event's id with this event's (other) content
@@ -96,13 +130,19 @@ def test_corruptions_never_raise_and_never_change_untouched_verdicts(
         if untouched_id is not None:
             assert result.processed is not None or result.duplicate, (untouched_id, result.dead_letters)
             if result.processed is not None:
-                got[untouched_id] = (result.processed.verdict, result.processed.purpose, result.processed.rules)
+                got[untouched_id] = (
+                    result.processed.verdict,
+                    result.processed.purpose,
+                    result.processed.rules,
+                )
     pipeline.close()
     for event_id, verdict in got.items():
         assert verdict == expected[event_id], event_id
 
 
-def test_the_stream_has_every_verdict(stream: list[dict[str, Any]], built: BuiltPipeline, tmp_path: Path) -> None:
+def test_the_stream_has_every_verdict(
+    stream: list[dict[str, Any]], built: BuiltPipeline, tmp_path: Path
+) -> None:
     p = built.new()
     verdicts = {p.process_raw(json.dumps(e).encode()).processed.verdict for e in stream}  # type: ignore[union-attr]
     assert {"allowed", "prohibited"} <= verdicts and len(stream) > 30

@@ -23,9 +23,17 @@ KEY = b"fail-closed-test-key"
 
 def event(event_id: str = "e1", **fields: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "schema_version": 1, "event_id": event_id, "occurred_at": at(0).isoformat(), "ori": LASD,
-        "operator_id": "deputy-1", "terminal_id": "T1", "message_type": "QH", "purpose_code": "C",
-        "reason": "burglary 459 PC", "case_number": "24-001", "subject": {"name": "person"},
+        "schema_version": 1,
+        "event_id": event_id,
+        "occurred_at": at(0).isoformat(),
+        "ori": LASD,
+        "operator_id": "deputy-1",
+        "terminal_id": "T1",
+        "message_type": "QH",
+        "purpose_code": "C",
+        "reason": "burglary 459 PC",
+        "case_number": "24-001",
+        "subject": {"name": "person"},
     }
     base.update(fields)
     return base
@@ -48,7 +56,8 @@ def pipeline(tmp_path: Path) -> Pipeline:
 
 
 @pytest.mark.parametrize(
-    "field", ["event_id", "operator_id", "terminal_id", "message_type", "purpose_code", "reason", "case_number"]
+    "field",
+    ["event_id", "operator_id", "terminal_id", "message_type", "purpose_code", "reason", "case_number"],
 )
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\n", "\x1b", "\x7f", "\x85"])
 def test_a_control_character_in_any_string_field_is_refused_naming_the_field(field: str, char: str) -> None:
@@ -59,7 +68,11 @@ def test_a_control_character_in_any_string_field_is_refused_naming_the_field(fie
 
 
 def test_a_control_character_in_a_subject_key_or_value_is_refused() -> None:
-    for subject in ({"name": "Jane\x00Doe"}, {"na\x00me": "Jane"}, {"dob": "1970\u200b", "plate": "7ABC\x00"}):
+    for subject in (
+        {"name": "Jane\x00Doe"},
+        {"na\x00me": "Jane"},
+        {"dob": "1970\u200b", "plate": "7ABC\x00"},
+    ):
         with pytest.raises(InvalidEvent, match="control_character: subject"):
             decode_event(encode(event(subject=subject)))
 
@@ -104,8 +117,16 @@ def test_same_id_other_content_is_processed_and_dead_lettered_not_hidden(tmp_pat
     p = pipeline(tmp_path)
     decoy = p.process_raw(encode(event("shared-id", ori=LASD, message_type="QH")), source="t/0/1")
     hidden = p.process_raw(
-        encode(event("shared-id", ori=DHS_ORI, message_type="DQ", purpose_code=None,
-                     reason="ero detainer removal A#204512345", occurred_at=at(5).isoformat())),
+        encode(
+            event(
+                "shared-id",
+                ori=DHS_ORI,
+                message_type="DQ",
+                purpose_code=None,
+                reason="ero detainer removal A#204512345",
+                occurred_at=at(5).isoformat(),
+            )
+        ),
         source="t/0/2",
     )
     assert decoy.processed is not None
@@ -115,8 +136,16 @@ def test_same_id_other_content_is_processed_and_dead_lettered_not_hidden(tmp_pat
     assert p.stats.conflicting_duplicates == 1 and p.stats.duplicates == 0
     # a redelivery of either version is an exact duplicate: dropped, no second dead letter
     again = p.process_raw(
-        encode(event("shared-id", ori=DHS_ORI, message_type="DQ", purpose_code=None,
-                     reason="ero detainer removal A#204512345", occurred_at=at(5).isoformat()))
+        encode(
+            event(
+                "shared-id",
+                ori=DHS_ORI,
+                message_type="DQ",
+                purpose_code=None,
+                reason="ero detainer removal A#204512345",
+                occurred_at=at(5).isoformat(),
+            )
+        )
     )
     assert again.duplicate and again.dead_letters == []
     assert p.process_raw(encode(event("shared-id", ori=LASD, message_type="QH"))).duplicate
@@ -157,8 +186,9 @@ def test_an_unknown_purpose_code_is_review_never_allowed(tmp_path: Path) -> None
 
 def test_an_unknown_key_never_lowers_a_prohibited_verdict(tmp_path: Path) -> None:
     p = pipeline(tmp_path)
-    r = p.process_raw(encode(event(ori=DHS_ORI, message_type="DQX", purpose_code=None,
-                                   reason="ice detainer removal")))
+    r = p.process_raw(
+        encode(event(ori=DHS_ORI, message_type="DQX", purpose_code=None, reason="ice detainer removal"))
+    )
     assert r.processed is not None and r.processed.verdict == "prohibited"
     assert UNKNOWN_MESSAGE_KEY_RULE in r.processed.rules
 

@@ -45,24 +45,46 @@ def final_incidents(results: list[StepResult], *, offsets: bool = True) -> dict[
     out: dict[str, Incident] = {}
     for r in results:
         for inc in r.incidents:
-            out[inc.incident_id] = inc if offsets else msgspec.structs.replace(
-                inc, offsets=(), recommendation="", recommended_action=""
+            out[inc.incident_id] = (
+                inc
+                if offsets
+                else msgspec.structs.replace(inc, offsets=(), recommendation="", recommended_action="")
             )
     return out
 
 
-def alert(aid: str, end_s: int, *, rule: str = "prohibited_query", ori: str = DHS_ORI, key: str | None = None,
-          severity: str = "critical", status: str = "fired") -> Alert:
+def alert(
+    aid: str,
+    end_s: int,
+    *,
+    rule: str = "prohibited_query",
+    ori: str = DHS_ORI,
+    key: str | None = None,
+    severity: str = "critical",
+    status: str = "fired",
+) -> Alert:
     def t(s: int) -> str:
-        return (dt.datetime(2019, 6, 12, 12, tzinfo=dt.UTC) + dt.timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (dt.datetime(2019, 6, 12, 12, tzinfo=dt.UTC) + dt.timedelta(seconds=s)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
 
-    return Alert(alert_id=aid, rule=rule, rule_version=1, severity=severity, ori=ori,  # type: ignore[arg-type]
-                 key=key or aid, window_start=t(end_s - 60), window_end=t(end_s), summary="s",
-                 evidence=Evidence(count=1, event_ids=(f"ev-{aid}",), offsets=(f"q/0/{end_s}",)),
-                 status=status)  # type: ignore[arg-type]
+    return Alert(
+        alert_id=aid,
+        rule=rule,
+        rule_version=1,
+        severity=severity,  # type: ignore[arg-type]
+        ori=ori,
+        key=key or aid,
+        window_start=t(end_s - 60),
+        window_end=t(end_s),
+        summary="s",
+        evidence=Evidence(count=1, event_ids=(f"ev-{aid}",), offsets=(f"q/0/{end_s}",)),
+        status=status,  # type: ignore[arg-type]
+    )
 
 
 # ---------------------------------------------------------------- the tracker alone
+
 
 def test_alerts_within_the_gap_share_an_incident_and_a_gap_starts_a_new_one() -> None:
     policy = IncidentPolicy.from_mapping({"families": {"agency": {"gap_seconds": 600}}})
@@ -96,13 +118,16 @@ def test_operator_rules_group_by_agency_and_operator_unless_an_agency_incident_c
     b = alert("r2", 86400 * 6, rule="repeat_subject", ori=LASD, key=f"{LASD}:op-1:s-2", severity="high")
     c = alert("r3", 120, rule="cardinality", ori=LASD, key=f"{LASD}:op-2", severity="high")
     d = alert("p", 120, ori=LASD)
-    out = tr.add(a) + tr.add(c) + tr.add(d) + tr.advance(BASE + 200) + tr.add(b) + tr.advance(BASE + 86400 * 6)
+    out = (
+        tr.add(a) + tr.add(c) + tr.add(d) + tr.advance(BASE + 200) + tr.add(b) + tr.advance(BASE + 86400 * 6)
+    )
     by = {x.alert_id: x.incident_id for x in out}
     assert by["r1"] == by["r2"] != by["r3"]
     assert by["r3"] == by["p"]  # an operator's alert inside an open agency incident joins it
     assert by["p"] != by["r1"]  # r1 came before the agency's incident began
     incs = {i.incident_id: i for i in tr.take_changed()}
-    assert incs[by["r1"]].operator == "op-1" and incs[by["r1"]].scope == "operator"
+    r1 = by["r1"]
+    assert r1 is not None and incs[r1].operator == "op-1" and incs[r1].scope == "operator"
 
 
 def test_state_round_trips_and_bad_config_is_named() -> None:
@@ -116,27 +141,46 @@ def test_state_round_trips_and_bad_config_is_named() -> None:
     with pytest.raises(IncidentConfigError, match="gap_seconds"):
         IncidentPolicy.from_mapping({"families": {"x": {"gap_seconds": 0}}})
     with pytest.raises(IncidentConfigError, match="two families"):
-        IncidentPolicy.from_mapping({"families": {"x": {"gap_seconds": 5, "rules": ["a"]},
-                                                  "y": {"gap_seconds": 5, "rules": ["a"]}}})
+        IncidentPolicy.from_mapping(
+            {"families": {"x": {"gap_seconds": 5, "rules": ["a"]}, "y": {"gap_seconds": 5, "rules": ["a"]}}}
+        )
 
 
 def test_story_names_agency_counts_span_and_peak() -> None:
-    inc = Incident(incident_id="i", family="agency", scope="agency", key=DHS_ORI, ori=DHS_ORI,
-                   agency_name="ICE Enforcement and Removal Operations - Santa Ana", component="ICE-ERO",
-                   severity="critical", first_alert_id="a", first_window_start="2019-06-12T12:01:00Z",
-                   last_window_end="2019-06-12T14:59:00Z", alerts=241, fired=241,
-                   counts_by_rule={"prohibited_query": 240, "dmv_by_dhs_surge": 1},
-                   fired_by_rule={"prohibited_query": 240, "dmv_by_dhs_surge": 1}, events=300, peak_count=38)
-    assert story(inc) == ("ICE Enforcement and Removal Operations - Santa Ana: 240 prohibited queries, "
-                          "1 DMV surge 05:01–07:59 PDT 2019-06-12, 38 in 10 min at the peak")
+    inc = Incident(
+        incident_id="i",
+        family="agency",
+        scope="agency",
+        key=DHS_ORI,
+        ori=DHS_ORI,
+        agency_name="ICE Enforcement and Removal Operations - Santa Ana",
+        component="ICE-ERO",
+        severity="critical",
+        first_alert_id="a",
+        first_window_start="2019-06-12T12:01:00Z",
+        last_window_end="2019-06-12T14:59:00Z",
+        alerts=241,
+        fired=241,
+        counts_by_rule={"prohibited_query": 240, "dmv_by_dhs_surge": 1},
+        fired_by_rule={"prohibited_query": 240, "dmv_by_dhs_surge": 1},
+        events=300,
+        peak_count=38,
+    )
+    assert story(inc) == (
+        "ICE Enforcement and Removal Operations - Santa Ana: 240 prohibited queries, "
+        "1 DMV surge 05:01–07:59 PDT 2019-06-12, 38 in 10 min at the peak"
+    )
 
 
 # ---------------------------------------------------------------- through the pipeline
 
+
 def _rules_file(tmp: Path, gap: int) -> Path:
     path = tmp / "rules.yaml"
-    path.write_text(f"incidents:\n  families:\n    agency: {{gap_seconds: {gap}}}\n"
-                    "    operator: {scope: operator, gap_seconds: 86400, rules: [cardinality]}\n")
+    path.write_text(
+        f"incidents:\n  families:\n    agency: {{gap_seconds: {gap}}}\n"
+        "    operator: {scope: operator, gap_seconds: 86400, rules: [cardinality]}\n"
+    )
     return path
 
 
@@ -146,9 +190,20 @@ def _stream(n: int, seed: int) -> list[tuple[int, bytes]]:
     for i in range(n):
         t += rnd.randint(0, 40)
         ori = rnd.choice([LASD, DHS_ORI, "CA0380100"])
-        out.append((t, raw(f"e{i}", t, ori=ori, message_type=rnd.choice(["QH", "DQ", "RQ", "QW"]),
-                           reason=rnd.choice(["", "deport", "459 PC", "traffic stop"]),
-                           operator_id=rnd.choice(["a", "b"]), subject={"name": rnd.choice("ABCDEFGHIJKL")})))
+        out.append(
+            (
+                t,
+                raw(
+                    f"e{i}",
+                    t,
+                    ori=ori,
+                    message_type=rnd.choice(["QH", "DQ", "RQ", "QW"]),
+                    reason=rnd.choice(["", "deport", "459 PC", "traffic stop"]),
+                    operator_id=rnd.choice(["a", "b"]),
+                    subject={"name": rnd.choice("ABCDEFGHIJKL")},
+                ),
+            )
+        )
     return out
 
 
@@ -157,8 +212,9 @@ def _stream(n: int, seed: int) -> list[tuple[int, bytes]]:
 def test_same_incident_ids_under_any_reordering_within_the_allowed_lateness(
     tmp_path_factory: pytest.TempPathFactory, seed: int, shuffle_seed: int, n: int
 ) -> None:
-    config = PipelineConfig(allowed_lateness_seconds=LATENESS,
-                            rules_file=_rules_file(tmp_path_factory.mktemp("r"), 240))
+    config = PipelineConfig(
+        allowed_lateness_seconds=LATENESS, rules_file=_rules_file(tmp_path_factory.mktemp("r"), 240)
+    )
     events = _stream(n, seed)
     in_order = run(make(config), [r for _, r in events])
     rnd = random.Random(shuffle_seed)
@@ -192,8 +248,14 @@ def test_restart_from_a_snapshot_gives_the_same_incident_ids(tmp_path: Path) -> 
 
 def _scenario(name: str, hours: float, rate: float, **kw: object) -> list[StepResult]:
     start = dt.datetime(2019, 6, 12, 5, tzinfo=dt.timezone(dt.timedelta(hours=-7)))
-    events = generate(seed=11, start=start, duration=dt.timedelta(hours=hours), rate_per_second=rate,
-                      scenarios=[name], **kw)  # type: ignore[arg-type]
+    events = generate(
+        seed=11,
+        start=start,
+        duration=dt.timedelta(hours=hours),
+        rate_per_second=rate,
+        scenarios=[name],
+        **kw,  # type: ignore[arg-type]
+    )
     p = make(classify=Classifier(load_policy(), REGISTRY).classify)
     return run(p, [_enc.encode(e.event) for e in events])
 
@@ -203,7 +265,9 @@ def test_raid_every_alert_of_the_raiding_agency_is_one_incident() -> None:
     ero = {a.incident_id for r in results for a in r.alerts if a.ori == DHS_ORI}
     rules = {a.rule for r in results for a in r.alerts if a.ori == DHS_ORI}
     assert len(ero) == 1 and {"prohibited_query", "dmv_by_dhs_surge"} <= rules
-    inc = final_incidents(results)[ero.pop()]
+    ero_id = ero.pop()
+    assert ero_id is not None
+    inc = final_incidents(results)[ero_id]
     assert inc.severity == "critical" and inc.peak_count >= 20 and "DMV surge" in inc.story
 
 

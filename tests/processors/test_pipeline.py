@@ -51,8 +51,10 @@ def test_bad_input_becomes_a_dead_letter() -> None:
 
 def test_processed_event_is_pseudonymized_and_classified() -> None:
     p = make()
-    r = p.process_raw(raw("e1", ori=DHS_ORI, message_type="DQ", reason="deport A123456789",
-                          subject={"name": "Jane Doe"}), source="t/0/1")
+    r = p.process_raw(
+        raw("e1", ori=DHS_ORI, message_type="DQ", reason="deport A123456789", subject={"name": "Jane Doe"}),
+        source="t/0/1",
+    )
     ev = r.processed
     assert ev is not None
     assert ev.verdict == "prohibited" and ev.data_source == "dmv_license"
@@ -90,7 +92,8 @@ def test_windows_close_on_watermark_and_emit_once() -> None:
     assert p.stats.open_windows == 2
     final = p.close()
     assert [(a.window_start, a.total) for a in final.aggregates] == [
-        ("2024-05-01T19:02:00Z", 1), ("2024-05-01T19:03:00Z", 1)
+        ("2024-05-01T19:02:00Z", 1),
+        ("2024-05-01T19:03:00Z", 1),
     ]
     assert p.stats.open_windows == 0 and p.close().aggregates == []
 
@@ -131,16 +134,27 @@ def test_late_beyond_retention_is_counted_not_amended() -> None:
 def test_hopping_aggregates() -> None:
     p = make(PipelineConfig(window_seconds=60, allowed_lateness_seconds=0, hopping_windows=((120, 60),)))
     results = run(p, [raw("a", 10), raw("b", 70), raw("c", 130)])
-    hop = sorted((a.window_start, a.total) for r in results for a in r.aggregates if a.window_kind == "hopping-120s-60s")
-    assert hop == [("2024-05-01T18:59:00Z", 1), ("2024-05-01T19:00:00Z", 2), ("2024-05-01T19:01:00Z", 2),
-                   ("2024-05-01T19:02:00Z", 1)]
+    hop = sorted(
+        (a.window_start, a.total)
+        for r in results
+        for a in r.aggregates
+        if a.window_kind == "hopping-120s-60s"
+    )
+    assert hop == [
+        ("2024-05-01T18:59:00Z", 1),
+        ("2024-05-01T19:00:00Z", 2),
+        ("2024-05-01T19:01:00Z", 2),
+        ("2024-05-01T19:02:00Z", 1),
+    ]
     with pytest.raises(ValueError, match="multiple"):
         PipelineConfig(window_seconds=60, hopping_windows=((120, 90),))
 
 
 def test_window_rule_alerts_and_suppression_in_event_time(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  missing_justification:\n    suppress_seconds: 600\n    params: {min_count: 2}\n")
+    rules.write_text(
+        "rules:\n  missing_justification:\n    suppress_seconds: 600\n    params: {min_count: 2}\n"
+    )
     p = make(PipelineConfig(allowed_lateness_seconds=0, rules_file=rules))
     stream = []
     for minute in (0, 1, 20):
@@ -148,7 +162,9 @@ def test_window_rule_alerts_and_suppression_in_event_time(tmp_path: Path) -> Non
     results = run(p, stream)
     alerts = [a for r in results for a in r.alerts if a.rule == "missing_justification"]
     assert [(a.window_start[11:16], a.status) for a in alerts] == [
-        ("19:00", "fired"), ("19:01", "suppressed"), ("19:20", "fired")
+        ("19:00", "fired"),
+        ("19:01", "suppressed"),
+        ("19:20", "fired"),
     ]
     assert alerts[1].suppressed_reason and alerts[0].alert_id in alerts[1].suppressed_reason
     assert len({a.alert_id for a in alerts}) == 3
@@ -164,8 +180,16 @@ def test_alert_ids_are_deterministic_across_pipelines() -> None:
 
 
 def test_snapshot_restore_loses_and_doubles_nothing() -> None:
-    stream = [raw(f"e{i}", i * 13, reason="" if i % 2 else "x", ori=[LASD, DHS_ORI][i % 2],
-                  message_type=["QH", "DQ"][i % 2]) for i in range(80)]
+    stream = [
+        raw(
+            f"e{i}",
+            i * 13,
+            reason="" if i % 2 else "x",
+            ori=[LASD, DHS_ORI][i % 2],
+            message_type=["QH", "DQ"][i % 2],
+        )
+        for i in range(80)
+    ]
     whole = collect(run(make(), stream))
     first = make()
     part1 = [first.process_raw(r, source=f"t:{i}") for i, r in enumerate(stream[:37])]
@@ -211,8 +235,20 @@ def _stream(n: int, seed: int) -> list[tuple[int, bytes]]:
         mt = rnd.choice(["QH", "DQ", "RQ", "QW"])
         reason = rnd.choice(["", "deport", "459 PC", "traffic stop"])
         op = rnd.choice(["a", "b"])
-        out.append((t, raw(f"e{i}", t, ori=ori, message_type=mt, reason=reason, operator_id=op,
-                           subject={"name": rnd.choice("ABCDEFGHIJKL")})))
+        out.append(
+            (
+                t,
+                raw(
+                    f"e{i}",
+                    t,
+                    ori=ori,
+                    message_type=mt,
+                    reason=reason,
+                    operator_id=op,
+                    subject={"name": rnd.choice("ABCDEFGHIJKL")},
+                ),
+            )
+        )
     return out
 
 
@@ -247,7 +283,9 @@ def test_event_time_far_after_the_write_time_is_bad_input_and_moves_no_watermark
 def test_a_placeholder_reason_counts_as_no_reason_as_the_policy_reads_it() -> None:
     from processors.policy import Classifier, load_policy
 
-    p = Pipeline(Classifier(load_policy(), REGISTRY).classify, REGISTRY, Pseudonymizer(b"k"), PipelineConfig())
+    p = Pipeline(
+        Classifier(load_policy(), REGISTRY).classify, REGISTRY, Pseudonymizer(b"k"), PipelineConfig()
+    )
     placeholder = p.process_raw(raw("p1", 0, reason="n/a"))
     real = p.process_raw(raw("p2", 1, reason="burglary 459 PC"))
     assert placeholder.processed is not None and real.processed is not None

@@ -13,15 +13,29 @@ from schemas import Alert, Evidence
 
 
 def alert(aid: str, severity: str = "high", status: str = "fired", ori: str = "CAICE0100") -> Alert:
-    return Alert(alert_id=aid, rule="r", rule_version=1, severity=severity, ori=ori, key=ori,  # type: ignore[arg-type]
-                 window_start="2024-05-01T19:00:00Z", window_end="2024-05-01T19:01:00Z", summary="s",
-                 evidence=Evidence(count=1, event_ids=("e",)), status=status)  # type: ignore[arg-type]
+    return Alert(
+        alert_id=aid,
+        rule="r",
+        rule_version=1,
+        severity=severity,  # type: ignore[arg-type]
+        ori=ori,
+        key=ori,
+        window_start="2024-05-01T19:00:00Z",
+        window_end="2024-05-01T19:01:00Z",
+        summary="s",
+        evidence=Evidence(count=1, event_ids=("e",)),
+        status=status,  # type: ignore[arg-type]
+    )
 
 
 def test_normal_watch_suspend_with_the_alerts_that_moved_it() -> None:
     book = RecommendationBook(RecommendationPolicy(watch_after=1, suspend_after=3))
     first = book.apply(alert("a1"))
-    assert first is not None and (first.previous, first.level, first.alert_ids) == ("normal", "watch", ("a1",))
+    assert first is not None and (first.previous, first.level, first.alert_ids) == (
+        "normal",
+        "watch",
+        ("a1",),
+    )
     assert book.apply(alert("a2")) is None
     assert book.apply(alert("a2")) is None  # the same alert counts once
     sus = book.apply(alert("a3", "critical"))

@@ -20,11 +20,21 @@ def test_an_agency_stays_with_its_process_and_big_agencies_are_spread() -> None:
 
 
 def _event(event_id: str, ori: str, when: str) -> bytes:
-    return msgspec.json.encode({
-        "schema_version": 1, "event_id": event_id, "occurred_at": when, "ori": ori, "operator_id": "OP1",
-        "terminal_id": "T1", "message_type": "QW", "message_key": "QW", "purpose_code": "C",
-        "reason": "case 1", "case_number": "1",
-    })
+    return msgspec.json.encode(
+        {
+            "schema_version": 1,
+            "event_id": event_id,
+            "occurred_at": when,
+            "ori": ori,
+            "operator_id": "OP1",
+            "terminal_id": "T1",
+            "message_type": "QW",
+            "message_key": "QW",
+            "purpose_code": "C",
+            "reason": "case 1",
+            "case_number": "1",
+        }
+    )
 
 
 def test_the_front_drops_exact_duplicates_passes_conflicting_ones_and_skips_invalid_lines() -> None:

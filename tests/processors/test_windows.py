@@ -88,7 +88,11 @@ def test_one_jump_of_the_watermark_closes_the_same_windows_as_small_steps() -> N
     def closed_by(limits: list[int]) -> list[int]:
         store: WindowStore[list[str]] = WindowStore(WindowSpec(60), list)
         store.state(0, "A").append("x")
-        return [c.start for limit in limits for c in store.close_until(us(limit), include_empty=lambda s: s >= 300)]
+        return [
+            c.start
+            for limit in limits
+            for c in store.close_until(us(limit), include_empty=lambda s: s >= 300)
+        ]
 
     assert closed_by([660]) == closed_by(list(range(60, 661, 60))) == [0, 300, 360, 420, 480, 540, 600]
 

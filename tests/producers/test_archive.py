@@ -28,8 +28,15 @@ START = dt.datetime(2019, 3, 5, 5, 0, tzinfo=dt.timezone(dt.timedelta(hours=-8))
 
 
 def sample(seed: int = 1) -> list[LabelledEvent]:
-    return list(generate(seed=seed, start=START, duration=dt.timedelta(hours=1), rate_per_second=0.5,
-                         scenarios=["raid", "after_hours"]))
+    return list(
+        generate(
+            seed=seed,
+            start=START,
+            duration=dt.timedelta(hours=1),
+            rate_per_second=0.5,
+            scenarios=["raid", "after_hours"],
+        )
+    )
 
 
 def test_truth_path_names() -> None:
@@ -60,7 +67,9 @@ def test_lines_are_compact_v1_events_without_truth(tmp_path: Path) -> None:
     lines = list(iter_lines(tmp_path / "run.jsonl.gz"))
     assert len(lines) == len(items)
     for line, item in zip(lines, items):
-        assert line == json.dumps(json.loads(line), separators=(",", ":"), ensure_ascii=False).encode()  # compact
+        assert (
+            line == json.dumps(json.loads(line), separators=(",", ":"), ensure_ascii=False).encode()
+        )  # compact
         event = decode_event(line)
         assert event.event_id == item.event_id
         assert b'"verdict"' not in line and b'"intent"' not in line and b'"scenario"' not in line

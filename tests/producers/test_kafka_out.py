@@ -17,9 +17,17 @@ from schemas.events import decode_event
 START = dt.datetime(2019, 3, 5, 5, 0, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
 
 
-def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[tuple[bytes, bytes, int]]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None, consumer_timeout_ms=2000)
+def consume_all(
+    bootstrap: str, topic: str, expected: int, timeout: float = 60.0
+) -> list[tuple[bytes, bytes, int]]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=2000,
+    )
     out: list[tuple[bytes, bytes, int]] = []
     deadline = time.monotonic() + timeout
     try:
@@ -36,8 +44,11 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0
 @pytest.mark.integration
 def test_produce_to_real_broker(kafka_bootstrap: str, kafka_topic: Callable[..., str]) -> None:
     topic = kafka_topic("produce", partitions=3)
-    items = list(generate(seed=3, start=START, duration=dt.timedelta(minutes=30), rate_per_second=1.0,
-                          scenarios=["raid"]))
+    items = list(
+        generate(
+            seed=3, start=START, duration=dt.timedelta(minutes=30), rate_per_second=1.0, scenarios=["raid"]
+        )
+    )
     result = produce(items, bootstrap=kafka_bootstrap, topic=topic, partitions=3)
     assert result.sent == len(items) and result.failed == 0
     assert result.topic_created is False  # the fixture made it
@@ -58,8 +69,11 @@ def test_produce_to_real_broker(kafka_bootstrap: str, kafka_topic: Callable[...,
 @pytest.mark.integration
 def test_missing_topic_is_created_and_pacing_holds(kafka_bootstrap: str) -> None:
     topic = f"produce-created-{time.time_ns()}"
-    items = list(generate(seed=5, start=START, duration=dt.timedelta(minutes=30), rate_per_second=0.2,
-                          jitter_seconds=0.0))[:40]
+    items = list(
+        generate(
+            seed=5, start=START, duration=dt.timedelta(minutes=30), rate_per_second=0.2, jitter_seconds=0.0
+        )
+    )[:40]
     assert len(items) == 40
     try:
         t0 = time.monotonic()
@@ -78,15 +92,41 @@ def test_missing_topic_is_created_and_pacing_holds(kafka_bootstrap: str) -> None
 
 
 @pytest.mark.integration
-def test_cli_produce_to_kafka(kafka_bootstrap: str, kafka_topic: Callable[..., str], tmp_path,  # type: ignore[no-untyped-def]
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_produce_to_kafka(  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
+    kafka_topic: Callable[..., str],
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import json
 
     topic = kafka_topic("cli")
     truth = tmp_path / "sent.truth.jsonl"
-    code = main(["produce", "--to", "kafka", "--bootstrap", kafka_bootstrap, "--topic", topic, "--seed", "2",
-                 "--start", "2019-03-05T05:00-08:00", "--minutes", "40", "--rate", "0.5", "--scenario", "raid",
-                 "--truth-file", str(truth), "--json", "--quiet"])
+    code = main(
+        [
+            "produce",
+            "--to",
+            "kafka",
+            "--bootstrap",
+            kafka_bootstrap,
+            "--topic",
+            topic,
+            "--seed",
+            "2",
+            "--start",
+            "2019-03-05T05:00-08:00",
+            "--minutes",
+            "40",
+            "--rate",
+            "0.5",
+            "--scenario",
+            "raid",
+            "--truth-file",
+            str(truth),
+            "--json",
+            "--quiet",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["sent"] == summary["truth"]["events"] > 160
@@ -96,5 +136,7 @@ def test_cli_produce_to_kafka(kafka_bootstrap: str, kafka_topic: Callable[..., s
 
 
 def test_unreachable_broker_is_a_clear_error() -> None:
-    with pytest.raises(BrokerUnavailable, match=r"no Kafka broker at 127\.0\.0\.1:1: run `clets-watch stack up`"):
+    with pytest.raises(
+        BrokerUnavailable, match=r"no Kafka broker at 127\.0\.0\.1:1: run `clets-watch stack up`"
+    ):
         produce([], bootstrap="127.0.0.1:1", topic="nowhere")

@@ -22,17 +22,35 @@ from schemas.events import decode_event
 PST = dt.timezone(dt.timedelta(hours=-8))
 START = dt.datetime(2019, 3, 5, 0, 0, tzinfo=PST)  # a Tuesday, before ICE-ERO's access ended
 EVENT_FIELDS = {
-    "schema_version", "event_id", "occurred_at", "ori", "operator_id", "terminal_id", "message_type",
-    "purpose_code", "reason", "case_number", "subject",
+    "schema_version",
+    "event_id",
+    "occurred_at",
+    "ori",
+    "operator_id",
+    "terminal_id",
+    "message_type",
+    "purpose_code",
+    "reason",
+    "case_number",
+    "subject",
 }
 ALL = ["raid", "snooping", "silent_agency", "ccw", "after_hours"]
 _enc = msgspec.json.Encoder()
 
 
-def run(seed: int = 7, hours: float = 6, rate: float = 1.0, scenarios: list[str] | None = None,
-        **kw: object) -> list[LabelledEvent]:
-    return list(generate(seed=seed, start=START, duration=dt.timedelta(hours=hours), rate_per_second=rate,
-                         scenarios=scenarios if scenarios is not None else [], **kw))  # type: ignore[arg-type]
+def run(
+    seed: int = 7, hours: float = 6, rate: float = 1.0, scenarios: list[str] | None = None, **kw: object
+) -> list[LabelledEvent]:
+    return list(
+        generate(
+            seed=seed,
+            start=START,
+            duration=dt.timedelta(hours=hours),
+            rate_per_second=rate,
+            scenarios=scenarios if scenarios is not None else [],
+            **kw,  # type: ignore[arg-type]
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +73,9 @@ def test_different_seed_different_events() -> None:
 
 def test_adding_a_scenario_leaves_the_background_unchanged() -> None:
     plain = [x.event for x in run(seed=5, hours=3)]
-    with_raid = [x.event for x in run(seed=5, hours=3, scenarios=["raid"]) if x.truth["scenario"] == "background"]
+    with_raid = [
+        x.event for x in run(seed=5, hours=3, scenarios=["raid"]) if x.truth["scenario"] == "background"
+    ]
     assert sorted(plain, key=lambda e: e["event_id"]) == sorted(with_raid, key=lambda e: e["event_id"])
 
 
@@ -99,8 +119,13 @@ def test_zero_jitter_is_sorted() -> None:
 
 def test_jitter_beyond_allowed_lateness_is_refused() -> None:
     with pytest.raises(ValueError, match="allowed lateness"):
-        generate(seed=1, start=START, duration=dt.timedelta(hours=1), rate_per_second=1,
-                 jitter_seconds=MAX_JITTER_SECONDS + 1)
+        generate(
+            seed=1,
+            start=START,
+            duration=dt.timedelta(hours=1),
+            rate_per_second=1,
+            jitter_seconds=MAX_JITTER_SECONDS + 1,
+        )
 
 
 def test_naive_start_is_refused() -> None:
@@ -118,7 +143,9 @@ def test_background_rate_and_diurnal_shape() -> None:
     events = run(seed=11, hours=24, rate=1.0)
     # A weekday runs above the weekly average, and never three times above it.
     assert 86_400 * 1.0 < len(events) < 3 * 86_400
-    by_hour = Counter(dt.datetime.fromisoformat(x.event["occurred_at"]).astimezone(PACIFIC).hour for x in events)
+    by_hour = Counter(
+        dt.datetime.fromisoformat(x.event["occurred_at"]).astimezone(PACIFIC).hour for x in events
+    )
     assert by_hour[10] > 2 * by_hour[3]  # office hours far busier than the middle of the night
     assert by_hour[3] > 0  # but a steady floor at night
 
@@ -140,7 +167,9 @@ def test_message_key_mix_follows_agency_kind(day: list[LabelledEvent]) -> None:
         assert agency is not None
         by_kind.setdefault(agency.kind, Counter())[data_source(x.event["message_type"])] += 1
     police = by_kind["police"]
-    assert police["dmv_license"] + police["dmv_registration"] + police["wanted_person"] > 0.7 * sum(police.values())
+    assert police["dmv_license"] + police["dmv_registration"] + police["wanted_person"] > 0.7 * sum(
+        police.values()
+    )
     prosecutor = by_kind["prosecutor"]
     assert prosecutor["criminal_history"] > 0.6 * sum(prosecutor.values())
     probation = by_kind["probation"]
@@ -220,11 +249,20 @@ def test_snooping_spreads_across_days() -> None:
 
 
 def test_silent_agency_stops() -> None:
-    sim = Simulation(seed=7, start=START, duration=dt.timedelta(hours=24), rate_per_second=1.0,
-                     scenarios=["silent_agency:ori=CA0194200"])
+    sim = Simulation(
+        seed=7,
+        start=START,
+        duration=dt.timedelta(hours=24),
+        rate_per_second=1.0,
+        scenarios=["silent_agency:ori=CA0194200"],
+    )
     (described,) = sim.describe()
     silent_from = dt.datetime.fromisoformat(described["start"])
-    lapd = [dt.datetime.fromisoformat(x.event["occurred_at"]) for x in sim.events() if x.event["ori"] == "CA0194200"]
+    lapd = [
+        dt.datetime.fromisoformat(x.event["occurred_at"])
+        for x in sim.events()
+        if x.event["ori"] == "CA0194200"
+    ]
     assert len(lapd) > 100  # it queried before
     assert max(lapd) < silent_from
 
@@ -250,17 +288,33 @@ def test_after_hours_burst_at_night(day: list[LabelledEvent]) -> None:
 
 
 @pytest.mark.parametrize(("start_hour", "hours", "expected_hours"), [(22, 3, {23}), (4, 3, {4})])
-def test_after_hours_finds_the_night_in_a_short_run(start_hour: int, hours: int, expected_hours: set[int]) -> None:
+def test_after_hours_finds_the_night_in_a_short_run(
+    start_hour: int, hours: int, expected_hours: set[int]
+) -> None:
     start = START.replace(hour=start_hour)
-    burst = list(generate(seed=7, start=start, duration=dt.timedelta(hours=hours), rate_per_second=0.0,
-                          scenarios=["after_hours"]))
+    burst = list(
+        generate(
+            seed=7,
+            start=start,
+            duration=dt.timedelta(hours=hours),
+            rate_per_second=0.0,
+            scenarios=["after_hours"],
+        )
+    )
     assert len(burst) == 30
-    assert {dt.datetime.fromisoformat(x.event["occurred_at"]).astimezone(PACIFIC).hour for x in burst} == expected_hours
+    assert {
+        dt.datetime.fromisoformat(x.event["occurred_at"]).astimezone(PACIFIC).hour for x in burst
+    } == expected_hours
 
 
 def test_raid_defaults_to_dawn_and_stays_whole() -> None:
-    sim = Simulation(seed=7, start=START.replace(hour=4), duration=dt.timedelta(hours=3), rate_per_second=0.0,
-                     scenarios=["raid", "after_hours"])
+    sim = Simulation(
+        seed=7,
+        start=START.replace(hour=4),
+        duration=dt.timedelta(hours=3),
+        rate_per_second=0.0,
+        scenarios=["raid", "after_hours"],
+    )
     d = {x["scenario"]: x for x in sim.describe()}
     assert d["raid"]["start"] == "2019-03-05T05:30:00-08:00"
     assert d["after_hours"]["start"] == "2019-03-05T04:00:00-08:00"
@@ -303,8 +357,13 @@ def test_own_key_table_agrees_with_the_policy() -> None:
 
 
 def test_generator_runs_in_constant_memory() -> None:
-    events = generate(seed=2, start=START, duration=dt.timedelta(hours=24), rate_per_second=40.0,
-                      scenarios=["raid", "snooping"])
+    events = generate(
+        seed=2,
+        start=START,
+        duration=dt.timedelta(hours=24),
+        rate_per_second=40.0,
+        scenarios=["raid", "snooping"],
+    )
     assert inspect.isgenerator(events) and isinstance(events, Iterator)
     # Warm up caches (registry, roster, regexes) before measuring.
     for _ in itertools.islice(events, 2000):

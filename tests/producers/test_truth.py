@@ -16,14 +16,31 @@ BEFORE = dt.datetime(2019, 5, 1, 10, tzinfo=PT)
 AFTER = dt.datetime(2019, 10, 15, 0, 0, tzinfo=PT)
 
 
-def label(intent: str, *, agency: Agency | None = LOCAL, source: str = "dmv_license", at: dt.datetime = BEFORE,
-          code: str | None = None, reason: str = "x y", case: str | None = None) -> TruthLabel:
-    return expected_label(intent, agency=agency, data_source=source, occurred_at=at, purpose_code=code,  # type: ignore[arg-type]  # tests pass intents as plain strings, some unknown on purpose
-                          reason=reason, case_number=case)
+def label(
+    intent: str,
+    *,
+    agency: Agency | None = LOCAL,
+    source: str = "dmv_license",
+    at: dt.datetime = BEFORE,
+    code: str | None = None,
+    reason: str = "x y",
+    case: str | None = None,
+) -> TruthLabel:
+    return expected_label(
+        intent,  # type: ignore[arg-type]  # tests pass intents as plain strings, some unknown on purpose
+        agency=agency,
+        data_source=source,
+        occurred_at=at,
+        purpose_code=code,
+        reason=reason,
+        case_number=case,
+    )
 
 
 def test_immigration_by_source() -> None:
-    assert label("immigration_civil") == TruthLabel("immigration_enforcement", "prohibited", ("POL-2b",), True)
+    assert label("immigration_civil") == TruthLabel(
+        "immigration_enforcement", "prohibited", ("POL-2b",), True
+    )
     ch = label("immigration_criminal", source="criminal_history", code="C")
     assert (ch.purpose, ch.verdict, ch.misuse) == ("immigration_enforcement", "allowed", False)
 

@@ -9,18 +9,41 @@ from sinks.alertmanager import INCIDENT_ALERTNAME, build_incident_payload
 
 
 def incident(status: str = "open", alerts: int = 3) -> Incident:
-    return Incident(incident_id="inc-1", family="agency", scope="agency", key="CAICE0100", ori="CAICE0100",
-                    agency_name="ICE ERO - Los Angeles", component="ICE-ERO", severity="critical",
-                    status=status, first_alert_id="a1", first_window_start="2019-06-12T12:30:00Z",  # type: ignore[arg-type]
-                    last_window_end="2019-06-12T13:00:00Z", alerts=alerts, fired=alerts,
-                    counts_by_rule={"prohibited_query": alerts}, events=alerts, story="ICE ERO: 3 prohibited queries")
+    return Incident(
+        incident_id="inc-1",
+        family="agency",
+        scope="agency",
+        key="CAICE0100",
+        ori="CAICE0100",
+        agency_name="ICE ERO - Los Angeles",
+        component="ICE-ERO",
+        severity="critical",
+        status=status,  # type: ignore[arg-type]
+        first_alert_id="a1",
+        first_window_start="2019-06-12T12:30:00Z",
+        last_window_end="2019-06-12T13:00:00Z",
+        alerts=alerts,
+        fired=alerts,
+        counts_by_rule={"prohibited_query": alerts},
+        events=alerts,
+        story="ICE ERO: 3 prohibited queries",
+    )
 
 
 def test_one_entry_per_incident_the_last_record_wins_with_runbook_and_link() -> None:
-    [entry] = build_incident_payload([incident(alerts=1), incident(alerts=3)], link_base="http://127.0.0.1:8470")
-    assert entry["labels"] == {"alertname": INCIDENT_ALERTNAME, "incident_id": "inc-1", "rule": "incident",
-                               "family": "agency", "severity": "critical", "ori": "CAICE0100",
-                               "component": "ICE-ERO", "source": "clets-watch"}
+    [entry] = build_incident_payload(
+        [incident(alerts=1), incident(alerts=3)], link_base="http://127.0.0.1:8470"
+    )
+    assert entry["labels"] == {
+        "alertname": INCIDENT_ALERTNAME,
+        "incident_id": "inc-1",
+        "rule": "incident",
+        "family": "agency",
+        "severity": "critical",
+        "ori": "CAICE0100",
+        "component": "ICE-ERO",
+        "source": "clets-watch",
+    }
     assert entry["annotations"]["alerts"] == "3"
     assert entry["annotations"]["runbook_url"] == "docs/oncall.md#incidents"
     assert entry["annotations"]["link"] == "http://127.0.0.1:8470/incidents/inc-1"

@@ -34,7 +34,7 @@ def sink(tmp_path: Path) -> DatabaseSink:
 
 def poison(event_id: str) -> Any:
     """A verdict the database refuses: operator is NOT NULL."""
-    return msgspec.structs.replace(pe(event_id), operator=None)  # type: ignore[arg-type]
+    return msgspec.structs.replace(pe(event_id), operator=None)
 
 
 def test_a_refused_record_is_dead_lettered_and_the_rest_written(tmp_path: Path) -> None:
@@ -90,13 +90,20 @@ class FlakySink:
         return ResilientResult(BatchResult(), [DeadLetter(reason="sink_rejected", detail="x", payload=b"p")])
 
 
-def test_the_worker_retries_transient_errors_with_backoff_and_counts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_worker_retries_transient_errors_with_backoff_and_counts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     flaky = FlakySink(3)
     rt = WorkerRuntime(
-        settings=Settings(), pipelines=None, sink=flaky, metrics=metrics, key_note="",  # type: ignore[arg-type]
-        registry=REGISTRY, executor=ThreadPoolExecutor(max_workers=1),
+        settings=Settings(),
+        pipelines=None,  # type: ignore[arg-type]  # the retry path reads no pipeline
+        sink=flaky,  # type: ignore[arg-type]
+        metrics=metrics,
+        key_note="",
+        registry=REGISTRY,
+        executor=ThreadPoolExecutor(max_workers=1),
     )
     sleeps: list[float] = []
 
@@ -130,15 +137,36 @@ def test_every_metric_label_set_is_bounded() -> None:
     for i in range(2000):
         ori = rng.choice(oris) if i % 3 == 0 else "CA" + word(7)
         agency = REGISTRY.get(ori)
-        events.append(msgspec.structs.replace(
-            pe(f"e{i}", i, ori=ori, message_type=word(rng.randint(1, 256)) if i % 2 else rng.choice(sorted(DOMAIN_MESSAGE_KEYS)),
-               department=agency.department if agency else None),
-            component=agency.component if agency else None,
-        ))
-    dead = [DeadLetter(reason=rng.choice([*DEAD_LETTER_REASONS, word(30)]), detail="d", payload=b"p") for _ in range(500)]
-    alert = Alert(alert_id="a", rule="prohibited_query", rule_version=1, severity="critical", ori="CAZZZZZZZ",
-                  key="k", window_start="2024-05-01T19:00:00Z", window_end="2024-05-01T19:01:00Z", summary="s",
-                  evidence=Evidence(count=1, event_ids=("e1",)))
+        events.append(
+            msgspec.structs.replace(
+                pe(
+                    f"e{i}",
+                    i,
+                    ori=ori,
+                    message_type=word(rng.randint(1, 256))
+                    if i % 2
+                    else rng.choice(sorted(DOMAIN_MESSAGE_KEYS)),
+                    department=agency.department if agency else None,
+                ),
+                component=agency.component if agency else None,
+            )
+        )
+    dead = [
+        DeadLetter(reason=rng.choice([*DEAD_LETTER_REASONS, word(30)]), detail="d", payload=b"p")
+        for _ in range(500)
+    ]
+    alert = Alert(
+        alert_id="a",
+        rule="prohibited_query",
+        rule_version=1,
+        severity="critical",
+        ori="CAZZZZZZZ",
+        key="k",
+        window_start="2024-05-01T19:00:00Z",
+        window_end="2024-05-01T19:01:00Z",
+        summary="s",
+        evidence=Evidence(count=1, event_ids=("e1",)),
+    )
     m.observe(processed=events, dead_letters=dead, alerts=[alert], watermark=dt.datetime.now(dt.UTC))
     m.set_recommendation("CAZZZZZZZ", None, "watch")
     m.set_consumer_lag({0: 3, 1: 0})
@@ -166,14 +194,18 @@ def test_every_metric_label_set_is_bounded() -> None:
             for name, value in sample.labels.items():
                 assert name in allowed, f"{family.name}: label {name} has no bound"
                 bound = allowed[name]
-                assert bound is None or value in bound, f"{family.name}: {name}={value!r} is outside its bound"
+                assert bound is None or value in bound, (
+                    f"{family.name}: {name}={value!r} is outside its bound"
+                )
     assert series < 5000
 
 
 def test_a_message_both_late_and_conflicting_keeps_both_dead_letters(tmp_path: Path) -> None:
     s = sink(tmp_path)
     late = DeadLetter(reason="late", detail="late", payload=b"{}", source="t/0/600", event_id="e")
-    conflict = DeadLetter(reason="conflicting_duplicate", detail="c", payload=b"{}", source="t/0/600", event_id="e")
+    conflict = DeadLetter(
+        reason="conflicting_duplicate", detail="c", payload=b"{}", source="t/0/600", event_id="e"
+    )
     s.write_batch(SinkBatch(dead_letters=[conflict, late]))
     s.write_batch(SinkBatch(dead_letters=[conflict, late]))  # redelivered: nothing doubles
     assert s.count_rows()["dead_letters"] == 2

@@ -43,8 +43,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def alert(alert_id: str) -> Alert:
     return Alert(
-        alert_id=alert_id, rule="dmv_burst", rule_version=1, severity="high", ori="CA0190000", key="CA0190000",
-        window_start="2019-03-01T12:00:00Z", window_end="2019-03-01T13:00:00Z", summary=f"summary {alert_id}",
+        alert_id=alert_id,
+        rule="dmv_burst",
+        rule_version=1,
+        severity="high",
+        ori="CA0190000",
+        key="CA0190000",
+        window_start="2019-03-01T12:00:00Z",
+        window_end="2019-03-01T13:00:00Z",
+        summary=f"summary {alert_id}",
         evidence=Evidence(count=3, event_ids=("e1",)),
     )
 
@@ -70,10 +77,14 @@ TAMPERING = [
 
 
 @pytest.mark.parametrize(("sql", "table"), TAMPERING)
-def test_the_database_refuses_update_and_delete_on_the_ledger(sink: DatabaseSink, sql: str, table: str) -> None:
+def test_the_database_refuses_update_and_delete_on_the_ledger(
+    sink: DatabaseSink, sql: str, table: str
+) -> None:
     before = _dump(sink.engine)
-    with pytest.raises(DBAPIError, match=f"on {table} is refused: the ledger is append-only"), \
-            sink.engine.begin() as conn:
+    with (
+        pytest.raises(DBAPIError, match=f"on {table} is refused: the ledger is append-only"),
+        sink.engine.begin() as conn,
+    ):
         conn.execute(text(sql))
     assert _dump(sink.engine) == before
     assert verify(sink.engine).ok
@@ -179,7 +190,9 @@ def test_postgres_app_role_lacks_update_and_delete(postgres_url: str) -> None:
 
 def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     with engine.connect() as conn:
-        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))] for t in LEDGER_TABLES}
+        return {
+            t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))] for t in LEDGER_TABLES
+        }
 
 
 def _unprotected(sink: DatabaseSink) -> Engine:
@@ -194,11 +207,17 @@ def test_every_ledger_write_is_chained(sink: DatabaseSink) -> None:
     result = verify(sink.engine)
     assert result.ok and result.entries == 4  # 2 fired, 1 acknowledged, 1 recommendation
     with sink.engine.connect() as conn:
-        rows = conn.execute(text("SELECT entity_kind, entity_id, action, actor, ref, prev_hash, entry_hash "
-                                 "FROM ledger_entries ORDER BY seq")).all()
+        rows = conn.execute(
+            text(
+                "SELECT entity_kind, entity_id, action, actor, ref, prev_hash, entry_hash "
+                "FROM ledger_entries ORDER BY seq"
+            )
+        ).all()
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
-        ("alert", "a1", "fired", "clets-watch"), ("alert", "a2", "fired", "clets-watch"),
-        ("alert", "a1", "acknowledged", "rita"), ("agency", "CA0190000", "suspend", "sam"),
+        ("alert", "a1", "fired", "clets-watch"),
+        ("alert", "a2", "fired", "clets-watch"),
+        ("alert", "a1", "acknowledged", "rita"),
+        ("agency", "CA0190000", "suspend", "sam"),
     ]
     assert rows[0].prev_hash == GENESIS
     assert all(rows[i].prev_hash == rows[i - 1].entry_hash for i in range(1, len(rows)))
@@ -214,7 +233,9 @@ def test_verify_names_a_changed_entry(sink: DatabaseSink) -> None:
         conn.execute(text("UPDATE ledger_entries SET note = 'nothing happened' WHERE seq = 3"))
     result = verify(engine)
     assert not result.ok and result.broken_seq == 3
-    assert "entry 3 (alert a1, acknowledged by rita): its content does not match its hash" in str(result.problem)
+    assert "entry 3 (alert a1, acknowledged by rita): its content does not match its hash" in str(
+        result.problem
+    )
 
 
 def test_verify_names_a_removed_entry(sink: DatabaseSink) -> None:
@@ -237,8 +258,11 @@ def test_verify_names_a_changed_history_row(sink: DatabaseSink) -> None:
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 4"))  # the last entry: no link breaks
         conn.execute(text("UPDATE alert_ledger SET actor = 'rita' WHERE action = 'acknowledged'"))
     result = verify(engine)
-    assert not result.ok and "agency_recommendation_history:1 (agency CA0190000, suspend by sam) has no ledger entry" \
+    assert (
+        not result.ok
+        and "agency_recommendation_history:1 (agency CA0190000, suspend by sam) has no ledger entry"
         in str(result.problem)
+    )
 
 
 def test_verify_catches_a_rewritten_chain_with_a_recorded_head(sink: DatabaseSink) -> None:
@@ -273,8 +297,14 @@ def test_the_hash_covers_every_field() -> None:
     base = NewEntry("alert", "a1", "acknowledged", "rita", "note", T0, "alert_ledger:1")
     digests = {entry_hash(GENESIS, base)}
     for change in (
-        {"entity_kind": "agency"}, {"entity_id": "a2"}, {"action": "resolved"}, {"actor": "sam"},
-        {"note": "note."}, {"note": None}, {"at": T0 + dt.timedelta(microseconds=1)}, {"ref": None},
+        {"entity_kind": "agency"},
+        {"entity_id": "a2"},
+        {"action": "resolved"},
+        {"actor": "sam"},
+        {"note": "note."},
+        {"note": None},
+        {"at": T0 + dt.timedelta(microseconds=1)},
+        {"ref": None},
     ):
         digests.add(entry_hash(GENESIS, dataclasses.replace(base, **change)))
     digests.add(entry_hash("1" * 64, base))
@@ -294,13 +324,25 @@ def test_the_migration_journals_rows_written_before_it(tmp_path: Path) -> None:
     upgrade(url, "0003")
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO alerts VALUES ('a1','r',1,'high','CA0190000',NULL,'k','2019-03-01 12:00:00',"
-                          "'2019-03-01 13:00:00','s','{}','fired',NULL,'fired','2019-03-01 13:00:01')"))
-        conn.execute(text("INSERT INTO alert_ledger (alert_id, action, actor, note, at, entry_key) VALUES "
-                          "('a1','fired','clets-watch',NULL,'2019-03-01 13:00:01','a1:fired'),"
-                          "('a1','acknowledged','rita','old note','2019-03-01 13:05:00.250000',NULL)"))
-        conn.execute(text("INSERT INTO agency_recommendation_history (ori, component, state, reason, alert_ids, "
-                          "actor, at) VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO alerts VALUES ('a1','r',1,'high','CA0190000',NULL,'k','2019-03-01 12:00:00',"
+                "'2019-03-01 13:00:00','s','{}','fired',NULL,'fired','2019-03-01 13:00:01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO alert_ledger (alert_id, action, actor, note, at, entry_key) VALUES "
+                "('a1','fired','clets-watch',NULL,'2019-03-01 13:00:01','a1:fired'),"
+                "('a1','acknowledged','rita','old note','2019-03-01 13:05:00.250000',NULL)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO agency_recommendation_history (ori, component, state, reason, alert_ids, "
+                "actor, at) VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')"
+            )
+        )
     engine.dispose()
     upgrade(url)
     s = DatabaseSink(url, create=False)

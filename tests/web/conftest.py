@@ -40,7 +40,10 @@ def fill_database(url: str) -> dict[str, int]:
     pipeline's access recommendations and two disclosure filings. Returns counts for assertions."""
     registry = AgencyRegistry.load(None)
     pipeline = Pipeline(
-        Classifier(load_policy(None), registry).classify, registry, Pseudonymizer(b"console-test-key"), PipelineConfig()
+        Classifier(load_policy(None), registry).classify,
+        registry,
+        Pseudonymizer(b"console-test-key"),
+        PipelineConfig(),
     )
     items = generate(
         seed=2019,
@@ -70,15 +73,26 @@ def fill_database(url: str) -> dict[str, int]:
         for rec in recommendations:
             agency = registry.get(rec.ori)
             sink.recommend(
-                rec.ori, rec.level, reason=rec.reason or rec.action, actor=rec.by, alert_ids=rec.alert_ids,
+                rec.ori,
+                rec.level,
+                reason=rec.reason or rec.action,
+                actor=rec.by,
+                alert_ids=rec.alert_ids,
                 component=agency.component if agency else None,
             )
         sink.record_disclosure(
-            ICE_ERO, 2018, filed_at=dt.datetime(2019, 6, 3, tzinfo=dt.UTC), investigations_opened=0,
+            ICE_ERO,
+            2018,
+            filed_at=dt.datetime(2019, 6, 3, tzinfo=dt.UTC),
+            investigations_opened=0,
             outcomes="none reported",
         )
         sink.record_disclosure(ICE_ERO, 2019, filed_at=None, investigations_opened=None)
-    return {"alerts": result.alerts_inserted, "verdicts": result.verdicts_inserted, "recommendations": len(recommendations)}
+    return {
+        "alerts": result.alerts_inserted,
+        "verdicts": result.verdicts_inserted,
+        "recommendations": len(recommendations),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -125,8 +139,11 @@ def login(client: TestClient, name: str) -> str:
     """Log in through the login form (with its CSRF token); returns the session's CSRF token."""
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post("/login", data={"username": name, "password": PASSWORDS[name], "csrf_token": token, "next": "/alerts"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": name, "password": PASSWORDS[name], "csrf_token": token, "next": "/alerts"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     me = client.get("/api/me").json()
     assert me["name"] == name
@@ -158,7 +175,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeou
 
 
 @pytest.fixture
-def start_console(free_port: Callable[[], int], users_file: Path, tmp_path: Path) -> Iterator[Callable[..., ConsoleServer]]:
+def start_console(
+    free_port: Callable[[], int], users_file: Path, tmp_path: Path
+) -> Iterator[Callable[..., ConsoleServer]]:
     """Factory: run ``clets-watch serve`` as a real process over a database URL."""
     started: list[ConsoleServer] = []
 
@@ -168,9 +187,23 @@ def start_console(free_port: Callable[[], int], users_file: Path, tmp_path: Path
         env = {**os.environ, "CLETS_WATCH_HOME": str(tmp_path / "home")}
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [str(Path(sys.executable).with_name("clets-watch")), "serve", "--db", db_url, "--users", str(users_file),
-                 "--port", str(port), "--refresh-seconds", "2", *extra],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                [
+                    str(Path(sys.executable).with_name("clets-watch")),
+                    "serve",
+                    "--db",
+                    db_url,
+                    "--users",
+                    str(users_file),
+                    "--port",
+                    str(port),
+                    "--refresh-seconds",
+                    "2",
+                    *extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
             )
         server = ConsoleServer(f"http://127.0.0.1:{port}", proc, log_path)
         started.append(server)

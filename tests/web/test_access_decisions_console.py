@@ -19,11 +19,17 @@ def test_suspend_and_restore_are_recorded_and_published(console_db: str, users_f
     app.state.console.publish = published.append
     with TestClient(app, base_url="http://127.0.0.1") as client:
         for action in ("suspend", "restore"):
-            r = client.post(f"/api/agencies/{ICE_ERO}/access", json={"action": action, "reason": "raid review"},
-                            auth=basic("sam"))
+            r = client.post(
+                f"/api/agencies/{ICE_ERO}/access",
+                json={"action": action, "reason": "raid review"},
+                auth=basic("sam"),
+            )
             assert r.status_code in (200, 201), r.text
     app.state.sink.close()
     with DatabaseSink(console_db, create=False) as sink:
         stored = load_decisions(sink)
-    assert [(d.ori, d.action, d.by) for d in stored] == [(ICE_ERO, "suspend", "sam"), (ICE_ERO, "restore", "sam")]
+    assert [(d.ori, d.action, d.by) for d in stored] == [
+        (ICE_ERO, "suspend", "sam"),
+        (ICE_ERO, "restore", "sam"),
+    ]
     assert published == stored

@@ -30,17 +30,27 @@ def test_alert_list_filters_and_order(app_client: TestClient) -> None:
     assert starts == sorted(starts, reverse=True) and body["total"] == len(body["alerts"])
     assert body["counts_by_state"]["open"] > 0 and body["counts_by_state"]["suppressed"] > 0
     surge = app_client.get(
-        "/api/alerts", params={"rule": "dmv_by_dhs_surge", "state": "open", "component": "ICE-ERO"}, auth=basic("vic")
+        "/api/alerts",
+        params={"rule": "dmv_by_dhs_surge", "state": "open", "component": "ICE-ERO"},
+        auth=basic("vic"),
     ).json()
     assert surge["total"] >= 1
-    assert {(a["rule"], a["state"], a["component"]) for a in surge["alerts"]} == {("dmv_by_dhs_surge", "open", "ICE-ERO")}
-    crit = app_client.get("/api/alerts", params={"severity": "critical", "ori": ICE_ERO}, auth=basic("vic")).json()
-    assert crit["total"] > 0 and {(a["severity"], a["ori"]) for a in crit["alerts"]} == {("critical", ICE_ERO)}
+    assert {(a["rule"], a["state"], a["component"]) for a in surge["alerts"]} == {
+        ("dmv_by_dhs_surge", "open", "ICE-ERO")
+    }
+    crit = app_client.get(
+        "/api/alerts", params={"severity": "critical", "ori": ICE_ERO}, auth=basic("vic")
+    ).json()
+    assert crit["total"] > 0 and {(a["severity"], a["ori"]) for a in crit["alerts"]} == {
+        ("critical", ICE_ERO)
+    }
     assert app_client.get("/api/alerts", params={"state": "bogus"}, auth=basic("vic")).status_code == 422
 
 
 def test_alert_detail_has_evidence_clauses_sources_and_ledger(app_client: TestClient) -> None:
-    alerts = app_client.get("/api/alerts", params={"rule": "dmv_by_dhs_surge", "state": "open"}, auth=basic("vic")).json()
+    alerts = app_client.get(
+        "/api/alerts", params={"rule": "dmv_by_dhs_surge", "state": "open"}, auth=basic("vic")
+    ).json()
     alert_id = alerts["alerts"][0]["alert_id"]
     d = app_client.get(f"/api/alerts/{alert_id}", auth=basic("vic")).json()
     assert d["alert"]["rule_version"] == 1 and d["alert"]["url"] == f"/alerts/{alert_id}"
@@ -52,14 +62,20 @@ def test_alert_detail_has_evidence_clauses_sources_and_ledger(app_client: TestCl
     assert sources and all(s.startswith("clets.queries/0/") for s in sources)
     for event in d["evidence_events"]:  # pseudonyms only: no names, birth dates, plates
         assert event["operator"].startswith("op-") and (event["subject_key"] or "s-").startswith("s-")
-        assert set(event) >= {"has_reason", "has_case_number"} and "reason" not in event and "subject" not in event
+        assert (
+            set(event) >= {"has_reason", "has_case_number"}
+            and "reason" not in event
+            and "subject" not in event
+        )
     assert [e["action"] for e in d["ledger"]] == ["fired"]
     assert d["agency_url"] == f"/agencies/{d['alert']['ori']}"
     assert app_client.get("/api/alerts/no-such-alert", auth=basic("vic")).status_code == 404
 
 
 def test_alertmanager_link_is_the_alert_page(app_client: TestClient) -> None:
-    alert_id = app_client.get("/api/alerts", params={"limit": 1}, auth=basic("vic")).json()["alerts"][0]["alert_id"]
+    alert_id = app_client.get("/api/alerts", params={"limit": 1}, auth=basic("vic")).json()["alerts"][0][
+        "alert_id"
+    ]
     link = alert_link(alert_id, "http://testserver/")
     assert link == f"http://testserver/alerts/{alert_id}"
     login(app_client, "vic")
@@ -68,12 +84,16 @@ def test_alertmanager_link_is_the_alert_page(app_client: TestClient) -> None:
 
 
 def test_acknowledge_and_resolve_need_a_responder_and_a_note(app_client: TestClient) -> None:
-    alert_id = app_client.get("/api/alerts", params={"state": "open", "limit": 1}, auth=basic("vic")).json()["alerts"][0]["alert_id"]
+    alert_id = app_client.get("/api/alerts", params={"state": "open", "limit": 1}, auth=basic("vic")).json()[
+        "alerts"
+    ][0]["alert_id"]
     url = f"/api/alerts/{alert_id}"
     r = app_client.post(f"{url}/acknowledge", json={"note": "looked"}, auth=basic("vic"))
     assert r.status_code == 403 and "responder" in r.json()["detail"]
     for note in ("", "   ", "a\x00b"):
-        assert app_client.post(f"{url}/acknowledge", json={"note": note}, auth=basic("rita")).status_code == 422
+        assert (
+            app_client.post(f"{url}/acknowledge", json={"note": note}, auth=basic("rita")).status_code == 422
+        )
     r = app_client.post(f"{url}/acknowledge", json={"note": "  called the agency  "}, auth=basic("rita"))
     assert r.status_code == 201 and r.json()["actor"] == "rita" and r.json()["note"] == "called the agency"
     r = app_client.post(f"{url}/resolve", json={"note": "operator disciplined"}, auth=basic("sam"))
@@ -82,53 +102,99 @@ def test_acknowledge_and_resolve_need_a_responder_and_a_note(app_client: TestCli
     d = app_client.get(url, auth=basic("vic")).json()
     assert d["alert"]["state"] == "resolved"
     assert [(e["action"], e["actor"]) for e in d["ledger"]] == [
-        ("fired", "clets-watch"), ("acknowledged", "rita"), ("resolved", "sam")
+        ("fired", "clets-watch"),
+        ("acknowledged", "rita"),
+        ("resolved", "sam"),
     ]
     assert app_client.get("/api/alerts", params={"state": "resolved"}, auth=basic("vic")).json()["total"] == 1
 
 
 def test_session_changes_need_the_csrf_token(app_client: TestClient) -> None:
     token = login(app_client, "rita")
-    alert_id = app_client.get("/api/alerts", params={"state": "open", "limit": 1}).json()["alerts"][0]["alert_id"]
+    alert_id = app_client.get("/api/alerts", params={"state": "open", "limit": 1}).json()["alerts"][0][
+        "alert_id"
+    ]
     assert app_client.post(f"/api/alerts/{alert_id}/acknowledge", json={"note": "x"}).status_code == 403
     assert app_client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "x"}).status_code == 403
-    assert app_client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "x", "csrf_token": "forged"}).status_code == 403
-    r = app_client.post(f"/api/alerts/{alert_id}/acknowledge", json={"note": "seen"}, headers={"X-CSRF-Token": token})
+    assert (
+        app_client.post(
+            f"/alerts/{alert_id}/acknowledge", data={"note": "x", "csrf_token": "forged"}
+        ).status_code
+        == 403
+    )
+    r = app_client.post(
+        f"/api/alerts/{alert_id}/acknowledge", json={"note": "seen"}, headers={"X-CSRF-Token": token}
+    )
     assert r.status_code == 201
-    r = app_client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "", "csrf_token": token}, follow_redirects=True)
+    r = app_client.post(
+        f"/alerts/{alert_id}/acknowledge", data={"note": "", "csrf_token": token}, follow_redirects=True
+    )
     assert "Write a note" in r.text  # the form refuses an empty note
-    r = app_client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "form note", "csrf_token": token}, follow_redirects=True)
+    r = app_client.post(
+        f"/alerts/{alert_id}/acknowledge",
+        data={"note": "form note", "csrf_token": token},
+        follow_redirects=True,
+    )
     assert "acknowledged by rita" in r.text and "form note" in r.text
 
 
 def test_login_form_needs_csrf_and_right_password(app_client: TestClient) -> None:
-    assert app_client.post("/login", data={"username": "rita", "password": "responder-password-1"}).status_code == 403
+    assert (
+        app_client.post("/login", data={"username": "rita", "password": "responder-password-1"}).status_code
+        == 403
+    )
     page = app_client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     bad = app_client.post("/login", data={"username": "rita", "password": "nope", "csrf_token": token})
     assert bad.status_code == 401 and "Wrong user name or password" in bad.text
-    ok = app_client.post("/login", data={"username": "rita", "password": "responder-password-1", "csrf_token": token,
-                                         "next": "https://evil.example/"}, follow_redirects=False)
+    ok = app_client.post(
+        "/login",
+        data={
+            "username": "rita",
+            "password": "responder-password-1",
+            "csrf_token": token,
+            "next": "https://evil.example/",
+        },
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/alerts"  # never redirected off-site
     assert app_client.get("/alerts").status_code == 200
 
 
 def test_only_supervisors_change_access(app_client: TestClient) -> None:
     body = {"action": "suspend", "reason": "raid: DMV look-ups for immigration enforcement"}
-    assert app_client.post(f"/api/agencies/{ICE_ERO}/access", json=body, auth=basic("rita")).status_code == 403
+    assert (
+        app_client.post(f"/api/agencies/{ICE_ERO}/access", json=body, auth=basic("rita")).status_code == 403
+    )
     r = app_client.post(f"/api/agencies/{ICE_ERO}/access", json=body, auth=basic("sam"))
     assert r.status_code == 201
     rec = r.json()
-    assert rec["state"] == "suspend" and rec["actor"] == "sam" and rec["action"] == "suspend direct access; written requests only"
+    assert (
+        rec["state"] == "suspend"
+        and rec["actor"] == "sam"
+        and rec["action"] == "suspend direct access; written requests only"
+    )
     assert rec["alert_ids"]  # the open alerts behind the decision
-    r = app_client.post(f"/api/agencies/{ICE_ERO}/access", json={"action": "restore", "reason": "DOJ review done"}, auth=basic("sam"))
+    r = app_client.post(
+        f"/api/agencies/{ICE_ERO}/access",
+        json={"action": "restore", "reason": "DOJ review done"},
+        auth=basic("sam"),
+    )
     assert r.json()["state"] == "normal"
     d = app_client.get(f"/api/agencies/{ICE_ERO}", auth=basic("vic")).json()
     assert d["agency"]["recommendation"] == "normal"
-    assert [(h["state"], h["actor"]) for h in d["recommendation_history"][:2]] == [("normal", "sam"), ("suspend", "sam")]
+    assert [(h["state"], h["actor"]) for h in d["recommendation_history"][:2]] == [
+        ("normal", "sam"),
+        ("suspend", "sam"),
+    ]
     assert any(h["actor"] == "clets-watch" for h in d["recommendation_history"])  # the pipeline's own moves
     assert app_client.post("/api/agencies/CA9999999/access", json=body, auth=basic("sam")).status_code == 404
-    assert app_client.post(f"/api/agencies/{ICE_ERO}/access", json={"action": "delete", "reason": "x"}, auth=basic("sam")).status_code == 422
+    assert (
+        app_client.post(
+            f"/api/agencies/{ICE_ERO}/access", json={"action": "delete", "reason": "x"}, auth=basic("sam")
+        ).status_code
+        == 422
+    )
 
 
 def test_agency_traffic_share_and_filings(app_client: TestClient) -> None:
@@ -143,15 +209,26 @@ def test_agency_traffic_share_and_filings(app_client: TestClient) -> None:
     assert d["agency"]["component"] == "ICE-ERO" and d["agency"]["recommendation"] in ("watch", "suspend")
     agencies = app_client.get("/api/agencies", auth=basic("vic")).json()
     rank = {"suspend": 0, "watch": 1, "normal": 2}
-    assert [rank[a["recommendation"]] for a in agencies] == sorted(rank[a["recommendation"]] for a in agencies)
+    assert [rank[a["recommendation"]] for a in agencies] == sorted(
+        rank[a["recommendation"]] for a in agencies
+    )
     assert app_client.get("/api/agencies/CA9999999", auth=basic("vic")).status_code == 404
 
 
 def test_openapi_is_published_behind_login(app_client: TestClient) -> None:
     spec = app_client.get("/api/openapi.json", auth=basic("vic")).json()
     assert spec["openapi"].startswith("3.")
-    assert {"/api/alerts", "/api/alerts/{alert_id}", "/api/alerts/{alert_id}/acknowledge", "/api/alerts/{alert_id}/resolve",
-            "/api/agencies", "/api/agencies/{ori}", "/api/agencies/{ori}/access", "/api/me", "/healthz"} <= set(spec["paths"])
+    assert {
+        "/api/alerts",
+        "/api/alerts/{alert_id}",
+        "/api/alerts/{alert_id}/acknowledge",
+        "/api/alerts/{alert_id}/resolve",
+        "/api/agencies",
+        "/api/agencies/{ori}",
+        "/api/agencies/{ori}/access",
+        "/api/me",
+        "/healthz",
+    } <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["basic"]["scheme"] == "basic"
     assert not any(p.startswith(("/alerts", "/agencies", "/login")) for p in spec["paths"])  # pages stay out
 
@@ -164,12 +241,23 @@ def test_console_over_postgresql(postgres_url: str, users_file: Path) -> None:
         with TestClient(app, base_url="http://127.0.0.1") as client:
             listing = client.get("/api/alerts", params={"limit": 500}, auth=basic("vic")).json()
             assert listing["total"] == counts["alerts"]
-            alert_id = client.get("/api/alerts", params={"state": "open", "rule": "dmv_by_dhs_surge"}, auth=basic("vic")).json()["alerts"][0]["alert_id"]
+            alert_id = client.get(
+                "/api/alerts", params={"state": "open", "rule": "dmv_by_dhs_surge"}, auth=basic("vic")
+            ).json()["alerts"][0]["alert_id"]
             r = client.post(f"/api/alerts/{alert_id}/acknowledge", json={"note": "on it"}, auth=basic("rita"))
             assert r.status_code == 201
             ledger = client.get(f"/api/alerts/{alert_id}", auth=basic("vic")).json()["ledger"]
-            assert [(e["action"], e["actor"], e["note"]) for e in ledger][-1] == ("acknowledged", "rita", "on it")
-            assert client.post(f"/api/alerts/{alert_id}/resolve", json={"note": "bad\x00"}, auth=basic("rita")).status_code == 422
+            assert [(e["action"], e["actor"], e["note"]) for e in ledger][-1] == (
+                "acknowledged",
+                "rita",
+                "on it",
+            )
+            assert (
+                client.post(
+                    f"/api/alerts/{alert_id}/resolve", json={"note": "bad\x00"}, auth=basic("rita")
+                ).status_code
+                == 422
+            )
             traffic = client.get(f"/api/agencies/{ICE_ERO}", auth=basic("vic")).json()["traffic"]
             assert traffic["total"] > 0 and traffic["immigration_share"] > 0
             assert client.get("/agencies", follow_redirects=False).status_code == 303

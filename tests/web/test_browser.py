@@ -19,8 +19,13 @@ from tests.web.conftest import ICE_ERO, PASSWORDS, ConsoleServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
 pytestmark = pytest.mark.timeout(60)
@@ -63,7 +68,9 @@ def page(browser: Browser) -> Iterator[Page]:
     context.add_init_script(CSP_LISTENER)
     pg = context.new_page()
     console_csp: list[str] = []
-    pg.on("console", lambda msg: console_csp.append(msg.text) if "Content Security Policy" in msg.text else None)
+    pg.on(
+        "console", lambda msg: console_csp.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
     try:
         yield pg
         assert not console_csp, f"CSP violations in the console log: {console_csp}"
@@ -174,7 +181,9 @@ def test_supervisor_suspends_direct_access(page: Page, server: ConsoleServer, tm
     reason = "Raid on 12 Jun 2019: DMV look-ups for immigration enforcement"
     page.get_by_label("Reason").fill(reason)
     page.get_by_test_id("suspend").click()
-    expect(page.get_by_role("status")).to_contain_text("suspend direct access; written requests only — by sam")
+    expect(page.get_by_role("status")).to_contain_text(
+        "suspend direct access; written requests only — by sam"
+    )
     expect(page.get_by_test_id("recommendation")).to_have_text("suspend")
     history = page.locator("table.history tbody tr").first
     expect(history).to_contain_text("sam")

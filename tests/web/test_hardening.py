@@ -48,8 +48,11 @@ def client(console_db: str, own_users: Path) -> Iterator[TestClient]:
 def _login_form(client: TestClient, name: str, password: str) -> int:
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post("/login", data={"username": name, "password": password, "csrf_token": token, "next": "/alerts"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": name, "password": password, "csrf_token": token, "next": "/alerts"},
+        follow_redirects=False,
+    )
     return r.status_code
 
 
@@ -60,8 +63,11 @@ def test_five_wrong_passwords_lock_the_form_login_for_that_user(client: TestClie
     assert [_login_form(client, "rita", "wrong password!") for _ in range(5)] == [401] * 5
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post("/login", data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 429  # the right password too, while the window lasts
     assert 1 <= int(r.headers["Retry-After"]) <= 60
     assert "Too many failed logins for this user" in r.text
@@ -104,7 +110,9 @@ def test_an_unknown_user_costs_one_argon2_check_like_a_known_one(
     assert timings["no-such-user"] > 0.3 * timings["rita"]  # same work, not ~100x faster
 
 
-def test_password_checks_run_at_most_max_concurrent_at_once(monkeypatch: pytest.MonkeyPatch, own_users: Path) -> None:
+def test_password_checks_run_at_most_max_concurrent_at_once(
+    monkeypatch: pytest.MonkeyPatch, own_users: Path
+) -> None:
     active = 0
     peak = 0
     lock = threading.Lock()
@@ -119,9 +127,13 @@ def test_password_checks_run_at_most_max_concurrent_at_once(monkeypatch: pytest.
             active -= 1
         return False
 
-    guard = LoginGuard(UserStore(own_users), max_concurrent=2, per_user="1000/minute", per_client="1000/minute")
+    guard = LoginGuard(
+        UserStore(own_users), max_concurrent=2, per_user="1000/minute", per_client="1000/minute"
+    )
     monkeypatch.setattr(guard_module, "verify_password", slow)
-    threads = [threading.Thread(target=guard.authenticate, args=(f"u{i}", "pw", f"10.0.0.{i}")) for i in range(12)]
+    threads = [
+        threading.Thread(target=guard.authenticate, args=(f"u{i}", "pw", f"10.0.0.{i}")) for i in range(12)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -158,7 +170,9 @@ def _with_cookie(client: TestClient, cookie: str) -> TestClient:
     return client
 
 
-def test_the_cookie_is_opaque_and_the_database_keeps_only_its_hash(client: TestClient, console_db: str) -> None:
+def test_the_cookie_is_opaque_and_the_database_keeps_only_its_hash(
+    client: TestClient, console_db: str
+) -> None:
     login(client, "rita")
     cookie = _cookie(client)
     assert "rita" not in cookie and "rita" not in base64.urlsafe_b64decode(cookie + "==").decode("latin-1")
@@ -175,13 +189,18 @@ def test_a_cookie_copied_before_logout_no_longer_works(client: TestClient) -> No
     attacker = _with_cookie(client, stolen)
     assert attacker.get("/api/me").status_code == 401
     assert attacker.get("/alerts", follow_redirects=False).headers["location"].startswith("/login")
-    r = attacker.post("/api/agencies/CAICE0100/access", headers={"X-CSRF-Token": csrf},
-                      json={"action": "restore", "reason": "replayed cookie"})
+    r = attacker.post(
+        "/api/agencies/CAICE0100/access",
+        headers={"X-CSRF-Token": csrf},
+        json={"action": "restore", "reason": "replayed cookie"},
+    )
     assert r.status_code == 401
 
 
 @pytest.mark.parametrize("change", ["password", "role", "removal"])
-def test_password_role_change_or_removal_ends_the_session(client: TestClient, own_users: Path, change: str) -> None:
+def test_password_role_change_or_removal_ends_the_session(
+    client: TestClient, own_users: Path, change: str
+) -> None:
     login(client, "rita")
     assert client.get("/api/me").status_code == 200
     if change == "password":
@@ -208,7 +227,9 @@ def test_idle_and_absolute_timeouts(client: TestClient) -> None:
         if r.status_code != 200:
             break
     # ...but the absolute timeout (8 h) does, at the first request after it
-    assert r.status_code == 401 and dt.timedelta(hours=8) < now[0] - start <= dt.timedelta(hours=8, minutes=20)
+    assert r.status_code == 401 and dt.timedelta(hours=8) < now[0] - start <= dt.timedelta(
+        hours=8, minutes=20
+    )
     login(client, "rita")
     now[0] += dt.timedelta(minutes=31)
     assert client.get("/api/me").status_code == 401
@@ -236,9 +257,14 @@ def test_session_cookie_flags(console_db: str, own_users: Path, secure: bool) ->
     with TestClient(app, base_url="https://127.0.0.1" if secure else "http://127.0.0.1") as c:
         page = c.get("/login")
         token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-        r = c.post("/login", data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
-                   follow_redirects=False)
-        cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith(SESSION_COOKIE))
+        r = c.post(
+            "/login",
+            data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
+            follow_redirects=False,
+        )
+        cookie = next(
+            v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith(SESSION_COOKIE)
+        )
     attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
     assert {"httponly", "path", "max-age", "samesite"} <= attrs and "samesite=strict" in cookie.lower()
     assert ("secure" in attrs) is secure
@@ -253,13 +279,24 @@ def test_login_issues_a_new_session(client: TestClient) -> None:
     assert _with_cookie(client, first).get("/api/me").status_code == 401  # the old one ended
 
 
-@pytest.mark.parametrize("target", ["/\\evil.example/", "/\\/evil.example", "/\t/evil.example", "//evil.example",
-                                    "https://evil.example/alerts"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\\evil.example/",
+        "/\\/evil.example",
+        "/\t/evil.example",
+        "//evil.example",
+        "https://evil.example/alerts",
+    ],
+)
 def test_login_never_redirects_off_site(client: TestClient, target: str) -> None:
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post("/login", data={"username": "vic", "password": PASSWORDS["vic"], "csrf_token": token,
-                                    "next": target}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "vic", "password": PASSWORDS["vic"], "csrf_token": token, "next": target},
+        follow_redirects=False,
+    )
     assert (r.status_code, r.headers["location"]) == (303, "/alerts")
 
 
@@ -267,8 +304,11 @@ def test_login_form_needs_its_csrf_cookie(client: TestClient) -> None:
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     client.cookies.clear()  # a cross-site form has the token's value at best, never our cookie
-    r = client.post("/login", data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
 
 
@@ -279,15 +319,20 @@ def test_oversized_bodies_are_refused_before_authentication(client: TestClient) 
     big = b'{"note": "' + b"x" * 200_000 + b'"}'
     r = client.post("/api/alerts/x/acknowledge", content=big, headers={"Content-Type": "application/json"})
     assert r.status_code == 413  # not 401: the body was never read
-    r = client.post("/login", content=b"username=" + b"a" * 100_000,
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = client.post(
+        "/login",
+        content=b"username=" + b"a" * 100_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 413
 
     def chunks() -> Iterator[bytes]:
         for _ in range(100):
             yield b"x" * 4096
 
-    r = client.post("/api/alerts/x/acknowledge", content=chunks(), headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/alerts/x/acknowledge", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413  # chunked, no Content-Length: counted as it arrives
 
 
@@ -306,8 +351,10 @@ def test_allowed_hosts_are_configurable(console_db: str, own_users: Path) -> Non
     app.state.sink.close()
 
 
-@pytest.mark.parametrize(("header", "name"), [("[::1]:80", "::1"), ("Example.ORG.:443", "example.org"),
-                                              ("10.0.0.1", "10.0.0.1"), ("", "")])
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("[::1]:80", "::1"), ("Example.ORG.:443", "example.org"), ("10.0.0.1", "10.0.0.1"), ("", "")],
+)
 def test_host_name_parsing(header: str, name: str) -> None:
     assert host_name(header) == name
 
@@ -338,7 +385,9 @@ def test_pages_carry_no_inline_script_or_style(client: TestClient) -> None:
     for path in ("/login", "/alerts", "/agencies", "/agencies/CAICE0100", "/api/docs"):
         html = client.get(path).text
         assert "<style" not in html and " style=" not in html, path
-        assert "<script>" not in html and "<script " not in html.replace('<script src="/static/console.js" defer>', "")
+        assert "<script>" not in html and "<script " not in html.replace(
+            '<script src="/static/console.js" defer>', ""
+        )
         assert not re.search(r"\son[a-z]+\s*=", html), path  # no event-handler attributes
         assert "cdn.jsdelivr" not in html and "swagger" not in html.lower(), path
 

@@ -15,12 +15,19 @@ from playwright.sync_api import Page, expect
 from tests.web.conftest import ICE_ERO, ConsoleServer
 from tests.web.test_browser import browser, log_in, page, server  # noqa: F401 - fixtures
 
-SHOTS = ("console-incidents.png", "console-incident.png", "console-incident-acknowledged.png",
-         "console-incident-alert-ledger.png")
+SHOTS = (
+    "console-incidents.png",
+    "console-incident.png",
+    "console-incident-acknowledged.png",
+    "console-incident-alert-ledger.png",
+)
 
 
 def test_incidents_front_page_incident_bulk_acknowledge_and_ledger(
-    page: Page, server: ConsoleServer, tmp_path: Path, project_root: Path  # noqa: F811 - fixtures
+    page: Page,  # noqa: F811 - the fixture imported from test_browser
+    server: ConsoleServer,  # noqa: F811 - the fixture imported from test_browser
+    tmp_path: Path,
+    project_root: Path,
 ) -> None:
     log_in(page, server, "rita")
     page.goto(f"{server.url}/")
@@ -86,7 +93,8 @@ def test_incidents_front_page_incident_bulk_acknowledge_and_ledger(
 
 
 def test_a_suppressed_alert_links_the_alert_it_repeats_and_its_incident(
-    page: Page, server: ConsoleServer  # noqa: F811 - fixtures
+    page: Page,  # noqa: F811 - the fixture imported from test_browser
+    server: ConsoleServer,  # noqa: F811 - the fixture imported from test_browser
 ) -> None:
     log_in(page, server, "rita")
     page.goto(f"{server.url}/alerts?rule=dmv_by_dhs_surge&state=suppressed")

@@ -22,22 +22,37 @@ def test_published_openapi_holds_under_schemathesis(
 ) -> None:
     # schemathesis sends wrong credentials on purpose, hundreds of times: throttling (tested in
     # test_hardening.py) would answer 429 where it expects 401.
-    server = start_console(console_db, "--login-failures-per-user", "10000/minute",
-                           "--login-failures-per-client", "10000/minute")
+    server = start_console(
+        console_db, "--login-failures-per-user", "10000/minute", "--login-failures-per-client", "10000/minute"
+    )
     report = tmp_path / "schemathesis.txt"
     result = subprocess.run(
         [
-            str(SCHEMATHESIS), "run", f"{server.url}/api/openapi.json",
-            "--auth", f"sam:{PASSWORDS['sam']}",
-            "--checks", "all",
-            "--max-examples", "15",
-            "--seed", "2019",
-            "--workers", "1",
+            str(SCHEMATHESIS),
+            "run",
+            f"{server.url}/api/openapi.json",
+            "--auth",
+            f"sam:{PASSWORDS['sam']}",
+            "--checks",
+            "all",
+            "--max-examples",
+            "15",
+            "--seed",
+            "2019",
+            "--workers",
+            "1",
             "--no-color",
         ],
-        check=False, capture_output=True, text=True, timeout=110, stdin=subprocess.DEVNULL, cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
     )
     report.write_text(result.stdout + result.stderr)
     tail = "\n".join((result.stdout + result.stderr).splitlines()[-80:])
-    assert result.returncode == 0, f"schemathesis found problems (full report {report}):\n{tail}\n--- server log ---\n{server.log()[-3000:]}"
+    assert result.returncode == 0, (
+        f"schemathesis found problems (full report {report}):\n{tail}\n--- server log ---\n{server.log()[-3000:]}"
+    )
     assert "API Operations:" in result.stdout and "Tested: 9" in result.stdout

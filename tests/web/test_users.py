@@ -41,7 +41,9 @@ def test_add_user_hashes_and_roles_nest(tmp_path: Path) -> None:
         ("ok", "viewer", "short", "too short"),
     ],
 )
-def test_add_user_refuses_bad_input(tmp_path: Path, name: str, role: str, password: str, message: str) -> None:
+def test_add_user_refuses_bad_input(
+    tmp_path: Path, name: str, role: str, password: str, message: str
+) -> None:
     with pytest.raises(UsersFileError, match=message):
         add_user(tmp_path / "u.toml", name, role, password)
 
@@ -70,20 +72,38 @@ def test_store_sees_added_users(tmp_path: Path) -> None:
 
 def _cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     # the installed console script (under `python -m clets_watch.cli` a UserError is a different class)
-    return subprocess.run([str(Path(sys.executable).with_name("clets-watch")), "serve", *args], check=False, input=stdin,
-                          capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("clets-watch")), "serve", *args],
+        check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
 
 
 def test_cli_add_user_from_env_and_stdin(tmp_path: Path) -> None:
     path = tmp_path / "users.toml"
     home = {"CLETS_WATCH_HOME": str(tmp_path / "home")}
-    r = _cli("--users", str(path), "--add-user", "rita", "--role", "responder",
-             env={**home, "CLETS_WATCH_NEW_PASSWORD": "from the environment"})
+    r = _cli(
+        "--users",
+        str(path),
+        "--add-user",
+        "rita",
+        "--role",
+        "responder",
+        env={**home, "CLETS_WATCH_NEW_PASSWORD": "from the environment"},
+    )
     assert r.returncode == 0 and "added user rita (responder)" in r.stdout
-    r = _cli("--users", str(path), "--add-user", "vic", "--role", "viewer", env=home, stdin="from standard input\n")
+    r = _cli(
+        "--users", str(path), "--add-user", "vic", "--role", "viewer", env=home, stdin="from standard input\n"
+    )
     assert r.returncode == 0, r.stderr
     users = load_users(path)
-    assert verify_password(users["rita"], "from the environment") and verify_password(users["vic"], "from standard input")
+    assert verify_password(users["rita"], "from the environment") and verify_password(
+        users["vic"], "from standard input"
+    )
     r = _cli("--users", str(path), "--add-user", "x", env=home)
     assert r.returncode == 2 and "--role" in r.stderr
     r = _cli("--users", str(tmp_path / "none.toml"), "--db", f"sqlite:///{tmp_path}/none.db", env=home)

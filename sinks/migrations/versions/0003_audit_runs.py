@@ -83,7 +83,13 @@ def upgrade() -> None:
         sa.Column("queries", sa.Integer(), nullable=False),
         _run_fk("audit_verdict_counts"),
         sa.PrimaryKeyConstraint(
-            "run_id", "month", "ori", "data_source", "purpose", "verdict", name=op.f("pk_audit_verdict_counts")
+            "run_id",
+            "month",
+            "ori",
+            "data_source",
+            "purpose",
+            "verdict",
+            name=op.f("pk_audit_verdict_counts"),
         ),
     )
 

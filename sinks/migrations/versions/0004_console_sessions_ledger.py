@@ -67,8 +67,17 @@ def upgrade() -> None:
     existing: list[tuple[dt.datetime, int, int, NewEntry]] = []
     for r in conn.execute(sa.text("SELECT id, alert_id, action, actor, note, at FROM alert_ledger")):
         at = aware(r.at)
-        existing.append((at, 0, r.id, NewEntry("alert", r.alert_id, r.action, r.actor, r.note, at, f"alert_ledger:{r.id}")))
-    for r in conn.execute(sa.text("SELECT id, ori, state, actor, reason, at FROM agency_recommendation_history")):
+        existing.append(
+            (
+                at,
+                0,
+                r.id,
+                NewEntry("alert", r.alert_id, r.action, r.actor, r.note, at, f"alert_ledger:{r.id}"),
+            )
+        )
+    for r in conn.execute(
+        sa.text("SELECT id, ori, state, actor, reason, at FROM agency_recommendation_history")
+    ):
         at = aware(r.at)
         ref = f"agency_recommendation_history:{r.id}"
         existing.append((at, 1, r.id, NewEntry("agency", r.ori, r.state, r.actor, r.reason, at, ref)))

@@ -39,7 +39,9 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_incidents_ori"), ["ori"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_state"), ["state"], unique=False)
-        batch_op.create_index(batch_op.f("ix_incidents_first_window_start"), ["first_window_start"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_incidents_first_window_start"), ["first_window_start"], unique=False
+        )
 
     op.create_table(
         "incident_ledger",

@@ -71,7 +71,11 @@ def test_heldout_sets_cover_every_purpose_and_verdict() -> None:
     for name in FLOORS:
         phrasings = load_phrasings(HERE / name)
         assert {p.expected_purpose for p in phrasings} == {
-            "immigration_enforcement", "criminal_justice", "non_criminal_justice", "unknown"}
+            "immigration_enforcement",
+            "criminal_justice",
+            "non_criminal_justice",
+            "unknown",
+        }
         assert {p.expected_verdict for p in phrasings} == {"prohibited", "review", "allowed"}
 
 

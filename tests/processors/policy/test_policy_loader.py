@@ -19,14 +19,32 @@ def test_bundled_policy_loads_with_version_and_every_rule() -> None:
     assert set(policy.rules) == set(RULE_KINDS)
     for rule in policy.rules.values():
         assert rule.id.startswith(rule.clause + ".")
-        assert rule.description and rule.clause in {"POL-1", "POL-2", "POL-2a", "POL-2b", "POL-2c", "POL-2d",
-                                                    "POL-3", "POL-4"}
+        assert rule.description and rule.clause in {
+            "POL-1",
+            "POL-2",
+            "POL-2a",
+            "POL-2b",
+            "POL-2c",
+            "POL-2d",
+            "POL-3",
+            "POL-4",
+        }
 
 
-@pytest.mark.parametrize("key,source", [("QH", "criminal_history"), ("qr", "criminal_history"),
-                                        ("DQ", "dmv_license"), ("RPQ", "dmv_registration"), ("QWB", "wanted_person"),
-                                        ("QG", "property"), ("PBQ", "corrections"), ("YQ", "hit_confirmation"),
-                                        ("ZZ", "unknown")])
+@pytest.mark.parametrize(
+    "key,source",
+    [
+        ("QH", "criminal_history"),
+        ("qr", "criminal_history"),
+        ("DQ", "dmv_license"),
+        ("RPQ", "dmv_registration"),
+        ("QWB", "wanted_person"),
+        ("QG", "property"),
+        ("PBQ", "corrections"),
+        ("YQ", "hit_confirmation"),
+        ("ZZ", "unknown"),
+    ],
+)
 def test_data_source_by_message_key(key: str, source: str) -> None:
     assert load_policy().data_source(key) == source
 
@@ -46,24 +64,58 @@ def test_a_version_bump_is_stamped() -> None:
     assert parse_policy(_mutated(version="2")).version == "2"
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"version": ""}, "version"),
-    ({"data_sources": {"a": ["QH"], "b": ["QH"]}}, "listed under both"),
-    ({"rules": {}}, "rules.no_justification is missing"),
-    ({"revoked_access": [{"component": "ICE-ERO", "from": "not a date"}]}, "ISO 8601"),
-    ({"revoked_access": [{"component": "ICE-ERO", "from": "2019-10-15T00:00:00"}]}, "UTC offset"),
-    ({"indicators": [{"id": "X", "kind": "bogus", "strength": "strong", "description": "", "clause": "POL-2"}]},
-     "kind must be one of"),
-    ({"indicators": [{"id": "X", "kind": "immigration", "strength": "strong", "description": "d",
-                      "clause": "POL-2", "patterns": ["("]}]}, "bad pattern"),
-    ({"other_senses": [{"word": "ice cream", "sense": "s", "cues": ["x"]}]}, r"other_senses\[0\]\.word must be one token"),
-    ({"other_senses": [{"word": "ice", "sense": "s", "cues": []}]}, "at least one cue"),
-    ({"other_senses": [{"word": "ice", "sense": "", "cues": ["x"]}]}, "sense must be a non-empty string"),
-    ({"other_senses": [{"word": "ice", "sense": "s", "window": 0, "cues": ["x"]}]}, "positive integer"),
-    ({"other_senses": [{"word": "ice", "sense": "s", "cues": ["x"]}, {"word": "ICE", "sense": "t", "cues": ["y"]}]},
-     "listed twice"),
-])
-def test_bad_policy_files_raise_policy_error_naming_the_problem(changes: dict[str, object], message: str) -> None:
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"version": ""}, "version"),
+        ({"data_sources": {"a": ["QH"], "b": ["QH"]}}, "listed under both"),
+        ({"rules": {}}, "rules.no_justification is missing"),
+        ({"revoked_access": [{"component": "ICE-ERO", "from": "not a date"}]}, "ISO 8601"),
+        ({"revoked_access": [{"component": "ICE-ERO", "from": "2019-10-15T00:00:00"}]}, "UTC offset"),
+        (
+            {
+                "indicators": [
+                    {"id": "X", "kind": "bogus", "strength": "strong", "description": "", "clause": "POL-2"}
+                ]
+            },
+            "kind must be one of",
+        ),
+        (
+            {
+                "indicators": [
+                    {
+                        "id": "X",
+                        "kind": "immigration",
+                        "strength": "strong",
+                        "description": "d",
+                        "clause": "POL-2",
+                        "patterns": ["("],
+                    }
+                ]
+            },
+            "bad pattern",
+        ),
+        (
+            {"other_senses": [{"word": "ice cream", "sense": "s", "cues": ["x"]}]},
+            r"other_senses\[0\]\.word must be one token",
+        ),
+        ({"other_senses": [{"word": "ice", "sense": "s", "cues": []}]}, "at least one cue"),
+        ({"other_senses": [{"word": "ice", "sense": "", "cues": ["x"]}]}, "sense must be a non-empty string"),
+        ({"other_senses": [{"word": "ice", "sense": "s", "window": 0, "cues": ["x"]}]}, "positive integer"),
+        (
+            {
+                "other_senses": [
+                    {"word": "ice", "sense": "s", "cues": ["x"]},
+                    {"word": "ICE", "sense": "t", "cues": ["y"]},
+                ]
+            },
+            "listed twice",
+        ),
+    ],
+)
+def test_bad_policy_files_raise_policy_error_naming_the_problem(
+    changes: dict[str, object], message: str
+) -> None:
     with pytest.raises(PolicyError, match=message):
         parse_policy(_mutated(**changes), source="test.yaml")
 

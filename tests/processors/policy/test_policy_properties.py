@@ -19,21 +19,68 @@ ORIS = [a.ori for a in REGISTRY] + ["CA9999999"]
 KEYS = ["QH", "QR", "IQ", "FQ", "AQ", "DQ", "DNQ", "RQ", "QW", "QV", "PAQ", "YQ"]
 CH_KEYS = ["QH", "QR", "IQ", "FQ", "AQ"]
 PHRASES = [
-    "ICE detainer", "hold for ice", "I-247A", "A# 123456789", "deport", "removal proceedings", "imm status chk",
-    "FUGOPS target", "8 USC 1326", "EOIR", "narcotics", "traffic stop", "CCW app", "section 8", "investigation",
-    "DUI arrest", "warrant check", "pre-employment", "personal", "susp veh", "", "status chk", "alien smuggling",
+    "ICE detainer",
+    "hold for ice",
+    "I-247A",
+    "A# 123456789",
+    "deport",
+    "removal proceedings",
+    "imm status chk",
+    "FUGOPS target",
+    "8 USC 1326",
+    "EOIR",
+    "narcotics",
+    "traffic stop",
+    "CCW app",
+    "section 8",
+    "investigation",
+    "DUI arrest",
+    "warrant check",
+    "pre-employment",
+    "personal",
+    "susp veh",
+    "",
+    "status chk",
+    "alien smuggling",
 ]
-IMMIGRATION_PHRASES = ["ICE detainer", "hold for ice", "I-247A", "A# 123456789", "deportation", "removal order",
-                       "immigration status", "FUGOPS target", "8 USC 1326", "EOIR hearing", "visa overstay",
-                       "I-862 NTA", "ERO target", "imm hold", "illegal re-entry"]
+IMMIGRATION_PHRASES = [
+    "ICE detainer",
+    "hold for ice",
+    "I-247A",
+    "A# 123456789",
+    "deportation",
+    "removal order",
+    "immigration status",
+    "FUGOPS target",
+    "8 USC 1326",
+    "EOIR hearing",
+    "visa overstay",
+    "I-862 NTA",
+    "ERO target",
+    "imm hold",
+    "illegal re-entry",
+]
 # (a bare "NTA" beside "traffic stop" is a California traffic citation: policy other_senses.nta)
-times = st.datetimes(min_value=dt.datetime(2017, 1, 1), max_value=dt.datetime(2021, 12, 31),
-                     timezones=st.just(dt.timezone(dt.timedelta(hours=-8))))
+times = st.datetimes(
+    min_value=dt.datetime(2017, 1, 1),
+    max_value=dt.datetime(2021, 12, 31),
+    timezones=st.just(dt.timezone(dt.timedelta(hours=-8))),
+)
 
 
 def event(reason: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime) -> QueryEvent:
-    return QueryEvent(schema_version=1, event_id="p", occurred_at=at, ori=ori, operator_id="o", terminal_id="t",
-                      message_type=key, purpose_code=code, reason=reason, case_number=case)
+    return QueryEvent(
+        schema_version=1,
+        event_id="p",
+        occurred_at=at,
+        ori=ori,
+        operator_id="o",
+        terminal_id="t",
+        message_type=key,
+        purpose_code=code,
+        reason=reason,
+        case_number=case,
+    )
 
 
 @st.composite
@@ -49,11 +96,24 @@ def retyped(draw: st.DrawFn, text: str) -> str:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    st.sampled_from(PHRASES), st.sampled_from(PHRASES), st.data(), st.sampled_from(ORIS), st.sampled_from(KEYS),
-    st.sampled_from(["C", "F", "I", None]), st.sampled_from([None, "19-004512", "A-12345678"]), times,
+    st.sampled_from(PHRASES),
+    st.sampled_from(PHRASES),
+    st.data(),
+    st.sampled_from(ORIS),
+    st.sampled_from(KEYS),
+    st.sampled_from(["C", "F", "I", None]),
+    st.sampled_from([None, "19-004512", "A-12345678"]),
+    times,
 )
 def test_case_and_whitespace_never_change_a_verdict(
-    a: str, b: str, data: st.DataObject, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime,
+    a: str,
+    b: str,
+    data: st.DataObject,
+    ori: str,
+    key: str,
+    code: str | None,
+    case: str | None,
+    at: dt.datetime,
 ) -> None:
     text = f"{a} {b}".strip()
     other = data.draw(retyped(text))
@@ -64,12 +124,22 @@ def test_case_and_whitespace_never_change_a_verdict(
 
 @settings(max_examples=400, deadline=None)
 @given(
-    st.sampled_from(IMMIGRATION_PHRASES), st.sampled_from(PHRASES + ["", "ICE"]), st.sampled_from(ORIS),
-    st.sampled_from(CH_KEYS), st.sampled_from(["C", "V", None]), st.sampled_from([None, "A123456789", "19-1"]),
+    st.sampled_from(IMMIGRATION_PHRASES),
+    st.sampled_from(PHRASES + ["", "ICE"]),
+    st.sampled_from(ORIS),
+    st.sampled_from(CH_KEYS),
+    st.sampled_from(["C", "V", None]),
+    st.sampled_from([None, "A123456789", "19-1"]),
     times,
 )
 def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
-    imm: str, extra: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime,
+    imm: str,
+    extra: str,
+    ori: str,
+    key: str,
+    code: str | None,
+    case: str | None,
+    at: dt.datetime,
 ) -> None:
     verdict = CLF.classify(event(f"{imm} {extra}", ori, key, code, case, at))
     assert verdict.purpose == "immigration_enforcement"
@@ -80,10 +150,21 @@ def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=80), st.sampled_from(ORIS), st.sampled_from(KEYS + ["XX"]),
-       st.one_of(st.none(), st.text(max_size=3)), st.one_of(st.none(), st.text(max_size=20)), times)
+@given(
+    st.text(max_size=80),
+    st.sampled_from(ORIS),
+    st.sampled_from(KEYS + ["XX"]),
+    st.one_of(st.none(), st.text(max_size=3)),
+    st.one_of(st.none(), st.text(max_size=20)),
+    times,
+)
 def test_any_text_gets_a_well_formed_verdict(
-    reason: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime,
+    reason: str,
+    ori: str,
+    key: str,
+    code: str | None,
+    case: str | None,
+    at: dt.datetime,
 ) -> None:
     v = CLF.classify(event(reason, ori, key, code, case, at))
     assert v.verdict in {"prohibited", "review", "allowed"}

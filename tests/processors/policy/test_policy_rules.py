@@ -21,11 +21,28 @@ BEFORE = "2019-05-01T10:00:00-07:00"
 AFTER = "2019-10-15T00:00:00-07:00"
 
 
-def ev(reason: str = "traffic stop", *, mt: str = "DQ", ori: str = LOCAL, case: str | None = None,
-       code: str | None = None, at: str = BEFORE, **extra: Any) -> QueryEvent:
+def ev(
+    reason: str = "traffic stop",
+    *,
+    mt: str = "DQ",
+    ori: str = LOCAL,
+    case: str | None = None,
+    code: str | None = None,
+    at: str = BEFORE,
+    **extra: Any,
+) -> QueryEvent:
     return QueryEvent(
-        schema_version=1, event_id="ev-1", occurred_at=dt.datetime.fromisoformat(at), ori=ori, operator_id="op",
-        terminal_id="t1", message_type=mt, purpose_code=code, reason=reason, case_number=case, **extra,
+        schema_version=1,
+        event_id="ev-1",
+        occurred_at=dt.datetime.fromisoformat(at),
+        ori=ori,
+        operator_id="op",
+        terminal_id="t1",
+        message_type=mt,
+        purpose_code=code,
+        reason=reason,
+        case_number=case,
+        **extra,
     )
 
 
@@ -57,14 +74,51 @@ def test_pol1_reason_alone_is_a_justification() -> None:
 
 
 # ---------------------------------------------------------------- POL-2 / POL-2b
-@pytest.mark.parametrize("reason", [
-    "hold for ice", "ICE HOLD", "I-247A", "1-247", "i247 recv", "detainer", "dtnr lodged", "DEPORTATION",
-    "deprtation", "dprt", "removal proceedings", "rmvl proc", "final order of removal", "EOIR hearing",
-    "imm court", "NTA", "notice to appear", "I-200 warrant", "admin warrant", "I-862", "OSUP chk",
-    "imm status chk", "immigration status", "visa overstay", "ovrstay", "FUGOPS tgt", "fug ops", "ERO target",
-    "A# 123456789", "A-12345678", "A 123 456 789", "alien # 123456789", "a-file", "8 USC 1326",
-    "8usc1325", "illegal re-entry", "illegal entry", "undocumented", "criminal alien program", "req by ICE",
-])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "hold for ice",
+        "ICE HOLD",
+        "I-247A",
+        "1-247",
+        "i247 recv",
+        "detainer",
+        "dtnr lodged",
+        "DEPORTATION",
+        "deprtation",
+        "dprt",
+        "removal proceedings",
+        "rmvl proc",
+        "final order of removal",
+        "EOIR hearing",
+        "imm court",
+        "NTA",
+        "notice to appear",
+        "I-200 warrant",
+        "admin warrant",
+        "I-862",
+        "OSUP chk",
+        "imm status chk",
+        "immigration status",
+        "visa overstay",
+        "ovrstay",
+        "FUGOPS tgt",
+        "fug ops",
+        "ERO target",
+        "A# 123456789",
+        "A-12345678",
+        "A 123 456 789",
+        "alien # 123456789",
+        "a-file",
+        "8 USC 1326",
+        "8usc1325",
+        "illegal re-entry",
+        "illegal entry",
+        "undocumented",
+        "criminal alien program",
+        "req by ICE",
+    ],
+)
 def test_pol2b_immigration_indicator_on_dmv_is_prohibited(reason: str) -> None:
     v = classify(reason, mt="DQ")
     assert (v.verdict, v.purpose) == ("prohibited", "immigration_enforcement"), (reason, v)
@@ -76,11 +130,25 @@ def test_pol2b_applies_to_every_source_but_criminal_history(mt: str) -> None:
     assert classify("ICE detainer", mt=mt).verdict == "prohibited"
 
 
-@pytest.mark.parametrize("reason", [
-    "traffic stop", "I-5 NB pursuit", "I-205 SB collision", "ice poss for sales", "veh removal tow",
-    "retainer", "PC 1326", "warrant svc", "USMS fugitive task force", "prob status", "DL status",
-    "HS 11377 meth", "alien smuggling load", "narcotics",
-])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "traffic stop",
+        "I-5 NB pursuit",
+        "I-205 SB collision",
+        "ice poss for sales",
+        "veh removal tow",
+        "retainer",
+        "PC 1326",
+        "warrant svc",
+        "USMS fugitive task force",
+        "prob status",
+        "DL status",
+        "HS 11377 meth",
+        "alien smuggling load",
+        "narcotics",
+    ],
+)
 def test_pol2_negative_no_immigration_indicator(reason: str) -> None:
     v = classify(reason, mt="DQ")
     assert v.purpose != "immigration_enforcement", (reason, v)
@@ -135,8 +203,15 @@ def test_pol2c_ero_non_criminal_history_without_criminal_case_is_prohibited(reas
     assert fired(v, "POL-2c.mission-presumption") and fired(v, "POL-2b.prohibited-source")
 
 
-@pytest.mark.parametrize("reason,case", [("narcotics", None), ("investigation", "19-004512"),
-                                         ("PC 459 burglary", None), ("inv case# 19-12345", None)])
+@pytest.mark.parametrize(
+    "reason,case",
+    [
+        ("narcotics", None),
+        ("investigation", "19-004512"),
+        ("PC 459 burglary", None),
+        ("inv case# 19-12345", None),
+    ],
+)
 def test_pol2c_negative_ero_documenting_a_criminal_case(reason: str, case: str | None) -> None:
     v = classify(reason, mt="DQ", ori=ERO, case=case)
     assert (v.verdict, v.purpose) == ("allowed", "criminal_justice"), v
@@ -161,7 +236,9 @@ def test_pol2d_ero_after_revocation_is_prohibited_whatever_the_purpose() -> None
 
 
 def test_pol2d_negative_before_date_and_other_agencies() -> None:
-    assert not fired(classify("narcotics", mt="QH", code="C", ori=ERO, at="2019-10-14T23:59:59-07:00"), "POL-2d")
+    assert not fired(
+        classify("narcotics", mt="QH", code="C", ori=ERO, at="2019-10-14T23:59:59-07:00"), "POL-2d"
+    )
     assert not fired(classify("narcotics", mt="QH", code="C", ori=HSI, at=AFTER), "POL-2d")
 
 
@@ -172,9 +249,21 @@ def test_pol2d_date_is_california_time() -> None:
 
 
 # ---------------------------------------------------------------- POL-3
-@pytest.mark.parametrize("reason", ["CCW app", "ccw renewal", "concealed carry permit", "pre-employment",
-                                    "applicant bkgd", "section 8", "housing authority", "tenant screening",
-                                    "livescan applicant", "security guard app"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "CCW app",
+        "ccw renewal",
+        "concealed carry permit",
+        "pre-employment",
+        "applicant bkgd",
+        "section 8",
+        "housing authority",
+        "tenant screening",
+        "livescan applicant",
+        "security guard app",
+    ],
+)
 @pytest.mark.parametrize("code", ["C", None])
 def test_pol3_ncj_under_cj_code_or_no_code_is_prohibited(reason: str, code: str | None) -> None:
     v = classify(reason, mt="QH", code=code)
@@ -182,8 +271,9 @@ def test_pol3_ncj_under_cj_code_or_no_code_is_prohibited(reason: str, code: str 
     assert fired(v, "POL-3.ncj-under-cj-code")
 
 
-@pytest.mark.parametrize("reason,code", [("CCW app", "F"), ("pre-employment", "I"), ("reserve applicant", "J"),
-                                         ("section 8", "H")])
+@pytest.mark.parametrize(
+    "reason,code", [("CCW app", "F"), ("pre-employment", "I"), ("reserve applicant", "J"), ("section 8", "H")]
+)
 def test_pol3_ncj_under_its_own_code_is_allowed(reason: str, code: str) -> None:
     v = classify(reason, mt="QH", code=code)
     assert (v.verdict, v.purpose) == ("allowed", "non_criminal_justice")
@@ -201,8 +291,9 @@ def test_pol3_negative_ccw_offence_is_criminal() -> None:
 
 
 # ---------------------------------------------------------------- POL-4
-@pytest.mark.parametrize("reason", ["personal", "checking on my ex wife", "for a friend", "just curious",
-                                    "celebrity"])
+@pytest.mark.parametrize(
+    "reason", ["personal", "checking on my ex wife", "for a friend", "just curious", "celebrity"]
+)
 def test_pol4_written_personal_purpose_is_prohibited(reason: str) -> None:
     v = classify(reason)
     assert (v.verdict, v.purpose) == ("prohibited", "non_criminal_justice"), (reason, v)
@@ -251,15 +342,41 @@ def test_explain_lists_every_rule_once_and_agrees_with_classify() -> None:
 
 
 # ---------------------------------------------------------------- reading the reason text
-@pytest.mark.parametrize("reason", ["poss ice 11377", "ice pipe", "sale of ice", "crystal/ice", "ice on roadway",
-                                    "veh removal", "tow removal 22651", "NTA 22350 VC", "cited NTA", "cap gun"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "poss ice 11377",
+        "ice pipe",
+        "sale of ice",
+        "crystal/ice",
+        "ice on roadway",
+        "veh removal",
+        "tow removal 22651",
+        "NTA 22350 VC",
+        "cited NTA",
+        "cap gun",
+    ],
+)
 def test_other_sense_of_an_ambiguous_word_is_not_immigration(reason: str) -> None:
     v = classify(reason, mt="DQ")
     assert (v.verdict, v.purpose) == ("allowed", "criminal_justice"), (reason, v)
 
 
-@pytest.mark.parametrize("reason", ["ICE hold poss meth", "NTA", "rmvl", "removal", "ICE", "I.C.E. hold",
-                                    "removalproceedings", "holdforICE", "immstatus", "CAP screening"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "ICE hold poss meth",
+        "NTA",
+        "rmvl",
+        "removal",
+        "ICE",
+        "I.C.E. hold",
+        "removalproceedings",
+        "holdforICE",
+        "immstatus",
+        "CAP screening",
+    ],
+)
 def test_immigration_sense_survives_without_cues_and_in_phrases(reason: str) -> None:
     v = classify(reason, mt="DQ")
     assert (v.verdict, v.purpose) == ("prohibited", "immigration_enforcement"), (reason, v)

@@ -26,11 +26,28 @@ BEFORE = "2019-05-01T10:00:00-07:00"
 HERE = Path(__file__).parents[3] / "processors" / "policy"
 
 
-def ev(reason: str, *, mt: str = "DQ", ori: str = LOCAL, case: str | None = None, code: str | None = None,
-       at: str = BEFORE, event_id: str = "ev-1") -> QueryEvent:
-    return QueryEvent(schema_version=1, event_id=event_id, occurred_at=dt.datetime.fromisoformat(at), ori=ori,
-                      operator_id="op", terminal_id="t1", message_type=mt, purpose_code=code, reason=reason,
-                      case_number=case)
+def ev(
+    reason: str,
+    *,
+    mt: str = "DQ",
+    ori: str = LOCAL,
+    case: str | None = None,
+    code: str | None = None,
+    at: str = BEFORE,
+    event_id: str = "ev-1",
+) -> QueryEvent:
+    return QueryEvent(
+        schema_version=1,
+        event_id=event_id,
+        occurred_at=dt.datetime.fromisoformat(at),
+        ori=ori,
+        operator_id="op",
+        terminal_id="t1",
+        message_type=mt,
+        purpose_code=code,
+        reason=reason,
+        case_number=case,
+    )
 
 
 def classify(reason: str, **kwargs: Any) -> Verdict:
@@ -45,18 +62,41 @@ def outcome(reason: str, **kwargs: Any) -> tuple[str, str]:
 # ---------------------------------------------------------------- tokenizer
 def test_segments_break_at_punctuation_but_not_inside_words() -> None:
     assert segments("12500(a) no lic, ice hold - dui conviction. i-247 ice/ero") == [
-        ["12500"], ["a"], ["no", "lic"], ["ice", "hold"], ["dui", "conviction"], ["i", "247", "ice", "ero"]]
+        ["12500"],
+        ["a"],
+        ["no", "lic"],
+        ["ice", "hold"],
+        ["dui", "conviction"],
+        ["i", "247", "ice", "ero"],
+    ]
 
 
-@pytest.mark.parametrize("reason", ["12500(a) no lic", "4000(a) no reg", "5200(a) no front plate",
-                                    "22350(b) VC speed", "23152(a)/(b) DUI", "14601.1(a) VC susp lic"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "12500(a) no lic",
+        "4000(a) no reg",
+        "5200(a) no front plate",
+        "22350(b) VC speed",
+        "23152(a)/(b) DUI",
+        "14601.1(a) VC susp lic",
+    ],
+)
 def test_subsections_are_never_a_numbers(reason: str) -> None:
     assert outcome(reason) == ("allowed", "criminal_justice")
 
 
-@pytest.mark.parametrize("reason,is_anumber", [
-    ("A# 201558312", True), ("A-201-558-312", True), ("A# 2 0 1 - 5 5 8 - 3 1 2", True), ("A 12345678", True),
-    ("A# 1234567", False), ("A 12345678901", False)])
+@pytest.mark.parametrize(
+    "reason,is_anumber",
+    [
+        ("A# 201558312", True),
+        ("A-201-558-312", True),
+        ("A# 2 0 1 - 5 5 8 - 3 1 2", True),
+        ("A 12345678", True),
+        ("A# 1234567", False),
+        ("A 12345678901", False),
+    ],
+)
 def test_a_numbers_need_eight_or_nine_digits(reason: str, is_anumber: bool) -> None:
     hit = any(h.indicator == "IMM-ANUMBER" for h in READER.read(reason).hits)
     assert hit is is_anumber
@@ -64,7 +104,9 @@ def test_a_numbers_need_eight_or_nine_digits(reason: str, is_anumber: bool) -> N
 
 def test_phrases_do_not_run_across_punctuation() -> None:
     assert any(h.indicator == "IMM-REMOVAL" for h in READER.read("final order on file").hits)
-    assert not any(h.indicator == "IMM-REMOVAL" for h in READER.read("final, order of protection served").hits)
+    assert not any(
+        h.indicator == "IMM-REMOVAL" for h in READER.read("final, order of protection served").hits
+    )
 
 
 def test_other_senses_veto_across_a_comma() -> None:
@@ -90,8 +132,13 @@ def test_capital_abbreviations_only_where_a_noun_stands() -> None:
 def test_illegal_of_a_person_but_not_of_parking_or_dumping() -> None:
     for reason in ("crossed border illegally", "illegal, verify", "entered w/o inspection", "a# check"):
         assert outcome(reason) == ("prohibited", "immigration_enforcement"), reason
-    for reason in ("illegal parking", "parked illegal", "illegal dumping 374.3", "illegal u-turn",
-                   "subj is illegal to possess firearm"):
+    for reason in (
+        "illegal parking",
+        "parked illegal",
+        "illegal dumping 374.3",
+        "illegal u-turn",
+        "subj is illegal to possess firearm",
+    ):
         assert outcome(reason) == ("allowed", "criminal_justice"), reason
 
 
@@ -105,7 +152,17 @@ def test_removal_to_a_country_is_removal() -> None:
 def test_statute_table_has_several_hundred_rows_of_every_code() -> None:
     table = POLICY.statutes
     assert len(table.sections) >= 400
-    assert {code for code, _ in table.sections} == {"pc", "vc", "hs", "bp", "wi", "gc", "usc8", "usc18", "usc21"}
+    assert {code for code, _ in table.sections} == {
+        "pc",
+        "vc",
+        "hs",
+        "bp",
+        "wi",
+        "gc",
+        "usc8",
+        "usc18",
+        "usc21",
+    }
     assert table.lookup("pc", "26150") is not None and table.lookup("pc", "26150").kind == "licensing"  # type: ignore[union-attr]
     assert table.lookup("usc8", "1326").kind == "criminal_immigration"  # type: ignore[union-attr]
     assert table.lookup("usc8", "1324").kind == "smuggling"  # type: ignore[union-attr]
@@ -133,11 +190,20 @@ def test_explain_shows_the_statute_lookup() -> None:
 
 
 # ---------------------------------------------------------------- roles
-@pytest.mark.parametrize("reason", [
-    "immigrant DV victim, locate", "burglary of immigrant-owned store 459", "witness undocumented - 187 PC inv",
-    "notario fraud - immigrants defrauded, 22440 B&P", "deportation scam - caller posing as ICE, 518 PC",
-    "hate crime vs immigrant family 422.55 PC", "stolen purse incl. victim's green card, 487",
-    "Victima sin papeles, robo 211 - ID sospechoso", "ICE officer's vehicle vandalized 594 PC"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "immigrant DV victim, locate",
+        "burglary of immigrant-owned store 459",
+        "witness undocumented - 187 PC inv",
+        "notario fraud - immigrants defrauded, 22440 B&P",
+        "deportation scam - caller posing as ICE, 518 PC",
+        "hate crime vs immigrant family 422.55 PC",
+        "stolen purse incl. victim's green card, 487",
+        "Victima sin papeles, robo 211 - ID sospechoso",
+        "ICE officer's vehicle vandalized 594 PC",
+    ],
+)
 def test_immigration_words_beside_a_protective_role_describe_a_criminal_case(reason: str) -> None:
     assert outcome(reason) == ("allowed", "criminal_justice")
 
@@ -151,15 +217,35 @@ def test_an_immigration_document_beside_property_words_is_property() -> None:
     assert any("set aside beside 'found'" in t.detail and "green card" in t.detail for t in explained)
 
 
-@pytest.mark.parametrize("reason", [
-    "final order of protection served", "deportes store robbery", "Immigration Ave burglary",
-    "immigration attorney office burglary 459", "dry ice bomb 19000", "ERO officer assaulted 69 PC",
-    "U visa certification, DV victim", "neighbor's dog bite report", "landlord tenant dispute, civil standby",
-    "celebrity stalking case 646.9", "lic plate reader hit LPR", "foreign national victim of robbery",
-    "sister harassed by ex, 646.9", "ex-wife's car vandalized, report", "foster child missing",
-    "councilman threatened", "famous singer stalker 646.9", "tinder robbery setup 211", "building permit fraud",
-    "work permit found on arrestee", "business license check on suspect's shop, 11352 sales",
-    "bar license, ABC decoy operation, 25658", "tow truck driver collision", "self-employed, 484 victim"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "final order of protection served",
+        "deportes store robbery",
+        "Immigration Ave burglary",
+        "immigration attorney office burglary 459",
+        "dry ice bomb 19000",
+        "ERO officer assaulted 69 PC",
+        "U visa certification, DV victim",
+        "neighbor's dog bite report",
+        "landlord tenant dispute, civil standby",
+        "celebrity stalking case 646.9",
+        "lic plate reader hit LPR",
+        "foreign national victim of robbery",
+        "sister harassed by ex, 646.9",
+        "ex-wife's car vandalized, report",
+        "foster child missing",
+        "councilman threatened",
+        "famous singer stalker 646.9",
+        "tinder robbery setup 211",
+        "building permit fraud",
+        "work permit found on arrestee",
+        "business license check on suspect's shop, 11352 sales",
+        "bar license, ABC decoy operation, 25658",
+        "tow truck driver collision",
+        "self-employed, 484 victim",
+    ],
+)
 def test_look_alikes_of_plain_criminal_justice_stay_allowed(reason: str) -> None:
     assert outcome(reason) == ("allowed", "criminal_justice")
 
@@ -176,28 +262,61 @@ def test_an_enforcement_act_beside_a_role_is_still_enforcement() -> None:
 
 
 # ---------------------------------------------------------------- personal use
-@pytest.mark.parametrize("reason", [
-    "landlord's son", "sister-in-law", "my ex's new bf", "mi cuñado", "daughter's teacher", "stepdad",
-    "off duty - guy tailgating me on 91", "reporter who wrote the article on us", "my cousin", "me", "self",
-    "own DL status", "nephew - is he in trouble?", "date sat night lol", "SGT REQ FOR A FEIEND",
-    "plate of that pitcher, curious", "my neighbor's new car", "contractor doing my kitchen"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "landlord's son",
+        "sister-in-law",
+        "my ex's new bf",
+        "mi cuñado",
+        "daughter's teacher",
+        "stepdad",
+        "off duty - guy tailgating me on 91",
+        "reporter who wrote the article on us",
+        "my cousin",
+        "me",
+        "self",
+        "own DL status",
+        "nephew - is he in trouble?",
+        "date sat night lol",
+        "SGT REQ FOR A FEIEND",
+        "plate of that pitcher, curious",
+        "my neighbor's new car",
+        "contractor doing my kitchen",
+    ],
+)
 def test_personal_use_from_relations_and_intent(reason: str) -> None:
     assert outcome(reason, mt="QH", code="C") == ("prohibited", "non_criminal_justice")
 
 
-@pytest.mark.parametrize("reason", [
-    "DV susp ex-husband", "welfare chk elderly female, family concerned", "mother reports juvenile runaway",
-    "my case 24-001234 follow up", "relative placement - DCFS", "threats to mayor 422 PC",
-    "CBP officer off-duty DUI arrest 23152", "per my conversation w/ deputy", "dispatch advised me of 415",
-    "neighbor dispute 415 PC", "mayor office security detail", "personal injury collision", "self inflicted GSW",
-    "wife beaten by husband", "on his own recognizance"])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "DV susp ex-husband",
+        "welfare chk elderly female, family concerned",
+        "mother reports juvenile runaway",
+        "my case 24-001234 follow up",
+        "relative placement - DCFS",
+        "threats to mayor 422 PC",
+        "CBP officer off-duty DUI arrest 23152",
+        "per my conversation w/ deputy",
+        "dispatch advised me of 415",
+        "neighbor dispute 415 PC",
+        "mayor office security detail",
+        "personal injury collision",
+        "self inflicted GSW",
+        "wife beaten by husband",
+        "on his own recognizance",
+    ],
+)
 def test_relations_of_a_case_party_are_not_personal(reason: str) -> None:
     assert classify(reason, mt="QH", code="C").purpose != "non_criminal_justice" or "placement" in reason
 
 
 # ---------------------------------------------------------------- placeholders
-@pytest.mark.parametrize("reason", ["ditto", "xx", "as prev", "ok", "see above", "123", "zzz", "idk", "same", "0",
-                                    "reason", "qry"])
+@pytest.mark.parametrize(
+    "reason", ["ditto", "xx", "as prev", "ok", "see above", "123", "zzz", "idk", "same", "0", "reason", "qry"]
+)
 def test_placeholders_by_rule_are_no_justification(reason: str) -> None:
     v = classify(reason)
     assert (v.verdict, v.purpose) == ("review", "unknown") and "POL-1.no-justification" in v.rules
@@ -210,7 +329,10 @@ def test_short_cop_abbreviations_are_informative(reason: str) -> None:
 
 # ---------------------------------------------------------------- precedence
 def test_an_offence_never_erases_a_non_cj_act_or_a_personal_signal() -> None:
-    assert outcome("CCW renewal - prior 245 conviction", mt="QH", code="C") == ("prohibited", "non_criminal_justice")
+    assert outcome("CCW renewal - prior 245 conviction", mt="QH", code="C") == (
+        "prohibited",
+        "non_criminal_justice",
+    )
     assert outcome("my ex - 10851 VC stolen car", mt="RQ") == ("prohibited", "non_criminal_justice")
     # a non-CJ party word gives way to the offence committed
     assert outcome("employee theft 487", mt="QH", code="C") == ("allowed", "criminal_justice")
@@ -241,20 +363,33 @@ def test_typos_are_bounded_so_ordinary_words_never_become_cues() -> None:
     assert v.match("alienn") == {"alien"}  # a held-down key
 
 
-@pytest.mark.parametrize("reason,verdict", [
-    ("robo de vehiculo 10851", "allowed"), ("violencia domestica 273.5, victima", "allowed"),
-    ("testigo del robo, inmigrante", "allowed"), ("victima de fraude notario", "allowed"),
-    ("antecedentes penales del sospechoso, 459", "allowed"),
-    ("orden de deportacion", "prohibited"), ("la migra, buscar domicilio", "prohibited"),
-    ("indocumentado, verificar estatus", "prohibited"), ("hold de ICE, fecha de salida", "prohibited"),
-    ("mi ex esposa", "prohibited"), ("el novio de mi hija", "prohibited"),
-    ("licencia para portar arma", "prohibited"), ("solicitud de empleo, antecedentes", "prohibited")])
+@pytest.mark.parametrize(
+    "reason,verdict",
+    [
+        ("robo de vehiculo 10851", "allowed"),
+        ("violencia domestica 273.5, victima", "allowed"),
+        ("testigo del robo, inmigrante", "allowed"),
+        ("victima de fraude notario", "allowed"),
+        ("antecedentes penales del sospechoso, 459", "allowed"),
+        ("orden de deportacion", "prohibited"),
+        ("la migra, buscar domicilio", "prohibited"),
+        ("indocumentado, verificar estatus", "prohibited"),
+        ("hold de ICE, fecha de salida", "prohibited"),
+        ("mi ex esposa", "prohibited"),
+        ("el novio de mi hija", "prohibited"),
+        ("licencia para portar arma", "prohibited"),
+        ("solicitud de empleo, antecedentes", "prohibited"),
+    ],
+)
 def test_spanish_reasons_read_like_english_ones(reason: str, verdict: str) -> None:
     assert classify(reason, mt="QW").verdict == verdict
 
 
 def test_spanish_and_spanglish() -> None:
-    assert outcome("Licencia de portar arma (CCW)", mt="QH", code="C") == ("prohibited", "non_criminal_justice")
+    assert outcome("Licencia de portar arma (CCW)", mt="QH", code="C") == (
+        "prohibited",
+        "non_criminal_justice",
+    )
     assert outcome("verif papeles") == ("prohibited", "immigration_enforcement")
     assert outcome("primo - ver si tiene warrant", mt="QW") == ("prohibited", "non_criminal_justice")
 
@@ -290,9 +425,13 @@ def test_the_statute_table_is_strict_too() -> None:
 
 def test_the_digest_is_stamped_and_changes_with_content() -> None:
     v = classify("459 PC")
-    assert v.policy_digest == POLICY.digest and POLICY.digest.startswith("sha256:") and len(POLICY.digest) == 23
+    assert (
+        v.policy_digest == POLICY.digest and POLICY.digest.startswith("sha256:") and len(POLICY.digest) == 23
+    )
     assert parse_policy(_text()).digest == POLICY.digest  # same content, same digest
-    changed_vocab = parse_policy(_text().replace("    words: [narcotic*,", "    words: [narcotico, narcotic*,"))
+    changed_vocab = parse_policy(
+        _text().replace("    words: [narcotic*,", "    words: [narcotico, narcotic*,")
+    )
     assert changed_vocab.digest != POLICY.digest
     table = (HERE / "statutes_v1.yaml").read_text(encoding="utf-8")
     changed_table = parse_policy(_text(), read_beside=lambda _: table.replace("murder", "homicide"))

@@ -6,13 +6,27 @@ from tests.processors.factories import DHS_ORI, LASD, pe, settings, view
 
 
 def dmv(prefix: str, n: int, start: int, ori: str = DHS_ORI) -> list[ProcessedEvent]:
-    return [pe(f"{prefix}{i}", start + i % 60, ori=ori, data_source="dmv_license" if i % 2 else "dmv_registration",
-               message_type="DQ" if i % 2 else "RQ") for i in range(n)]
+    return [
+        pe(
+            f"{prefix}{i}",
+            start + i % 60,
+            ori=ori,
+            data_source="dmv_license" if i % 2 else "dmv_registration",
+            message_type="DQ" if i % 2 else "RQ",
+        )
+        for i in range(n)
+    ]
 
 
 def rule(**params: object) -> DmvByDhsSurge:
-    p = {"reference_windows": 5, "span_windows": 1, "spike_height": 3.0, "min_reference": 1.0, "min_count": 6,
-         **params}
+    p = {
+        "reference_windows": 5,
+        "span_windows": 1,
+        "spike_height": 3.0,
+        "min_reference": 1.0,
+        "min_count": 6,
+        **params,
+    }
     return DmvByDhsSurge(settings("dmv_by_dhs_surge", **p))
 
 

@@ -9,7 +9,14 @@ OTHER = "CA0380100"
 
 def rule() -> Flatline:
     return Flatline(
-        settings("flatline", baseline_windows=5, min_baseline=3.0, min_active_windows=4, silent_windows=1, min_expected=0)
+        settings(
+            "flatline",
+            baseline_windows=5,
+            min_baseline=3.0,
+            min_active_windows=4,
+            silent_windows=1,
+            min_expected=0,
+        )
     )
 
 
@@ -45,8 +52,16 @@ def test_state_round_trips() -> None:
 
 
 def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> None:
-    r = Flatline(settings("flatline", baseline_windows=5, min_baseline=3.0, min_active_windows=4,
-                          silent_windows=3, min_expected=12))
+    r = Flatline(
+        settings(
+            "flatline",
+            baseline_windows=5,
+            min_baseline=3.0,
+            min_active_windows=4,
+            silent_windows=3,
+            min_expected=12,
+        )
+    )
     for w in range(5):
         assert r.on_window(view(w * 60, busy(w) + busy(w, 1, OTHER))) == []
     assert r.on_window(view(300, busy(5, 1, OTHER))) == []  # one quiet window: chance, not a silence
@@ -58,8 +73,16 @@ def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> 
 
 
 def test_short_gap_between_queries_is_not_a_silence() -> None:
-    r = Flatline(settings("flatline", baseline_windows=5, min_baseline=3.0, min_active_windows=4,
-                          silent_windows=3, min_expected=12))
+    r = Flatline(
+        settings(
+            "flatline",
+            baseline_windows=5,
+            min_baseline=3.0,
+            min_active_windows=4,
+            silent_windows=3,
+            min_expected=12,
+        )
+    )
     for w in range(5):
         r.on_window(view(w * 60, busy(w)))
     assert r.on_window(view(300, [])) == []

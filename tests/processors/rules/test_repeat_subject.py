@@ -10,8 +10,13 @@ DAY = 86400
 
 
 def lookup(day: int, i: int = 0, *, case: bool = False, subject: str = "s-ex") -> ProcessedEvent:
-    return pe(f"d{day}-{i}", when=T0 + dt.timedelta(days=day, seconds=i), operator="op-s", subject_key=subject,
-              has_case_number=case)
+    return pe(
+        f"d{day}-{i}",
+        when=T0 + dt.timedelta(days=day, seconds=i),
+        operator="op-s",
+        subject_key=subject,
+        has_case_number=case,
+    )
 
 
 def start(day: int) -> int:
