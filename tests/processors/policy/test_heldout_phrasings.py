@@ -9,6 +9,10 @@ dev_set_B.jsonl (554 rows) and dev_false_alarm_A.jsonl (1,077 plain criminal-jus
 final set and false-alarm set of issue 12's first round: written blind by other people, measured ONCE as sealed
 sets (final: purpose 0.944, prohibited precision 0.988, recall 0.904; false alarms 23 of 1,077 = 2.1 %
 prohibited), then released as development material for round 2. They are regression sets now, not estimates.
+final_B.jsonl (607) and false_alarm_B.jsonl (1,097) were round 2's sealed sets, written blind by two more people
+and measured ONCE at the end (final: purpose 0.9522, prohibited precision 0.9847, recall 0.9247; false alarms
+11 of 1,097 = 1.0 %): the honest figures of round 2; they join the regression sets only after that
+measurement, so the next round needs fresh sealed sets for its own honest figure.
 The floors are the measured figures rounded down; a change that lowers them must say why.
 """
 
@@ -31,10 +35,12 @@ FLOORS = {
     "phrasings_v2.jsonl": (150, 0.97, 0.97, 0.99, 0.95),
     "dev_set_A.jsonl": (600, 0.99, 0.99, 0.99, 0.98),
     "dev_set_B.jsonl": (550, 0.96, 0.97, 0.99, 0.95),  # measured 0.9693 / 0.9729 / 0.9962 / 0.9522
+    "final_B.jsonl": (600, 0.95, 0.95, 0.98, 0.92),  # sealed, measured once: 0.9522 / 0.9572 / 0.9847 / 0.9247
 }
 # false-alarm sets: plain criminal justice only: (min rows, purpose accuracy, most rows that may be prohibited)
 FALSE_ALARM_FLOORS = {
     "dev_false_alarm_A.jsonl": (1000, 0.999, 1),
+    "false_alarm_B.jsonl": (1090, 0.988, 11),  # sealed, measured once: 11 of 1,097 prohibited, purpose 0.9881
 }
 
 
