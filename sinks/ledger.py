@@ -311,7 +311,7 @@ _SQLITE_CLASHES: Final = {
 }
 
 
-def protect_sql(dialect: str, tables: Sequence[str] = FIRST_LEDGER_TABLES) -> list[str]:
+def protect_sql(dialect: str, tables: Sequence[str] = LEDGER_TABLES) -> list[str]:
     """The DDL that makes ``tables`` append-only on ``dialect`` (migration 0004: the first ledger tables;
     0005: the incident ledger)."""
     if dialect == "postgresql":
@@ -334,7 +334,7 @@ def protect_sql(dialect: str, tables: Sequence[str] = FIRST_LEDGER_TABLES) -> li
     raise LedgerError(f"no append-only triggers for database {dialect!r}")
 
 
-def unprotect_sql(dialect: str, tables: Sequence[str] = FIRST_LEDGER_TABLES) -> list[str]:
+def unprotect_sql(dialect: str, tables: Sequence[str] = LEDGER_TABLES) -> list[str]:
     """The DDL that removes what ``protect_sql(dialect, tables)`` created (the downgrades of 0004 and 0005;
     the shared PostgreSQL function goes with the first tables)."""
     if dialect == "postgresql":

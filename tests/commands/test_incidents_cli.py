@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from clets_watch import cli
 from clets_watch.settings import get_settings
@@ -146,8 +147,9 @@ def test_incident_actions_join_the_hash_chain(db_url: str, capsys: pytest.Captur
         with sink.engine.connect() as conn:
             kinds = [
                 r[0]
-                for r in conn.exec_driver_sql(
-                    "SELECT entity_kind FROM ledger_entries WHERE ref LIKE 'incident_ledger:%'"
+                for r in conn.execute(
+                    text("SELECT entity_kind FROM ledger_entries WHERE ref LIKE :ref"),
+                    {"ref": "incident_ledger:%"},
                 )
             ]
             assert kinds == ["incident"]

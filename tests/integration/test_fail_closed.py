@@ -264,7 +264,10 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
-    replay_alerts = {json.loads(x)["alert_id"] for x in proc.stdout.decode().splitlines() if x.strip()}
+    replay_alerts = {
+        (a["alert_id"], a["incident_id"])
+        for a in (json.loads(x) for x in proc.stdout.decode().splitlines() if x.strip())
+    }
     replay_dead = Counter(json.loads(x)["reason"] for x in dead_file.read_text().splitlines())
 
     # The live worker closes a window only when later events move its watermark; replay closes them all at
@@ -285,8 +288,9 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
     open_aggs = {
         (a.ori, a.window_kind, a.window_start, a.revision, a.total) for s in steps for a in s.aggregates
     }
-    open_alerts = {a.alert_id for s in steps for a in s.alerts}
-    closing = {a.alert_id for a in pipeline.close().alerts}
+    # (alert id, incident id): the same alerts, in the same incidents
+    open_alerts = {(a.alert_id, a.incident_id) for s in steps for a in s.alerts}
+    closing = {(a.alert_id, a.incident_id) for a in pipeline.close().alerts}
     replay_aggs = open_aggs
     print(
         f"\n[fail-closed:parity] lines={len(lines)} alerts live={len(live['alert_ids'])} "

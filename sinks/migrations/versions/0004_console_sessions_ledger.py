@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    from sinks.ledger import NewEntry, append_entries, protect_sql
+    from sinks.ledger import FIRST_LEDGER_TABLES, NewEntry, append_entries, protect_sql
     from sinks.models import UTC
 
     op.create_table(
@@ -84,15 +84,15 @@ def upgrade() -> None:
     existing.sort(key=lambda item: item[:3])
     append_entries(conn, [item[3] for item in existing])
 
-    for statement in protect_sql(conn.dialect.name):
+    for statement in protect_sql(conn.dialect.name, FIRST_LEDGER_TABLES):
         conn.execute(sa.text(statement))
 
 
 def downgrade() -> None:
-    from sinks.ledger import unprotect_sql
+    from sinks.ledger import FIRST_LEDGER_TABLES, unprotect_sql
 
     conn = op.get_bind()
-    for statement in unprotect_sql(conn.dialect.name):
+    for statement in unprotect_sql(conn.dialect.name, FIRST_LEDGER_TABLES):
         conn.execute(sa.text(statement))
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entries_entity")

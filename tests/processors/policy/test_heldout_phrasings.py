@@ -35,7 +35,13 @@ FLOORS = {
     "phrasings_v2.jsonl": (150, 0.97, 0.97, 0.99, 0.95),
     "dev_set_A.jsonl": (600, 0.99, 0.99, 0.99, 0.98),
     "dev_set_B.jsonl": (550, 0.96, 0.97, 0.99, 0.95),  # measured 0.9693 / 0.9729 / 0.9962 / 0.9522
-    "final_B.jsonl": (600, 0.95, 0.95, 0.98, 0.92),  # sealed, measured once: 0.9522 / 0.9572 / 0.9847 / 0.9247
+    "final_B.jsonl": (
+        600,
+        0.95,
+        0.95,
+        0.98,
+        0.92,
+    ),  # sealed, measured once: 0.9522 / 0.9572 / 0.9847 / 0.9247
 }
 # false-alarm sets: plain criminal justice only: (min rows, purpose accuracy, most rows that may be prohibited)
 FALSE_ALARM_FLOORS = {
