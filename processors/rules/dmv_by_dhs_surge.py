@@ -42,6 +42,20 @@ class DmvByDhsSurge(WindowCountsRule[Params]):
     rule_id = "dmv_by_dhs_surge"
     Params = Params
 
+    def _summary(
+        self, ori: str, component: str | None, count: int, span: int, mean: float, reference: float
+    ) -> str:
+        """What on-call reads: the burst against what the agency usually does, and, for an agency that is
+        usually quiet, against the floor the rule uses instead (never "x times a baseline of 0.00")."""
+        usual = mean * self.params.span_windows
+        head = f"{ori} ({component or 'DHS'}): {count} DMV look-ups in {span} min"
+        if usual >= self.params.min_reference:
+            return f"{head}, {count / reference:.1f}x its usual {usual:.1f} per {span} min"
+        return (
+            f"{head}; it usually makes {usual:.1f} per {span} min, so the rule compares with its floor of "
+            f"{self.params.min_reference:g} ({count / reference:.1f}x)"
+        )
+
     def baseline(self, ori: str, start: int) -> float:
         """Mean DMV look-ups per window over the reference windows before ``start``."""
         size = self._state.size
@@ -74,10 +88,7 @@ class DmvByDhsSurge(WindowCountsRule[Params]):
                         ori=ori,
                         window_start=window.start,
                         window_end=window.end,
-                        summary=(
-                            f"{ori} ({agency.component or 'DHS'}): {count} DMV look-ups in {span} min, "
-                            f"{count / reference:.1f}x its baseline of {mean * self.params.span_windows:.2f}"
-                        ),
+                        summary=self._summary(ori, agency.component, count, span, mean, reference),
                         events=self._state.sample(ori, span_start, window.start) + refs(dmv),
                         count=count,
                         counts={

@@ -87,3 +87,12 @@ def test_evidence_is_drawn_from_the_whole_span_it_counts() -> None:
     restored = rule(span_windows=3, min_count=10, reference_windows=5)
     restored.load_state(r.state_bytes())
     assert restored.state_bytes() == r.state_bytes()
+
+
+def test_the_summary_of_a_usually_quiet_agency_names_the_floor_not_a_zero_baseline() -> None:
+    r = rule()
+    for w in range(2):
+        r.on_window(view(w * 60, dmv(f"q{w}", 0, w * 60)))
+    [f] = r.on_window(view(120, dmv("burst", 20, 120)))
+    assert "baseline of 0" not in f.summary and "0.00" not in f.summary
+    assert "usually makes 0.0 per 1 min" in f.summary and "floor of 1 (20.0x)" in f.summary
