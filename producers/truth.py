@@ -42,7 +42,25 @@ OPEN_FOR_IMMIGRATION: Final = frozenset({"criminal_history"})  # POL-2a
 _A_NUMBER: Final = re.compile(r"^\s*a\s*(?:#|-|:|no\.?|number|num)?\s*(?:\d[\s-]?){7,8}\d\s*$", re.IGNORECASE)
 # a word that names only the act of looking (info, chk, query) says nothing about why: no justification (POL-1)
 _NO_TEXT: Final = frozenset(
-    {"", "n/a", "na", "none", "x", "xx", "-", ".", "..", "nr", "tbd", "test", "info", "chk", "check", "query", "qry"}
+    {
+        "",
+        "n/a",
+        "na",
+        "none",
+        "x",
+        "xx",
+        "-",
+        ".",
+        "..",
+        "nr",
+        "tbd",
+        "test",
+        "info",
+        "chk",
+        "check",
+        "query",
+        "qry",
+    }
 )
 _RANK: Final = {"allowed": 0, "review": 1, "prohibited": 2}
 
