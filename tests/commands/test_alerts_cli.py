@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clets_watch import cli
-from clets_watch.settings import get_settings
 from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
 from sinks.db import DatabaseSink, SinkBatch
 
-CLI_USERS = {"j.doe": "responder", "k.roe": "supervisor", "v.iew": "viewer"}
-
-
-@pytest.fixture(scope="session")
-def cli_users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cli-users") / "console-users.toml"
-    for name, role in CLI_USERS.items():
-        add_user(path, name, role, f"long {role} passphrase 42")
-    return path
-
 
 @pytest.fixture(autouse=True)
-def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_users_file: Path) -> None:
-    """A fresh home per test, holding the console users that ``--by`` must name."""
-    monkeypatch.delenv("CLETS_WATCH_DB_URL", raising=False)
-    monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    shutil.copyfile(cli_users_file, tmp_path / "home" / "console-users.toml")
-    get_settings.cache_clear()
+def isolated_home(cli_home: Path) -> None:
+    """A fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)."""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

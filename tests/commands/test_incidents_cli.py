@@ -4,7 +4,6 @@ acknowledged and resolved (a ledger entry on the incident and on each of its ale
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,6 @@ import pytest
 from sqlalchemy import text
 
 from clets_watch import cli
-from clets_watch.settings import get_settings
-from clets_watch.web.users import add_user
 from processors.agencies import AgencyRegistry
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.pseudonymize import Pseudonymizer
@@ -22,22 +19,9 @@ from sinks.incidents import IncidentStore
 from tests.processors.factories import DHS_ORI, LASD, fake_classify, raw
 
 
-@pytest.fixture(scope="session")
-def cli_users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cli-users") / "console-users.toml"
-    add_user(path, "on.call", "responder", "long responder passphrase 42")
-    add_user(path, "v.iew", "viewer", "long viewer passphrase 42")
-    return path
-
-
 @pytest.fixture(autouse=True)
-def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_users_file: Path) -> None:
-    """A fresh home per test, holding the console users that ``--by`` must name."""
-    monkeypatch.delenv("CLETS_WATCH_DB_URL", raising=False)
-    monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    shutil.copyfile(cli_users_file, tmp_path / "home" / "console-users.toml")
-    get_settings.cache_clear()
+def isolated_home(cli_home: Path) -> None:
+    """A fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)."""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

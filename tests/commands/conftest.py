@@ -1,0 +1,34 @@
+"""Fixtures the command tests share: a fresh home per test that holds the console users ``--by`` must name."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clets_watch.settings import get_settings
+from clets_watch.web.users import add_user
+
+#: the console users of the CLI tests (``alerts``/``incidents`` ack and resolve act as one of them)
+CLI_USERS = {"j.doe": "responder", "k.roe": "supervisor", "v.iew": "viewer", "on.call": "responder"}
+
+
+@pytest.fixture(scope="session")
+def cli_users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli-users") / "console-users.toml"
+    for name, role in CLI_USERS.items():
+        add_user(path, name, role, f"long {role} passphrase 42")
+    return path
+
+
+@pytest.fixture
+def cli_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_users_file: Path) -> Path:
+    """A fresh home per test (no database URL from the environment) holding the console users."""
+    monkeypatch.delenv("CLETS_WATCH_DB_URL", raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("CLETS_WATCH_HOME", str(home))
+    home.mkdir()
+    shutil.copyfile(cli_users_file, home / "console-users.toml")
+    get_settings.cache_clear()
+    return home
