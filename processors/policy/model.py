@@ -187,6 +187,8 @@ class Reading:
     favour_verbs: frozenset[str] = (
         frozenset()
     )  # wants, asked...: a relation asking is a favour, not an incident
+    informants: frozenset[str] = frozenset()  # cs, chs, soi, ci: vetting an informant is a criminal case's
+    rental_vehicle_cues: frozenset[str] = frozenset()  # car, collision...: "rental" is then a rental car
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,10 @@ class SignalReader:
         r = self._reading
         hits = self._non_cj(groups, flat, hits, offence)
         ncj_act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        if r.informants and any(t in r.informants for t in flat):
+            # vetting or a background on an informant (CS, CHS, SOI, CI) is part of a criminal case
+            hits = [h for h in hits if h.kind != "non_criminal_justice" or h.indicator == "STATUTE-LICENSING"]
+            ncj_act = False
         if ncj_act or any(
             t in r.case_roles or t in r.call_types for t in flat
         ):  # "DV susp ex-husband": a party
@@ -238,7 +242,12 @@ class SignalReader:
 
         def found(m: re.Match[str]) -> str:
             alias = m.group("a1") or m.group("a2")
-            section = (m.group("n1") or m.group("n2") or m.group("n3") or m.group("n4")).lower()
+            # "16028 A": a section only when the table knows the number
+            if m.group("n5") is not None and not table.lookup_bare(m.group("n5")):
+                return f" {m.group('n5')} , "
+            section = (
+                m.group("n1") or m.group("n2") or m.group("n3") or m.group("n4") or m.group("n5")
+            ).lower()
             subs = "".join(_SUB_RE.findall(m.group(0)))
             if alias is None:
                 rows = table.lookup_bare(section)
@@ -383,11 +392,25 @@ class SignalReader:
                 for t in flat
                 for a in (t, self._synonyms.get(t))
             )
+        # "lost/found property, owner appl": a claim for property, not an application for a licence or a job
+        claim = any(t in r.property_words for t in flat)
+        if act and claim:
+            act = any(
+                a in r.ncj_acts and a not in _APPLICATION and not (business and a in r.weak_ncj_acts)
+                for t in flat
+                for a in (t, self._synonyms.get(t))
+            )
         offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
+        # "rental" beside a car, a driver's licence or a collision is a rental car, not rental housing
+        rental_car = any(t in r.rental_vehicle_cues for t in flat)
         kept = []
         for h in hits:
             if h.kind != "non_criminal_justice" or h.indicator == "STATUTE-LICENSING":
                 kept.append(h)
+                continue
+            if rental_car and any(w in _RENTAL for w in tokens(h.matched)):
+                continue
+            if claim and all(w in _APPLICATION for w in tokens(h.matched)):
                 continue
             if not act:
                 if not business:
@@ -697,6 +720,8 @@ class SignalReader:
                         )
 
 
+_APPLICATION: Final = frozenset({"application", "applications", "app", "appl", "applic", "apps"})
+_RENTAL: Final = frozenset({"rental", "rentals", "rent", "renting"})
 _SLASHED_LETTERS: Final = re.compile(r"(?<![a-z0-9])([a-z])/([a-z])(?![a-z0-9])")
 _O_FOR_ZERO: Final = re.compile(r"(?<=\d)o(?=\d)|(?<=\d)o(?=o?\d)|(?<=[\s-]\d)o(?![a-z])")
 _SUB_RE: Final = re.compile(r"\(([a-z0-9]{1,4})\)")
@@ -719,4 +744,6 @@ def _statute_regex(policy: Policy) -> re.Pattern[str] | None:
         # four or five digits with a subsection letter glued on ("21461a", "4000a"): a code section, never an
         # A-number marker or a word
         rf"|(?<![a-z0-9.])(?P<n4>\d{{4,5}})[a-z](?![a-z0-9])"
+        # ... or set off by a space or a dot ("16028 A", "4000.A"): still the section's subsection
+        rf"|(?<![a-z0-9.])(?P<n5>\d{{4,5}})(?:\s|\.\s?)[a-z](?![a-z0-9])"
     )
