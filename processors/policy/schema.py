@@ -90,6 +90,7 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     favour_verbs: list[Word] = []
     informants: list[Word] = []
     rental_vehicle_cues: list[Word] = []
+    history_words: list[Word] = []
 
 
 class PolicySpec(msgspec.Struct, **_Strict):

@@ -63,6 +63,7 @@ class Signals:
     ncj_act: bool = (
         False  # a non-CJ act is written (permit, renewal, background...): an offence cannot erase it
     )
+    history: bool = False  # the offences written are the subject's record (prior, conviction), not a case
 
     def of(self, kind: str, strength: str | None = None) -> tuple[Hit, ...]:
         return tuple(h for h in self.hits if h.kind == kind and (strength is None or h.strength == strength))
@@ -184,6 +185,10 @@ class SignalReader:
             self._words(group, "reason", hits, seen, flat, offset)
             offset += len(group)
         refs = refs + self._bare_numbers(groups, refs)
+        if refs and any(h.kind == _IMMIGRATION for h in hits):
+            # the digits of an immigration form or file number ("I-166", "A-file 201-884-530") are no section
+            numbers = {n for h in hits if h.kind == _IMMIGRATION for n in _DIGITS.findall(h.matched)}
+            refs = [ref for ref in refs if ref.code is not None or ref.section not in numbers]
         hits.extend(self._statute_hits(refs))
         hits.extend(self._licences(flat))
         hits, vetoed, role = self._roles(flat, hits)
@@ -214,6 +219,7 @@ class SignalReader:
             vetoed=tuple(vetoed),
             role=role,
             ncj_act=ncj_act,
+            history=any(t in r.history_words for t in flat),
         )
 
     def read_case_number(self, case_number: str | None) -> CaseReading:
@@ -720,6 +726,7 @@ class SignalReader:
                         )
 
 
+_DIGITS: Final = re.compile(r"\d+")
 _APPLICATION: Final = frozenset({"application", "applications", "app", "appl", "applic", "apps"})
 _RENTAL: Final = frozenset({"rental", "rentals", "rent", "renting"})
 _SLASHED_LETTERS: Final = re.compile(r"(?<![a-z0-9])([a-z])/([a-z])(?![a-z0-9])")

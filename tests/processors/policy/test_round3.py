@@ -88,3 +88,53 @@ def test_an_a_number_is_still_read_after_a_letter_marker() -> None:
 )
 def test_a_supervision_absconder_is_criminal_justice(reason: str) -> None:
     assert outcome(reason, mt="PPQ") == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "S-Comm match - verify before release",
+        "tcap notice, inmate release date",
+        "I-294 served - last known addr",
+        "I-860 expedited - locate",
+        "a-file 203-114-872 address",
+    ],
+)
+def test_immigration_jargon_programmes_forms_and_dashed_a_files(reason: str) -> None:
+    assert outcome(reason, mt="DQ") == ("prohibited", "immigration_enforcement")
+
+
+def test_an_interstate_is_not_an_immigration_form() -> None:
+    assert outcome("I-210 EB collision, veh info", mt="RQ") == ("allowed", "criminal_justice")
+
+
+def test_the_digits_of_a_form_or_file_number_are_no_code_section() -> None:
+    assert not READER.read("I-166 mailed").statutes
+
+
+@pytest.mark.parametrize("reason", ["prior 245 conviction - removal", "removal, convicted 11352 HS"])
+def test_removal_beside_the_subjects_record_is_immigration(reason: str) -> None:
+    assert outcome(reason, mt="QH", code="C") == ("allowed", "immigration_enforcement")
+    assert outcome(reason, mt="DQ") == ("prohibited", "immigration_enforcement")
+
+
+def test_removal_beside_a_case_being_worked_stays_uncertain() -> None:
+    assert outcome("removal - 245 case 19-001234", mt="DQ")[0] == "review"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "taxicab permit renewal",
+        "tow franchise applicant - owner",
+        "city board appointment - background",
+        "emergency placement with aunt - adults in home",
+        "kinship placement, WIC 309",
+    ],
+)
+def test_franchises_appointments_and_placements_are_non_criminal_justice(reason: str) -> None:
+    assert outcome(reason, mt="DQ") == ("prohibited", "non_criminal_justice")
+
+
+def test_material_support_is_a_federal_offence_even_at_an_immigration_component() -> None:
+    assert outcome("JTTF - 18 USC 2339A case", mt="DQ", ori="CAICE0200") == ("allowed", "criminal_justice")
