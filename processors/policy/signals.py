@@ -205,6 +205,10 @@ class SignalReader:
             t in r.case_roles or t in r.call_types for t in flat
         ):  # "DV susp ex-husband": a party
             hits = [h for h in hits if h.kind != "personal"]
+            # the first person's own relation or thing is the operator's, whatever call, party or act is written:
+            # "my landlord - deposit dispute", "my own DL - renewal", "custody fight - my kid's mom"
+            context = any(h.kind == "criminal_context" for h in hits)
+            hits.extend(h for h in self._personal(groups, offence, context, owned_only=True) if _owned(h))
         else:
             context = any(h.kind == "criminal_context" for h in hits)
             hits.extend(self._personal(groups, offence, context))
@@ -455,15 +459,18 @@ class SignalReader:
     def _prefix_in(token: str, words: frozenset[str]) -> bool:
         return any(w.endswith("*") and token.startswith(w[:-1]) for w in words)
 
-    def _personal(self, groups: Sequence[Sequence[str]], offence: bool, context: bool) -> list[Hit]:
+    def _personal(
+        self, groups: Sequence[Sequence[str]], offence: bool, context: bool, owned_only: bool = False
+    ) -> list[Hit]:
         """POL-4 from the reason's structure: the operator's own relations and things (``my cousin``, ``my
         house``, ``me``, ``self``), a relation as the reason's subject or possessor (``stepdad``, ``landlord's
         son``), intent (curious, off duty, a date) and public figures. Never when a case role is written (the
         relation is then a party: ``DV susp ex-husband``); an offence or other criminal-justice business
-        (``context``) keeps the weaker forms (bare relations, intent, public figures) from counting."""
+        (``context``) keeps the weaker forms (bare relations, intent, public figures) from counting.
+        ``owned_only``: read even beside a case role (the caller keeps only the first-person possessives)."""
         r = self._reading
         flat = [t for g in groups for t in g]
-        if any(t in r.case_roles for t in flat):
+        if not owned_only and any(t in r.case_roles for t in flat):
             return []
         out: list[Hit] = []
         official = offence or context
@@ -481,7 +488,27 @@ class SignalReader:
                 prev = g[i - 1] if i > 0 else None
                 if tok in r.first_person:
                     if tok in ("my", "mi", "mine"):  # first person owning a relation or a personal thing
-                        if nxt is not None and (self._relation(nxt) or nxt in r.personal_things):
+                        # the thing owned, or the noun after one describing word ("my upstairs neighbor")
+                        after = g[i + 2] if i + 2 < len(g) else None
+                        if (
+                            nxt is not None
+                            and nxt not in r.work_nouns
+                            and (
+                                self._relation(nxt)
+                                or nxt in r.personal_things
+                                or (
+                                    after is not None
+                                    and nxt.isalpha()
+                                    and (self._relation(after) or after in r.personal_things)
+                                )
+                            )
+                            and prev not in _HELD_BY  # "in my custody": a prisoner held by the operator
+                            # "my ex partner's case": the noun phrase ends in official work
+                            and not any(
+                                t in r.work_nouns and len(t) > 2 and t not in self.policy.fillers
+                                for t in g[i + 2 : i + 5]
+                            )
+                        ):
                             hit("SELF", f"{tok} {nxt}")
                     elif tok == "me":
                         if not official:
@@ -497,7 +524,9 @@ class SignalReader:
                     if incident and nxt not in r.favour_verbs:
                         continue
                     if nxt == "s":  # a relation's possession or person: "wife's coworker"
-                        if not official:
+                        # as what the reason is about ("wife's plate", "wife's ex"), only an offence keeps it
+                        # from counting; elsewhere any criminal-justice business does
+                        if not official or (g is groups[0] and i == 0 and not offence):
                             hit("RELATION", f"{tok}'s")
                     elif (g is groups[0] and i == 0 and not offence) or (  # what the reason is about, or
                         not official and sum(t not in self.policy.fillers for t in flat) <= 4
@@ -511,7 +540,9 @@ class SignalReader:
                     tok in r.personal_intent or (nxt is not None and f"{tok} {nxt}" in r.personal_intent)
                 ):
                     hit("INTENT", tok if tok in r.personal_intent else f"{tok} {nxt}")
-                elif tok in r.public_figures and not official:
+                elif tok in r.public_figures and (
+                    not official or (g is groups[0] and i <= 1 and not offence)
+                ):  # about a public figure ("that actor arrested on TMZ"), with no offence of a case written
                     hit("PUBLIC-FIGURE", tok)
                 elif (
                     not official
@@ -724,6 +755,14 @@ class SignalReader:
                                 field,
                             )
                         )
+
+
+_HELD_BY: Final = frozenset({"in", "into", "under", "from", "en", "bajo"})
+
+
+def _owned(h: Hit) -> bool:
+    """A first-person possessive hit (``my landlord``, ``mi carro``): the operator's own relation or thing."""
+    return h.indicator == "PERSONAL-SELF" and h.matched.split()[0] in ("my", "mi", "mine")
 
 
 _DIGITS: Final = re.compile(r"\d+")

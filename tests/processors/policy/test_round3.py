@@ -138,3 +138,55 @@ def test_franchises_appointments_and_placements_are_non_criminal_justice(reason:
 
 def test_material_support_is_a_federal_offence_even_at_an_immigration_component() -> None:
     assert outcome("JTTF - 18 USC 2339A case", mt="DQ", ori="CAICE0200") == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "my tags current?",
+        "my own registration - smog due",
+        "my insurance lapsed? check",
+        "for my divorce mediation",
+        "my neighbor - parking dispute",
+        "noise complaint - my upstairs neighbor",
+        "custody battle - my daughter's dad's gf",
+    ],
+)
+def test_the_operators_own_things_relations_and_civil_matters_are_personal(reason: str) -> None:
+    assert outcome(reason, mt="DQ") == ("prohibited", "non_criminal_justice")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["sister's car - she isn't picking up", "husband's new coworker", "brother's girlfriend's plate"],
+)
+def test_a_relations_possession_as_the_subject_is_personal(reason: str) -> None:
+    assert outcome(reason, mt="RQ") == ("prohibited", "non_criminal_justice")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "new lieutenant from another agency - what's her story",
+        "college roommate, long lost - reconnecting",
+        "ex coworker, what is she up to these days",
+        "that singer cited on TMZ",
+        "journalist who criticized the dept",
+    ],
+)
+def test_curiosity_about_colleagues_friends_and_public_figures_is_personal(reason: str) -> None:
+    assert outcome(reason, mt="QH", code="C") == ("prohibited", "non_criminal_justice")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "inmate in my custody - booking",
+        "my ex partner's case, 459 fu",
+        "husband's car stolen 10851",
+        "DV - susp is victim's ex-husband",
+        "reporter witness to 211 at bank",
+    ],
+)
+def test_official_possessives_and_case_parties_stay_criminal_justice(reason: str) -> None:
+    assert outcome(reason, mt="QH", code="C") == ("allowed", "criminal_justice")
