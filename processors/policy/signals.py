@@ -505,7 +505,7 @@ class SignalReader:
                             and prev not in _HELD_BY  # "in my custody": a prisoner held by the operator
                             # "my ex partner's case": the noun phrase ends in official work
                             and not any(
-                                t in r.work_nouns and len(t) > 2 and t not in self.policy.fillers
+                                t in r.work_nouns and t != "or" and t not in self.policy.fillers
                                 for t in g[i + 2 : i + 5]
                             )
                         ):

@@ -186,6 +186,8 @@ def test_curiosity_about_colleagues_friends_and_public_figures_is_personal(reaso
         "husband's car stolen 10851",
         "DV - susp is victim's ex-husband",
         "reporter witness to 211 at bank",
+        "my reg stop - 4000a",
+        "my TC, other party DL",
     ],
 )
 def test_official_possessives_and_case_parties_stay_criminal_justice(reason: str) -> None:
