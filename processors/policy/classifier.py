@@ -206,7 +206,11 @@ class Classifier:
             elif offences and any(
                 w in policy.reading.enforcement_actions for h in imm_moderate for w in h.matched.split()
             ):
-                uncertain = True  # an ambiguous act ("removal", "detainer") beside a written offence
+                if sig.history and not case.criminal and sig.case_in_reason is None:
+                    # "removal - prior 11351 conviction": the offence is the subject's record, the act removal
+                    imm_hits = imm_moderate
+                else:
+                    uncertain = True  # an ambiguous act ("removal", "detainer") beside a written offence
         if not imm_hits and not offences:
             if len({h.matched for h in imm_weak}) >= 2:
                 imm_hits = imm_weak

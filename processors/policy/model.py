@@ -187,6 +187,9 @@ class Reading:
     favour_verbs: frozenset[str] = (
         frozenset()
     )  # wants, asked...: a relation asking is a favour, not an incident
+    informants: frozenset[str] = frozenset()  # cs, chs, soi, ci: vetting an informant is a criminal case's
+    rental_vehicle_cues: frozenset[str] = frozenset()  # car, collision...: "rental" is then a rental car
+    history_words: frozenset[str] = frozenset()  # prior, conviction, record: an offence of the subject's past
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,9 @@ class ReadingSpec(msgspec.Struct, **_Strict):
     incident_verbs: list[Word] = []
     not_events: list[Word] = []
     favour_verbs: list[Word] = []
+    informants: list[Word] = []
+    rental_vehicle_cues: list[Word] = []
+    history_words: list[Word] = []
 
 
 class PolicySpec(msgspec.Struct, **_Strict):

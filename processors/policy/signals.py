@@ -63,6 +63,7 @@ class Signals:
     ncj_act: bool = (
         False  # a non-CJ act is written (permit, renewal, background...): an offence cannot erase it
     )
+    history: bool = False  # the offences written are the subject's record (prior, conviction), not a case
 
     def of(self, kind: str, strength: str | None = None) -> tuple[Hit, ...]:
         return tuple(h for h in self.hits if h.kind == kind and (strength is None or h.strength == strength))
@@ -184,6 +185,10 @@ class SignalReader:
             self._words(group, "reason", hits, seen, flat, offset)
             offset += len(group)
         refs = refs + self._bare_numbers(groups, refs)
+        if refs and any(h.kind == _IMMIGRATION for h in hits):
+            # the digits of an immigration form or file number ("I-166", "A-file 201-884-530") are no section
+            numbers = {n for h in hits if h.kind == _IMMIGRATION for n in _DIGITS.findall(h.matched)}
+            refs = [ref for ref in refs if ref.code is not None or ref.section not in numbers]
         hits.extend(self._statute_hits(refs))
         hits.extend(self._licences(flat))
         hits, vetoed, role = self._roles(flat, hits)
@@ -192,10 +197,18 @@ class SignalReader:
         r = self._reading
         hits = self._non_cj(groups, flat, hits, offence)
         ncj_act = any(t in r.ncj_acts or self._synonyms.get(t) in r.ncj_acts for t in flat)
+        if r.informants and any(t in r.informants for t in flat):
+            # vetting or a background on an informant (CS, CHS, SOI, CI) is part of a criminal case
+            hits = [h for h in hits if h.kind != "non_criminal_justice" or h.indicator == "STATUTE-LICENSING"]
+            ncj_act = False
         if ncj_act or any(
             t in r.case_roles or t in r.call_types for t in flat
         ):  # "DV susp ex-husband": a party
             hits = [h for h in hits if h.kind != "personal"]
+            # the first person's own relation or thing is the operator's, whatever call, party or act is written:
+            # "my landlord - deposit dispute", "my own DL - renewal", "custody fight - my kid's mom"
+            context = any(h.kind == "criminal_context" for h in hits)
+            hits.extend(h for h in self._personal(groups, offence, context, owned_only=True) if _owned(h))
         else:
             context = any(h.kind == "criminal_context" for h in hits)
             hits.extend(self._personal(groups, offence, context))
@@ -210,6 +223,7 @@ class SignalReader:
             vetoed=tuple(vetoed),
             role=role,
             ncj_act=ncj_act,
+            history=any(t in r.history_words for t in flat),
         )
 
     def read_case_number(self, case_number: str | None) -> CaseReading:
@@ -238,7 +252,12 @@ class SignalReader:
 
         def found(m: re.Match[str]) -> str:
             alias = m.group("a1") or m.group("a2")
-            section = (m.group("n1") or m.group("n2") or m.group("n3") or m.group("n4")).lower()
+            # "16028 A": a section only when the table knows the number
+            if m.group("n5") is not None and not table.lookup_bare(m.group("n5")):
+                return f" {m.group('n5')} , "
+            section = (
+                m.group("n1") or m.group("n2") or m.group("n3") or m.group("n4") or m.group("n5")
+            ).lower()
             subs = "".join(_SUB_RE.findall(m.group(0)))
             if alias is None:
                 rows = table.lookup_bare(section)
@@ -383,11 +402,25 @@ class SignalReader:
                 for t in flat
                 for a in (t, self._synonyms.get(t))
             )
+        # "lost/found property, owner appl": a claim for property, not an application for a licence or a job
+        claim = any(t in r.property_words for t in flat)
+        if act and claim:
+            act = any(
+                a in r.ncj_acts and a not in _APPLICATION and not (business and a in r.weak_ncj_acts)
+                for t in flat
+                for a in (t, self._synonyms.get(t))
+            )
         offence_words = [set(tokens(h.matched)) for h in hits if h.kind == "criminal_offence"]
+        # "rental" beside a car, a driver's licence or a collision is a rental car, not rental housing
+        rental_car = any(t in r.rental_vehicle_cues for t in flat)
         kept = []
         for h in hits:
             if h.kind != "non_criminal_justice" or h.indicator == "STATUTE-LICENSING":
                 kept.append(h)
+                continue
+            if rental_car and any(w in _RENTAL for w in tokens(h.matched)):
+                continue
+            if claim and all(w in _APPLICATION for w in tokens(h.matched)):
                 continue
             if not act:
                 if not business:
@@ -426,15 +459,18 @@ class SignalReader:
     def _prefix_in(token: str, words: frozenset[str]) -> bool:
         return any(w.endswith("*") and token.startswith(w[:-1]) for w in words)
 
-    def _personal(self, groups: Sequence[Sequence[str]], offence: bool, context: bool) -> list[Hit]:
+    def _personal(
+        self, groups: Sequence[Sequence[str]], offence: bool, context: bool, owned_only: bool = False
+    ) -> list[Hit]:
         """POL-4 from the reason's structure: the operator's own relations and things (``my cousin``, ``my
         house``, ``me``, ``self``), a relation as the reason's subject or possessor (``stepdad``, ``landlord's
         son``), intent (curious, off duty, a date) and public figures. Never when a case role is written (the
         relation is then a party: ``DV susp ex-husband``); an offence or other criminal-justice business
-        (``context``) keeps the weaker forms (bare relations, intent, public figures) from counting."""
+        (``context``) keeps the weaker forms (bare relations, intent, public figures) from counting.
+        ``owned_only``: read even beside a case role (the caller keeps only the first-person possessives)."""
         r = self._reading
         flat = [t for g in groups for t in g]
-        if any(t in r.case_roles for t in flat):
+        if not owned_only and any(t in r.case_roles for t in flat):
             return []
         out: list[Hit] = []
         official = offence or context
@@ -452,7 +488,27 @@ class SignalReader:
                 prev = g[i - 1] if i > 0 else None
                 if tok in r.first_person:
                     if tok in ("my", "mi", "mine"):  # first person owning a relation or a personal thing
-                        if nxt is not None and (self._relation(nxt) or nxt in r.personal_things):
+                        # the thing owned, or the noun after one describing word ("my upstairs neighbor")
+                        after = g[i + 2] if i + 2 < len(g) else None
+                        if (
+                            nxt is not None
+                            and nxt not in r.work_nouns
+                            and (
+                                self._relation(nxt)
+                                or nxt in r.personal_things
+                                or (
+                                    after is not None
+                                    and nxt.isalpha()
+                                    and (self._relation(after) or after in r.personal_things)
+                                )
+                            )
+                            and prev not in _HELD_BY  # "in my custody": a prisoner held by the operator
+                            # "my ex partner's case": the noun phrase ends in official work
+                            and not any(
+                                t in r.work_nouns and t != "or" and t not in self.policy.fillers
+                                for t in g[i + 2 : i + 5]
+                            )
+                        ):
                             hit("SELF", f"{tok} {nxt}")
                     elif tok == "me":
                         if not official:
@@ -468,7 +524,9 @@ class SignalReader:
                     if incident and nxt not in r.favour_verbs:
                         continue
                     if nxt == "s":  # a relation's possession or person: "wife's coworker"
-                        if not official:
+                        # as what the reason is about ("wife's plate", "wife's ex"), only an offence keeps it
+                        # from counting; elsewhere any criminal-justice business does
+                        if not official or (g is groups[0] and i == 0 and not offence):
                             hit("RELATION", f"{tok}'s")
                     elif (g is groups[0] and i == 0 and not offence) or (  # what the reason is about, or
                         not official and sum(t not in self.policy.fillers for t in flat) <= 4
@@ -482,7 +540,9 @@ class SignalReader:
                     tok in r.personal_intent or (nxt is not None and f"{tok} {nxt}" in r.personal_intent)
                 ):
                     hit("INTENT", tok if tok in r.personal_intent else f"{tok} {nxt}")
-                elif tok in r.public_figures and not official:
+                elif tok in r.public_figures and (
+                    not official or (g is groups[0] and i <= 1 and not offence)
+                ):  # about a public figure ("that actor arrested on TMZ"), with no offence of a case written
                     hit("PUBLIC-FIGURE", tok)
                 elif (
                     not official
@@ -697,6 +757,17 @@ class SignalReader:
                         )
 
 
+_HELD_BY: Final = frozenset({"in", "into", "under", "from", "en", "bajo"})
+
+
+def _owned(h: Hit) -> bool:
+    """A first-person possessive hit (``my landlord``, ``mi carro``): the operator's own relation or thing."""
+    return h.indicator == "PERSONAL-SELF" and h.matched.split()[0] in ("my", "mi", "mine")
+
+
+_DIGITS: Final = re.compile(r"\d+")
+_APPLICATION: Final = frozenset({"application", "applications", "app", "appl", "applic", "apps"})
+_RENTAL: Final = frozenset({"rental", "rentals", "rent", "renting"})
 _SLASHED_LETTERS: Final = re.compile(r"(?<![a-z0-9])([a-z])/([a-z])(?![a-z0-9])")
 _O_FOR_ZERO: Final = re.compile(r"(?<=\d)o(?=\d)|(?<=\d)o(?=o?\d)|(?<=[\s-]\d)o(?![a-z])")
 _SUB_RE: Final = re.compile(r"\(([a-z0-9]{1,4})\)")
@@ -719,4 +790,6 @@ def _statute_regex(policy: Policy) -> re.Pattern[str] | None:
         # four or five digits with a subsection letter glued on ("21461a", "4000a"): a code section, never an
         # A-number marker or a word
         rf"|(?<![a-z0-9.])(?P<n4>\d{{4,5}})[a-z](?![a-z0-9])"
+        # ... or set off by a space or a dot ("16028 A", "4000.A"): still the section's subsection
+        rf"|(?<![a-z0-9.])(?P<n5>\d{{4,5}})(?:\s|\.\s?)[a-z](?![a-z0-9])"
     )

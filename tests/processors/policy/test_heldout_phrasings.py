@@ -12,7 +12,8 @@ prohibited), then released as development material for round 2. They are regress
 final_B.jsonl (607) and false_alarm_B.jsonl (1,097) were round 2's sealed sets, written blind by two more people
 and measured ONCE at the end (final: purpose 0.9522, prohibited precision 0.9847, recall 0.9247; false alarms
 11 of 1,097 = 1.0 %): the honest figures of round 2; they join the regression sets only after that
-measurement, so the next round needs fresh sealed sets for its own honest figure.
+measurement, so the next round needs fresh sealed sets for its own honest figure. Round 3 developed on them
+(with their misses), so their round-3 figures are development figures, not estimates.
 The floors are the measured figures rounded down; a change that lowers them must say why.
 """
 
@@ -34,19 +35,16 @@ FLOORS = {
     "phrasings_v1.jsonl": (300, 0.99, 0.99, 0.99, 0.98),
     "phrasings_v2.jsonl": (150, 0.97, 0.97, 0.99, 0.95),
     "dev_set_A.jsonl": (600, 0.99, 0.99, 0.99, 0.98),
-    "dev_set_B.jsonl": (550, 0.96, 0.97, 0.99, 0.95),  # measured 0.9693 / 0.9729 / 0.9962 / 0.9522
-    "final_B.jsonl": (
-        600,
-        0.95,
-        0.95,
-        0.98,
-        0.92,
-    ),  # sealed, measured once: 0.9522 / 0.9572 / 0.9847 / 0.9247
+    "dev_set_B.jsonl": (550, 0.97, 0.97, 0.99, 0.95),  # round 3: 0.9729 / 0.9765 / 0.9962 / 0.9596
+    # sealed in round 2, measured once: 0.9522 / 0.9572 / 0.9847 / 0.9247; round 3 (development):
+    # 0.9918 / 0.9934 / 0.9964 / 0.9928
+    "final_B.jsonl": (600, 0.99, 0.99, 0.99, 0.99),
 }
 # false-alarm sets: plain criminal justice only: (min rows, purpose accuracy, most rows that may be prohibited)
 FALSE_ALARM_FLOORS = {
     "dev_false_alarm_A.jsonl": (1000, 0.999, 1),
-    "false_alarm_B.jsonl": (1090, 0.988, 11),  # sealed, measured once: 11 of 1,097 prohibited, purpose 0.9881
+    # sealed in round 2, measured once: 11 of 1,097 prohibited, purpose 0.9881; round 3 (development): 1, 0.9982
+    "false_alarm_B.jsonl": (1090, 0.998, 1),
 }
 
 
