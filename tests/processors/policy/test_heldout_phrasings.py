@@ -12,10 +12,10 @@ prohibited), then released as development material for round 2. They are regress
 final_B.jsonl (607) and false_alarm_B.jsonl (1,097) were round 2's sealed sets, written blind by two more people
 and measured ONCE at the end (final: purpose 0.9522, prohibited precision 0.9847, recall 0.9247; false alarms
 11 of 1,097 = 1.0 %): the honest figures of round 2; they join the regression sets only after that
-measurement, so the next round needs fresh sealed sets for its own honest figure. final_C.jsonl (536) and
-false_alarm_C.jsonl (1,189) are round 3's sealed sets, measured once the same way (0.9459 / 0.9963 / 0.9189;
-6 of 1,189 prohibited) and regression sets from then on. Round 3 developed on them
+measurement, so the next round needs fresh sealed sets for its own honest figure. Round 3 developed on them
 (with their misses), so their round-3 figures are development figures, not estimates.
+final_C.jsonl (536) and false_alarm_C.jsonl (1,189) are round 3's sealed sets, measured once the same way
+(0.9459 / 0.9963 / 0.9189; 6 of 1,189 prohibited) and regression sets from then on.
 The floors are the measured figures rounded down; a change that lowers them must say why.
 """
 
@@ -56,7 +56,7 @@ FALSE_ALARM_FLOORS = {
     "false_alarm_B.jsonl": (1090, 0.998, 1),
     "false_alarm_C.jsonl": (
         1180,
-        0.995,
+        0.994,
         6,
     ),  # round-3 sealed, measured once: 6 of 1,189 prohibited, purpose 0.9950
 }
