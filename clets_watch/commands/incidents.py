@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import IO, Any, get_args
 
-from clets_watch.commands.options import add_db, add_json
+from clets_watch.commands.options import add_actor, add_db, add_json
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
 
@@ -69,19 +68,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
         a = actions.add_parser(name, help=f"{verb} an incident and all its alerts (appends to their ledgers)")
         a.add_argument("incident_id", metavar="INCIDENT_ID")
-        a.add_argument(
-            "--by",
-            required=True,
-            metavar="NAME",
-            help="who is taking the action: a console user with the responder role or above",
-        )
-        a.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
-        a.add_argument(
-            "--users",
-            type=Path,
-            metavar="FILE",
-            help="console users file (default: <home>/console-users.toml)",
-        )
+        add_actor(a)
         add_json(a, "the ledger entry on one line", suppress=True)
         add_db(a, suppress=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import IO, Any
 
 DB_DEFAULT = "CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db"
@@ -58,6 +59,24 @@ def add_json(p: argparse._ActionsContainer, what: str, *, suppress: bool = False
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
         help=f"{JSON_HELP}: {what}",
+    )
+
+
+def add_actor(p: argparse._ActionsContainer) -> None:
+    """``--by``, ``--note`` and ``--users`` of an ack or resolve: who (a console user, responder or above, from
+    the users file) and why; the ledger entry records both."""
+    p.add_argument(
+        "--by",
+        required=True,
+        metavar="NAME",
+        help="who is taking the action: a console user with the responder role or above",
+    )
+    p.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
+    p.add_argument(
+        "--users",
+        type=Path,
+        metavar="FILE",
+        help="console users file (default: <home>/console-users.toml)",
     )
 
 
