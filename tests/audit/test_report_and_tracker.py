@@ -25,6 +25,26 @@ def run_cmd(module, *argv: str) -> tuple[int, str]:  # type: ignore[no-untyped-d
     return rc, out.getvalue()
 
 
+def run_report(recorded_year: RecordedYear, out_dir: Path, *extra: str) -> tuple[int, str]:
+    """``clets-watch report`` of the recorded 2018 run as of 1 Sep 2019, without the PDF."""
+    return run_cmd(
+        report,
+        "report",
+        "--db",
+        recorded_year.db_url,
+        "--run",
+        "y2018",
+        "--out",
+        str(out_dir),
+        "--year",
+        "2018",
+        "--as-of",
+        "2019-09-01",
+        "--no-pdf",
+        *extra,
+    )
+
+
 class Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -125,22 +145,7 @@ def test_the_tracker_flags_the_non_filers_and_the_contradiction(
 def test_the_report_renders_charts_tables_and_totals(recorded_year: RecordedYear, tmp_path: Path) -> None:
     import_filings(recorded_year, tmp_path)
     out_dir = tmp_path / "report"
-    rc, out = run_cmd(
-        report,
-        "report",
-        "--db",
-        recorded_year.db_url,
-        "--run",
-        "y2018",
-        "--out",
-        str(out_dir),
-        "--year",
-        "2018",
-        "--as-of",
-        "2019-09-01",
-        "--no-pdf",
-        "--json",
-    )
+    rc, out = run_report(recorded_year, out_dir, "--json")
     assert rc == 0
     summary = json.loads(out)
     html = (out_dir / "report.html").read_text()
@@ -204,38 +209,10 @@ def test_report_files_are_owner_only(recorded_year: RecordedYear, tmp_path: Path
     out_dir.mkdir(mode=0o755)
     (out_dir / "report.html").write_text("old")
     (out_dir / "report.html").chmod(0o644)
-    rc, _ = run_cmd(
-        report,
-        "report",
-        "--db",
-        recorded_year.db_url,
-        "--run",
-        "y2018",
-        "--out",
-        str(out_dir / "new"),
-        "--year",
-        "2018",
-        "--as-of",
-        "2019-09-01",
-        "--no-pdf",
-    )
+    rc, _ = run_report(recorded_year, out_dir / "new")
     assert rc == 0
     assert (out_dir / "new").stat().st_mode & 0o777 == 0o700
-    rc, _ = run_cmd(
-        report,
-        "report",
-        "--db",
-        recorded_year.db_url,
-        "--run",
-        "y2018",
-        "--out",
-        str(out_dir),
-        "--year",
-        "2018",
-        "--as-of",
-        "2019-09-01",
-        "--no-pdf",
-    )
+    rc, _ = run_report(recorded_year, out_dir)
     assert rc == 0
     files = [p for d in (out_dir, out_dir / "new") for p in d.iterdir() if p.is_file()]
     assert len(files) > 4

@@ -6,30 +6,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from clets_watch.commands import report
 from sinks.audit import AuditStore
 from tests.audit.conftest import RecordedYear
-from tests.audit.test_report_and_tracker import run_cmd
+from tests.audit.test_report_and_tracker import run_report
 
 
 def test_report_has_incidents_and_an_evidence_appendix(recorded_year: RecordedYear, tmp_path: Path) -> None:
     out_dir = tmp_path / "report"
-    rc, _out = run_cmd(
-        report,
-        "report",
-        "--db",
-        recorded_year.db_url,
-        "--run",
-        "y2018",
-        "--out",
-        str(out_dir),
-        "--year",
-        "2018",
-        "--as-of",
-        "2019-09-01",
-        "--no-pdf",
-        "--json",
-    )
+    rc, _out = run_report(recorded_year, out_dir, "--json")
     assert rc == 0
     with AuditStore(recorded_year.db_url) as store:
         alerts = {a["alert_id"]: a for a in store.alerts("y2018")}
