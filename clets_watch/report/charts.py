@@ -69,6 +69,45 @@ def _legend(
     return "".join(parts), cy + 8
 
 
+def _frame(
+    title: str,
+    legend: str,
+    ticks: Sequence[float],
+    *,
+    width: int,
+    height: int,
+    top: float,
+    plot_h: float,
+    left: int,
+    right: int,
+    percent: bool,
+    y_label: str,
+) -> list[str]:
+    """The parts every vertical chart shares: the svg element, the title, the legend, the y grid with its
+    round tick labels (the last tick is the top of the plot) and the y-axis label."""
+    vmax = ticks[-1]
+    out = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
+        ),
+        f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
+        legend,
+    ]
+    for v in ticks:
+        y = top + plot_h - plot_h * v / vmax
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
+            f"{_fmt(v)}{'%' if percent else ''}</text>"
+        )
+    out.append(
+        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>'
+    )
+    return out
+
+
 def stacked_bars(
     title: str,
     categories: Sequence[str],
@@ -90,24 +129,18 @@ def stacked_bars(
     totals = [sum(series[s][i] for s in labels) for i in range(len(categories))]
     ticks = nice_ticks(100.0 if percent else max(totals, default=0))
     vmax = ticks[-1]
-    out = [
-        (
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
-        ),
-        f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
+    out = _frame(
+        title,
         legend,
-    ]
-    for v in ticks:
-        y = top + plot_h - plot_h * v / vmax
-        out.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
-            f"{_fmt(v)}{'%' if percent else ''}</text>"
-        )
-    out.append(
-        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
-        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>'
+        ticks,
+        width=width,
+        height=height,
+        top=top,
+        plot_h=plot_h,
+        left=left,
+        right=right,
+        percent=percent,
+        y_label=y_label,
     )
     n = max(len(categories), 1)
     slot = plot_w / n
@@ -156,24 +189,18 @@ def lines(
     values = [v for s in labels for v in series[s] if v is not None]
     ticks = nice_ticks(max(values, default=0) * (100 if percent else 1))
     vmax = ticks[-1]
-    out = [
-        (
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
-        ),
-        f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
+    out = _frame(
+        title,
         legend,
-    ]
-    for v in ticks:
-        y = top + plot_h - plot_h * v / vmax
-        out.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
-            f"{_fmt(v)}{'%' if percent else ''}</text>"
-        )
-    out.append(
-        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
-        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>'
+        ticks,
+        width=width,
+        height=height,
+        top=top,
+        plot_h=plot_h,
+        left=left,
+        right=right,
+        percent=percent,
+        y_label=y_label,
     )
     n = max(len(categories), 1)
     slot = plot_w / n
