@@ -19,14 +19,14 @@ import json
 import sys
 from typing import IO, Any
 
-from clets_watch.commands.options import add_bootstrap, add_db, add_json
-
-_Sub = argparse._SubParsersAction
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_db, add_json
 
 
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "access",
+        run=run,
         help="suspend or restore an agency's direct access (the pipeline enforces it)",
         description=(
             "Record a supervisor's decision on an agency's direct CLETS access in the database and publish it "
@@ -54,7 +54,6 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     ls = actions.add_parser("list", help="every decision, oldest first")
     add_json(ls, "one decision per line")
     add_db(ls, suppress=True)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:

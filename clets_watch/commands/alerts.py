@@ -20,14 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, get_args
 
-from clets_watch.commands.options import add_actor, add_db, add_json
+from clets_watch.commands.options import Subcommands, add_actor, add_command, add_db, add_json
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
 
 ALERT_STATES = ("fired", "suppressed", "acknowledged", "resolved")
 SUMMARY_WIDTH = 60
-
-_Sub = argparse._SubParsersAction
 
 
 def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -47,9 +45,11 @@ def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     add_json(p, "one alert per line", suppress=suppress)
 
 
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "alerts",
+        run=run,
         help="list, show, acknowledge and resolve alerts",
         description=(
             "Read the alerts the worker, replay or demo wrote to the database, and record what people "
@@ -60,7 +60,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     add_db(p, suppress=False)
     _add_list_options(p, suppress=False)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    p.set_defaults(func=run, action="list", alert_id=None)
+    p.set_defaults(action="list", alert_id=None)
 
     ls = actions.add_parser("list", help="list alerts, newest window first (the default)")
     add_db(ls, suppress=True)

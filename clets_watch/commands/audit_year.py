@@ -22,19 +22,19 @@ from pathlib import Path
 from typing import IO
 
 from clets_watch.cli import UserError
-from clets_watch.commands.options import add_bootstrap, add_json
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json
 from clets_watch.progress import Progress, progress_enabled
 from clets_watch.settings import get_settings
 from processors.disclosures import filings_csv
 from producers.audit_year import AuditYear, preset
 from producers.simulator import LabelledEvent
 
-_Sub = argparse._SubParsersAction
 
-
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "audit-year",
+        run=run,
         help="simulate a whole audit year (2018: DHS components, a raid, disclosures) to an archive or Kafka",
         description=(
             "Generate a calendar year of simulated CLETS traffic for an audit: background traffic of every "
@@ -75,7 +75,6 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
     add_json(p, "one summary line at the end")
-    p.set_defaults(func=run)
 
 
 def _filings_path(args: argparse.Namespace, year: int) -> Path:

@@ -15,13 +15,15 @@ import json
 import sys
 from pathlib import Path
 
-from clets_watch.commands.options import add_bootstrap, add_db, add_json
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_db, add_json
 from clets_watch.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "bench",
+        run=run,
         help="measure throughput, latency and replay memory against raw consumers and Quix Streams",
         description=(
             "Run the same generated events through bare Kafka consumers (the ceiling), the live worker, "
@@ -58,7 +60,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="results file (default BENCH_RESULTS.json; '-' for none)",
     )
     add_json(p, "the results on one line")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

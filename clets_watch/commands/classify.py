@@ -19,7 +19,7 @@ from typing import IO, Any, Final
 import msgspec
 
 from clets_watch.cli import UserError
-from clets_watch.commands.options import add_json
+from clets_watch.commands.options import Subcommands, add_command, add_json
 from processors.agencies import AgencyRegistry, RegistryError
 from processors.policy import Classifier, PolicyError, load_policy
 from processors.policy.evaluation import PURPOSES, VERDICTS, Confusion
@@ -30,23 +30,26 @@ _encoder: Final = msgspec.json.Encoder()
 _FLUSH_EVERY: Final = 1024
 
 
-def register(subparsers: Any) -> None:
+def register(sub: Subcommands) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--agencies", metavar="FILE", help="agency registry CSV (default: the bundled one)")
     common.add_argument("--policy", metavar="FILE", help="policy YAML (default: the bundled policy v1)")
 
-    p = subparsers.add_parser(
+    p = add_command(
+        sub,
         "classify",
+        run=run_classify,
         parents=[common],
         help="classify query events (JSON lines on stdin) under the policy",
         description="Read query events as JSON lines on stdin; write one verdict line per input line, same order, "
         "each stamped with policy_version and policy_digest (a digest of the policy file and its statute table). "
         'A bad line gets a verdict line with "verdict": "error" and the reason; the run goes on.',
     )
-    p.set_defaults(func=run_classify)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        sub,
         "explain",
+        run=run_explain,
         parents=[common],
         help="show each policy rule considered for one event, and why it fired or not",
         description="Explain the verdict for one event: EVENT_ID looked up in --input FILE, or '-' for one event "
@@ -57,10 +60,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--input", metavar="FILE", help="archive to look the event up in (.jsonl or .jsonl.gz)")
     add_json(p, "the verdict, statutes and rule traces on one line")
-    p.set_defaults(func=run_explain)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        sub,
         "eval",
+        run=run_eval,
         parents=[common],
         help="measure the classifier against a labelled stream (precision/recall/F1)",
         description="Generate (or read) a labelled stream and print precision, recall and F1 per verdict and per "
@@ -79,7 +83,6 @@ def register(subparsers: Any) -> None:
         help="also time the pure classifier, cold (fresh memo) and warm (events/s, one core)",
     )
     p.add_argument("--errors", type=int, default=0, metavar="N", help="show up to N misclassified events")
-    p.set_defaults(func=run_eval)
 
 
 # ------------------------------------------------------------------------------------------ shared

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from clets_watch.commands.options import add_bootstrap, add_json
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json
 from clets_watch.errors import UserError
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings
@@ -101,9 +101,11 @@ def read_dead_letters(bootstrap: str, topic: str, *, timeout_ms: int = 5000) -> 
         consumer.close()
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "dead-letter",
+        run=None,
         help="inspect the dead-letter topic, and re-drive its messages after a fix",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -113,13 +115,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--topic", help="dead-letter topic (default: CLETS_WATCH_TOPIC_DEAD_LETTER, clets.dead-letter)"
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ls = actions.add_parser("list", help="list dead-lettered messages (newest last)")
+    ls = add_command(actions, "list", run=run_list, help="list dead-lettered messages (newest last)")
     ls.add_argument("--reason", action="append", help="only this reason (repeatable)")
     ls.add_argument("--limit", type=int, default=50, help="show at most N (default 50; 0 = all)")
     ls.add_argument("--show-payload", action="store_true", help="include the raw payloads (may hold PII)")
     add_json(ls, "one message per line")
-    ls.set_defaults(func=run_list)
-    rp = actions.add_parser("replay", help="send dead-lettered payloads back to the queries topic")
+    rp = add_command(
+        actions, "replay", run=run_replay, help="send dead-lettered payloads back to the queries topic"
+    )
     rp.add_argument(
         "--reason",
         action="append",
@@ -132,7 +135,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     rp.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     add_json(rp, "one summary line")
-    rp.set_defaults(func=run_replay)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, str, str]:

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from clets_watch.commands.options import add_json
+from clets_watch.commands.options import Subcommands, add_command, add_json
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings, masked_url
 
@@ -49,9 +49,11 @@ MALFORMED: tuple[bytes, ...] = (
 )
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "demo",
+        run=run,
         help="run the whole pipeline once on the embedded defaults and print what it found",
         description=(
             "Start Kafka if it is not running, produce an hour of simulated CLETS traffic with an "
@@ -73,7 +75,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--keep-stack", action="store_true", help="leave Kafka running afterwards")
     add_json(p, "one summary line")
-    p.set_defaults(func=run)
 
 
 def _say(msg: str, *, quiet: bool) -> None:

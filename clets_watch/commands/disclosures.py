@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from clets_watch.cli import UserError
-from clets_watch.commands.options import add_db, add_json
+from clets_watch.commands.options import Subcommands, add_command, add_db, add_json
 from clets_watch.settings import get_settings
 from processors.agencies import AgencyRegistry
 from processors.disclosures import (
@@ -34,12 +34,12 @@ from processors.disclosures import (
     parse_filings,
 )
 
-_Sub = argparse._SubParsersAction
 
-
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "disclosures",
+        run=run,
         help="record annual misuse disclosures; flag agencies that did not file or reported zero while alerted",
         description="Agencies' annual misuse-investigation disclosures (deadline: 1 February for the previous year).",
     )
@@ -70,7 +70,6 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     add_json(ck, "one finding per line")
     for sub_p in (imp, add, ls, ck):
         add_db(sub_p, suppress=True)
-    p.set_defaults(func=run)
 
 
 def _store(args: argparse.Namespace) -> Any:

@@ -17,12 +17,11 @@ import json
 import sys
 from typing import IO, Any, get_args
 
-from clets_watch.commands.options import add_actor, add_db, add_json
+from clets_watch.commands.options import Subcommands, add_actor, add_command, add_db, add_json
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
 
 STATES = ("open", "acknowledged", "resolved")
-_Sub = argparse._SubParsersAction
 
 
 def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -38,9 +37,11 @@ def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "incidents",
+        run=run,
         help="list, show, acknowledge and resolve incidents (one case per burst of alerts)",
         description=(
             "Incidents group an agency's alerts (or one operator's) that keep coming within a gap, so a raid "
@@ -53,7 +54,7 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     _add_list_options(p, suppress=False)
     add_json(p, "one incident per line", suppress=False)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    p.set_defaults(func=run, action="list", incident_id=None)
+    p.set_defaults(action="list", incident_id=None)
 
     ls = actions.add_parser("list", help="list incidents (the default)")
     add_db(ls, suppress=True)

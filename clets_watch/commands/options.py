@@ -1,5 +1,7 @@
-"""The options every command spells the same way: ``--db URL``, ``--bootstrap HOST:PORT``,
-``--log-level LEVEL`` and ``--json`` (JSON lines: one JSON object per line, no indentation).
+"""How a command declares itself: ``add_command`` makes its parser (the line in ``clets-watch --help``, the
+description, the function ``cli.main`` runs), and the options every command spells the same way: ``--db URL``,
+``--bootstrap HOST:PORT``, ``--log-level LEVEL``, ``--json`` (JSON lines: one JSON object per line, no
+indentation) and ``--progress``.
 
 Not a command module (it has no ``register``). A command whose sub-commands repeat an option (``alerts
 --db`` and ``alerts list --db``) adds the copy on the sub-parser with ``suppress=True``: its default is
@@ -10,13 +12,40 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 DB_DEFAULT = "CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db"
 BOOTSTRAP_HELP = "Kafka bootstrap (default: CLETS_WATCH_KAFKA_BOOTSTRAP or 127.0.0.1:9092)"
 LOG_LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug")
 JSON_HELP = "JSON lines (one JSON object per line)"
+
+# What a command module's ``register`` is given: the ``clets-watch`` parser's sub-parsers (or a command's own,
+# for its actions).
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+# What ``cli.main`` calls with the parsed arguments: returns the exit code; raises ``UserError`` for a
+# one-line error (exit 2).
+Run: TypeAlias = Callable[[argparse.Namespace], int]
+
+
+def add_command(
+    sub: Subcommands,
+    name: str,
+    *,
+    help: str,
+    run: Run | None,
+    description: str | None = None,
+    **parser_options: Any,
+) -> argparse.ArgumentParser:
+    """The parser of command (or action) ``name``: ``help`` is its line in the parent's ``--help``,
+    ``description`` heads its own ``--help``, and ``run`` is what ``cli.main`` runs for it (None when each of
+    its actions names its own). ``parser_options`` go to argparse (``epilog``, ``formatter_class``,
+    ``parents``)."""
+    p = sub.add_parser(name, help=help, description=description, **parser_options)
+    if run is not None:
+        p.set_defaults(func=run)
+    return p
 
 
 def db_help(default: str = DB_DEFAULT) -> str:

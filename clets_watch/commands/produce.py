@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from clets_watch.commands.options import add_bootstrap, add_json
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json
 from clets_watch.kafka_security import kafka_client_kwargs
 
 KAFKA = "kafka"
@@ -29,9 +29,11 @@ DEFAULT_RATE = 10.0
 PROGRESS_SECONDS = 2.0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "produce",
+        run=run,
         help="simulate CLETS queries (background + scenarios) into Kafka or an archive file",
         description=(
             "Generate synthetic CLETS query events in event time — every registry agency's everyday traffic "
@@ -116,7 +118,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_json(p, "one summary line; with --list-scenarios one scenario per line")
-    p.set_defaults(func=run)
 
 
 def _user_error(message: str) -> Exception:

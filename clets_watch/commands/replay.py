@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from clets_watch.cli import UserError
-from clets_watch.commands.options import add_bootstrap, add_db, add_json
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_db, add_json
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.progress import Progress, progress_enabled
 from clets_watch.settings import MissingPseudonymKey, get_settings
@@ -61,14 +61,15 @@ from processors.replay import (
 from processors.replay_pool import ReplayPoolError, run_pool
 from processors.rules.base import RuleConfigError
 
-_Sub = argparse._SubParsersAction
 SUMMARY_WIDTH = 70
 DIFF_SHOWN = 40
 
 
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "replay",
+        run=run,
         help="run archived (or Kafka) query events through the pipeline; record and compare audit runs",
         description=(
             "Replay .jsonl or .jsonl.gz archives (one query event per line), or a Kafka topic between two "
@@ -150,7 +151,6 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         help="print the incidents (one case per burst of an agency's or operator's alerts) instead "
         "of the alerts; with --json one JSON object per incident",
     )
-    p.set_defaults(func=run)
 
 
 # ------------------------------------------------------------------------------------ building

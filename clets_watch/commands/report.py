@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import IO
 
 from clets_watch.cli import UserError
-from clets_watch.commands.options import add_db, add_json
+from clets_watch.commands.options import Subcommands, add_command, add_db, add_json
 from clets_watch.settings import get_settings
 
-_Sub = argparse._SubParsersAction
 
-
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "report",
+        run=run,
         help="the audit report of a recorded replay run: HTML with charts, a CSV per chart, PDF if possible",
         description=(
             "Build the audit report of an audit run (clets-watch replay --record): queries by data source per "
@@ -50,7 +50,6 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF")
     p.add_argument("--png", action="store_true", help="also a PNG screenshot of the page (needs chromium)")
     add_json(p, "one summary line (files, totals)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:

@@ -18,18 +18,18 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from clets_watch.commands.options import add_db, add_log_level
+from clets_watch.commands.options import Subcommands, add_command, add_db, add_log_level
 
 DEFAULT_PORT: Final = 8470
 PASSWORD_ENV: Final = "CLETS_WATCH_NEW_PASSWORD"
 ALLOWED_HOSTS_ENV: Final = "CLETS_WATCH_CONSOLE_ALLOWED_HOSTS"
 
-_Sub = argparse._SubParsersAction
 
-
-def register(sub: _Sub[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "serve",
+        run=run,
         help="the on-call console: alerts, evidence, ledgers, agency access (web pages and JSON API)",
         description=(
             "Serve the on-call console on 127.0.0.1 (by default): alerts with filters and live refresh, "
@@ -111,7 +111,6 @@ def register(sub: _Sub[argparse.ArgumentParser]) -> None:
         metavar="NAME",
         help="end every console session of a user (they must log in again), then exit",
     )
-    p.set_defaults(func=run)
 
 
 def _read_password(name: str) -> str:

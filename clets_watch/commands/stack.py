@@ -6,15 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from clets_watch.commands.options import add_json
+from clets_watch.commands.options import Subcommands, add_command, add_json
 from clets_watch.stack import SERVICES, ServiceStatus, Stack, StackConfig, StackError, system_requirements
 
 
-def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+def register(sub: Subcommands) -> None:
+    parser = add_command(
+        sub,
         "stack",
+        run=run,
         help="start, stop or inspect the local services (Kafka, PostgreSQL, Prometheus, Alertmanager)",
         description=(
             "Run the services clets-watch needs as local processes on 127.0.0.1, with data, pid files and "
@@ -39,7 +40,6 @@ def register(subparsers: Any) -> None:
         help="folder for data, pid files and logs (default: <CLETS_WATCH_HOME>/stack)",
     )
     add_json(parser, "check: one requirement per line; up/down/status: one line with home, services, env")
-    parser.set_defaults(func=run)
 
 
 def _stack(args: argparse.Namespace) -> Stack:

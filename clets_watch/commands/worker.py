@@ -6,13 +6,15 @@ import argparse
 import logging
 import sys
 
-from clets_watch.commands.options import add_bootstrap, add_db, add_log_level
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_db, add_log_level
 from clets_watch.settings import MissingPseudonymKey, Settings, masked_url
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
         "worker",
+        run=run,
         help="run the live pipeline: consume clets.queries, classify, window, alert, write sinks",
         description=(
             "Consume query events from Kafka, classify each under the policy, count per agency over "
@@ -37,7 +39,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the same flag as replay's, so both raise the same alerts",
     )
     add_log_level(p)
-    p.set_defaults(func=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
