@@ -1,4 +1,5 @@
-"""The progress bar of long commands (``replay``, ``audit-year``): one line on stderr, redrawn in place."""
+"""The progress bar of long commands (``replay``, ``audit-year``, ``produce``): one line on stderr, redrawn in
+place. ``options.add_progress`` gives each the same ``--progress/--no-progress`` flag."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import time
 from typing import IO
 
 
-def progress_enabled(flag: bool | None, out: IO[str] | None = None) -> bool:
-    """``--progress``/``--no-progress`` when given; otherwise only when ``out`` (stderr) is a terminal."""
-    return flag if flag is not None else (out or sys.stderr).isatty()
+def progress_enabled(flag: bool | None, out: IO[str] | None = None, *, quiet: bool = False) -> bool:
+    """``--progress``/``--no-progress`` when given; otherwise only when ``out`` (stderr) is a terminal and the
+    command was not asked to be ``quiet`` (``--json``, ``--quiet``: output for a program, not a person)."""
+    if flag is not None:
+        return flag
+    return not quiet and (out or sys.stderr).isatty()
 
 
 class Progress:

@@ -7,6 +7,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,40 +70,61 @@ def _options(name: str) -> list[tuple[str, argparse.Action]]:
 OTHER_DB_DEFAULTS = {"clets-watch bench": "a SQLite file in a temporary folder, for the worker"}
 
 
-def test_every_db_option_is_spelt_the_same() -> None:
-    found = _options("--db")
-    assert {prog.split()[1] for prog, _ in found} >= {
-        "access",
-        "alerts",
-        "bench",
-        "disclosures",
-        "incidents",
-        "replay",
-        "report",
-        "serve",
-        "worker",
-    }
-    assert len(found) > 9, "the walk missed the sub-commands' copies"
-    for prog, a in found:
-        assert a.option_strings == ["--db"] and a.metavar == "URL", prog
-        assert a.help == options.db_help(OTHER_DB_DEFAULTS.get(prog, options.DB_DEFAULT)), (prog, a.help)
+def _db_spelt(prog: str, a: argparse.Action) -> bool:
+    return a.metavar == "URL" and a.help == options.db_help(OTHER_DB_DEFAULTS.get(prog, options.DB_DEFAULT))
 
 
-def test_every_bootstrap_option_is_spelt_the_same() -> None:
-    found = _options("--bootstrap")
-    assert {prog.split()[1] for prog, _ in found} >= {
-        "worker",
-        "produce",
-        "replay",
-        "audit-year",
-        "dead-letter",
-    }
+def _bootstrap_spelt(prog: str, a: argparse.Action) -> bool:
+    return (a.metavar, a.help) == ("HOST:PORT", options.BOOTSTRAP_HELP)
+
+
+def _progress_spelt(prog: str, a: argparse.Action) -> bool:
+    return (
+        isinstance(a, argparse.BooleanOptionalAction)
+        and a.option_strings == ["--progress", "--no-progress"]
+        and a.default is None
+        and a.help == options.PROGRESS_HELP
+    )
+
+
+# option, the commands that must have it, how many copies at least (sub-commands repeat some), how it is spelt
+COMMON_OPTIONS: list[tuple[str, set[str], int, Callable[[str, argparse.Action], bool]]] = [
+    (
+        "--db",
+        {"access", "alerts", "bench", "disclosures", "incidents", "replay", "report", "serve", "worker"},
+        10,
+        _db_spelt,
+    ),
+    ("--bootstrap", {"worker", "produce", "replay", "audit-year", "dead-letter"}, 5, _bootstrap_spelt),
+    ("--progress", {"produce", "replay", "audit-year"}, 3, _progress_spelt),
+]
+
+
+@pytest.mark.parametrize(("option", "commands", "copies", "spelt"), COMMON_OPTIONS, ids=lambda x: x)
+def test_every_common_option_is_spelt_the_same(
+    option: str, commands: set[str], copies: int, spelt: Callable[[str, argparse.Action], bool]
+) -> None:
+    found = _options(option)
+    assert {prog.split()[1] for prog, _ in found} >= commands
+    assert len(found) >= copies, "the walk missed the sub-commands' copies"
     for prog, a in found:
-        assert (a.option_strings, a.metavar, a.help) == (
-            ["--bootstrap"],
-            "HOST:PORT",
-            options.BOOTSTRAP_HELP,
-        ), prog
+        assert a.option_strings[0] == option and spelt(prog, a), (prog, a.metavar, a.help)
+
+
+def test_every_command_and_action_runs_a_function() -> None:
+    """``options.add_command`` gave each parser that can end a command line a function for ``cli.main``."""
+    ends = 0
+    todo: list[tuple[argparse.ArgumentParser, object]] = [(build_parser(), None)]
+    while todo:
+        p, inherited = todo.pop()
+        func = p._defaults.get("func", inherited)
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if p.prog != "clets-watch" and (not subs or not subs[0].required):
+            assert callable(func), f"{p.prog} runs nothing"
+            ends += 1
+        for a in subs:
+            todo.extend((child, func) for child in a.choices.values())
+    assert ends >= 25
 
 
 def test_every_log_level_option_has_the_same_choices() -> None:

@@ -4,7 +4,7 @@
     clets-watch audit-year --to kafka [--topic T] [--bootstrap HOST:PORT] [--partitions N] ...
 
 A progress bar (share of the year's event time written, events/s, ETA) goes to stderr when it is a
-terminal, or always with ``--progress``.
+terminal (not with ``--json``), or always with ``--progress``.
 
 Writes the events (archive: with the ground-truth sidecar; Kafka: record timestamp = event time) and
 the year's misuse disclosures as a CSV for ``clets-watch disclosures import``.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from clets_watch.cli import UserError
-from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json, add_progress
 from clets_watch.progress import Progress, progress_enabled
 from clets_watch.settings import get_settings
 from processors.disclosures import filings_csv
@@ -68,12 +68,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument(
         "--partitions", type=int, default=1, help="partitions when the topic is created (default 1)"
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: when stderr is a terminal)",
-    )
+    add_progress(p)
     add_json(p, "one summary line at the end")
 
 
@@ -129,7 +124,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         total,
         "seconds of event time",
         sys.stderr,
-        enabled=progress_enabled(getattr(args, "progress", None), sys.stderr),
+        enabled=progress_enabled(getattr(args, "progress", None), sys.stderr, quiet=args.json),
     )
     events: Iterable[LabelledEvent] = year.events()
     if progress.enabled:

@@ -91,6 +91,14 @@ def add_json(p: argparse._ActionsContainer, what: str, *, suppress: bool = False
     )
 
 
+PROGRESS_HELP = "progress bar on stderr (default: when stderr is a terminal, not with --json)"
+
+
+def add_progress(p: argparse._ActionsContainer) -> None:
+    """``--progress/--no-progress`` of a long command; ``progress.progress_enabled`` reads it."""
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help=PROGRESS_HELP)
+
+
 def add_actor(p: argparse._ActionsContainer) -> None:
     """``--by``, ``--note`` and ``--users`` of an ack or resolve: who (a console user, responder or above, from
     the users file) and why; the ledger entry records both."""

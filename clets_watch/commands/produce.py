@@ -3,8 +3,11 @@
 clets-watch produce --to kafka|FILE [--seed N] [--start ISO] [--minutes M] [--rate R]
                     [--scenario NAME[:key=value,...]] ... [--agencies FILE] [--topic T]
                     [--bootstrap HOST:PORT] [--pace WALL_EVENTS_PER_S] [--truth/--no-truth]
-                    [--truth-file PATH] [--jitter S] [--no-background] [--quiet] [--json]
+                    [--truth-file PATH] [--jitter S] [--no-background] [--quiet] [--[no-]progress] [--json]
 clets-watch produce --list-scenarios [--json]
+
+Progress goes to stderr: a bar (share of the event time written, events/s, ETA) when it is a terminal
+(not with ``--json``), else a line every few seconds (a log); ``--quiet`` or ``--no-progress`` for none.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json
+from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json, add_progress
 from clets_watch.kafka_security import kafka_client_kwargs
+from clets_watch.progress import Progress, progress_enabled
 
 KAFKA = "kafka"
 DEFAULT_SEED = 1
@@ -116,7 +120,8 @@ def register(sub: Subcommands) -> None:
         metavar="PATH",
         help="with --to kafka: also write the ground truth of the sent events to PATH",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress (bar or lines) on stderr")
+    add_progress(p)
     add_json(p, "one summary line; with --list-scenarios one scenario per line")
 
 
@@ -155,9 +160,17 @@ def list_scenarios(out: IO[str], *, as_json: bool) -> int:
 
 
 class Tally:
-    """Counts by scenario and by expected verdict while events stream past; prints progress."""
+    """Counts by scenario and by expected verdict while events stream past; shows progress: a ``bar``
+    measured in seconds of event time since ``start`` (on a terminal), or a ``progress`` line every
+    PROGRESS_SECONDS (for a log)."""
 
-    def __init__(self, *, progress: IO[str] | None) -> None:
+    def __init__(
+        self,
+        *,
+        progress: IO[str] | None,
+        bar: Progress | None = None,
+        start: dt.datetime | None = None,
+    ) -> None:
         self.total = 0
         self.by_scenario: Counter[str] = Counter()
         self.by_verdict: Counter[str] = Counter()
@@ -165,6 +178,8 @@ class Tally:
         self.misuse = 0
         self.last_event_time = ""
         self._progress = progress
+        self._bar = bar
+        self._start = start.timestamp() if start is not None else 0.0
         self._started = time.monotonic()
         self._next = self._started + PROGRESS_SECONDS
 
@@ -179,7 +194,11 @@ class Tally:
             self.by_scenario_verdict[(scenario, verdict)] += 1
             if truth.get("misuse"):
                 self.misuse += 1
-            if self._progress is not None and (self.total & 1023) == 0:
+            if self._bar is not None and (self.total & 1023) == 0:
+                self._bar.events = self.total
+                occurred = dt.datetime.fromisoformat(str(item.event["occurred_at"])).timestamp()
+                self._bar.update(max(int(occurred - self._start), 0))
+            elif self._progress is not None and (self.total & 1023) == 0:
                 now = time.monotonic()
                 if now >= self._next:
                     self._next = now + PROGRESS_SECONDS
@@ -190,6 +209,9 @@ class Tally:
                     )
                     self._progress.flush()
             yield item
+        if self._bar is not None:
+            self._bar.events = self.total
+            self._bar.finish(self._bar.total)
 
     def as_dict(self) -> dict[str, Any]:
         per: dict[str, dict[str, int]] = {}
@@ -247,7 +269,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise _user_error(f"cannot simulate: {exc}") from None
 
-    tally = Tally(progress=None if args.quiet else sys.stderr)
+    # a bar on a terminal; a line every few seconds where stderr is a log (docker-compose's producer)
+    bar = progress_enabled(args.progress, sys.stderr, quiet=args.quiet or args.json)
+    lines = not bar and not args.quiet and args.progress is None
+    tally = Tally(
+        progress=sys.stderr if lines else None,
+        bar=Progress(int(args.minutes * 60), "seconds of event time", sys.stderr, enabled=True)
+        if bar
+        else None,
+        start=start,
+    )
     summary: dict[str, Any] = {
         "seed": args.seed,
         "start": start.isoformat(),

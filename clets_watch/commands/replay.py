@@ -21,7 +21,7 @@ whole input when it is shorter) the command exits 3.
 tables are never touched) and keeps only counts in memory, so a year of events replays in bounded
 memory; with ``--json`` it prints a JSON summary of the run at the end. ``--diff`` compares the
 alerts of two runs (or a run and the live alerts) by alert id. A progress bar (events/s, ETA) goes
-to stderr when it is a terminal, or always with ``--progress``.
+to stderr when it is a terminal (not with ``--json``), or always with ``--progress``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from clets_watch.cli import UserError
-from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_db, add_json
+from clets_watch.commands.options import (
+    Subcommands,
+    add_bootstrap,
+    add_command,
+    add_db,
+    add_json,
+    add_progress,
+)
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.progress import Progress, progress_enabled
 from clets_watch.settings import MissingPseudonymKey, get_settings
@@ -131,12 +138,7 @@ def register(sub: Subcommands) -> None:
         help="processes to replay in, the stream split by agency (ORI) and merged exactly: the "
         "output is byte-identical to --workers 1 (default 1)",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: when stderr is a terminal)",
-    )
+    add_progress(p)
     add_json(p, "one alert per line; with --record one summary line of the run; with --diff the diff")
     p.add_argument(
         "--access-decisions",
@@ -430,7 +432,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if args.workers < 1:
             raise UserError(f"--workers must be at least 1, got {args.workers}")
         pipeline, policy_version, key, factory = _build_with_factory(args)
-        show = progress_enabled(args.progress, sys.stderr)
+        show = progress_enabled(args.progress, sys.stderr, quiet=args.json)
         if args.from_kafka:
             settings = get_settings()
             source = KafkaRange(

@@ -114,3 +114,52 @@ def test_user_mistakes_are_one_line_errors(
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def _draws(err: str) -> list[str]:
+    return [d for d in err.split("\r") if d.strip()]
+
+
+def test_a_progress_bar_on_stderr_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*BASE, "--minutes", "120", "--rate", "20", "--to", str(tmp_path / "p.jsonl"), "--json"]
+    assert main([*argv, "--progress"]) == 0  # --progress wins over --quiet and --json
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    draws = _draws(captured.err)
+    assert captured.err.endswith("\n") and "produce: " not in captured.err
+    assert "100.0%" in draws[-1] and f"{summary['truth']['events']:,} events" in draws[-1]
+    assert "events/s" in draws[-1] and "ETA" in draws[-1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "terminal", "bar", "lines"),
+    [
+        ([], True, True, False),  # a person at a terminal: the bar
+        (["--json"], True, False, True),  # output for a program: no bar; the log lines as before
+        (["--quiet"], True, False, False),
+        (["--no-progress"], True, False, False),
+        ([], False, False, True),  # stderr is a log (docker-compose): a line every few seconds
+        (["--quiet"], False, False, False),
+        (["--progress"], False, True, False),
+    ],
+)
+def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(
+    extra: list[str],
+    terminal: bool,
+    bar: bool,
+    lines: bool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    import clets_watch.commands.produce as produce_cmd
+
+    monkeypatch.setattr(produce_cmd, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    args = [a for a in BASE if a != "--quiet"]
+    assert main([*args, "--minutes", "120", "--rate", "20", "--to", str(tmp_path / "p.jsonl"), *extra]) == 0
+    err = capsys.readouterr().err
+    assert ("100.0%" in err) is bar
+    assert ("produce: " in err) is lines
