@@ -71,6 +71,15 @@ def _delete_topics(bootstrap: str, topics: list[str], prefixes: list[str]) -> No
         admin.close()
 
 
+def consume_stage(
+    module: str, config: BenchConfig, topic: str, timeout: float, *extra: str
+) -> dict[str, Any]:
+    """A stage that consumes ``config.events`` events of ``topic`` in a child process (``module``: the raw
+    consumers, the peer), given ``timeout`` seconds and a minute more to start and report."""
+    args = [*extra, "--bootstrap", config.bootstrap, "--topic", topic, "--events", str(config.events)]
+    return run_stage(module, [*args, "--timeout", str(timeout)], timeout=timeout + 60)
+
+
 def run(
     config: BenchConfig, say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)
 ) -> dict[str, Any]:
@@ -102,22 +111,7 @@ def run(
             for client in CLIENTS:
                 say(f"1. raw consume: {client} ...")
                 stages["raw"].append(
-                    run_stage(
-                        "clets_watch.bench.raw_consumers",
-                        [
-                            "--client",
-                            client,
-                            "--bootstrap",
-                            config.bootstrap,
-                            "--topic",
-                            topic,
-                            "--events",
-                            str(config.events),
-                            "--timeout",
-                            str(t),
-                        ],
-                        timeout=t + 60,
-                    )
+                    consume_stage("clets_watch.bench.raw_consumers", config, topic, t, "--client", client)
                 )
             say("2. clets-watch live: the worker ...")
             stages["live"] = run_live(
@@ -129,20 +123,7 @@ def run(
                 timeout=t,
             )
             say("3. peer: Quix Streams ...")
-            stages["peer"] = run_stage(
-                "clets_watch.bench.peer",
-                [
-                    "--bootstrap",
-                    config.bootstrap,
-                    "--topic",
-                    topic,
-                    "--events",
-                    str(config.events),
-                    "--timeout",
-                    str(t),
-                ],
-                timeout=t + 60,
-            )
+            stages["peer"] = consume_stage("clets_watch.bench.peer", config, topic, t)
             prefixes.append(f"changelog__{stages['peer']['group']}")
             latency_topic = bench_topic("latency")
             topics.append(latency_topic)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, get_args
 
-from clets_watch.commands.options import Subcommands, add_actor, add_command, add_db, add_json
+from clets_watch.commands.options import Subcommands, add_command, add_db, add_json, add_show_and_act
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
 
@@ -66,17 +66,13 @@ def register(sub: Subcommands) -> None:
     add_db(ls, suppress=True)
     _add_list_options(ls, suppress=True)
 
-    show = actions.add_parser("show", help="one alert with its evidence and ledger")
-    show.add_argument("alert_id", metavar="ALERT_ID")
-    add_json(show, "the alert with its ledger on one line", suppress=True)
-    add_db(show, suppress=True)
-
-    for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
-        a = actions.add_parser(name, help=f"{verb} an alert (appends to its ledger)")
-        a.add_argument("alert_id", metavar="ALERT_ID")
-        add_actor(a)
-        add_json(a, "the ledger entry on one line", suppress=True)
-        add_db(a, suppress=True)
+    add_show_and_act(
+        actions,
+        "alert",
+        show="one alert with its evidence and ledger",
+        show_json="the alert with its ledger on one line",
+        act="{verb} an alert (appends to its ledger)",
+    )
 
     v = actions.add_parser(
         "verify",

@@ -17,7 +17,7 @@ import json
 import sys
 from typing import IO, Any, get_args
 
-from clets_watch.commands.options import Subcommands, add_actor, add_command, add_db, add_json
+from clets_watch.commands.options import Subcommands, add_command, add_db, add_json, add_show_and_act
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
 
@@ -61,17 +61,13 @@ def register(sub: Subcommands) -> None:
     _add_list_options(ls, suppress=True)
     add_json(ls, "one incident per line", suppress=True)
 
-    show = actions.add_parser("show", help="one incident with its story, alerts, evidence and ledger")
-    show.add_argument("incident_id", metavar="INCIDENT_ID")
-    add_json(show, "the incident on one line", suppress=True)
-    add_db(show, suppress=True)
-
-    for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
-        a = actions.add_parser(name, help=f"{verb} an incident and all its alerts (appends to their ledgers)")
-        a.add_argument("incident_id", metavar="INCIDENT_ID")
-        add_actor(a)
-        add_json(a, "the ledger entry on one line", suppress=True)
-        add_db(a, suppress=True)
+    add_show_and_act(
+        actions,
+        "incident",
+        show="one incident with its story, alerts, evidence and ledger",
+        show_json="the incident on one line",
+        act="{verb} an incident and all its alerts (appends to their ledgers)",
+    )
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:

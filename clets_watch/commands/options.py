@@ -117,6 +117,22 @@ def add_actor(p: argparse._ActionsContainer) -> None:
     )
 
 
+def add_show_and_act(actions: Subcommands, what: str, *, show: str, show_json: str, act: str) -> None:
+    """``show ID``, ``ack ID`` and ``resolve ID`` of what on-call acts on (``alert``, ``incident``): the id is
+    ``<what>_id`` (metavar ``<WHAT>_ID``); ``show`` is the show action's help, ``show_json`` what its --json line
+    holds; ``act`` the help of ack and resolve, with ``{verb}`` for acknowledge or resolve."""
+    p = actions.add_parser("show", help=show)
+    p.add_argument(f"{what}_id", metavar=f"{what.upper()}_ID")
+    add_json(p, show_json, suppress=True)
+    add_db(p, suppress=True)
+    for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
+        p = actions.add_parser(name, help=act.format(verb=verb))
+        p.add_argument(f"{what}_id", metavar=f"{what.upper()}_ID")
+        add_actor(p)
+        add_json(p, "the ledger entry on one line", suppress=True)
+        add_db(p, suppress=True)
+
+
 def print_json_line(obj: Any, out: IO[str], **dumps: Any) -> None:
     """One JSON object on one line: what ``--json`` prints."""
     out.write(json.dumps(obj, **dumps) + "\n")
