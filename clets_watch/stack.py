@@ -351,6 +351,17 @@ class Stack:
     def log_file(self, name: str) -> Path:
         return self.home / "logs" / f"{name}.log"
 
+    def _log_set_up(self, name: str, step: str, done: subprocess.CompletedProcess[str]) -> None:
+        """Append the output of a one-off set-up ``step`` of service ``name`` (Kafka's storage format, initdb)
+        to its log; a StackError with the exit code and the output's tail when the step failed."""
+        output = done.stdout + done.stderr
+        with open(self.log_file(name), "a") as out:
+            out.write(output)
+        if done.returncode != 0:
+            raise StackError(
+                f"{step} failed (exit {done.returncode}); read {self.log_file(name)}:\n{output[-2000:]}"
+            )
+
     def pid_file(self, name: str) -> Path:
         return self.home / f"{name}.pid"
 
@@ -709,13 +720,7 @@ class Stack:
                 stdin=subprocess.DEVNULL,
                 check=False,
             )
-            with open(self.log_file("kafka"), "a") as out:
-                out.write(fmt.stdout + fmt.stderr)
-            if fmt.returncode != 0:
-                raise StackError(
-                    f"formatting the Kafka storage in {logs_dir} failed (exit {fmt.returncode}); "
-                    f"read {self.log_file('kafka')}:\n{(fmt.stdout + fmt.stderr)[-2000:]}"
-                )
+            self._log_set_up("kafka", f"formatting the Kafka storage in {logs_dir}", fmt)
         proc = self._spawn(
             "kafka",
             [
@@ -851,13 +856,7 @@ class Stack:
                 check=False,
             )
             pwfile.unlink(missing_ok=True)
-            with open(self.log_file("postgres"), "a") as out:
-                out.write(init.stdout + init.stderr)
-            if init.returncode != 0:
-                raise StackError(
-                    f"initdb failed for {pgdata} (exit {init.returncode}); read {self.log_file('postgres')}:\n"
-                    f"{(init.stdout + init.stderr)[-2000:]}"
-                )
+            self._log_set_up("postgres", f"initdb for {pgdata}", init)
         proc = self._spawn(
             "postgres",
             [

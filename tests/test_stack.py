@@ -223,6 +223,22 @@ def test_down_then_up_restarts(tmp_path: Path) -> None:
         private.down()
 
 
+@pytest.mark.parametrize("returncode", [0, 1])
+def test_a_set_up_step_is_logged_and_its_failure_names_the_step(tmp_path: Path, returncode: int) -> None:
+    private = _private_stack(tmp_path)
+    private.log_file("postgres").parent.mkdir(parents=True)
+    done = subprocess.CompletedProcess(["initdb"], returncode, stdout="out\n", stderr="x" * 3000)
+    if returncode:
+        with pytest.raises(StackError) as failed:
+            private._log_set_up("postgres", "initdb for /data", done)
+        first, tail = str(failed.value).split("\n", 1)
+        assert first == f"initdb for /data failed (exit 1); read {private.log_file('postgres')}:"
+        assert tail == "x" * 2000
+    else:
+        private._log_set_up("postgres", "initdb for /data", done)
+    assert private.log_file("postgres").read_text() == "out\n" + "x" * 3000
+
+
 def test_unknown_service_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="unknown service.*zookeeper"):
         _private_stack(tmp_path).up(["zookeeper"])

@@ -19,7 +19,14 @@ import json
 import sys
 from typing import IO, Any
 
-from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_db, add_json
+from clets_watch.commands.options import (
+    Subcommands,
+    add_bootstrap,
+    add_command,
+    add_db,
+    add_json,
+    parse_time_with_offset,
+)
 
 
 def register(sub: Subcommands) -> None:
@@ -85,15 +92,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             return 0
         if not args.by.strip() or not args.reason.strip():
             raise UserError("a decision needs the name of the supervisor (--by) and a reason (--reason)")
-        if args.at:
-            try:
-                when = dt.datetime.fromisoformat(args.at)
-            except ValueError:
-                raise UserError(f"--at {args.at!r} is not an RFC 3339 time") from None
-            if when.tzinfo is None:
-                raise UserError(f"--at {args.at!r} needs a UTC offset")
-        else:
-            when = dt.datetime.now(dt.UTC)
+        when = parse_time_with_offset(args.at, "--at") if args.at else dt.datetime.now(dt.UTC)
         at = effective_text(when)
         decision = AccessDecision(
             decision_id=decision_id(args.ori, args.action, at, args.by),

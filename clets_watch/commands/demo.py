@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from clets_watch.commands.options import Subcommands, add_command, add_json
+from clets_watch.commands.options import Subcommands, add_command, add_json, parse_time_with_offset
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings, masked_url
 
@@ -92,12 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings()
     quiet = args.json
-    try:
-        start = dt.datetime.fromisoformat(args.start)
-    except ValueError:
-        raise UserError(f"--start {args.start!r} is not an ISO 8601 time") from None
-    if start.tzinfo is None:
-        raise UserError(f"--start {args.start!r} needs a UTC offset, e.g. {DEMO_START}")
+    start = parse_time_with_offset(args.start, "--start", kind="an ISO 8601 time", example=DEMO_START)
 
     stack = Stack(StackConfig(home=settings.home / "stack"))
     started_kafka = False

@@ -11,10 +11,13 @@ Not a command module (it has no ``register``). A command whose sub-commands repe
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeAlias
+
+from clets_watch.errors import UserError
 
 DB_DEFAULT = "CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db"
 BOOTSTRAP_HELP = "Kafka bootstrap (default: CLETS_WATCH_KAFKA_BOOTSTRAP or 127.0.0.1:9092)"
@@ -131,6 +134,20 @@ def add_show_and_act(actions: Subcommands, what: str, *, show: str, show_json: s
         add_actor(p)
         add_json(p, "the ledger entry on one line", suppress=True)
         add_db(p, suppress=True)
+
+
+def parse_time_with_offset(
+    text: str, flag: str, *, kind: str = "an RFC 3339 time", example: str | None = None
+) -> dt.datetime:
+    """The value of ``flag`` as a time with a UTC offset (``--at``, ``--start``); a one-line UserError when it is
+    not ``kind`` or has no offset (with ``example`` of one, when given)."""
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{flag} {text!r} is not {kind}") from None
+    if when.tzinfo is None:
+        raise UserError(f"{flag} {text!r} needs a UTC offset{f', e.g. {example}' if example else ''}")
+    return when
 
 
 def print_json_line(obj: Any, out: IO[str], **dumps: Any) -> None:
