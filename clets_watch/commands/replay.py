@@ -47,6 +47,7 @@ from clets_watch.commands.options import (
     add_db,
     add_json,
     add_progress,
+    parse_time_with_offset,
 )
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.progress import Progress, progress_enabled
@@ -253,17 +254,14 @@ def parse_time(text: str, *, flag: str) -> dt.datetime:
     from zoneinfo import ZoneInfo
 
     value = text.strip()
+    kind = "a date (YYYY-MM-DD) or an RFC 3339 time"
+    if len(value) != 10:
+        return parse_time_with_offset(value, flag, kind=kind, example=f"{value}Z or {value}-08:00")
     try:
-        if len(value) == 10:
-            return dt.datetime.combine(
-                dt.date.fromisoformat(value), dt.time(0), ZoneInfo("America/Los_Angeles")
-            )
-        parsed = dt.datetime.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        raise UserError(f"{flag} {text!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
-    if parsed.tzinfo is None:
-        raise UserError(f"{flag} {text!r} needs a UTC offset (e.g. {value}Z or {value}-08:00)")
-    return parsed
+        raise UserError(f"{flag} {text!r} is not {kind}") from None
+    return dt.datetime.combine(day, dt.time(0), ZoneInfo("America/Los_Angeles"))
 
 
 def _ms(when: dt.datetime) -> int:

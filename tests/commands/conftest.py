@@ -1,8 +1,10 @@
-"""Fixtures the command tests share: a fresh home per test that holds the console users ``--by`` must name."""
+"""Fixtures the command tests share: a fresh home per test that holds the console users ``--by`` must name, an
+empty database of either backend, and settings read afresh from the test's ``CLETS_WATCH_*`` variables."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,29 @@ def cli_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_users_file: Pa
     shutil.copyfile(cli_users_file, home / "console-users.toml")
     get_settings.cache_clear()
     return home
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend: a SQLite file of this test, or a fresh PostgreSQL database of the
+    test stack (integration)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'clets-watch.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+SettingsEnv = Callable[..., None]
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[SettingsEnv]:
+    """``settings_env(PSEUDONYM_KEY="k", HOME=...)`` sets ``CLETS_WATCH_*`` variables for this test; settings are
+    read afresh with them, and again after the test."""
+
+    def set_env(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"CLETS_WATCH_{name}", value)
+        get_settings.cache_clear()
+
+    yield set_env
+    get_settings.cache_clear()

@@ -13,19 +13,13 @@ from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
 from sinks.db import DatabaseSink, SinkBatch
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(cli_home: Path) -> None:
-    """A fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)."""
+# a fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)
+pytestmark = pytest.mark.usefixtures("cli_home")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = (
-        f"sqlite:///{tmp_path / 'clets-watch.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
+@pytest.fixture
+def db_url(empty_db_url: str) -> Iterator[str]:
+    url = empty_db_url
     sink = DatabaseSink(url)
     try:
         sink.write_batch(
@@ -217,35 +211,11 @@ def test_by_reads_the_users_file_given(
 ) -> None:
     other = tmp_path / "other-users.toml"
     add_user(other, "o.ther", "responder", "another long passphrase")
-    code, _, err = run(
-        capsys,
-        "alerts",
-        "ack",
-        "al-ero",
-        "--db",
-        db_url,
-        "--by",
-        "j.doe",
-        "--note",
-        "x",
-        "--users",
-        str(other),
-    )
+
+    ack = ["alerts", "ack", "al-ero", "--db", db_url, "--note", "x", "--users", str(other)]
+    code, _, err = run(capsys, *ack, "--by", "j.doe")
     assert code == 2 and "'j.doe' is not a user in" in err
-    code, out, err = run(
-        capsys,
-        "alerts",
-        "ack",
-        "al-ero",
-        "--db",
-        db_url,
-        "--by",
-        "o.ther",
-        "--note",
-        "x",
-        "--users",
-        str(other),
-    )
+    code, out, err = run(capsys, *ack, "--by", "o.ther")
     assert code == 0 and out.startswith("acknowledged al-ero by o.ther"), err
 
 

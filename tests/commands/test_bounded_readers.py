@@ -9,7 +9,7 @@ import gzip
 import io
 import json
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,20 +23,9 @@ from processors.lines import BOM, OversizedLine, archive_lines, bounded_lines
 from processors.policy import Classifier, load_policy
 from processors.replay import ArchiveError, iter_archive
 from schemas.events import MAX_EVENT_BYTES
+from tests.commands.events import event
 
-EVENT = {
-    "schema_version": 1,
-    "event_id": "e-1",
-    "occurred_at": "2019-05-01T10:00:00-07:00",
-    "ori": "CA0190000",
-    "operator_id": "op",
-    "terminal_id": "t",
-    "message_type": "DQ",
-    "purpose_code": None,
-    "reason": "traffic stop 23152 VC",
-    "case_number": None,
-    "subject": {"name": "X"},
-}
+EVENT = event()
 
 
 def line(event_id: str, **extra: object) -> bytes:
@@ -44,12 +33,8 @@ def line(event_id: str, **extra: object) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("CLETS_WATCH_PSEUDONYM_KEY", "bounded-readers-test-key")
-    monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def _key(settings_env: Callable[..., None], tmp_path: Path) -> None:
+    settings_env(PSEUDONYM_KEY="bounded-readers-test-key", HOME=str(tmp_path / "home"))
 
 
 def huge_gz(path: Path, size: int) -> Path:

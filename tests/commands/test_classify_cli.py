@@ -15,20 +15,9 @@ import pytest
 from clets_watch.cli import UserError
 from clets_watch.commands import classify as cmd
 from processors.policy import load_policy
+from tests.commands.events import event
 
-EVENT = {
-    "schema_version": 1,
-    "event_id": "e-1",
-    "occurred_at": "2019-05-01T10:00:00-07:00",
-    "ori": "CA0190000",
-    "operator_id": "op",
-    "terminal_id": "t",
-    "message_type": "DQ",
-    "purpose_code": None,
-    "reason": "hold for ICE",
-    "case_number": None,
-    "subject": {"name": "X"},
-}
+EVENT = event(reason="hold for ICE")
 
 
 def run(argv: list[str], stdin: str = "", monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str]:

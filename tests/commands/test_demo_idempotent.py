@@ -9,21 +9,20 @@ from pathlib import Path
 from clets_watch.commands.demo import DEMO_START, already_recorded
 from clets_watch.settings import Settings
 from processors.build import PipelineOverrides, build_pipeline
-from producers.simulator import generate
+from producers.simulator import LabelledEvent, generate
 from sinks.db import DatabaseSink, SinkBatch
+
+
+def demo_events(seed: int, minutes: float, *scenarios: str) -> list[LabelledEvent]:
+    """What a demo with this seed, length and scenarios produces (2 events/s from the demo's start)."""
+    start = dt.datetime.fromisoformat(DEMO_START)
+    duration = dt.timedelta(minutes=minutes)
+    return list(generate(seed=seed, start=start, duration=duration, rate_per_second=2.0, scenarios=scenarios))
 
 
 def test_the_demo_knows_its_events_are_already_recorded(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, db_url=f"sqlite:///{tmp_path / 'demo.db'}")
-    items = list(
-        generate(
-            seed=2019,
-            start=dt.datetime.fromisoformat(DEMO_START),
-            duration=dt.timedelta(minutes=5),
-            rate_per_second=2.0,
-            scenarios=["raid"],
-        )
-    )
+    items = demo_events(2019, 5, "raid")
     assert not already_recorded(settings, items)
     pipeline = build_pipeline(settings, PipelineOverrides(pseudonym_key=b"demo-test")).new()
     import json
@@ -35,12 +34,5 @@ def test_the_demo_knows_its_events_are_already_recorded(tmp_path: Path) -> None:
     with DatabaseSink(settings.database_url) as sink:
         sink.write_batch(SinkBatch(processed=[p for p in processed if p is not None]))
     assert already_recorded(settings, items)
-    other = list(
-        generate(
-            seed=7,
-            start=dt.datetime.fromisoformat(DEMO_START),
-            duration=dt.timedelta(minutes=1),
-            rate_per_second=2.0,
-        )
-    )
+    other = demo_events(7, 1)
     assert not already_recorded(settings, other)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -18,19 +17,13 @@ from sinks.db import DatabaseSink, SinkBatch
 from sinks.incidents import IncidentStore
 from tests.processors.factories import DHS_ORI, LASD, fake_classify, raw
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(cli_home: Path) -> None:
-    """A fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)."""
+# a fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)
+pytestmark = pytest.mark.usefixtures("cli_home")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = (
-        f"sqlite:///{tmp_path / 'clets-watch.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
+@pytest.fixture
+def db_url(empty_db_url: str) -> Iterator[str]:
+    url = empty_db_url
     p = Pipeline(fake_classify, AgencyRegistry.load(), Pseudonymizer(b"k"), PipelineConfig())
     stream = [raw(f"e{i}", i * 30, ori=DHS_ORI, message_type="DQ", reason="deport") for i in range(40)]
     stream += [raw(f"l{i}", i * 30, ori=LASD, message_type="QH", reason="459 PC") for i in range(40)]

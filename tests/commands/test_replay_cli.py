@@ -7,24 +7,20 @@ import gzip
 import io
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from clets_watch.cli import UserError
 from clets_watch.commands import replay
-from clets_watch.settings import get_settings
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 @pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CLETS_WATCH_PSEUDONYM_KEY", "replay-cli-test-key")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def _key(settings_env: Callable[..., None]) -> None:
+    settings_env(PSEUDONYM_KEY="replay-cli-test-key")
 
 
 def parse(*argv: str) -> argparse.Namespace:

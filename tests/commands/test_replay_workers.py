@@ -8,7 +8,7 @@ import argparse
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -16,18 +16,14 @@ import pytest
 
 from clets_watch.cli import UserError
 from clets_watch.commands import replay
-from clets_watch.settings import get_settings
 from producers.simulator import generate
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 @pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CLETS_WATCH_PSEUDONYM_KEY", "replay-workers-test-key")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def _key(settings_env: Callable[..., None]) -> None:
+    settings_env(PSEUDONYM_KEY="replay-workers-test-key")
 
 
 def run(*argv: str) -> str:

@@ -40,3 +40,27 @@ def test_a_time_with_an_offset_is_kept() -> None:
     assert when == dt.datetime(2019, 3, 5, 18, 0, tzinfo=dt.UTC)
     with pytest.raises(UserError, match=r"^--at '2019-03-05' needs a UTC offset$"):
         parse_time_with_offset("2019-03-05", "--at")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2019-03-05", dt.datetime(2019, 3, 5, 8, 0, tzinfo=dt.UTC)),  # a date: 00:00 Pacific (PST)
+        (" 2019-07-05 ", dt.datetime(2019, 7, 5, 7, 0, tzinfo=dt.UTC)),  # PDT
+        ("2019-03-05T10:00:00Z", dt.datetime(2019, 3, 5, 10, 0, tzinfo=dt.UTC)),
+        ("2019-03-05T10:00", "--since '2019-03-05T10:00' needs a UTC offset, e.g. 2019-03-05T10:00Z or"),
+        ("2019-13-05", "--since '2019-13-05' is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+        ("last week", "--since 'last week' is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+    ],
+)
+def test_replay_and_report_times_are_a_date_or_a_time_with_an_offset(
+    text: str, expected: dt.datetime | str
+) -> None:
+    from clets_watch.commands.replay import parse_time
+
+    if isinstance(expected, str):
+        with pytest.raises(UserError) as refused:
+            parse_time(text, flag="--since")
+        assert str(refused.value).startswith(expected)
+    else:
+        assert parse_time(text, flag="--since") == expected
