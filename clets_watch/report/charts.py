@@ -112,6 +112,10 @@ class _Plot:
         """The width of one category's slot."""
         return (self.width - self.left - self.right) / max(self.columns, 1)
 
+    def center(self, column: int) -> float:
+        """The x of the middle of a category's slot."""
+        return self.left + self.slot * column + self.slot / 2
+
     def frame(self, title: str, highest: float, *, percent: bool, y_label: str) -> tuple[list[str], float]:
         """The svg element, the title, the legend, the y grid with round tick labels up to ``highest``
         and the y-axis label; and the value at the top of the plot (the last tick)."""
@@ -145,24 +149,17 @@ def stacked_bars(
 ) -> str:
     """Bars per category (e.g. month), stacked by series (e.g. data source)."""
     plot = _Plot.of(list(series), len(categories), width, height)
-    labels, colors, top, left, plot_h, slot = (
-        plot.labels,
-        plot.colors,
-        plot.top,
-        plot.left,
-        plot.plot_h,
-        plot.slot,
-    )
-    totals = [sum(series[s][i] for s in labels) for i in range(len(categories))]
+    totals = [sum(series[s][i] for s in plot.labels) for i in range(len(categories))]
     out, vmax = plot.frame(
         title, 100.0 if percent else max(totals, default=0), percent=percent, y_label=y_label
     )
+    slot, plot_h = plot.slot, plot.plot_h
     bar_w = max(2.0, slot * 0.7)
     for i, cat in enumerate(categories):
-        x = left + slot * i + (slot - bar_w) / 2
-        y = top + plot_h
+        x = plot.left + slot * i + (slot - bar_w) / 2
+        y = plot.top + plot_h
         total = totals[i]
-        for s, color in zip(labels, colors):
+        for s, color in zip(plot.labels, plot.colors):
             value = series[s][i]
             if value <= 0:
                 continue
@@ -193,32 +190,23 @@ def lines(
 ) -> str:
     """One line per series over the categories (e.g. the immigration-purpose share per component by month)."""
     plot = _Plot.of(list(series), len(categories), width, height)
-    labels, colors, top, left, plot_h, slot = (
-        plot.labels,
-        plot.colors,
-        plot.top,
-        plot.left,
-        plot.plot_h,
-        plot.slot,
-    )
-    values = [v for s in labels for v in series[s] if v is not None]
+    values = [v for s in plot.labels for v in series[s] if v is not None]
     highest = max(values, default=0) * (100 if percent else 1)
     out, vmax = plot.frame(title, highest, percent=percent, y_label=y_label)
     for i, cat in enumerate(categories):
         out.append(
-            f'<text x="{left + slot * i + slot / 2:.1f}" y="{height - 10}" font-size="11" '
+            f'<text x="{plot.center(i):.1f}" y="{height - 10}" font-size="11" '
             f'text-anchor="middle" fill="#333">{escape(_month_label(cat))}</text>'
         )
-    for s, color in zip(labels, colors):
+    top, plot_h = plot.top, plot.plot_h
+    for s, color in zip(plot.labels, plot.colors):
         points: list[tuple[float, float, float, str]] = []
         for i, value in enumerate(series[s]):
             if value is None:
                 continue
             v = float(value)
             shown = v * (100 if percent else 1)
-            points.append(
-                (left + slot * i + slot / 2, top + plot_h - plot_h * shown / vmax, v, categories[i])
-            )
+            points.append((plot.center(i), top + plot_h - plot_h * shown / vmax, v, categories[i]))
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _v, _c in points)
             out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
