@@ -20,19 +20,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from processors.agencies import Agency, AgencyRegistry
+from producers.message_keys import DATA_SOURCE_KEYS
 from producers.reasons import Intent, make_justification
 from producers.truth import PACIFIC, TruthLabel, expected_label
 from schemas import QueryEvent
 
-KEYS_BY_SOURCE: Final[dict[str, tuple[str, ...]]] = {
-    "criminal_history": ("QH", "QR", "IQ", "FQ", "AQ"),
-    "dmv_license": ("DQ", "DNQ", "DQG"),
-    "dmv_registration": ("RQ", "RNQ", "RPQ"),
-    "wanted_person": ("QW", "QWB"),
-    "property": ("QV", "QG", "QA"),
-    "corrections": ("PAQ", "PPQ", "PBQ"),
-    "hit_confirmation": ("YQ",),
-}
+KEYS_BY_SOURCE: Final = DATA_SOURCE_KEYS  # the simulator's one key → data-source table
 _KEY_WEIGHTS: Final[dict[str, tuple[float, ...]]] = {
     "criminal_history": (5, 3, 1, 0.5, 0.5),
     "dmv_license": (6, 2, 0.5),

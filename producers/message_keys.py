@@ -1,5 +1,6 @@
 """The simulator's own knowledge of CLETS message keys: which data source each key reaches, and
-what mix of keys and intents each kind of agency sends (domain.md, "Identifiers and message keys").
+what mix of keys and intents each kind of agency sends (domain.md, "Identifiers and message keys"); the
+mixes are data, in ``producers/data/traffic_profiles.yaml``.
 
 The pipeline's policy owns its own copy of the key → data-source table (``processors.policy``); this one
 is what the *simulator* knows about CLETS, used to pick realistic keys and subjects.
@@ -9,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
+
+import msgspec
+import msgspec.yaml
 
 from processors.agencies import Agency
 
@@ -67,198 +72,71 @@ class TrafficProfile:
     mix: tuple[IntentMix, ...]
 
 
-_PATROL = (("RQ", 5.0), ("DQ", 4.0), ("QW", 3.0), ("RPQ", 0.4), ("QV", 0.6), ("YQ", 0.3))
-_TRAFFIC = (("DQ", 5.0), ("RQ", 4.0), ("QW", 1.0), ("DNQ", 0.5), ("RNQ", 0.3))
-_INVESTIGATION = (
-    ("QH", 2.0),
-    ("QR", 1.0),
-    ("DQ", 1.5),
-    ("DNQ", 0.8),
-    ("RQ", 1.0),
-    ("RNQ", 0.5),
-    ("QW", 1.5),
-    ("QV", 0.5),
-    ("QG", 0.4),
-    ("QA", 0.2),
-    ("PAQ", 0.3),
-    ("PPQ", 0.3),
-    ("IQ", 0.2),
-)
-_WARRANT = (("QW", 5.0), ("QWB", 0.3), ("DQ", 1.0), ("DNQ", 0.6), ("YQ", 1.0))
-_PROSECUTION = (("QH", 4.0), ("QR", 3.0), ("QW", 1.0), ("FQ", 0.3), ("AQ", 0.2), ("DQ", 0.3))
-_SUPERVISION = (("PAQ", 3.0), ("PPQ", 4.0), ("PBQ", 0.5), ("QH", 2.0), ("QR", 1.5), ("QW", 1.0))
-_FEDERAL_CRIMINAL = (
-    ("QH", 3.0),
-    ("QR", 2.0),
-    ("IQ", 0.4),
-    ("DQ", 2.0),
-    ("RQ", 1.2),
-    ("DNQ", 0.8),
-    ("QW", 1.0),
-)
-_IMMIGRATION_III = (("QH", 4.0), ("QR", 3.0), ("IQ", 0.5))
-_IMMIGRATION_DMV = (("DQ", 3.0), ("DNQ", 2.0), ("RQ", 1.5), ("RNQ", 1.0))
-_CCW = (("QH", 3.0), ("QR", 2.0), ("QW", 1.0), ("DQ", 0.5))
-_EMPLOYMENT = (("QH", 3.0), ("QR", 2.0))
-_PERSONAL = (("DQ", 3.0), ("DNQ", 2.0), ("RQ", 2.0), ("RNQ", 1.0), ("QH", 1.0), ("QW", 0.5))
+_Keys = str | list[str] | dict[str, float]
 
-# Background misuse is rare (domain.md: a tiny fraction of 2.8 million queries a day): the shares of
-# personal look-ups and non-criminal-justice checks below are small; the scenarios add the incidents.
-_LOCAL_POLICE = TrafficProfile(
-    "police",
-    6.0,
-    0.35,
-    0.8,
-    (
-        IntentMix("routine_patrol", 0.36, _PATROL),
-        IntentMix("traffic_enforcement", 0.30, _TRAFFIC),
-        IntentMix("criminal_investigation", 0.20, _INVESTIGATION),
-        IntentMix("warrant_service", 0.11, _WARRANT),
-        IntentMix("no_justification", 0.03, _PATROL),
-        IntentMix("employment_check", 0.001, _EMPLOYMENT),
-        IntentMix("housing_check", 0.0005, _EMPLOYMENT),
-        IntentMix("personal", 0.0002, _PERSONAL),
-        IntentMix("personal_disclosed", 0.00002, _PERSONAL),
-    ),
-)
-_SHERIFF = TrafficProfile(
-    "sheriff",
-    10.0,
-    0.35,
-    0.8,
-    (
-        IntentMix("routine_patrol", 0.33, _PATROL),
-        IntentMix("traffic_enforcement", 0.18, _TRAFFIC),
-        IntentMix("criminal_investigation", 0.25, _INVESTIGATION),
-        IntentMix("warrant_service", 0.15, _WARRANT),
-        IntentMix("ccw_permit", 0.002, _CCW),
-        IntentMix("employment_check", 0.003, _EMPLOYMENT),
-        IntentMix("no_justification", 0.035, _PATROL),
-        IntentMix("personal", 0.0002, _PERSONAL),
-        IntentMix("personal_disclosed", 0.00002, _PERSONAL),
-    ),
-)
-_STATE = TrafficProfile(
-    "state",
-    7.0,
-    0.4,
-    0.85,
-    (
-        IntentMix("traffic_enforcement", 0.55, _TRAFFIC),
-        IntentMix("routine_patrol", 0.15, _PATROL),
-        IntentMix("criminal_investigation", 0.20, _INVESTIGATION),
-        IntentMix("warrant_service", 0.07, _WARRANT),
-        IntentMix("no_justification", 0.03, _TRAFFIC),
-    ),
-)
-_PROSECUTOR = TrafficProfile(
-    "prosecutor",
-    0.8,
-    0.03,
-    0.15,
-    (
-        IntentMix("criminal_investigation", 0.85, _PROSECUTION),
-        IntentMix("warrant_service", 0.10, _WARRANT),
-        IntentMix("no_justification", 0.05, _PROSECUTION),
-    ),
-)
-_PROBATION = TrafficProfile(
-    "probation",
-    1.2,
-    0.05,
-    0.2,
-    (
-        IntentMix("criminal_investigation", 0.80, _SUPERVISION),
-        IntentMix("warrant_service", 0.15, _WARRANT),
-        IntentMix("no_justification", 0.05, _SUPERVISION),
-    ),
-)
-_COURT = TrafficProfile(
-    "court",
-    0.4,
-    0.02,
-    0.05,
-    (
-        IntentMix("criminal_investigation", 0.85, (("QH", 3.0), ("QR", 2.0), ("QW", 1.5), ("PPQ", 0.5))),
-        IntentMix("warrant_service", 0.10, _WARRANT),
-        IntentMix("no_justification", 0.05, (("QH", 1.0), ("QW", 1.0))),
-    ),
-)
-_FEDERAL = TrafficProfile(
-    "federal",
-    0.5,
-    0.15,
-    0.4,
-    (
-        IntentMix("criminal_investigation", 0.80, _FEDERAL_CRIMINAL),
-        IntentMix("warrant_service", 0.17, _WARRANT),
-        IntentMix("no_justification", 0.03, _FEDERAL_CRIMINAL),
-    ),
-)
-_ICE_ERO = TrafficProfile(
-    "ICE-ERO",
-    0.6,
-    0.1,
-    0.3,
-    (
-        IntentMix("immigration_civil", 0.55, _IMMIGRATION_III),
-        IntentMix("immigration_civil", 0.20, _IMMIGRATION_DMV),
-        IntentMix("immigration_criminal", 0.10, _IMMIGRATION_III + _IMMIGRATION_DMV),
-        IntentMix("criminal_investigation", 0.12, _FEDERAL_CRIMINAL),
-        IntentMix("no_justification", 0.03, _IMMIGRATION_III),
-    ),
-)
-_ICE_HSI = TrafficProfile(
-    "ICE-HSI",
-    0.5,
-    0.1,
-    0.3,
-    (
-        IntentMix("criminal_investigation", 0.80, _FEDERAL_CRIMINAL),
-        IntentMix("immigration_criminal", 0.10, _IMMIGRATION_III),
-        IntentMix("immigration_civil", 0.05, _IMMIGRATION_DMV),
-        IntentMix("no_justification", 0.05, _FEDERAL_CRIMINAL),
-    ),
-)
-_CBP = TrafficProfile(
-    "CBP",
-    0.7,
-    0.3,
-    0.7,
-    (
-        IntentMix("criminal_investigation", 0.45, _FEDERAL_CRIMINAL),
-        IntentMix("traffic_enforcement", 0.15, _TRAFFIC),
-        IntentMix("immigration_criminal", 0.20, _IMMIGRATION_III + _IMMIGRATION_DMV),
-        IntentMix("immigration_civil", 0.15, _IMMIGRATION_III),
-        IntentMix("no_justification", 0.05, _TRAFFIC),
-    ),
-)
-_USCIS = TrafficProfile(
-    "USCIS",
-    0.15,
-    0.02,
-    0.05,
-    (
-        IntentMix("immigration_civil", 0.70, _IMMIGRATION_III),
-        IntentMix("criminal_investigation", 0.25, (("QH", 2.0), ("QR", 1.0))),
-        IntentMix("no_justification", 0.05, (("QH", 1.0),)),
-    ),
-)
 
-_BY_KIND: Final[Mapping[str, TrafficProfile]] = MappingProxyType(
-    {
-        "police": _LOCAL_POLICE,
-        "sheriff": _SHERIFF,
-        "state": _STATE,
-        "prosecutor": _PROSECUTOR,
-        "probation": _PROBATION,
-        "court": _COURT,
-        "federal": _FEDERAL,
-    }
+class _ProfileRow(msgspec.Struct, forbid_unknown_fields=True):
+    base_weight: float
+    night_floor: float
+    weekend_factor: float
+    mix: list[tuple[str, float, _Keys]]
+
+
+class _ProfileFile(msgspec.Struct, forbid_unknown_fields=True):
+    key_mixes: dict[str, dict[str, float]]
+    kinds: dict[str, Any]  # each a _ProfileRow, converted one by one so that an error names its profile
+    components: dict[str, Any]
+
+
+class TrafficProfileError(ValueError):
+    """A traffic profile file that does not parse or names an unknown key mix or message key."""
+
+
+def load_profiles(text: str, source: str) -> tuple[dict[str, TrafficProfile], dict[str, TrafficProfile]]:
+    """The traffic profiles of a YAML text (``producers/data/traffic_profiles.yaml``): by kind, by component."""
+    try:
+        doc = msgspec.yaml.decode(text, type=_ProfileFile)
+    except msgspec.ValidationError as exc:
+        raise TrafficProfileError(f"{source}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise TrafficProfileError(f"{source}: not valid YAML: {exc}") from exc
+
+    def keys(where: str, spec: _Keys) -> tuple[tuple[str, float], ...]:
+        pairs: list[tuple[str, float]] = []
+        for mix in [spec] if isinstance(spec, str | dict) else spec:
+            if isinstance(mix, str) and mix not in doc.key_mixes:
+                raise TrafficProfileError(
+                    f"{source}: {where} names key mix {mix!r}; known: {sorted(doc.key_mixes)}"
+                )
+            pairs += (doc.key_mixes[mix] if isinstance(mix, str) else mix).items()
+        unknown = sorted({key for key, _ in pairs} - MESSAGE_KEYS)
+        if unknown:
+            raise TrafficProfileError(f"{source}: {where} has unknown message key(s) {unknown}")
+        return tuple(pairs)
+
+    def profile(where: str, name: str, raw: Any) -> TrafficProfile:
+        try:
+            row = msgspec.convert(raw, _ProfileRow)
+        except msgspec.ValidationError as exc:
+            raise TrafficProfileError(f"{source}: {where}: {exc}") from exc
+        mix = tuple(
+            IntentMix(intent, weight, keys(f"{where}.mix[{i}]", spec))
+            for i, (intent, weight, spec) in enumerate(row.mix)
+        )
+        return TrafficProfile(name, row.base_weight, row.night_floor, row.weekend_factor, mix)
+
+    def profiles(section: str, rows: dict[str, Any]) -> dict[str, TrafficProfile]:
+        return {name: profile(f"{section}.{name}", name, raw) for name, raw in rows.items()}
+
+    return profiles("kinds", doc.kinds), profiles("components", doc.components)
+
+
+_KINDS, _COMPONENTS = load_profiles(
+    resources.files("producers").joinpath("data/traffic_profiles.yaml").read_text(encoding="utf-8"),
+    source="bundled traffic_profiles.yaml",
 )
-_BY_COMPONENT: Final[Mapping[str, TrafficProfile]] = MappingProxyType(
-    {"ICE-ERO": _ICE_ERO, "ICE-HSI": _ICE_HSI, "CBP": _CBP, "USCIS": _USCIS}
-)
+_BY_KIND: Final[Mapping[str, TrafficProfile]] = MappingProxyType(_KINDS)
+_BY_COMPONENT: Final[Mapping[str, TrafficProfile]] = MappingProxyType(_COMPONENTS)
 
 # Agencies whose volume is far above their kind's norm (the bundled registry's big ones).
 # Only the simulator uses this: the pipeline never infers anything from an ORI.

@@ -351,6 +351,34 @@ def _first_staff(
     return candidates[0] if component else rng.choice(candidates)
 
 
+def _burst_window(
+    ctx: ScenarioContext, start: dt.datetime | None, minutes: float, local_starts: Sequence[tuple[int, int]]
+) -> tuple[float, float]:
+    """A burst of ``minutes``: from ``start`` if given, else from the first of the local ``(hour, minute)``
+    starts whose burst fits in the run, else from the middle of the run (or its start, when it is shorter)."""
+    seconds = minutes * 60.0
+    if start is not None:
+        begin = ctx.at(start, 0.0)
+    elif ctx.duration <= seconds:
+        begin = ctx.start
+    else:
+        found = (ctx.local_time_in_run(h, m, fits=seconds) for h, m in local_starts)
+        begin = next((t for t in found if t is not None), ctx.start + (ctx.duration - seconds) / 2)
+    return begin, begin + seconds
+
+
+def _agency_or_sheriff(ctx: ScenarioContext, ori: str | None, rng: random.Random) -> Staff:
+    """The agency a scenario names, else a sheriff's office chosen with ``rng``."""
+    return ctx.roster[ori] if ori else _first_staff(ctx, rng, kind="sheriff", what="sheriff's office")
+
+
+def _operator(staff: Staff, rng: random.Random, operator_id: str | None) -> Operator:
+    """The operator a scenario names (at the agency's first terminal), else one of the agency's own."""
+    if operator_id:
+        return Operator(operator_id, staff.operators[0].terminal_id)
+    return rng.choice(staff.operators)
+
+
 def _police_by_size(ctx: ScenarioContext) -> tuple[list[Staff], list[Staff]]:
     """Police departments split into the busier and the smaller half, so that the default agencies of
     ``silent_agency`` (busy) and ``snooping`` (small) never coincide."""
@@ -388,16 +416,8 @@ class Raid(Scenario):
         return staff
 
     def _window(self, ctx: ScenarioContext) -> tuple[float, float]:
-        seconds = self.minutes * 60.0
-        if self.start is not None:
-            begin = ctx.at(self.start, 0.0)
-        elif ctx.duration <= seconds:
-            begin = ctx.start
-        else:
-            # raids start at dawn: 05:30 local, else near it, else the middle of the run
-            found = (ctx.local_time_in_run(h, m, fits=seconds) for h, m in _DAWN_STARTS)
-            begin = next((t for t in found if t is not None), ctx.start + (ctx.duration - seconds) / 2)
-        return begin, begin + seconds
+        # raids start at dawn: 05:30 local, else near it, else the middle of the run
+        return _burst_window(ctx, self.start, self.minutes, _DAWN_STARTS)
 
     def plan(self, ctx: ScenarioContext) -> Iterator[Query]:
         rng = ctx.rng(self.name)
@@ -455,10 +475,7 @@ class Snooping(Scenario):
     def _who(self, ctx: ScenarioContext) -> tuple[Staff, Operator]:
         rng = ctx.rng(self.name + ":who")
         staff = ctx.roster[self.ori] if self.ori else rng.choice(_police_by_size(ctx)[1])
-        if self.operator_id:
-            terminal = staff.operators[0].terminal_id
-            return staff, Operator(self.operator_id, terminal)
-        return staff, rng.choice(staff.operators)
+        return staff, _operator(staff, rng, self.operator_id)
 
     def plan(self, ctx: ScenarioContext) -> Iterator[Query]:
         rng = ctx.rng(self.name)
@@ -537,9 +554,7 @@ class Ccw(Scenario):
     purpose_code: str = "C"
 
     def _staff(self, ctx: ScenarioContext) -> Staff:
-        if self.ori:
-            return ctx.roster[self.ori]
-        return _first_staff(ctx, ctx.rng(self.name + ":who"), kind="sheriff", what="sheriff's office")
+        return _agency_or_sheriff(ctx, self.ori, ctx.rng(self.name + ":who"))
 
     def plan(self, ctx: ScenarioContext) -> Iterator[Query]:
         rng = ctx.rng(self.name)
@@ -591,25 +606,12 @@ class AfterHours(Scenario):
 
     def _who(self, ctx: ScenarioContext) -> tuple[Staff, Operator]:
         rng = ctx.rng(self.name + ":who")
-        if self.ori:
-            staff = ctx.roster[self.ori]
-        else:
-            staff = _first_staff(ctx, rng, kind="sheriff", what="sheriff's office")
-        if self.operator_id:
-            return staff, Operator(self.operator_id, staff.operators[0].terminal_id)
-        return staff, rng.choice(staff.operators)
+        staff = _agency_or_sheriff(ctx, self.ori, rng)
+        return staff, _operator(staff, rng, self.operator_id)
 
     def _window(self, ctx: ScenarioContext) -> tuple[float, float]:
-        seconds = self.minutes * 60.0
-        if self.start is not None:
-            begin = ctx.at(self.start, 0.0)
-        elif ctx.duration <= seconds:
-            begin = ctx.start
-        else:
-            # 01:30 local, else another night hour, else (a run with no night in it) the middle of the run
-            found = (ctx.local_time_in_run(h, m, fits=seconds) for h, m in _NIGHT_STARTS)
-            begin = next((t for t in found if t is not None), ctx.start + (ctx.duration - seconds) / 2)
-        return begin, begin + seconds
+        # 01:30 local, else another night hour, else (a run with no night in it) the middle of the run
+        return _burst_window(ctx, self.start, self.minutes, _NIGHT_STARTS)
 
     def plan(self, ctx: ScenarioContext) -> Iterator[Query]:
         rng = ctx.rng(self.name)

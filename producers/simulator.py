@@ -17,10 +17,10 @@ import datetime as dt
 import heapq
 import random
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, ParamSpec
 
 from processors.agencies import Agency, AgencyRegistry
 from producers.message_keys import TrafficProfile, data_source, profile_for
@@ -41,6 +41,8 @@ from producers.scenarios import (
 )
 from producers.subjects import subject_for
 from producers.truth import TruthLabel, expected_label
+
+_P = ParamSpec("_P")
 
 __all__ = [
     "BACKGROUND",
@@ -291,31 +293,19 @@ class Simulation:
             yield heapq.heappop(pending)[2]
 
 
-def generate(
-    *,
-    seed: int,
-    start: dt.datetime,
-    duration: dt.timedelta,
-    rate_per_second: float,
-    scenarios: Sequence[str] | Sequence[Scenario] = (),
-    registry: AgencyRegistry | None = None,
-    jitter_seconds: float = 5.0,
-    background: bool = True,
-) -> Iterator[LabelledEvent]:
-    """Labelled query events in arrival order: event-time order disturbed by at most ``jitter_seconds``.
+def _event_stream(simulation: Callable[_P, Simulation]) -> Callable[_P, Iterator[LabelledEvent]]:
+    """A function with ``Simulation``'s own parameters that returns the simulation's ``events()``."""
 
-    ``rate_per_second`` is the background's long-run average (events per second of event time; the
-    business-hours peak is about twice that); scenarios add their own events on top. Scenario specs are
-    names or ``name:key=value,...`` (see ``producers.scenarios.parse_scenario``).
-    """
-    simulation = Simulation(
-        seed=seed,
-        start=start,
-        duration=duration,
-        rate_per_second=rate_per_second,
-        scenarios=scenarios,
-        registry=registry,
-        jitter_seconds=jitter_seconds,
-        background=background,
-    )
-    return simulation.events()
+    def events(*args: _P.args, **kwargs: _P.kwargs) -> Iterator[LabelledEvent]:
+        return simulation(*args, **kwargs).events()
+
+    return events
+
+
+generate = _event_stream(Simulation)
+generate.__doc__ = """Labelled query events in arrival order: event-time order disturbed by at most ``jitter_seconds``.
+
+Takes ``Simulation``'s keyword arguments. ``rate_per_second`` is the background's long-run average (events
+per second of event time; the business-hours peak is about twice that); scenarios add their own events on
+top. Scenario specs are names or ``name:key=value,...`` (see ``producers.scenarios.parse_scenario``).
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Final
 
@@ -69,43 +70,71 @@ def _legend(
     return "".join(parts), cy + 8
 
 
-def _frame(
-    title: str,
-    legend: str,
-    ticks: Sequence[float],
-    *,
-    width: int,
-    height: int,
-    top: float,
-    plot_h: float,
-    left: int,
-    right: int,
-    percent: bool,
-    y_label: str,
-) -> list[str]:
-    """The parts every vertical chart shares: the svg element, the title, the legend, the y grid with its
-    round tick labels (the last tick is the top of the plot) and the y-axis label."""
-    vmax = ticks[-1]
-    out = [
+def _head(title: str, width: int, height: int) -> list[str]:
+    """The svg element and the title every chart starts with."""
+    return [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
             f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
         ),
         f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
-        legend,
     ]
-    for v in ticks:
-        y = top + plot_h - plot_h * v / vmax
+
+
+@dataclass(frozen=True, slots=True)
+class _Plot:
+    """The layout every vertical chart shares: one colour and legend entry per series, and the plot
+    area below the legend."""
+
+    width: int
+    height: int
+    columns: int  # the categories along the x axis, one slot each
+    labels: list[str]
+    colors: list[str]
+    legend: str
+    top: float
+    left: int = 56
+    right: int = 12
+    bottom: int = 28
+
+    @classmethod
+    def of(cls, labels: Sequence[str], columns: int, width: int, height: int) -> _Plot:
+        colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
+        legend, legend_bottom = _legend(labels, colors, 56, 40, width - 70)
+        return cls(width, height, columns, list(labels), colors, legend, legend_bottom + 10)
+
+    @property
+    def plot_h(self) -> float:
+        return self.height - self.top - self.bottom
+
+    @property
+    def slot(self) -> float:
+        """The width of one category's slot."""
+        return (self.width - self.left - self.right) / max(self.columns, 1)
+
+    def center(self, column: int) -> float:
+        """The x of the middle of a category's slot."""
+        return self.left + self.slot * column + self.slot / 2
+
+    def frame(self, title: str, highest: float, *, percent: bool, y_label: str) -> tuple[list[str], float]:
+        """The svg element, the title, the legend, the y grid with round tick labels up to ``highest``
+        and the y-axis label; and the value at the top of the plot (the last tick)."""
+        width, top, plot_h, left, right = self.width, self.top, self.plot_h, self.left, self.right
+        ticks = nice_ticks(highest)
+        vmax = ticks[-1]
+        out = [*_head(title, width, self.height), self.legend]
+        for v in ticks:
+            y = top + plot_h - plot_h * v / vmax
+            out.append(
+                f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
+                f"{_fmt(v)}{'%' if percent else ''}</text>"
+            )
         out.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
-            f"{_fmt(v)}{'%' if percent else ''}</text>"
+            f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
+            f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>'
         )
-    out.append(
-        f'<text x="12" y="{top + plot_h / 2:.1f}" font-size="11" fill="#555" '
-        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})" text-anchor="middle">{escape(y_label)}</text>'
-    )
-    return out
+        return out, vmax
 
 
 def stacked_bars(
@@ -119,37 +148,18 @@ def stacked_bars(
     y_label: str = "queries",
 ) -> str:
     """Bars per category (e.g. month), stacked by series (e.g. data source)."""
-    labels = list(series)
-    colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
-    legend, legend_bottom = _legend(labels, colors, 56, 40, width - 70)
-    top = legend_bottom + 10
-    left, right, bottom = 56, 12, 28
-    plot_h = height - top - bottom
-    plot_w = width - left - right
-    totals = [sum(series[s][i] for s in labels) for i in range(len(categories))]
-    ticks = nice_ticks(100.0 if percent else max(totals, default=0))
-    vmax = ticks[-1]
-    out = _frame(
-        title,
-        legend,
-        ticks,
-        width=width,
-        height=height,
-        top=top,
-        plot_h=plot_h,
-        left=left,
-        right=right,
-        percent=percent,
-        y_label=y_label,
+    plot = _Plot.of(list(series), len(categories), width, height)
+    totals = [sum(series[s][i] for s in plot.labels) for i in range(len(categories))]
+    out, vmax = plot.frame(
+        title, 100.0 if percent else max(totals, default=0), percent=percent, y_label=y_label
     )
-    n = max(len(categories), 1)
-    slot = plot_w / n
+    slot, plot_h = plot.slot, plot.plot_h
     bar_w = max(2.0, slot * 0.7)
     for i, cat in enumerate(categories):
-        x = left + slot * i + (slot - bar_w) / 2
-        y = top + plot_h
+        x = plot.left + slot * i + (slot - bar_w) / 2
+        y = plot.top + plot_h
         total = totals[i]
-        for s, color in zip(labels, colors):
+        for s, color in zip(plot.labels, plot.colors):
             value = series[s][i]
             if value <= 0:
                 continue
@@ -179,46 +189,24 @@ def lines(
     y_label: str = "share",
 ) -> str:
     """One line per series over the categories (e.g. the immigration-purpose share per component by month)."""
-    labels = list(series)
-    colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
-    legend, legend_bottom = _legend(labels, colors, 56, 40, width - 70)
-    top = legend_bottom + 10
-    left, right, bottom = 56, 12, 28
-    plot_h = height - top - bottom
-    plot_w = width - left - right
-    values = [v for s in labels for v in series[s] if v is not None]
-    ticks = nice_ticks(max(values, default=0) * (100 if percent else 1))
-    vmax = ticks[-1]
-    out = _frame(
-        title,
-        legend,
-        ticks,
-        width=width,
-        height=height,
-        top=top,
-        plot_h=plot_h,
-        left=left,
-        right=right,
-        percent=percent,
-        y_label=y_label,
-    )
-    n = max(len(categories), 1)
-    slot = plot_w / n
+    plot = _Plot.of(list(series), len(categories), width, height)
+    values = [v for s in plot.labels for v in series[s] if v is not None]
+    highest = max(values, default=0) * (100 if percent else 1)
+    out, vmax = plot.frame(title, highest, percent=percent, y_label=y_label)
     for i, cat in enumerate(categories):
         out.append(
-            f'<text x="{left + slot * i + slot / 2:.1f}" y="{height - 10}" font-size="11" '
+            f'<text x="{plot.center(i):.1f}" y="{height - 10}" font-size="11" '
             f'text-anchor="middle" fill="#333">{escape(_month_label(cat))}</text>'
         )
-    for s, color in zip(labels, colors):
+    top, plot_h = plot.top, plot.plot_h
+    for s, color in zip(plot.labels, plot.colors):
         points: list[tuple[float, float, float, str]] = []
         for i, value in enumerate(series[s]):
             if value is None:
                 continue
             v = float(value)
             shown = v * (100 if percent else 1)
-            points.append(
-                (left + slot * i + slot / 2, top + plot_h - plot_h * shown / vmax, v, categories[i])
-            )
+            points.append((plot.center(i), top + plot_h - plot_h * shown / vmax, v, categories[i]))
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _v, _c in points)
             out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
@@ -247,13 +235,7 @@ def hbars(
     height = top + row * max(len(labels), 1) + 10
     plot_w = width - label_width - 70
     vmax = max(values, default=0) or 1
-    out = [
-        (
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">'
-        ),
-        f'<text x="8" y="20" font-size="15" font-weight="600">{escape(title)}</text>',
-    ]
+    out = _head(title, width, height)
     for i, (label, value) in enumerate(zip(labels, values)):
         y = top + i * row
         w = plot_w * value / vmax

@@ -6,14 +6,14 @@ static/incidents.js and static/incidents.css only."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 
-from clets_watch.web import models as m
-from clets_watch.web.security import CSRF_FIELD, check_csrf, csrf_token, page_user, require
+from clets_watch.web.pages import ActionNote, _flash, _not_found, _render
+from clets_watch.web.security import page_user, require
 from clets_watch.web.service import Console
 from clets_watch.web.users import User
 from sinks.db import AlertRow, AlertStateError
@@ -23,23 +23,6 @@ router = APIRouter(include_in_schema=False)
 PageUser = Annotated[User, Depends(page_user)]
 PAGE_SIZES = (25, 50, 100)
 ACTIONS = {"acknowledge": "ack", "resolve": "resolve"}
-
-
-def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    templates = request.app.state.templates
-    flash = request.session.pop("flash", None)
-    return templates.TemplateResponse(  # type: ignore[no-any-return]
-        request,
-        template,
-        {
-            "user": getattr(request.state, "user", None),
-            "csrf_token": csrf_token(request),
-            "csrf_field": CSRF_FIELD,
-            "flash": flash,
-            **context,
-        },
-        status_code=status_code,
-    )
 
 
 def _store(request: Request) -> tuple[Console, IncidentStore]:
@@ -136,13 +119,7 @@ def incident_page(request: Request, incident_id: str, user: PageUser) -> HTMLRes
     console, store = _store(request)
     row = store.get(incident_id)
     if row is None:
-        return _render(
-            request,
-            "error.html",
-            status.HTTP_404_NOT_FOUND,
-            title="Incident not found",
-            message=f"no incident {incident_id!r}",
-        )
+        return _not_found(request, "Incident not found", f"no incident {incident_id!r}")
     alerts = store.alerts(incident_id)
     return _render(
         request,
@@ -163,36 +140,26 @@ def incident_action(
     incident_id: str,
     action: str,
     user: PageUser,
-    note: Annotated[str, Form(max_length=m.NOTE_MAX_CHARS)] = "",
-    csrf_token_field: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    note: ActionNote,
 ) -> Response:
-    check_csrf(request, csrf_token_field)
     if action not in ACTIONS:
-        return _render(
-            request,
-            "error.html",
-            status.HTTP_404_NOT_FOUND,
-            title="Not found",
-            message=f"no action {action!r} on incidents",
-        )
+        return _not_found(request, "Not found", f"no action {action!r} on incidents")
     require(user, "responder", f"to {action} an incident")
     back = RedirectResponse(f"/incidents/{incident_id}", status.HTTP_303_SEE_OTHER)
     if not note.strip():
-        request.session["flash"] = {"kind": "error", "text": f"Write a note to {action} the incident."}
+        _flash(request, "error", f"Write a note to {action} the incident.")
         return back
     _console, store = _store(request)
     try:
         entry = store.act(incident_id, ACTIONS[action], user.name, note.strip())
     except IncidentNotFound as exc:
-        return _render(
-            request, "error.html", status.HTTP_404_NOT_FOUND, title="Incident not found", message=str(exc)
-        )
+        return _not_found(request, "Incident not found", str(exc))
     except AlertStateError as exc:
-        request.session["flash"] = {"kind": "error", "text": str(exc)}
+        _flash(request, "error", str(exc))
         return back
-    request.session["flash"] = {
-        "kind": "ok",
-        "text": f"Incident {entry.action} by {entry.actor} with "
-        f"{entry.alerts} alert(s) (ledger entry {entry.id}).",
-    }
+    _flash(
+        request,
+        "ok",
+        f"Incident {entry.action} by {entry.actor} with {entry.alerts} alert(s) (ledger entry {entry.id}).",
+    )
     return back

@@ -67,6 +67,24 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
     return response
 
 
+def _not_found(request: Request, title: str, message: str) -> HTMLResponse:
+    """The error page with 404: ``title`` says what is missing, ``message`` which one."""
+    return _render(request, "error.html", status.HTTP_404_NOT_FOUND, title=title, message=message)
+
+
+def _action_note(
+    request: Request,
+    note: Annotated[str, Form(max_length=m.NOTE_MAX_CHARS)] = "",
+    csrf_token_field: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> str:
+    """The note of an acknowledge/resolve form, once the form's CSRF token checks out."""
+    check_csrf(request, csrf_token_field)
+    return note
+
+
+ActionNote = Annotated[str, Depends(_action_note)]
+
+
 def _flash(request: Request, kind: str, text: str) -> None:
     request.session["flash"] = {"kind": kind, "text": text}
 
@@ -221,9 +239,7 @@ def alert_page(request: Request, alert_id: str, user: PageUser) -> HTMLResponse:
     try:
         detail = svc.alert_detail(alert_id)
     except NotFound as exc:
-        return _render(
-            request, "error.html", status.HTTP_404_NOT_FOUND, title="Alert not found", message=str(exc)
-        )
+        return _not_found(request, "Alert not found", str(exc))
     return _render(request, "alert.html", d=detail, a=detail.alert)
 
 
@@ -233,18 +249,10 @@ def alert_action(
     alert_id: str,
     action: str,
     user: PageUser,
-    note: Annotated[str, Form(max_length=m.NOTE_MAX_CHARS)] = "",
-    csrf_token_field: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    note: ActionNote,
 ) -> Response:
-    check_csrf(request, csrf_token_field)
     if action not in ("acknowledge", "resolve"):
-        return _render(
-            request,
-            "error.html",
-            status.HTTP_404_NOT_FOUND,
-            title="Not found",
-            message=f"no action {action!r} on alerts",
-        )
+        return _not_found(request, "Not found", f"no action {action!r} on alerts")
     require(user, "responder", f"to {action} an alert")
     back = RedirectResponse(f"/alerts/{alert_id}", status.HTTP_303_SEE_OTHER)
     try:
@@ -255,9 +263,7 @@ def alert_action(
     try:
         entry = _console(request).act_on_alert(alert_id, action, user.name, body.note)
     except NotFound as exc:
-        return _render(
-            request, "error.html", status.HTTP_404_NOT_FOUND, title="Alert not found", message=str(exc)
-        )
+        return _not_found(request, "Alert not found", str(exc))
     except AlertStateError as exc:
         _flash(request, "error", str(exc))
         return back
@@ -296,9 +302,7 @@ def agency_page(request: Request, ori: str, user: PageUser) -> HTMLResponse:
     try:
         detail = _console(request).agency_detail(ori)
     except NotFound as exc:
-        return _render(
-            request, "error.html", status.HTTP_404_NOT_FOUND, title="Agency not found", message=str(exc)
-        )
+        return _not_found(request, "Agency not found", str(exc))
     chart, chart_legend = _chart(detail)
     return _render(request, "agency.html", d=detail, chart=chart, legend=chart_legend)
 
@@ -323,8 +327,6 @@ def agency_access(
     try:
         rec = _console(request).change_access(ori, body.action, user.name, body.reason)
     except NotFound as exc:
-        return _render(
-            request, "error.html", status.HTTP_404_NOT_FOUND, title="Agency not found", message=str(exc)
-        )
+        return _not_found(request, "Agency not found", str(exc))
     _flash(request, "ok", f"Recorded: {rec.action} — by {rec.actor}.")
     return back

@@ -19,17 +19,41 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def upgrade() -> None:
-    op.create_table(
-        "agency_recommendation_history",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("ori", sa.String(length=16), nullable=False),
+# This revision's own helpers: like the rest of it they are history, frozen with it. A later schema change
+# is a new revision, never an edit here.
+
+
+def _recommendation_columns() -> list[sa.Column[object]]:
+    """The columns an agency's current recommendation and each entry of its history share."""
+    return [
         sa.Column("component", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("alert_ids", sa.JSON(), nullable=False),
         sa.Column("actor", sa.String(length=128), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+def _create_indexes(table: str, *columns: str) -> None:
+    """One non-unique index ``ix_<table>_<column>`` per column."""
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        for column in columns:
+            batch_op.create_index(batch_op.f(f"ix_{table}_{column}"), [column], unique=False)
+
+
+def _drop_indexes(table: str, *columns: str) -> None:
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        for column in columns:
+            batch_op.drop_index(batch_op.f(f"ix_{table}_{column}"))
+
+
+def upgrade() -> None:
+    op.create_table(
+        "agency_recommendation_history",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("ori", sa.String(length=16), nullable=False),
+        *_recommendation_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agency_recommendation_history")),
     )
     with op.batch_alter_table("agency_recommendation_history", schema=None) as batch_op:
@@ -38,12 +62,7 @@ def upgrade() -> None:
     op.create_table(
         "agency_recommendations",
         sa.Column("ori", sa.String(length=16), nullable=False),
-        sa.Column("component", sa.String(length=64), nullable=True),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("alert_ids", sa.JSON(), nullable=False),
-        sa.Column("actor", sa.String(length=128), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        *_recommendation_columns(),
         sa.PrimaryKeyConstraint("ori", name=op.f("pk_agency_recommendations")),
     )
     op.create_table(
@@ -65,10 +84,7 @@ def upgrade() -> None:
         sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_alerts")),
     )
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_alerts_ori"), ["ori"], unique=False)
-        batch_op.create_index(batch_op.f("ix_alerts_rule"), ["rule"], unique=False)
-        batch_op.create_index(batch_op.f("ix_alerts_state"), ["state"], unique=False)
+    _create_indexes("alerts", "ori", "rule", "state")
 
     op.create_table(
         "dead_letters",
@@ -82,8 +98,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
     )
-    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_dead_letters_reason"), ["reason"], unique=False)
+    _create_indexes("dead_letters", "reason")
 
     op.create_table(
         "disclosure_filings",
@@ -114,10 +129,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=256), nullable=True),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_query_verdicts")),
     )
-    with op.batch_alter_table("query_verdicts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_query_verdicts_occurred_at"), ["occurred_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_query_verdicts_ori"), ["ori"], unique=False)
-        batch_op.create_index(batch_op.f("ix_query_verdicts_verdict"), ["verdict"], unique=False)
+    _create_indexes("query_verdicts", "occurred_at", "ori", "verdict")
 
     op.create_table(
         "window_aggregates",
@@ -150,31 +162,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_ledger")),
         sa.UniqueConstraint("entry_key", name=op.f("uq_alert_ledger_entry_key")),
     )
-    with op.batch_alter_table("alert_ledger", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_alert_ledger_alert_id"), ["alert_id"], unique=False)
+    _create_indexes("alert_ledger", "alert_id")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alert_ledger", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alert_ledger_alert_id"))
+    _drop_indexes("alert_ledger", "alert_id")
 
     op.drop_table("alert_ledger")
     op.drop_table("window_aggregates")
-    with op.batch_alter_table("query_verdicts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_query_verdicts_verdict"))
-        batch_op.drop_index(batch_op.f("ix_query_verdicts_ori"))
-        batch_op.drop_index(batch_op.f("ix_query_verdicts_occurred_at"))
+    _drop_indexes("query_verdicts", "verdict", "ori", "occurred_at")
 
     op.drop_table("query_verdicts")
     op.drop_table("disclosure_filings")
-    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_dead_letters_reason"))
+    _drop_indexes("dead_letters", "reason")
 
     op.drop_table("dead_letters")
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alerts_state"))
-        batch_op.drop_index(batch_op.f("ix_alerts_rule"))
-        batch_op.drop_index(batch_op.f("ix_alerts_ori"))
+    _drop_indexes("alerts", "state", "rule", "ori")
 
     op.drop_table("alerts")
     op.drop_table("agency_recommendations")
