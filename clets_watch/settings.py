@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         None, description="push the pipeline's own alerts to this Alertmanager"
     )
     console_url: str | None = Field(None, description="base URL of `clets-watch serve`, for alert links")
+    console_users_file: Path | None = Field(
+        None,
+        description="the console's users file, also the only one the CLI's --by is checked against; "
+        "default <home>/console-users.toml",
+    )
     checkpoint_interval_seconds: float = Field(
         2.0,
         description="how often the worker saves its window state with the batch it writes (0 = every batch)",
@@ -200,6 +205,11 @@ def masked_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable database URL>"
+
+
+def users_file_path(settings: Settings) -> Path:
+    """The console's users file: ``CLETS_WATCH_CONSOLE_USERS_FILE``, default ``<home>/console-users.toml``."""
+    return settings.console_users_file or settings.home / "console-users.toml"
 
 
 @lru_cache(maxsize=1)

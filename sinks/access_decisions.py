@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from schemas import AccessDecision
 from sinks.db import DatabaseSink, parse_utc
+from sinks.ledger import append_entry, decision_entry
 from sinks.models import AccessDecisionRecord
 
 DEFAULT_TOPIC: Final = "clets.access-decisions"
@@ -33,20 +34,28 @@ def _rfc3339(when: dt.datetime) -> str:
 
 
 def record_decision(sink: DatabaseSink, decision: AccessDecision, *, now: dt.datetime | None = None) -> bool:
-    """Keep a decision in the database; False if it was already there."""
+    """Keep a decision in the database and journal it in the hash-chained ledger (in one transaction;
+    ``clets-watch alerts verify`` checks both); False if it was already there."""
     table: Any = AccessDecisionRecord.__table__
+    effective_at = parse_utc(decision.effective_at, name="effective_at")
     row = {
         "decision_id": decision.decision_id,
         "ori": decision.ori,
         "action": decision.action,
-        "effective_at": parse_utc(decision.effective_at, name="effective_at"),
+        "effective_at": effective_at,
         "actor": decision.by,
         "reason": decision.reason,
         "recorded_at": now or dt.datetime.now(dt.UTC),
     }
     with sink.engine.begin() as conn:
         stmt = sink._insert(table).on_conflict_do_nothing(index_elements=["decision_id"])
-        return bool(conn.execute(stmt.returning(table.c.decision_id), [row]).all())
+        if not conn.execute(stmt.returning(table.c.decision_id), [row]).all():
+            return False
+        _ref, entry = decision_entry(
+            decision.decision_id, decision.ori, decision.action, decision.by, decision.reason, effective_at
+        )
+        append_entry(conn, entry)
+        return True
 
 
 def load_decisions(sink: DatabaseSink) -> list[AccessDecision]:

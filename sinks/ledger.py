@@ -27,7 +27,17 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sinks.models import UTC, AgencyRecommendationHistory, AlertLedgerEntry, Base, IncidentLedgerEntry
+from sinks.models import (
+    UTC,
+    AccessDecisionRecord,
+    AgencyRecommendation,
+    AgencyRecommendationHistory,
+    AlertLedgerEntry,
+    AlertRecord,
+    Base,
+    IncidentLedgerEntry,
+    IncidentRecord,
+)
 
 GENESIS: Final = "0" * 64
 HASH_VERSION: Final = 1
@@ -178,22 +188,55 @@ def _entries(conn: Connection) -> Iterator[Any]:
     table: Any = LedgerEntry.__table__
     last = 0
     while True:
-        chunk = conn.execute(
-            select(table).where(table.c.seq > last).order_by(table.c.seq).limit(_VERIFY_CHUNK)
-        ).all()
+        try:
+            chunk = conn.execute(
+                select(table).where(table.c.seq > last).order_by(table.c.seq).limit(_VERIFY_CHUNK)
+            ).all()
+        except _UNREADABLE:
+            yield from _one_by_one(conn, last)  # up to the unreadable row, which it raises as _BadRow
+            return
         if not chunk:
             return
         yield from chunk
         last = chunk[-1].seq
 
 
+#: what reading a row written behind the ledger's back raises (a time that is not a time, a NULL where a
+#: value must be, a JSON column that is not JSON)
+_UNREADABLE: Final = (ValueError, TypeError, AttributeError, KeyError)
+
+
+class _BadRow(Exception):
+    """A row ``verify`` cannot read: reported as broken, never a traceback."""
+
+    def __init__(self, seq: int | None, exc: BaseException) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.seq = seq
+
+
+def _one_by_one(conn: Connection, after: int) -> Iterator[Any]:
+    """The entries after ``after`` read one at a time (a chunk holding an unreadable row failed as a
+    whole): the readable ones, then ``_BadRow`` for the first that is not."""
+    table: Any = LedgerEntry.__table__
+    for seq in conn.scalars(select(table.c.seq).where(table.c.seq > after).order_by(table.c.seq)).all():
+        try:
+            row = conn.execute(select(table).where(table.c.seq == seq)).one()
+        except _UNREADABLE as exc:
+            raise _BadRow(int(seq), exc) from None
+        yield row
+
+
 def _as_entry(row: Any) -> NewEntry:
-    at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
+    try:
+        at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
+    except _UNREADABLE as exc:
+        raise _BadRow(row.seq, exc) from None
     return NewEntry(row.entity_kind, row.entity_id, row.action, row.actor, row.note, at, row.ref)
 
 
 def _journalled(conn: Connection) -> Iterator[tuple[str, NewEntry]]:
-    """The rows of the per-entity history tables, as the ledger entries that must journal them."""
+    """The rows of the per-entity history tables (and the access decisions), as the ledger entries that
+    must journal them."""
     ledger: Any = AlertLedgerEntry.__table__
     for r in conn.execute(select(ledger).order_by(ledger.c.id)):
         ref = f"alert_ledger:{r.id}"
@@ -206,60 +249,103 @@ def _journalled(conn: Connection) -> Iterator[tuple[str, NewEntry]]:
     for r in conn.execute(select(incidents).order_by(incidents.c.id)):
         ref = f"incident_ledger:{r.id}"
         yield ref, NewEntry("incident", r.incident_id, r.action, r.actor, r.note, r.at, ref)
+    decisions: Any = AccessDecisionRecord.__table__
+    for r in conn.execute(select(decisions).order_by(decisions.c.decision_id)):
+        yield decision_entry(r.decision_id, r.ori, r.action, r.actor, r.reason, r.effective_at)
+
+
+def decision_entry(
+    decision_id: str, ori: str, action: str, actor: str, reason: str, effective_at: dt.datetime
+) -> tuple[str, NewEntry]:
+    """The ledger entry that journals an access decision (``sinks.access_decisions.record_decision``): the
+    agency, suspend or restore, who, why, and the time it takes effect."""
+    ref = f"access_decisions:{decision_id}"
+    return ref, NewEntry("access", ori, action, actor, reason, effective_at, ref)
+
+
+@dataclass
+class _Seen:
+    """What the chain says, for the cross-checks against the tables' current state."""
+
+    by_ref: dict[str, tuple[int, NewEntry]]
+    #: alert id -> (its pipeline actions, its last human action (acknowledged/resolved) or None)
+    alerts: dict[str, tuple[set[str], str | None]]
+    #: incident id -> its last on-call action
+    incidents: dict[str, str]
+
+    def add(self, seq: int, entry: NewEntry) -> None:
+        if entry.ref is not None:
+            self.by_ref[entry.ref] = (seq, entry)
+        if entry.entity_kind == "alert":
+            pipeline, human = self.alerts.get(entry.entity_id, (set(), None))
+            if entry.action in _HUMAN_ALERT_ACTIONS:
+                human = entry.action
+            else:
+                pipeline.add(entry.action)
+            self.alerts[entry.entity_id] = (pipeline, human)
+        elif entry.entity_kind == "incident":
+            self.incidents[entry.entity_id] = entry.action
+
+
+_HUMAN_ALERT_ACTIONS: Final = frozenset({"acknowledged", "resolved"})
 
 
 def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
-    """Recompute the chain; name the first entry whose hash or link is wrong, or the first
-    history row (alert ledger, recommendation history) with no matching ledger entry. With
-    ``expect_head`` (a head recorded earlier), the chain must also pass through that hash."""
+    """Recompute the chain; name the first entry whose hash or link is wrong, a row that cannot be read,
+    a history row (alert ledger, incident ledger, recommendation history, access decision) with no
+    matching ledger entry or an entry whose row is gone, and an alert, incident or recommendation whose
+    current state is not what its ledger says. With ``expect_head`` (a head recorded earlier), the chain
+    must also pass through that hash."""
     prev = GENESIS
     count = 0
     seen_expected = expect_head in (None, GENESIS)
-    by_ref: dict[str, tuple[int, NewEntry]] = {}
+    seen = _Seen({}, {}, {})
     with engine.connect() as conn:
-        for row in _entries(conn):
-            count += 1
-            entry = _as_entry(row)
-            if row.prev_hash != prev:
-                return VerifyResult(
-                    count,
-                    prev,
-                    row.seq,
-                    f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
-                    f"{entry.action} by {entry.actor}): its prev_hash does not match the entry "
-                    "before it (an entry was removed, inserted or reordered)",
-                )
-            if entry_hash(prev, entry) != row.entry_hash:
-                return VerifyResult(
-                    count,
-                    prev,
-                    row.seq,
-                    f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
-                    f"{entry.action} by {entry.actor}): its content does not match its hash "
-                    "(the entry was changed)",
-                )
-            prev = row.entry_hash
-            seen_expected = seen_expected or prev == expect_head
-            if row.ref is not None:
-                by_ref[row.ref] = (row.seq, entry)
-        for ref, expected in _journalled(conn):
-            found = by_ref.get(ref)
-            if found is None:
-                return VerifyResult(
-                    count,
-                    prev,
-                    None,
-                    f"{ref} ({expected.entity_kind} {expected.entity_id}, "
-                    f"{expected.action} by {expected.actor}) has no ledger entry",
-                )
-            seq, entry = found
-            if _when(entry.at) != _when(expected.at) or dataclass_tuple(entry) != dataclass_tuple(expected):
-                return VerifyResult(
-                    count,
-                    prev,
-                    seq,
-                    f"{ref} differs from its ledger entry {seq} (the history row was changed)",
-                )
+        try:
+            for row in _entries(conn):
+                count += 1
+                entry = _as_entry(row)
+                if row.prev_hash != prev:
+                    return VerifyResult(
+                        count,
+                        prev,
+                        row.seq,
+                        f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
+                        f"{entry.action} by {entry.actor}): its prev_hash does not match the entry "
+                        "before it (an entry was removed, inserted or reordered)",
+                    )
+                if entry_hash(prev, entry) != row.entry_hash:
+                    return VerifyResult(
+                        count,
+                        prev,
+                        row.seq,
+                        f"entry {row.seq} ({entry.entity_kind} {entry.entity_id}, "
+                        f"{entry.action} by {entry.actor}): its content does not match its hash "
+                        "(the entry was changed)",
+                    )
+                prev = row.entry_hash
+                seen_expected = seen_expected or prev == expect_head
+                seen.add(row.seq, entry)
+        except _BadRow as exc:
+            where = f"entry {exc.seq}" if exc.seq is not None else "an entry"
+            return VerifyResult(
+                count,
+                prev,
+                exc.seq,
+                f"{where} cannot be read ({exc}): a row was written behind the ledger's back",
+            )
+        try:
+            problem = _check_history(conn, seen) or _check_state(conn, seen)
+        except _UNREADABLE as exc:
+            problem = (
+                None,
+                (
+                    f"a history or state row cannot be read ({type(exc).__name__}: {exc}): "
+                    "a row was written behind the ledger's back"
+                ),
+            )
+        if problem is not None:
+            return VerifyResult(count, prev, problem[0], problem[1])
     if not seen_expected:
         return VerifyResult(
             count,
@@ -269,6 +355,99 @@ def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
             "head recorded earlier: the ledger was rewritten or rolled back since",
         )
     return VerifyResult(count, prev)
+
+
+_Problem = tuple[int | None, str] | None
+
+
+def _check_history(conn: Connection, seen: _Seen) -> _Problem:
+    """Both directions: every history row has its ledger entry with the same content, and every entry's
+    ``ref`` still points at a row."""
+    matched: set[str] = set()
+    for ref, expected in _journalled(conn):
+        found = seen.by_ref.get(ref)
+        if found is None:
+            return (
+                None,
+                (
+                    f"{ref} ({expected.entity_kind} {expected.entity_id}, "
+                    f"{expected.action} by {expected.actor}) has no ledger entry"
+                ),
+            )
+        seq, entry = found
+        if _when(entry.at) != _when(expected.at) or dataclass_tuple(entry) != dataclass_tuple(expected):
+            return seq, f"{ref} differs from its ledger entry {seq} (the history row was changed)"
+        matched.add(ref)
+    for ref, (seq, entry) in sorted(seen.by_ref.items(), key=lambda item: item[1][0]):
+        if ref not in matched:
+            return (
+                seq,
+                (
+                    f"entry {seq} ({entry.entity_kind} {entry.entity_id}, {entry.action} by {entry.actor}) "
+                    f"journals {ref}, which is no longer there (the history row was removed)"
+                ),
+            )
+    return None
+
+
+def _check_state(conn: Connection, seen: _Seen) -> _Problem:
+    """The current state of alerts, incidents and recommendations against what the chain says."""
+    alerts: Any = AlertRecord.__table__
+    present: set[str] = set()
+    for alert_id, state in conn.execute(
+        select(alerts.c.alert_id, alerts.c.state).order_by(alerts.c.alert_id)
+    ):
+        present.add(alert_id)
+        pipeline, human = seen.alerts.get(alert_id, (set(), None))
+        if not pipeline:
+            return None, f"alert {alert_id} has no fired or suppressed entry in the ledger (added behind it)"
+        fine = state == human if human is not None else state in pipeline
+        if not fine:
+            says = human or " or ".join(sorted(pipeline))
+            return None, f"alert {alert_id} is {state!r} but its ledger says {says!r} (the alert was changed)"
+    for alert_id in seen.alerts:
+        if alert_id not in present:
+            return None, f"the ledger has entries for alert {alert_id}, which is no longer there (removed)"
+    incidents: Any = IncidentRecord.__table__
+    for incident_id, state in conn.execute(
+        select(incidents.c.incident_id, incidents.c.state).order_by(incidents.c.incident_id)
+    ):
+        last = seen.incidents.get(incident_id)
+        # an incident's state is its last on-call action; a resolved one re-opens when new alerts come
+        fine = state == last or (state == "open" and last in (None, "resolved"))
+        if not fine:
+            says = last or "open (no action)"
+            return (
+                None,
+                f"incident {incident_id} is {state!r} but its ledger says {says!r} (the incident was changed)",
+            )
+    return _check_recommendations(conn)
+
+
+def _check_recommendations(conn: Connection) -> _Problem:
+    """Each agency's current recommendation is the last entry of its (journalled) history."""
+    history: Any = AgencyRecommendationHistory.__table__
+    last: dict[str, tuple[str, str, str]] = {}
+    for r in conn.execute(select(history).order_by(history.c.id)):
+        last[r.ori] = (r.state, r.reason, r.actor)
+    current: Any = AgencyRecommendation.__table__
+    now: dict[str, tuple[str, str, str]] = {
+        r.ori: (r.state, r.reason, r.actor) for r in conn.execute(select(current))
+    }
+    for ori in sorted(set(last) | set(now)):
+        if last.get(ori) != now.get(ori):
+            return (
+                None,
+                (
+                    f"agency {ori}'s recommendation is {_rec(now.get(ori))} but its history says "
+                    f"{_rec(last.get(ori))} (the recommendation was changed)"
+                ),
+            )
+    return None
+
+
+def _rec(value: tuple[str, str, str] | None) -> str:
+    return "none" if value is None else f"{value[0]!r} by {value[2]}"
 
 
 def dataclass_tuple(e: NewEntry) -> tuple[str, str, str, str, str | None, str | None]:

@@ -1,8 +1,14 @@
 """``clets-watch access``: a supervisor suspends or restores an agency's direct CLETS access.
 
-clets-watch access suspend ORI --by NAME --reason TEXT [--at TIME] [--no-publish] [--json]
-clets-watch access restore ORI --by NAME --reason TEXT [--at TIME] [--no-publish] [--json]
+clets-watch access suspend ORI --by NAME --reason TEXT [--password-file FILE] [--at TIME] [--no-publish] [--json]
+clets-watch access restore ORI --by NAME --reason TEXT [--password-file FILE] [--at TIME] [--no-publish] [--json]
 clets-watch access list [--json]
+
+``--by`` is a console user with the supervisor role, proven by their password (clets_watch.actor); the
+change goes through the console's own path (``Console.change_access``): the agency's recommendation is
+set and ledgered, and the decision is recorded and journalled in the same hash chain, its reason marked
+as coming from the CLI. The ORI must be one the event decoder accepts and an agency of the registry or the
+database; ``--at`` may differ from the clock by clock skew only (5 minutes): no backdating.
 
 The decision is kept in the database and published on the compacted Kafka topic
 ``clets.access-decisions`` (key = ORI). The worker applies it from its effective time (default: now):
@@ -16,17 +22,24 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, Final
 
+from clets_watch.actor import authenticate, cli_note
 from clets_watch.commands.options import (
     Subcommands,
     add_bootstrap,
     add_command,
+    add_credentials,
     add_db,
     add_json,
     parse_time_with_offset,
 )
+from clets_watch.terminal import clean
+from schemas import AccessDecision
+from schemas.events import ORI_PATTERN
 
 
 def register(sub: Subcommands) -> None:
@@ -50,9 +63,19 @@ def register(sub: Subcommands) -> None:
     ):
         a = actions.add_parser(name, help=verb)
         a.add_argument("ori", metavar="ORI")
-        a.add_argument("--by", required=True, metavar="NAME", help="the supervisor deciding")
+        a.add_argument(
+            "--by",
+            required=True,
+            metavar="NAME",
+            help="the supervisor deciding: a console user with that role",
+        )
         a.add_argument("--reason", required=True, metavar="TEXT", help="why")
-        a.add_argument("--at", metavar="TIME", help="effective time, RFC 3339 with offset (default: now)")
+        a.add_argument(
+            "--at",
+            metavar="TIME",
+            help="effective time, RFC 3339 with offset, within 5 minutes of the clock (default: now)",
+        )
+        add_credentials(a)
         a.add_argument("--no-publish", action="store_true", help="only the database, not the Kafka topic")
         add_bootstrap(a)
         a.add_argument("--topic", help="decisions topic (default: settings, clets.access-decisions)")
@@ -63,15 +86,19 @@ def register(sub: Subcommands) -> None:
     add_db(ls, suppress=True)
 
 
+#: how far --at may be from the clock: a decision takes effect now (give or take clock skew); neither
+#: backdated (that would rewrite what replays of the past enforce) nor scheduled for later
+MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=5)
+
+
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     import msgspec
 
     from clets_watch.cli import UserError
     from clets_watch.kafka_security import KafkaSecurityError, kafka_client_kwargs
     from clets_watch.settings import Settings
-    from processors.access_decisions import decision_id, effective_text
-    from schemas import AccessDecision
-    from sinks.access_decisions import DecisionError, load_decisions, publish_decision, record_decision
+    from clets_watch.web.service import NotFound
+    from sinks.access_decisions import DecisionError, load_decisions, publish_decision
     from sinks.db import DatabaseSink, SinkError
 
     out = out or sys.stdout
@@ -86,23 +113,32 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 print(
                     msgspec.json.encode(d).decode()
                     if args.json
-                    else f"{d.effective_at}  {d.action:<8} {d.ori}  by {d.by}: {d.reason}",
+                    else clean(f"{d.effective_at}  {d.action:<8} {d.ori}  by {d.by}: {d.reason}"),
                     file=out,
                 )
             return 0
         if not args.by.strip() or not args.reason.strip():
             raise UserError("a decision needs the name of the supervisor (--by) and a reason (--reason)")
-        when = parse_time_with_offset(args.at, "--at") if args.at else dt.datetime.now(dt.UTC)
-        at = effective_text(when)
-        decision = AccessDecision(
-            decision_id=decision_id(args.ori, args.action, at, args.by),
-            ori=args.ori,
-            action=args.action,
-            effective_at=at,
-            by=args.by,
-            reason=args.reason,
+        if not re.fullmatch(ORI_PATTERN, args.ori):
+            raise UserError(
+                f"{clean(args.ori)!r} is not an ORI: two capital letters and seven capital letters or digits"
+            )
+        when = _effective_at(args.at)
+        actor = authenticate(
+            args.by,
+            role="supervisor",
+            what="suspending or restoring access",
+            users_file=args.users,
+            password_file=args.password_file,
+            settings=settings,
         )
-        record_decision(sink, decision)
+        published: list[AccessDecision] = []
+        console = _console(sink, settings, published.append)
+        try:
+            console.change_access(args.ori, args.action, actor, cli_note(args.reason.strip()), at=when)
+        except NotFound as exc:
+            raise UserError(str(exc)) from None
+        (decision,) = published
         if not args.no_publish:
             try:
                 security: Any = kafka_client_kwargs(settings)
@@ -113,15 +149,52 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                     security,
                 )
             except (DecisionError, KafkaSecurityError) as exc:
-                raise UserError(f"{exc} (the decision is in the database; re-run to publish)") from None
+                raise UserError(
+                    f"{exc} (the decision is in the database; publish it again from the console or "
+                    "a new decision)"
+                ) from None
         if args.json:
             print(json.dumps(msgspec.to_builtins(decision), sort_keys=True), file=out)
         else:
             print(
-                f"{decision.action} {decision.ori} from {decision.effective_at} by {decision.by} "
-                f"(decision {decision.decision_id}{'' if args.no_publish else ', published'})",
+                clean(
+                    f"{decision.action} {decision.ori} from {decision.effective_at} by {decision.by} "
+                    f"(decision {decision.decision_id}{'' if args.no_publish else ', published'})"
+                ),
                 file=out,
             )
         return 0
     finally:
         sink.close()
+
+
+def _effective_at(at: str | None, now: dt.datetime | None = None) -> dt.datetime:
+    """``--at`` (default: now), refused when further than ``MAX_CLOCK_SKEW`` from the clock."""
+    from clets_watch.cli import UserError
+
+    now = now or dt.datetime.now(dt.UTC)
+    if not at:
+        return now
+    when = parse_time_with_offset(at, "--at")
+    if abs(when - now) > MAX_CLOCK_SKEW:
+        raise UserError(
+            f"--at {at} is {'before' if when < now else 'after'} the clock ({now.isoformat(timespec='seconds')}) "
+            f"by more than {int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes: a decision takes effect "
+            "when it is made; it cannot be backdated or scheduled"
+        )
+    return when
+
+
+def _console(sink: Any, settings: Any, publish: Callable[[AccessDecision], None]) -> Any:
+    """The console's own service over ``sink``: the CLI changes access through the same path as a
+    supervisor on the console (the ledgered recommendation, then the journalled decision)."""
+    from clets_watch.web.data import ConsoleData
+    from clets_watch.web.service import Console
+    from processors.agencies import AgencyRegistry
+
+    return Console(
+        sink=sink,
+        data=ConsoleData(sink),
+        registry=AgencyRegistry.load(settings.agencies_file),
+        publish=publish,
+    )

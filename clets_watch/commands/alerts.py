@@ -2,12 +2,13 @@
 
 clets-watch alerts [list] [--rule R] [--ori O] [--severity S] [--status STATE] [--limit N] [--json]
 clets-watch alerts show ALERT_ID [--json]
-clets-watch alerts ack ALERT_ID --by NAME --note TEXT [--users FILE]
-clets-watch alerts resolve ALERT_ID --by NAME --note TEXT [--users FILE]
+clets-watch alerts ack ALERT_ID --by NAME --note TEXT [--users FILE] [--password-file FILE]
+clets-watch alerts resolve ALERT_ID --by NAME --note TEXT [--users FILE] [--password-file FILE]
 clets-watch alerts verify [--expect-head HASH] [--json]
 
 ``--by`` must name a console user with the responder role or above (the users file of
-``clets-watch serve``); the pipeline's own name is reserved. Everything printed for a person is
+``clets-watch serve``), proven by their password (clets_watch.actor); the pipeline's own names are
+reserved, and the note records that the action came from the CLI. Everything printed for a person is
 sanitised (``clets_watch.terminal.clean``): a note cannot move the cursor or fake a ledger line.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, get_args
 
+from clets_watch.actor import cli_note
 from clets_watch.commands.options import Subcommands, add_command, add_db, add_json, add_show_and_act
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
@@ -138,11 +140,11 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if args.action == "show":
             return _show(sink, args, out)
         if args.action in ("ack", "resolve"):
-            actor = _actor(args.by, getattr(args, "users", None))
             if not args.note.strip():
                 raise UserError("--note is empty: write what was done or found")
+            actor = _actor(args.by, getattr(args, "users", None), getattr(args, "password_file", None))
             act = sink.acknowledge if args.action == "ack" else sink.resolve
-            entry = act(args.alert_id, actor, args.note)
+            entry = act(args.alert_id, actor, cli_note(args.note))
             if getattr(args, "json", False):
                 print(json.dumps(entry.to_json()), file=out)
             else:
@@ -162,31 +164,19 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         sink.close()
 
 
-def _actor(name: str, users_file: Path | None) -> str:
-    """The console user ``name`` (responder or above) from the users file: the CLI acts under a
-    known identity, never a free-typed name, and never the pipeline's own."""
-    from clets_watch.cli import UserError
-    from clets_watch.settings import get_settings
-    from clets_watch.web.users import SYSTEM_ACTOR, UsersFileError, load_users
+def _actor(name: str, users_file: Path | None, password_file: Path | None = None) -> str:
+    """The console user ``name`` (responder or above) from the console's users file, proven by their
+    password (clets_watch.actor): the CLI acts under a known identity, never a free-typed name, and never
+    the pipeline's own."""
+    from clets_watch.actor import authenticate
 
-    if name.strip().casefold() == SYSTEM_ACTOR:
-        raise UserError(f"--by {SYSTEM_ACTOR!r} is reserved for the pipeline itself: act under your own name")
-    path = users_file or get_settings().home / "console-users.toml"
-    try:
-        users = load_users(path)
-    except UsersFileError as exc:
-        raise UserError(f"--by needs a console user: {exc}") from None
-    user = users.get(name)
-    if user is None:
-        raise UserError(
-            f"--by {clean(name)!r} is not a user in {path}: add one with "
-            "`clets-watch serve --add-user NAME --role responder`"
-        )
-    if not user.can("responder"):
-        raise UserError(
-            f"--by {name}: acknowledging or resolving needs the responder role; {name} is a {user.role}"
-        )
-    return user.name
+    return authenticate(
+        name,
+        role="responder",
+        what="acknowledging or resolving",
+        users_file=users_file,
+        password_file=password_file,
+    )
 
 
 def _verify(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:

@@ -2,8 +2,8 @@
 
 clets-watch incidents [list] [--state S] [--ori O] [--severity S] [--limit N] [--json]
 clets-watch incidents show INCIDENT_ID [--json]
-clets-watch incidents ack INCIDENT_ID --by NAME --note TEXT [--users FILE] [--json]
-clets-watch incidents resolve INCIDENT_ID --by NAME --note TEXT [--users FILE] [--json]
+clets-watch incidents ack INCIDENT_ID --by NAME --note TEXT [--users FILE] [--password-file FILE] [--json]
+clets-watch incidents resolve INCIDENT_ID --by NAME --note TEXT [--users FILE] [--password-file FILE] [--json]
 
 An incident is one case for on-call: an agency's alerts (or one operator's) that kept coming within a
 gap (processors/incidents.py). Acting on it records a ledger entry on the incident and on each of its
@@ -17,6 +17,7 @@ import json
 import sys
 from typing import IO, Any, get_args
 
+from clets_watch.actor import cli_note
 from clets_watch.commands.options import Subcommands, add_command, add_db, add_json, add_show_and_act
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
@@ -96,8 +97,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 return 0
             for r in rows:
                 print(
-                    f"{r.incident_id}  {r.severity:<8} {r.state:<12} {r.status:<6} {r.alerts:>5} alert(s)  "
-                    f"{clean(r.story)}",
+                    clean(
+                        f"{r.incident_id}  {r.severity:<8} {r.state:<12} {r.status:<6} {r.alerts:>5} alert(s)  "
+                        f"{r.story}"
+                    ),
                     file=out,
                 )
             print(
@@ -120,34 +123,42 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 print(json.dumps(body, sort_keys=True), file=out)
                 return 0
             rec = row.record
-            print(clean(row.story), file=out)
-            print(f"  incident   {row.incident_id} ({rec['family']}, {rec['key']})", file=out)
-            print(f"  severity   {row.severity}; pipeline {row.status}; on-call {row.state}", file=out)
-            print(f"  span       {rec['first_window_start']} .. {rec['last_window_end']} (UTC)", file=out)
-            print("  rules      " + ", ".join(f"{k} {v}" for k, v in rec["counts_by_rule"].items()), file=out)
-            print(f"  action     {rec.get('recommended_action') or rec.get('recommendation')}", file=out)
-            print("  evidence   " + ", ".join(rec.get("evidence") or []) or "-", file=out)
-            print(f"  alerts     {len(alerts)}:", file=out)
-            for a in alerts[:20]:
-                print(
-                    f"    {a.alert_id}  {a.rule:<22} {a.status:<12} {a.to_json()['window_start']}", file=out
-                )
+            lines = [
+                row.story,
+                f"  incident   {row.incident_id} ({rec['family']}, {rec['key']})",
+                f"  severity   {row.severity}; pipeline {row.status}; on-call {row.state}",
+                f"  span       {rec['first_window_start']} .. {rec['last_window_end']} (UTC)",
+                "  rules      " + ", ".join(f"{k} {v}" for k, v in rec["counts_by_rule"].items()),
+                f"  action     {rec.get('recommended_action') or rec.get('recommendation')}",
+                "  evidence   " + (", ".join(rec.get("evidence") or []) or "-"),
+                f"  alerts     {len(alerts)}:",
+            ]
+            lines += [
+                f"    {a.alert_id}  {a.rule:<22} {a.status:<12} {a.to_json()['window_start']}"
+                for a in alerts[:20]
+            ]
             if len(alerts) > 20:
-                print(f"    … {len(alerts) - 20} more (use --json)", file=out)
-            for e in ledger:
-                print(
-                    f"  ledger     {e.to_json()['at']} {e.action} by {clean(e.actor)}: {clean(e.note)} ({e.alerts} alerts)",
-                    file=out,
-                )
+                lines.append(f"    … {len(alerts) - 20} more (use --json)")
+            lines += [
+                f"  ledger     {e.to_json()['at']} {e.action} by {e.actor}: {e.note} ({e.alerts} alerts)"
+                for e in ledger
+            ]
+            # every line through clean(): a key, an event id or a note cannot move the cursor or reorder text
+            print("\n".join(clean(line) for line in lines), file=out)
             return 0
         if args.action in ("ack", "resolve"):
-            entry = store.act(args.incident_id, args.action, _actor(args.by, args.users), args.note)
+            if not args.note.strip():
+                raise UserError("an incident action needs a note (--note is empty): what was done or found")
+            actor = _actor(args.by, args.users, args.password_file)
+            entry = store.act(args.incident_id, args.action, actor, cli_note(args.note))
             if as_json:
                 print(json.dumps(entry.to_json(), sort_keys=True), file=out)
             else:
                 print(
-                    f"{entry.action} incident {entry.incident_id} and {entry.alerts} alert(s) by {entry.actor} "
-                    f"(ledger entry {entry.id})",
+                    clean(
+                        f"{entry.action} incident {entry.incident_id} and {entry.alerts} alert(s) by {entry.actor} "
+                        f"(ledger entry {entry.id})"
+                    ),
                     file=out,
                 )
             return 0

@@ -103,8 +103,9 @@ def add_progress(p: argparse._ActionsContainer) -> None:
 
 
 def add_actor(p: argparse._ActionsContainer) -> None:
-    """``--by``, ``--note`` and ``--users`` of an ack or resolve: who (a console user, responder or above, from
-    the users file) and why; the ledger entry records both."""
+    """``--by``, ``--note``, ``--users`` and ``--password-file`` of an ack or resolve: who (a console user,
+    responder or above, from the users file, proven by their password) and why; the ledger entry records
+    both."""
     p.add_argument(
         "--by",
         required=True,
@@ -112,11 +113,24 @@ def add_actor(p: argparse._ActionsContainer) -> None:
         help="who is taking the action: a console user with the responder role or above",
     )
     p.add_argument("--note", required=True, metavar="TEXT", help="what was done or found (not empty)")
+    add_credentials(p)
+
+
+def add_credentials(p: argparse._ActionsContainer) -> None:
+    """``--users`` and ``--password-file``: where ``--by`` is checked, and the proof (clets_watch.actor)."""
     p.add_argument(
         "--users",
         type=Path,
         metavar="FILE",
-        help="console users file (default: <home>/console-users.toml)",
+        help="the console's users file; only that file is accepted "
+        "(default: CLETS_WATCH_CONSOLE_USERS_FILE or <home>/console-users.toml)",
+    )
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="owner-only file whose first line is the password of --by (else CLETS_WATCH_ACTOR_PASSWORD, "
+        "else a prompt on a terminal)",
     )
 
 

@@ -42,7 +42,10 @@ def register(sub: Subcommands) -> None:
     )
     add_db(p)
     p.add_argument(
-        "--users", type=Path, metavar="FILE", help="users file (default: <home>/console-users.toml)"
+        "--users",
+        type=Path,
+        metavar="FILE",
+        help="users file (default: CLETS_WATCH_CONSOLE_USERS_FILE or <home>/console-users.toml)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
@@ -162,11 +165,11 @@ def allowed_hosts(args: argparse.Namespace) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from clets_watch.cli import UserError
-    from clets_watch.settings import WeakKey, check_key_file, get_settings
+    from clets_watch.settings import WeakKey, check_key_file, get_settings, users_file_path
     from clets_watch.web.users import UsersFileError, add_user, load_users, remove_user
 
     settings = get_settings()
-    users_file: Path = args.users or settings.home / "console-users.toml"
+    users_file: Path = args.users or users_file_path(settings)
 
     if args.add_user or args.role:
         if not (args.add_user and args.role):

@@ -507,18 +507,34 @@ def _private_text(path: Path) -> IO[str]:
     return os.fdopen(fd, "w", newline="", encoding="utf-8")
 
 
+#: what a spreadsheet takes as the start of a formula (OWASP "CSV injection")
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: a string that starts like a formula (an event id such as
+    ``=HYPERLINK(...)``) gets a leading ``'`` (OWASP); numbers are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(table: Table, path: Path) -> Path:
+    """``table`` as an owner-only CSV file, every formula-like cell neutralised (``csv_cell``)."""
+    with _private_text(path) as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([csv_cell(c) for c in table.header])
+        writer.writerows([csv_cell(c) for c in row] for row in table.rows)
+    return path
+
+
 def write_report(data: ReportData, out_dir: Path, *, pdf: bool = True) -> RenderResult:
     """Write the CSVs, the HTML and (when a converter is there) the PDF, every file owner-only
     (0600) and a new folder 0700: an audit report names agencies and operator pseudonyms."""
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     csvs = []
     for table in data.tables.values():
-        path = out_dir / table.name
-        with _private_text(path) as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(table.header)
-            writer.writerows(table.rows)
-        csvs.append(path)
+        csvs.append(write_csv(table, out_dir / table.name))
     html = out_dir / "report.html"
     with _private_text(html) as fh:
         fh.write(render_html(data))

@@ -4,6 +4,7 @@ and carry out the actions (acknowledge, resolve, suspend or restore direct acces
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -183,8 +184,11 @@ class Console:
             alert_counts_by_state=self.data.state_counts(ori),
         )
 
-    def change_access(self, ori: str, action: str, actor: str, reason: str) -> m.RecommendationOut:
-        """Suspend direct access (written requests only) or restore it; recorded with who and why."""
+    def change_access(
+        self, ori: str, action: str, actor: str, reason: str, *, at: dt.datetime | None = None
+    ) -> m.RecommendationOut:
+        """Suspend direct access (written requests only) or restore it; recorded with who and why. ``at``
+        (default: now) is when the decision takes effect (``clets-watch access --at``, checked there)."""
         detail_known = self.registry.get(ori) is not None or ori in self.data.agency_oris()
         if not detail_known:
             raise NotFound(f"no agency {ori!r} in the registry or the database")
@@ -201,18 +205,17 @@ class Console:
             alert_ids=open_ids,
             component=agency.component if agency else None,
         )
-        self._enforce(ori, action, actor, reason.strip())
+        self._enforce(ori, action, actor, reason.strip(), at or dt.datetime.now(dt.UTC))
         return _recommendation(row)
 
-    def _enforce(self, ori: str, action: str, actor: str, reason: str) -> None:
-        """The decision the pipeline enforces: kept in the database (replay, a restarted worker) and, when
-        the console publishes, on the compacted topic the running worker reads."""
-        import datetime as dt
-
+    def _enforce(self, ori: str, action: str, actor: str, reason: str, when: dt.datetime) -> None:
+        """The decision the pipeline enforces: kept in the database (replay, a restarted worker) and
+        journalled in the ledger, and, when the console publishes, on the compacted topic the running
+        worker reads."""
         from processors.access_decisions import decision_id, effective_text
         from sinks.access_decisions import record_decision
 
-        at = effective_text(dt.datetime.now(dt.UTC))
+        at = effective_text(when)
         kind: Literal["suspend", "restore"] = "suspend" if action == "suspend" else "restore"
         decision = AccessDecision(
             decision_id=decision_id(ori, kind, at, actor),

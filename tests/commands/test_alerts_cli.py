@@ -120,8 +120,8 @@ def test_ack_resolve_and_show_with_the_ledger(capsys: pytest.CaptureFixture[str]
     assert out.count("\n") == 1  # one JSON object on one line
     shown = json.loads(out)
     assert shown["status"] == "resolved" and shown["raised_as"] == "fired"
-    assert [(e["action"], e["actor"], e["note"]) for e in shown["ledger"]] == [
-        ("fired", "clets-watch", None),
+    assert [(e["action"], e["actor"], (e["note"] or "").split(" [via CLI")[0]) for e in shown["ledger"]] == [
+        ("fired", "clets-watch", ""),
         ("acknowledged", "j.doe", "on it"),
         ("resolved", "k.roe", "sent to DOJ"),
     ]
@@ -206,17 +206,92 @@ def test_by_must_name_a_responder_from_the_users_file(
     assert [e["action"] for e in json.loads(out)["ledger"]] == ["fired"]  # nothing was recorded
 
 
-def test_by_reads_the_users_file_given(
-    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path
+def test_users_must_be_the_consoles_own_file(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path, cli_home: Path
 ) -> None:
+    """Finding 4: --users naming any other file (here one an attacker wrote, with their own user) is
+    refused; naming the console's file, or setting CLETS_WATCH_CONSOLE_USERS_FILE, is not."""
     other = tmp_path / "other-users.toml"
-    add_user(other, "o.ther", "responder", "another long passphrase")
+    add_user(other, "o.ther", "responder", "long shared passphrase 42")
+    ack = ["alerts", "ack", "al-ero", "--db", db_url, "--note", "x"]
+    code, _, err = run(capsys, *ack, "--by", "o.ther", "--users", str(other))
+    assert code == 2 and "is not the console's users file" in err
+    code, out, err = run(capsys, *ack, "--by", "j.doe", "--users", str(cli_home / "console-users.toml"))
+    assert code == 0 and out.startswith("acknowledged al-ero by j.doe"), err
 
-    ack = ["alerts", "ack", "al-ero", "--db", db_url, "--note", "x", "--users", str(other)]
-    code, _, err = run(capsys, *ack, "--by", "j.doe")
-    assert code == 2 and "'j.doe' is not a user in" in err
-    code, out, err = run(capsys, *ack, "--by", "o.ther")
+
+def test_the_users_file_can_be_configured(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "ops" / "users.toml"
+    add_user(other, "o.ther", "responder", "long shared passphrase 42")
+    monkeypatch.setenv("CLETS_WATCH_CONSOLE_USERS_FILE", str(other))
+    code, out, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--note", "x", "--by", "o.ther")
     assert code == 0 and out.startswith("acknowledged al-ero by o.ther"), err
+
+
+FAKE_HASH_USERS = """[users."chief.auditor"]
+role = "supervisor"
+password_hash = "$argon2id$not-a-real-hash"
+"""
+
+
+@pytest.mark.parametrize(
+    ("by", "password", "message"),
+    [
+        ("j.doe", "wrong passphrase here", "--by j.doe: wrong password"),
+        ("j.doe", "", "--by j.doe: wrong password"),
+        ("chief.auditor", "anything at all", "is not a valid Argon2 hash"),
+        ("mallory", "long shared passphrase 42", "'mallory' is not a user in"),
+        ("system", "long shared passphrase 42", "reserved for the pipeline itself"),
+        ("clets-watch", "long shared passphrase 42", "reserved for the pipeline itself"),
+        ("Clets_Watch", "long shared passphrase 42", "reserved for the pipeline itself"),
+    ],
+)
+def test_the_cli_actor_is_authenticated(
+    capsys: pytest.CaptureFixture[str],
+    db_url: str,
+    cli_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    by: str,
+    password: str,
+    message: str,
+) -> None:
+    """Finding 4: the CLI's actor proves who they are (a wrong password, a fake hash in the users file, an
+    unknown user and the pipeline's own names are refused), and nothing is recorded when refused."""
+    users = cli_home / "console-users.toml"
+    users.write_text(users.read_text() + FAKE_HASH_USERS)
+    monkeypatch.setenv("CLETS_WATCH_ACTOR_PASSWORD", password)
+    code, out, err = run(capsys, "alerts", "resolve", "al-ero", "--db", db_url, "--by", by, "--note", "done")
+    assert (code, out) == (2, "") and message in err, err
+    code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
+    assert [e["action"] for e in json.loads(out)["ledger"]] == ["fired"]
+
+
+def test_the_password_comes_from_an_owner_only_file(
+    capsys: pytest.CaptureFixture[str], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLETS_WATCH_ACTOR_PASSWORD")
+    ack = ["alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "seen"]
+    code, _, err = run(capsys, *ack)  # no file, no variable, no terminal
+    assert code == 2 and "the password of j.doe is needed" in err
+    secret = tmp_path / "pw"
+    secret.write_text("long shared passphrase 42\n")
+    secret.chmod(0o640)
+    code, _, err = run(capsys, *ack, "--password-file", str(secret))
+    assert code == 2 and "may be read by its group or others (mode 0640)" in err
+    secret.chmod(0o600)
+    code, out, err = run(capsys, *ack, "--password-file", str(secret))
+    assert code == 0 and out.startswith("acknowledged al-ero by j.doe"), err
+
+
+def test_the_ledger_says_the_action_came_from_the_cli(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "on it")
+    _, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
+    note = json.loads(out)["ledger"][1]["note"]
+    assert note.startswith("on it [via CLI: os user ") and " on host " in note
 
 
 @pytest.mark.parametrize("note", ["", "   ", "\n\t"])
@@ -239,7 +314,9 @@ def test_terminal_output_is_sanitised(capsys: pytest.CaptureFixture[str], db_url
     code, out, _ = run(capsys, "alerts", "--db", db_url)
     assert "\x1b" not in out
     code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
-    assert json.loads(out)["ledger"][1]["note"] == fake  # stored as written; only the display is inert
+    assert json.loads(out)["ledger"][1]["note"].startswith(
+        fake + " [via CLI"
+    )  # stored as written; only the display is inert
 
 
 def test_verify_reports_an_intact_ledger_and_its_head(

@@ -139,3 +139,24 @@ def test_incident_actions_join_the_hash_chain(db_url: str, capsys: pytest.Captur
 def test_unknown_incident_is_named(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["incidents", "show", "nope", "--db", db_url]) != 0
     assert "no incident 'nope'" in capsys.readouterr().err
+
+
+def test_verify_catches_an_incident_state_changed_behind_the_ledger(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding 3: an incident set to resolved with plain SQL (no resolve in its ledger) fails verify."""
+    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
+    iid = str(inc["incident_id"])
+    cli_json_lines(
+        ["incidents", "ack", iid, "--by", "on.call", "--note", "looking", "--db", db_url, "--json"], capsys
+    )
+    assert cli.main(["alerts", "verify", "--db", db_url]) == 0
+    capsys.readouterr()
+    sink = DatabaseSink(db_url, create=False)
+    try:
+        with sink.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE incidents SET state = 'resolved' WHERE incident_id = '{iid}'")
+    finally:
+        sink.close()
+    assert cli.main(["alerts", "verify", "--db", db_url]) == 1
+    assert f"incident {iid} is 'resolved' but its ledger says 'acknowledged'" in capsys.readouterr().out

@@ -1,5 +1,5 @@
-"""Suspension the pipeline enforces, for real: ``clets-watch access suspend`` publishes the decision on the
-compacted topic, the running worker reads it and raises ``query_while_suspended`` for the agency's direct
+"""Suspension the pipeline enforces, for real: a supervisor's decision (``clets-watch access``'s path, the
+console's ``change_access``) is published on the compacted topic, the running worker reads it and raises ``query_while_suspended`` for the agency's direct
 queries; a restore silences it and resets the agency's recommendation. A replay of the same stream with the
 decisions from the database gives the same alerts."""
 
@@ -16,6 +16,7 @@ import pytest
 
 from clets_watch import cli
 from producers.kafka_out import produce
+from schemas import AccessDecision
 from sinks.db import DatabaseSink
 from tests.integration.workers import KEY, WorkerProcess, read_topic, worker_env
 
@@ -70,22 +71,24 @@ def test_suspend_then_restore_live_and_in_replay(
         monkeypatch.setenv(k, v)
 
     def access(action: str, when: dt.datetime, reason: str) -> None:
-        assert (
-            cli.main(
-                [
-                    "access",
-                    action,
-                    ORI,
-                    "--by",
-                    "Supervisor Ruiz",
-                    "--reason",
-                    reason,
-                    "--at",
-                    when.isoformat(),
-                ]
+        # what `clets-watch access` does once it has checked the supervisor, the ORI and the clock (it
+        # refuses a time this far from now: tests/commands/test_access_cli.py): the console's path, then
+        # the compacted topic; the decision times here are the stream's, in 2019
+        from clets_watch.commands.access import _console
+        from clets_watch.kafka_security import kafka_client_kwargs
+        from clets_watch.settings import Settings
+        from sinks.access_decisions import publish_decision
+
+        settings = Settings()
+        published: list[AccessDecision] = []
+        sink = DatabaseSink(db)
+        try:
+            _console(sink, settings, published.append).change_access(
+                ORI, action, "Supervisor Ruiz", reason, at=when
             )
-            == 0
-        )
+        finally:
+            sink.close()
+        publish_decision(kafka_bootstrap, decisions_topic, published[0], kafka_client_kwargs(settings))
 
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log")
     worker.start()

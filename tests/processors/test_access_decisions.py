@@ -1,5 +1,5 @@
 """Suspension the pipeline enforces: query_while_suspended by event time; a restore ends it and resets
-the agency's recommendation; the same through ``clets-watch access`` and ``replay``."""
+the agency's recommendation; the same through ``replay`` of the decisions the database keeps."""
 
 from __future__ import annotations
 
@@ -71,9 +71,14 @@ def test_queries_while_suspended_alert_and_restore_ends_it_and_resets_the_recomm
     assert not [a for r in run([], stream) for a in r.alerts if a.rule == "query_while_suspended"]
 
 
-def test_access_cli_and_replay_apply_decisions_by_event_time(
+def test_replay_applies_the_recorded_decisions_by_event_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Decisions of 2019 as the database keeps them (``clets-watch access`` records a decision at the time
+    it is made and refuses to backdate one: tests/commands/test_access_cli.py), applied by replay."""
+    from sinks.access_decisions import record_decision
+    from sinks.db import DatabaseSink
+
     monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CLETS_WATCH_PSEUDONYM_KEY", "test-key")
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -83,44 +88,12 @@ def test_access_cli_and_replay_apply_decisions_by_event_time(
             fh.write(
                 raw(f"c{i}", i * 30, ori="CA0190000", message_type="QH", reason="459 PC burglary") + b"\n"
             )
-    assert (
-        cli.main(
-            [
-                "access",
-                "--db",
-                db,
-                "suspend",
-                "CA0190000",
-                "--by",
-                "Sup",
-                "--reason",
-                "misuse",
-                "--at",
-                at(300),
-                "--no-publish",
-            ]
-        )
-        == 0
-    )
-    assert (
-        cli.main(
-            [
-                "access",
-                "--db",
-                db,
-                "restore",
-                "CA0190000",
-                "--by",
-                "Sup",
-                "--reason",
-                "cleared",
-                "--at",
-                at(600),
-                "--no-publish",
-            ]
-        )
-        == 0
-    )
+    sink = DatabaseSink(db)
+    try:
+        assert record_decision(sink, decision("suspend", 300, "CA0190000"))
+        assert record_decision(sink, decision("restore", 600, "CA0190000"))
+    finally:
+        sink.close()
     capsys.readouterr()
     assert cli.main(["replay", "-i", str(archive), "--json", "--access-decisions", db]) == 0
     alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

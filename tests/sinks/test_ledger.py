@@ -327,7 +327,7 @@ def test_the_migration_journals_rows_written_before_it(tmp_path: Path) -> None:
         conn.execute(
             text(
                 "INSERT INTO alerts VALUES ('a1','r',1,'high','CA0190000',NULL,'k','2019-03-01 12:00:00',"
-                "'2019-03-01 13:00:00','s','{}','fired',NULL,'fired','2019-03-01 13:00:01')"
+                "'2019-03-01 13:00:00','s','{}','fired',NULL,'acknowledged','2019-03-01 13:00:01')"
             )
         )
         conn.execute(
@@ -341,6 +341,12 @@ def test_the_migration_journals_rows_written_before_it(tmp_path: Path) -> None:
             text(
                 "INSERT INTO agency_recommendation_history (ori, component, state, reason, alert_ids, "
                 "actor, at) VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO agency_recommendations (ori, component, state, reason, alert_ids, actor, at) "
+                "VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')"
             )
         )
     engine.dispose()
@@ -364,3 +370,136 @@ def test_sqlite_database_file_is_owner_only(tmp_path: Path) -> None:
     assert modes["clets-watch.db"] == 0o600
     assert all(mode == 0o600 for mode in modes.values()), modes  # -wal and -shm too
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_verify_names_a_removed_history_row(sink: DatabaseSink) -> None:
+    """Finding 2: an acknowledgement deleted from the alert ledger (the alert set back to fired) leaves its
+    ledger entry pointing at nothing; verify names that entry."""
+    engine = _unprotected(sink)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM alert_ledger WHERE action = 'acknowledged'"))
+        conn.execute(text("UPDATE alerts SET state = 'fired' WHERE alert_id = 'a1'"))
+    result = verify(engine)
+    assert not result.ok and result.broken_seq == 3
+    assert (
+        "entry 3 (alert a1, acknowledged by rita) journals alert_ledger:3, which is no longer there"
+        in str(result.problem)
+    )
+
+
+STATE_TAMPERING = [
+    (
+        ["UPDATE alerts SET state = 'resolved' WHERE alert_id = 'a2'"],
+        "alert a2 is 'resolved' but its ledger says 'fired'",
+    ),
+    (
+        ["UPDATE alerts SET state = 'fired' WHERE alert_id = 'a1'"],
+        "alert a1 is 'fired' but its ledger says 'acknowledged'",
+    ),
+    (
+        ["DELETE FROM alert_ledger WHERE alert_id = 'a2'", "DELETE FROM alerts WHERE alert_id = 'a2'"],
+        "journals alert_ledger:2, which is no longer there",
+    ),
+    (
+        ["DELETE FROM agency_recommendations"],
+        "agency CA0190000's recommendation is none but its history says 'suspend' by sam",
+    ),
+    (
+        ["UPDATE agency_recommendations SET state = 'normal', actor = 'rita'"],
+        "agency CA0190000's recommendation is 'normal' by rita but its history says 'suspend' by sam",
+    ),
+    (["DELETE FROM access_decisions"], "which is no longer there (the history row was removed)"),
+    (
+        ["UPDATE access_decisions SET effective_at = '1990-01-01 00:00:00'"],
+        "differs from its ledger entry 5 (the history row was changed)",
+    ),
+    (["UPDATE access_decisions SET action = 'restore'"], "differs from its ledger entry 5"),
+]
+
+
+@pytest.mark.parametrize(("statements", "message"), STATE_TAMPERING)
+def test_verify_compares_the_state_with_the_ledger(
+    sink: DatabaseSink, statements: list[str], message: str
+) -> None:
+    """Finding 3: plain UPDATE/DELETE on the state tables (no trigger in the way) is caught: an alert's state
+    against its last ledgered action, each agency's recommendation against its history, and the access
+    decisions, which are journalled in the chain."""
+    from schemas import AccessDecision
+    from sinks.access_decisions import record_decision
+
+    decision = AccessDecision(
+        decision_id="d" * 32,
+        ori="CA0190000",
+        action="suspend",
+        effective_at="2019-03-01T12:30:00Z",
+        by="sam",
+        reason="raid",
+    )
+    assert record_decision(sink, decision)
+    assert not record_decision(sink, decision)  # the same decision again: no second row, no second entry
+    assert verify(sink.engine).ok and verify(sink.engine).entries == 5
+    if sink.dialect == "postgresql":
+        statements = [s.replace("'1990-01-01 00:00:00'", "'1990-01-01 00:00:00+00'") for s in statements]
+    engine = _unprotected(sink)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    result = verify(engine)
+    assert not result.ok and message in str(result.problem), result.problem
+
+
+def test_verify_reports_an_unreadable_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding 19: a row appended behind the ledger's back that cannot even be read (a time that is not a
+    time) is reported as broken, with its seq, in text and JSON; never a traceback."""
+    import json
+
+    from clets_watch import cli
+
+    url = f"sqlite:///{tmp_path / 'clets-watch.db'}"
+    s = DatabaseSink(url)
+    s.write_batch(SinkBatch(alerts=[alert("a1")]))
+    s.close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entries (entity_kind, entity_id, action, actor, note, at, ref, prev_hash, "
+                "entry_hash) VALUES ('alert','a1','resolved','mallory','x','not-a-time',NULL,'0','1')"
+            )
+        )
+    engine.dispose()
+    assert cli.main(["alerts", "verify", "--db", url]) == 1
+    out = capsys.readouterr().out
+    assert "ledger BROKEN: entry 2 cannot be read (ValueError" in out
+    assert cli.main(["alerts", "verify", "--db", url, "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is False and result["broken_seq"] == 2 and result["entries"] == 1
+
+
+def test_migration_0006_journals_access_decisions_recorded_before_it(tmp_path: Path) -> None:
+    """Access decisions recorded before they joined the chain are journalled by migration 0006, so an
+    existing database still verifies, and deleting one afterwards is caught."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0005")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO access_decisions VALUES ('d1','CA0190000','suspend','2019-03-01 12:30:00',"
+                "'sam','raid','2019-03-01 12:30:01')"
+            )
+        )
+    engine.dispose()
+    upgrade(url)
+    s = DatabaseSink(url, create=False)
+    try:
+        result = verify(s.engine)
+        assert result.ok and result.entries == 1, result.problem
+        with s.engine.begin() as conn:
+            conn.execute(text("DELETE FROM access_decisions"))
+        result = verify(s.engine)
+        assert not result.ok and "journals access_decisions:d1, which is no longer there" in str(
+            result.problem
+        )
+    finally:
+        s.close()

@@ -1,0 +1,145 @@
+"""``clets-watch access suspend|restore`` (finding 1): a supervisor from the console's users file, proven by
+their password, through the console's own path (the ledgered recommendation and the journalled decision);
+an ORI the decoder accepts; no backdating."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from clets_watch import cli
+from clets_watch.commands.access import MAX_CLOCK_SKEW
+from sinks.db import DatabaseSink
+from sinks.ledger import verify
+
+ORI = "CA0190000"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(cli_home: Path) -> None:
+    """A fresh home per test, holding the console users (tests/commands/conftest.py)."""
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'clets-watch.db'}"
+    DatabaseSink(url).close()
+    return url
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def access(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:
+    return run(capsys, "access", "--db", db_url, *argv, "--no-publish")
+
+
+def test_a_supervisors_decision_is_ledgered_like_the_consoles(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    code, out, err = access(capsys, db_url, "suspend", ORI, "--by", "k.roe", "--reason", "raid", "--json")
+    assert code == 0, err
+    decision = json.loads(out)
+    assert decision["by"] == "k.roe" and decision["reason"].startswith("raid [via CLI: os user ")
+    code, out, err = access(capsys, db_url, "restore", ORI, "--by", "k.roe", "--reason", "closed")
+    assert code == 0 and out.startswith(f"restore {ORI} from "), err
+    sink = DatabaseSink(db_url, create=False)
+    try:
+        # the recommendation the console shows follows the decision, and both are in the hash chain
+        assert [(r.state, r.actor) for r in sink.recommendation_history(ORI)] == [
+            ("suspend", "k.roe"),
+            ("normal", "k.roe"),
+        ]
+        assert [r.state for r in sink.recommendations()] == ["normal"]
+        result = verify(sink.engine)
+        assert result.ok and result.entries == 4, result.problem
+        with sink.engine.connect() as conn:
+            kinds = [tuple(r) for r in conn.exec_driver_sql("SELECT entity_kind, action FROM ledger_entries")]
+        assert kinds == [
+            ("agency", "suspend"),
+            ("access", "suspend"),
+            ("agency", "normal"),
+            ("access", "restore"),
+        ]
+    finally:
+        sink.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "password", "message"),
+    [
+        (["--by", "clets-watch"], None, "reserved for the pipeline itself"),
+        (["--by", "system"], None, "reserved for the pipeline itself"),
+        (
+            ["--by", "j.doe"],
+            None,
+            "suspending or restoring access needs the supervisor role; j.doe is a responder",
+        ),
+        (["--by", "Supervisor Ruiz"], None, "'Supervisor Ruiz' is not a user in"),
+        (["--by", "k.roe"], "not my password at all", "--by k.roe: wrong password"),
+        (["--by", "k.roe", "--at", "2019-06-12T12:20:01Z"], None, "cannot be backdated or scheduled"),
+        (["--by", "k.roe", "--at", "1990-01-01T00:00:00+00:00"], None, "is before the clock"),
+        (["--by", "k.roe", "--at", "2999-01-01T00:00:00+00:00"], None, "is after the clock"),
+        (["--by", "k.roe", "--at", "2026-01-01T00:00:00"], None, "needs a UTC offset"),
+    ],
+)
+def test_refused_decisions_leave_no_trace(
+    capsys: pytest.CaptureFixture[str],
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    password: str | None,
+    message: str,
+) -> None:
+    if password is not None:
+        monkeypatch.setenv("CLETS_WATCH_ACTOR_PASSWORD", password)
+    code, out, err = access(capsys, db_url, "restore", ORI, *argv, "--reason", "restored")
+    assert (code, out) == (2, "") and message in err, err
+    _assert_nothing_recorded(db_url)
+
+
+@pytest.mark.parametrize("ori", ["not-an-ori<script>", "ca0190000", "CA0190000\n", "CA01900001", "ZZ9999999"])
+def test_the_ori_is_validated(capsys: pytest.CaptureFixture[str], db_url: str, ori: str) -> None:
+    """Only an ORI the event decoder accepts, of an agency in the registry or the database."""
+    code, out, err = access(capsys, db_url, "suspend", ori, "--by", "k.roe", "--reason", "raid")
+    assert (code, out) == (2, "") and ("is not an ORI" in err or "no agency 'ZZ9999999'" in err), err
+    assert "<script>" not in err or "'not-an-ori<script>'" in err
+    _assert_nothing_recorded(db_url)
+
+
+def test_at_within_clock_skew_is_kept(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    when = (dt.datetime.now(dt.UTC) - MAX_CLOCK_SKEW / 2).replace(microsecond=0)
+    code, out, err = access(
+        capsys,
+        db_url,
+        "suspend",
+        ORI,
+        "--by",
+        "k.roe",
+        "--reason",
+        "raid",
+        "--at",
+        when.isoformat(),
+        "--json",
+    )
+    assert code == 0, err
+    assert dt.datetime.fromisoformat(json.loads(out)["effective_at"]) == when
+
+
+def _assert_nothing_recorded(db_url: str) -> None:
+    sink = DatabaseSink(db_url, create=False)
+    try:
+        with sink.engine.connect() as conn:
+            counts = [
+                conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar()
+                for t in ("access_decisions", "agency_recommendation_history", "ledger_entries")
+            ]
+        assert counts == [0, 0, 0]
+    finally:
+        sink.close()
