@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from processors.agencies import Agency, AgencyRegistry
+from processors.agencies import AgencyRegistry
+from processors.policy.decision import Decision, RuleTrace
+from processors.policy.explain import traces
 from processors.policy.model import Policy
 from processors.policy.signals import CaseReading, Hit, SignalReader, Signals
 from processors.policy.text import normalize
@@ -25,38 +27,6 @@ SIGNAL_CACHE_SIZE: Final = 50_000
 VERDICT_CACHE_SIZE: Final = 100_000
 
 _RANK: Final[dict[str, int]] = {"allowed": 0, "review": 1, "prohibited": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
-    """One rule considered for one event: whether it fired and why (``clets-watch explain``)."""
-
-    rule_id: str
-    description: str
-    clause: str
-    fired: bool
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The facts behind a verdict, kept so ``explain`` can show each rule's reasoning."""
-
-    verdict: Verdict
-    agency: Agency | None
-    signals: Signals
-    case: CaseReading
-    data_source: str
-    purpose_code: str | None
-    immigration_hits: tuple[Hit, ...]
-    immigration_by_text: bool
-    presumed: bool
-    criminal_documented: bool
-    revoked_since: str | None
-    revoked: bool
-    fired: frozenset[str]
-    ncj_by_code: bool
-    uncertain: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +90,6 @@ class Classifier:
         )
 
     def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
-        from processors.policy.explain import traces
-
         decision = self.decide(event)
         return decision.verdict, traces(self.policy, decision)
 

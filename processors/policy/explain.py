@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from processors.policy.decision import Decision, RuleTrace
 from processors.policy.model import Policy
-
-if TYPE_CHECKING:
-    from processors.policy.classifier import Decision, RuleTrace
+from processors.policy.signals import Hit
 
 
-def _hits(hits: tuple[object, ...]) -> str:
+def _hits(hits: tuple[Hit, ...]) -> str:
     return ", ".join(
-        f"{h.indicator}={h.matched!r}" + (" (case number)" if h.field == "case_number" else "")  # type: ignore[attr-defined]
-        for h in hits
+        f"{h.indicator}={h.matched!r}" + (" (case number)" if h.field == "case_number" else "") for h in hits
     )
 
 
 def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
-    from processors.policy.classifier import RuleTrace
-
     sig = d.signals
     comp = d.agency.component if d.agency else None
     who = f"{d.agency.name} ({comp or d.agency.kind})" if d.agency else "unknown agency (ORI not in registry)"
