@@ -79,19 +79,22 @@ class Classifier:
             if len(self._verdicts) >= VERDICT_CACHE_SIZE:
                 self._verdicts.clear()
             j = self._verdicts[key] = self._judge(sig, case, source, code, component, revoked)
+        return self._verdict(event, source, j)
+
+    def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
+        decision = self.decide(event)
+        return decision.verdict, traces(self.policy, decision)
+
+    def _verdict(self, event: QueryEvent, source: str, j: _Judgement) -> Verdict:
         return Verdict(
             event_id=event.event_id,
             verdict=j.verdict,
             purpose=j.purpose,
             rules=j.rules,
-            policy_version=policy.version,
+            policy_version=self.policy.version,
             data_source=source,
-            policy_digest=policy.digest,
+            policy_digest=self.policy.digest,
         )
-
-    def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
-        decision = self.decide(event)
-        return decision.verdict, traces(self.policy, decision)
 
     def _reading(self, reason: str) -> tuple[str, Signals]:
         got = self._raw.get(reason)
@@ -121,15 +124,7 @@ class Classifier:
         revoked = since is not None and event.occurred_at >= since
         j = self._judge(sig, case, source, code, component, revoked)
         return Decision(
-            verdict=Verdict(
-                event_id=event.event_id,
-                verdict=j.verdict,
-                purpose=j.purpose,
-                rules=j.rules,
-                policy_version=policy.version,
-                data_source=source,
-                policy_digest=policy.digest,
-            ),
+            verdict=self._verdict(event, source, j),
             agency=agency,
             signals=sig,
             case=case,

@@ -187,7 +187,6 @@ class Vocabulary:
         return frozenset(found)
 
     def _compute(self, token: str) -> frozenset[str]:
-        found: set[str] = set()
         if token in self._not_prefix:  # a real word that only begins like a cue ("deportes")
             exact = self._exact.get(token)
             return frozenset({exact} if exact is not None else ())
@@ -201,11 +200,7 @@ class Vocabulary:
             ):
                 return self.match(squeezed)
         exact = self._exact.get(token)
-        if exact is not None:
-            found.add(exact)
-        for term in self._prefixes:
-            if token.startswith(term.text):
-                found.add(term.text + "*")
+        found = set(self.match_exact(token))
         if exact is not None or token in self._exclude or not token.isalpha() or len(token) < SWAP_LENGTH:
             return frozenset(found)
         if (
