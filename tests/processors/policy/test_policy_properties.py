@@ -8,14 +8,9 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.agencies import AgencyRegistry
-from processors.policy import Classifier, load_policy
-from schemas import QueryEvent
+from tests.processors.policy.builders import CLF, POLICY, ev
 
-POLICY = load_policy()
-REGISTRY = AgencyRegistry.load()
-CLF = Classifier(POLICY, REGISTRY)
-ORIS = [a.ori for a in REGISTRY] + ["CA9999999"]
+ORIS = [a.ori for a in CLF.registry] + ["CA9999999"]
 KEYS = ["QH", "QR", "IQ", "FQ", "AQ", "DQ", "DNQ", "RQ", "QW", "QV", "PAQ", "YQ"]
 CH_KEYS = ["QH", "QR", "IQ", "FQ", "AQ"]
 PHRASES = [
@@ -68,21 +63,6 @@ times = st.datetimes(
 )
 
 
-def event(reason: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime) -> QueryEvent:
-    return QueryEvent(
-        schema_version=1,
-        event_id="p",
-        occurred_at=at,
-        ori=ori,
-        operator_id="o",
-        terminal_id="t",
-        message_type=key,
-        purpose_code=code,
-        reason=reason,
-        case_number=case,
-    )
-
-
 @st.composite
 def retyped(draw: st.DrawFn, text: str) -> str:
     """The same text with random letter case and random runs of whitespace around and between words."""
@@ -117,8 +97,8 @@ def test_case_and_whitespace_never_change_a_verdict(
 ) -> None:
     text = f"{a} {b}".strip()
     other = data.draw(retyped(text))
-    first = CLF.classify(event(text, ori, key, code, case, at))
-    second = CLF.classify(event(other, ori, key, code, case, at))
+    first = CLF.classify(ev(text, ori=ori, mt=key, code=code, case=case, at=at))
+    second = CLF.classify(ev(other, ori=ori, mt=key, code=code, case=case, at=at))
     assert (first.verdict, first.purpose, first.rules) == (second.verdict, second.purpose, second.rules)
 
 
@@ -141,7 +121,7 @@ def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
     case: str | None,
     at: dt.datetime,
 ) -> None:
-    verdict = CLF.classify(event(f"{imm} {extra}", ori, key, code, case, at))
+    verdict = CLF.classify(ev(f"{imm} {extra}", ori=ori, mt=key, code=code, case=case, at=at))
     assert verdict.purpose == "immigration_enforcement"
     assert "POL-2b.prohibited-source" not in verdict.rules
     if verdict.verdict == "prohibited":
@@ -166,7 +146,7 @@ def test_any_text_gets_a_well_formed_verdict(
     case: str | None,
     at: dt.datetime,
 ) -> None:
-    v = CLF.classify(event(reason, ori, key, code, case, at))
+    v = CLF.classify(ev(reason, ori=ori, mt=key, code=code, case=case, at=at))
     assert v.verdict in {"prohibited", "review", "allowed"}
     assert v.purpose in {"immigration_enforcement", "criminal_justice", "non_criminal_justice", "unknown"}
     assert v.rules and all(r in {rule.id for rule in POLICY.rules.values()} for r in v.rules)
