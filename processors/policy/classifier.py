@@ -11,11 +11,10 @@ query of a revoked component from its date. Strictest verdict wins: prohibited >
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from processors.agencies import AgencyRegistry
-from processors.policy.decision import Decision, RuleTrace
+from processors.policy.decision import Decision, Judgement, RuleTrace
 from processors.policy.explain import traces
 from processors.policy.model import Policy
 from processors.policy.signals import CaseReading, Hit, SignalReader, Signals
@@ -27,19 +26,6 @@ SIGNAL_CACHE_SIZE: Final = 50_000
 VERDICT_CACHE_SIZE: Final = 100_000
 
 _RANK: Final[dict[str, int]] = {"allowed": 0, "review": 1, "prohibited": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class _Judgement:
-    verdict: VerdictName
-    purpose: PurposeName
-    rules: tuple[str, ...]
-    immigration_hits: tuple[Hit, ...]
-    by_text: bool
-    presumed: bool
-    criminal_documented: bool
-    ncj_by_code: bool
-    uncertain: bool
 
 
 class Classifier:
@@ -57,7 +43,7 @@ class Classifier:
         self.reader = SignalReader(policy)
         self._raw: dict[str, tuple[str, Signals]] = {}  # reason as typed -> (normalized reason, its reading)
         self._readings: dict[str, Signals] = {}  # normalized reason -> reading
-        self._verdicts: dict[tuple[str, str, str | None, str | None, int, bool], _Judgement] = {}
+        self._verdicts: dict[tuple[str, str, str | None, str | None, int, bool], Judgement] = {}
         self._ids = {kind: rule.id for kind, rule in policy.rules.items()}
 
     def classify(self, event: QueryEvent) -> Verdict:
@@ -85,7 +71,7 @@ class Classifier:
         decision = self.decide(event)
         return decision.verdict, traces(self.policy, decision)
 
-    def _verdict(self, event: QueryEvent, source: str, j: _Judgement) -> Verdict:
+    def _verdict(self, event: QueryEvent, source: str, j: Judgement) -> Verdict:
         return Verdict(
             event_id=event.event_id,
             verdict=j.verdict,
@@ -130,15 +116,9 @@ class Classifier:
             case=case,
             data_source=source,
             purpose_code=code,
-            immigration_hits=j.immigration_hits,
-            immigration_by_text=j.by_text,
-            presumed=j.presumed,
-            criminal_documented=j.criminal_documented,
             revoked_since=since.isoformat() if since else None,
             revoked=revoked,
-            fired=frozenset(j.rules),
-            ncj_by_code=j.ncj_by_code,
-            uncertain=j.uncertain,
+            judgement=j,
         )
 
     def _judge(
@@ -149,7 +129,7 @@ class Classifier:
         code: str | None,
         component: str | None,
         revoked: bool,
-    ) -> _Judgement:
+    ) -> Judgement:
         """How the clauses combine (domain.md): immigration > no justification > personal > non-CJ > CJ;
         an offence never erases an immigration, personal or non-CJ signal; strictest verdict wins."""
         policy = self.policy
@@ -242,7 +222,7 @@ class Classifier:
         if revoked:
             fired.append(ids["revoked_access"])
             worse("prohibited")
-        return _Judgement(
+        return Judgement(
             verdict=verdict,
             purpose=purpose,
             rules=tuple(fired),

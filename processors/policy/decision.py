@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from processors.agencies import Agency
 from processors.policy.signals import CaseReading, Hit, Signals
 from schemas import Verdict
+from schemas.outputs import PurposeName, VerdictName
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,22 @@ class RuleTrace:
 
 
 @dataclass(frozen=True, slots=True)
+class Judgement:
+    """How the clauses combined: the verdict, the purpose, the rules that fired and the facts that decided
+    them. It depends only on what the classifier memoizes on, so one judgement serves every equal event."""
+
+    verdict: VerdictName
+    purpose: PurposeName
+    rules: tuple[str, ...]
+    immigration_hits: tuple[Hit, ...]
+    by_text: bool  # the immigration purpose is written (not presumed from the component's mission)
+    presumed: bool
+    criminal_documented: bool
+    ncj_by_code: bool
+    uncertain: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The facts behind a verdict, kept so ``explain`` can show each rule's reasoning."""
 
@@ -34,12 +51,11 @@ class Decision:
     case: CaseReading
     data_source: str
     purpose_code: str | None
-    immigration_hits: tuple[Hit, ...]
-    immigration_by_text: bool
-    presumed: bool
-    criminal_documented: bool
     revoked_since: str | None
     revoked: bool
-    fired: frozenset[str]
-    ncj_by_code: bool
-    uncertain: bool = False
+    judgement: Judgement
+
+    @property
+    def fired(self) -> frozenset[str]:
+        """The ids of the rules that fired."""
+        return frozenset(self.judgement.rules)
