@@ -50,6 +50,23 @@ class StatuteRef:
         return f"{self.matched!r} -> {st.code.upper()} {st.section}: {st.kind}, {st.title}"
 
 
+class _Found:
+    """The hits of one field, each indicator once (a weak word once per distinct word, ``once``)."""
+
+    __slots__ = ("field", "hits", "seen")
+
+    def __init__(self, field: str, hits: list[Hit], seen: set[str]) -> None:
+        self.field = field
+        self.hits = hits
+        self.seen = seen
+
+    def add(self, ind: Indicator, matched: str, once: str | None = None) -> None:
+        key = ind.id if once is None else once
+        if key not in self.seen:
+            self.seen.add(key)
+            self.hits.append(Hit(ind.id, ind.kind, ind.strength, matched, self.field))
+
+
 @dataclass(frozen=True, slots=True)
 class Signals:
     """Everything the rules need to know about the reason field of one event (read once per reason)."""
@@ -167,7 +184,7 @@ class SignalReader:
         hits: list[Hit] = []
         refs, text = self._statutes(text)
         case_in_reason = None
-        blanked = self._patterns(text, "reason", hits, set())
+        blanked = self._patterns(text, _Found("reason", hits, set()))
         for pattern in self.policy.case_number_patterns:
             m = pattern.search(blanked)
             if m:
@@ -178,11 +195,11 @@ class SignalReader:
             for pattern in self.policy.case_number_patterns:
                 words_text = pattern.sub(" , ", words_text)
         groups = segments(words_text)
-        seen = {h.indicator for h in hits}
+        found = _Found("reason", hits, {h.indicator for h in hits})
         flat = [t for g in groups for t in g]
         offset = 0
         for group in groups:
-            self._words(group, "reason", hits, seen, flat, offset)
+            self._words(group, found, flat, offset)
             offset += len(group)
         refs = refs + self._bare_numbers(groups, refs)
         if refs and any(h.kind == _IMMIGRATION for h in hits):
@@ -577,20 +594,18 @@ class SignalReader:
         return digits >= 4
 
     def _scan(self, text: str, field: str, hits: list[Hit]) -> None:
-        seen: set[str] = set()
-        self._patterns(text, field, hits, seen)
-        self._words(tokens(text), field, hits, seen)
+        found = _Found(field, hits, set())
+        self._patterns(text, found)
+        self._words(tokens(text), found)
 
-    def _patterns(self, text: str, field: str, hits: list[Hit], seen: set[str]) -> str:
+    def _patterns(self, text: str, found: _Found) -> str:
         """Append the pattern hits in ``text``; return the text with immigration matches blanked out."""
         blanked = text
         for ind in self._pattern_indicators:
             for pattern in ind.patterns:
                 m = pattern.search(text)
                 if m:
-                    if ind.id not in seen:
-                        seen.add(ind.id)
-                        hits.append(Hit(ind.id, ind.kind, ind.strength, m.group(0), field))
+                    found.add(ind, m.group(0))
                     if ind.kind == _IMMIGRATION:
                         blanked = blanked.replace(m.group(0), " ")
                     break
@@ -680,9 +695,7 @@ class SignalReader:
         toks: Sequence[str],
         matched: Sequence[frozenset[str]],
         counts: Sequence[bool] | None,
-        field: str,
-        hits: list[Hit],
-        seen: set[str],
+        found: _Found,
         context: Sequence[str] | None = None,
         offset: int = 0,
     ) -> None:
@@ -702,26 +715,21 @@ class SignalReader:
                     if other_sense and ind.kind == _IMMIGRATION:
                         continue
                     # weak signals count per distinct word ("ICE" + "alien" is two); strong ones once
-                    once = ind.id if ind.strength == "strong" else f"{ind.id}|{tok}"
-                    if once not in seen:
-                        seen.add(once)
-                        hits.append(Hit(ind.id, ind.kind, ind.strength, tok, field))
+                    found.add(ind, tok, None if ind.strength == "strong" else f"{ind.id}|{tok}")
 
     def _words(
         self,
         toks: Sequence[str],
-        field: str,
-        hits: list[Hit],
-        seen: set[str],
+        found: _Found,
         context: Sequence[str] | None = None,
         offset: int = 0,
     ) -> None:
         vocab = self.vocabulary
-        self._singles(toks, [self._match(t) for t in toks], None, field, hits, seen, context, offset)
+        self._singles(toks, [self._match(t) for t in toks], None, found, context, offset)
         toks, pieces = self._expand(toks)
         matched = [self._match(t) for t in toks]
         if any(pieces):
-            self._singles(toks, matched, pieces, field, hits, seen)
+            self._singles(toks, matched, pieces, found)
         # joined tokens written apart ("re entry", "ice hold" → "icehold")
         fillers = self.policy.fillers
         for a, b in itertools.pairwise(toks):
@@ -734,27 +742,16 @@ class SignalReader:
                     ):  # the prefix lies in a alone: "deportes store"
                         continue
                     for ind in self._word_index.get(key, ()):
-                        if ind.id not in seen:
-                            seen.add(ind.id)
-                            hits.append(Hit(ind.id, ind.kind, ind.strength, f"{a} {b}", field))
+                        found.add(ind, f"{a} {b}")
         # phrases over the token stream without filler words
         stream = [(t, m) for t, m in zip(toks, matched) if t not in fillers]
         for i, (tok, keys) in enumerate(stream):
             for key in keys:
                 for phrase, ind in self._phrases.get(key, ()):
-                    if ind.id in seen or i + len(phrase) > len(stream):
+                    if ind.id in found.seen or i + len(phrase) > len(stream):
                         continue
                     if all(phrase[k] in stream[i + k][1] for k in range(1, len(phrase))):
-                        seen.add(ind.id)
-                        hits.append(
-                            Hit(
-                                ind.id,
-                                ind.kind,
-                                ind.strength,
-                                " ".join(t for t, _ in stream[i : i + len(phrase)]),
-                                field,
-                            )
-                        )
+                        found.add(ind, " ".join(t for t, _ in stream[i : i + len(phrase)]))
 
 
 _HELD_BY: Final = frozenset({"in", "into", "under", "from", "en", "bajo"})
