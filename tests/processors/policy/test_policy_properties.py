@@ -4,10 +4,12 @@ criminal-history query by itself."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas import QueryEvent
 from tests.processors.policy.builders import CLF, POLICY, ev
 
 ORIS = [a.ori for a in CLF.registry] + ["CA9999999"]
@@ -63,6 +65,29 @@ times = st.datetimes(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A query event but for its reason: agency, message key, purpose code, case number and time."""
+
+    ori: str
+    key: str
+    code: str | None
+    case: str | None
+    at: dt.datetime
+
+    def event(self, reason: str) -> QueryEvent:
+        return ev(reason, ori=self.ori, mt=self.key, code=self.code, case=self.case, at=self.at)
+
+
+def queries(
+    keys: st.SearchStrategy[str],
+    codes: st.SearchStrategy[str | None],
+    cases: st.SearchStrategy[str | None],
+) -> st.SearchStrategy[Query]:
+    """Queries of any registry agency (or an unknown one) at any time of 2017-2021."""
+    return st.builds(Query, st.sampled_from(ORIS), keys, codes, cases, times)
+
+
 @st.composite
 def retyped(draw: st.DrawFn, text: str) -> str:
     """The same text with random letter case and random runs of whitespace around and between words."""
@@ -79,26 +104,19 @@ def retyped(draw: st.DrawFn, text: str) -> str:
     st.sampled_from(PHRASES),
     st.sampled_from(PHRASES),
     st.data(),
-    st.sampled_from(ORIS),
-    st.sampled_from(KEYS),
-    st.sampled_from(["C", "F", "I", None]),
-    st.sampled_from([None, "19-004512", "A-12345678"]),
-    times,
+    queries(
+        st.sampled_from(KEYS),
+        st.sampled_from(["C", "F", "I", None]),
+        st.sampled_from([None, "19-004512", "A-12345678"]),
+    ),
 )
 def test_case_and_whitespace_never_change_a_verdict(
-    a: str,
-    b: str,
-    data: st.DataObject,
-    ori: str,
-    key: str,
-    code: str | None,
-    case: str | None,
-    at: dt.datetime,
+    a: str, b: str, data: st.DataObject, query: Query
 ) -> None:
     text = f"{a} {b}".strip()
     other = data.draw(retyped(text))
-    first = CLF.classify(ev(text, ori=ori, mt=key, code=code, case=case, at=at))
-    second = CLF.classify(ev(other, ori=ori, mt=key, code=code, case=case, at=at))
+    first = CLF.classify(query.event(text))
+    second = CLF.classify(query.event(other))
     assert (first.verdict, first.purpose, first.rules) == (second.verdict, second.purpose, second.rules)
 
 
@@ -106,22 +124,16 @@ def test_case_and_whitespace_never_change_a_verdict(
 @given(
     st.sampled_from(IMMIGRATION_PHRASES),
     st.sampled_from(PHRASES + ["", "ICE"]),
-    st.sampled_from(ORIS),
-    st.sampled_from(CH_KEYS),
-    st.sampled_from(["C", "V", None]),
-    st.sampled_from([None, "A123456789", "19-1"]),
-    times,
+    queries(
+        st.sampled_from(CH_KEYS),
+        st.sampled_from(["C", "V", None]),
+        st.sampled_from([None, "A123456789", "19-1"]),
+    ),
 )
 def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
-    imm: str,
-    extra: str,
-    ori: str,
-    key: str,
-    code: str | None,
-    case: str | None,
-    at: dt.datetime,
+    imm: str, extra: str, query: Query
 ) -> None:
-    verdict = CLF.classify(ev(f"{imm} {extra}", ori=ori, mt=key, code=code, case=case, at=at))
+    verdict = CLF.classify(query.event(f"{imm} {extra}"))
     assert verdict.purpose == "immigration_enforcement"
     assert "POL-2b.prohibited-source" not in verdict.rules
     if verdict.verdict == "prohibited":
@@ -132,21 +144,14 @@ def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(max_size=80),
-    st.sampled_from(ORIS),
-    st.sampled_from(KEYS + ["XX"]),
-    st.one_of(st.none(), st.text(max_size=3)),
-    st.one_of(st.none(), st.text(max_size=20)),
-    times,
+    queries(
+        st.sampled_from(KEYS + ["XX"]),
+        st.one_of(st.none(), st.text(max_size=3)),
+        st.one_of(st.none(), st.text(max_size=20)),
+    ),
 )
-def test_any_text_gets_a_well_formed_verdict(
-    reason: str,
-    ori: str,
-    key: str,
-    code: str | None,
-    case: str | None,
-    at: dt.datetime,
-) -> None:
-    v = CLF.classify(ev(reason, ori=ori, mt=key, code=code, case=case, at=at))
+def test_any_text_gets_a_well_formed_verdict(reason: str, query: Query) -> None:
+    v = CLF.classify(query.event(reason))
     assert v.verdict in {"prohibited", "review", "allowed"}
     assert v.purpose in {"immigration_enforcement", "criminal_justice", "non_criminal_justice", "unknown"}
     assert v.rules and all(r in {rule.id for rule in POLICY.rules.values()} for r in v.rules)
