@@ -18,7 +18,7 @@ from processors.policy.decision import Decision, Judgement, RuleTrace
 from processors.policy.explain import traces
 from processors.policy.model import Policy
 from processors.policy.signals import CaseReading, Hit, SignalReader, Signals
-from processors.policy.text import normalize
+from processors.policy.text import normalize, remember
 from schemas import QueryEvent, Verdict
 from schemas.outputs import PurposeName, VerdictName
 
@@ -62,9 +62,12 @@ class Classifier:
         key = (norm, source, code, component, case_kind, revoked)
         j = self._verdicts.get(key)
         if j is None:
-            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
-                self._verdicts.clear()
-            j = self._verdicts[key] = self._judge(sig, case, source, code, component, revoked)
+            j = remember(
+                self._verdicts,
+                key,
+                self._judge(sig, case, source, code, component, revoked),
+                VERDICT_CACHE_SIZE,
+            )
         return self._verdict(event, source, j)
 
     def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
@@ -89,13 +92,8 @@ class Classifier:
         norm = normalize(reason)
         sig = self._readings.get(norm)
         if sig is None:
-            if len(self._readings) >= SIGNAL_CACHE_SIZE:  # bounded: memory must not grow with the stream
-                self._readings.clear()
-            sig = self._readings[norm] = self.reader.read(reason)
-        if len(self._raw) >= SIGNAL_CACHE_SIZE:
-            self._raw.clear()
-        got = self._raw[reason] = (norm, sig)
-        return got
+            sig = remember(self._readings, norm, self.reader.read(reason), SIGNAL_CACHE_SIZE)
+        return remember(self._raw, reason, (norm, sig), SIGNAL_CACHE_SIZE)
 
     def decide(self, event: QueryEvent) -> Decision:
         """The verdict with every fact behind it (no verdict memo: ``explain`` shows its reasoning)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from processors.policy.model import Indicator, OtherSense, Policy, Statute
-from processors.policy.text import Vocabulary, normalize, segment, segments, tokens
+from processors.policy.text import Vocabulary, normalize, remember, segment, segments, tokens
 
 _IMMIGRATION: Final = "immigration"
 # Glued words ("removalproceedings", "holdforice") are split into known words; a piece shorter than this
@@ -19,7 +19,6 @@ SEGMENT_ALONE_MIN: Final = 5
 SEGMENT_MAX_TOKEN: Final = (
     48  # splitting is quadratic in the token's length: longer runs are not words anyway
 )
-_CACHE_LIMIT: Final = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,9 +617,7 @@ class SignalReader:
             canonical = self._synonyms.get(token)
             if canonical is not None:
                 hit = hit | self.vocabulary.match(canonical) | {canonical}
-            if len(self._match_cache) > 200_000:
-                self._match_cache.clear()
-            self._match_cache[token] = hit
+            remember(self._match_cache, token, hit)
         return hit
 
     def _known(self, piece: str) -> bool:
@@ -632,9 +629,7 @@ class SignalReader:
                 or piece in self._synonyms
                 or bool(self.vocabulary.match_exact(piece))
             )
-            if len(self._known_cache) >= _CACHE_LIMIT:
-                self._known_cache.clear()
-            self._known_cache[piece] = known
+            remember(self._known_cache, piece, known)
         return known
 
     def _split(self, token: str) -> list[str] | None:
@@ -650,10 +645,7 @@ class SignalReader:
             and not self.vocabulary.is_word(token)
         ):
             parts = segment(token, self._known)
-        if len(self._split_cache) >= _CACHE_LIMIT:
-            self._split_cache.clear()
-        self._split_cache[token] = parts
-        return parts
+        return remember(self._split_cache, token, parts)
 
     def _expand(self, toks: Sequence[str]) -> tuple[list[str], list[bool]]:
         """Tokens with glued words split, and whether each is a piece that counts on its own."""
@@ -675,9 +667,7 @@ class SignalReader:
         if found is None:
             senses = self._senses
             found = tuple(w for w in {token, *(k.rstrip("*") for k in keys)} if w in senses)
-            if len(self._sense_cache) >= _CACHE_LIMIT:
-                self._sense_cache.clear()
-            self._sense_cache[token] = found
+            remember(self._sense_cache, token, found)
         return found
 
     def _other_sense(self, toks: Sequence[str], i: int, words: tuple[str, ...]) -> bool:
