@@ -8,7 +8,8 @@
 The classifier is pure: no Kafka, no database, no network.
 """
 
-from processors.policy.classifier import Classifier, Decision, RuleTrace
+from processors.policy.classifier import Classifier
+from processors.policy.decision import Decision, RuleTrace
 from processors.policy.loader import load_policy, parse_policy
 from processors.policy.model import Indicator, Policy, PolicyError, Rule
 

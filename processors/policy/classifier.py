@@ -11,13 +11,14 @@ query of a revoked component from its date. Strictest verdict wins: prohibited >
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
-from processors.agencies import Agency, AgencyRegistry
+from processors.agencies import AgencyRegistry
+from processors.policy.decision import Decision, Judgement, RuleTrace
+from processors.policy.explain import traces
 from processors.policy.model import Policy
 from processors.policy.signals import CaseReading, Hit, SignalReader, Signals
-from processors.policy.text import normalize
+from processors.policy.text import normalize, remember
 from schemas import QueryEvent, Verdict
 from schemas.outputs import PurposeName, VerdictName
 
@@ -25,51 +26,6 @@ SIGNAL_CACHE_SIZE: Final = 50_000
 VERDICT_CACHE_SIZE: Final = 100_000
 
 _RANK: Final[dict[str, int]] = {"allowed": 0, "review": 1, "prohibited": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
-    """One rule considered for one event: whether it fired and why (``clets-watch explain``)."""
-
-    rule_id: str
-    description: str
-    clause: str
-    fired: bool
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The facts behind a verdict, kept so ``explain`` can show each rule's reasoning."""
-
-    verdict: Verdict
-    agency: Agency | None
-    signals: Signals
-    case: CaseReading
-    data_source: str
-    purpose_code: str | None
-    immigration_hits: tuple[Hit, ...]
-    immigration_by_text: bool
-    presumed: bool
-    criminal_documented: bool
-    revoked_since: str | None
-    revoked: bool
-    fired: frozenset[str]
-    ncj_by_code: bool
-    uncertain: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Judgement:
-    verdict: VerdictName
-    purpose: PurposeName
-    rules: tuple[str, ...]
-    immigration_hits: tuple[Hit, ...]
-    by_text: bool
-    presumed: bool
-    criminal_documented: bool
-    ncj_by_code: bool
-    uncertain: bool
 
 
 class Classifier:
@@ -87,7 +43,7 @@ class Classifier:
         self.reader = SignalReader(policy)
         self._raw: dict[str, tuple[str, Signals]] = {}  # reason as typed -> (normalized reason, its reading)
         self._readings: dict[str, Signals] = {}  # normalized reason -> reading
-        self._verdicts: dict[tuple[str, str, str | None, str | None, int, bool], _Judgement] = {}
+        self._verdicts: dict[tuple[str, str, str | None, str | None, int, bool], Judgement] = {}
         self._ids = {kind: rule.id for kind, rule in policy.rules.items()}
 
     def classify(self, event: QueryEvent) -> Verdict:
@@ -106,24 +62,28 @@ class Classifier:
         key = (norm, source, code, component, case_kind, revoked)
         j = self._verdicts.get(key)
         if j is None:
-            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
-                self._verdicts.clear()
-            j = self._verdicts[key] = self._judge(sig, case, source, code, component, revoked)
+            j = remember(
+                self._verdicts,
+                key,
+                self._judge(sig, case, source, code, component, revoked),
+                VERDICT_CACHE_SIZE,
+            )
+        return self._verdict(event, source, j)
+
+    def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
+        decision = self.decide(event)
+        return decision.verdict, traces(self.policy, decision)
+
+    def _verdict(self, event: QueryEvent, source: str, j: Judgement) -> Verdict:
         return Verdict(
             event_id=event.event_id,
             verdict=j.verdict,
             purpose=j.purpose,
             rules=j.rules,
-            policy_version=policy.version,
+            policy_version=self.policy.version,
             data_source=source,
-            policy_digest=policy.digest,
+            policy_digest=self.policy.digest,
         )
-
-    def explain(self, event: QueryEvent) -> tuple[Verdict, list[RuleTrace]]:
-        from processors.policy.explain import traces
-
-        decision = self.decide(event)
-        return decision.verdict, traces(self.policy, decision)
 
     def _reading(self, reason: str) -> tuple[str, Signals]:
         got = self._raw.get(reason)
@@ -132,13 +92,8 @@ class Classifier:
         norm = normalize(reason)
         sig = self._readings.get(norm)
         if sig is None:
-            if len(self._readings) >= SIGNAL_CACHE_SIZE:  # bounded: memory must not grow with the stream
-                self._readings.clear()
-            sig = self._readings[norm] = self.reader.read(reason)
-        if len(self._raw) >= SIGNAL_CACHE_SIZE:
-            self._raw.clear()
-        got = self._raw[reason] = (norm, sig)
-        return got
+            sig = remember(self._readings, norm, self.reader.read(reason), SIGNAL_CACHE_SIZE)
+        return remember(self._raw, reason, (norm, sig), SIGNAL_CACHE_SIZE)
 
     def decide(self, event: QueryEvent) -> Decision:
         """The verdict with every fact behind it (no verdict memo: ``explain`` shows its reasoning)."""
@@ -153,29 +108,15 @@ class Classifier:
         revoked = since is not None and event.occurred_at >= since
         j = self._judge(sig, case, source, code, component, revoked)
         return Decision(
-            verdict=Verdict(
-                event_id=event.event_id,
-                verdict=j.verdict,
-                purpose=j.purpose,
-                rules=j.rules,
-                policy_version=policy.version,
-                data_source=source,
-                policy_digest=policy.digest,
-            ),
+            verdict=self._verdict(event, source, j),
             agency=agency,
             signals=sig,
             case=case,
             data_source=source,
             purpose_code=code,
-            immigration_hits=j.immigration_hits,
-            immigration_by_text=j.by_text,
-            presumed=j.presumed,
-            criminal_documented=j.criminal_documented,
             revoked_since=since.isoformat() if since else None,
             revoked=revoked,
-            fired=frozenset(j.rules),
-            ncj_by_code=j.ncj_by_code,
-            uncertain=j.uncertain,
+            judgement=j,
         )
 
     def _judge(
@@ -186,7 +127,7 @@ class Classifier:
         code: str | None,
         component: str | None,
         revoked: bool,
-    ) -> _Judgement:
+    ) -> Judgement:
         """How the clauses combine (domain.md): immigration > no justification > personal > non-CJ > CJ;
         an offence never erases an immigration, personal or non-CJ signal; strictest verdict wins."""
         policy = self.policy
@@ -279,7 +220,7 @@ class Classifier:
         if revoked:
             fired.append(ids["revoked_access"])
             worse("prohibited")
-        return _Judgement(
+        return Judgement(
             verdict=verdict,
             purpose=purpose,
             rules=tuple(fired),

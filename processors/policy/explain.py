@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from processors.policy.decision import Decision, RuleTrace
 from processors.policy.model import Policy
-
-if TYPE_CHECKING:
-    from processors.policy.classifier import Decision, RuleTrace
+from processors.policy.signals import Hit
 
 
-def _hits(hits: tuple[object, ...]) -> str:
+def _hits(hits: tuple[Hit, ...]) -> str:
     return ", ".join(
-        f"{h.indicator}={h.matched!r}" + (" (case number)" if h.field == "case_number" else "")  # type: ignore[attr-defined]
-        for h in hits
+        f"{h.indicator}={h.matched!r}" + (" (case number)" if h.field == "case_number" else "") for h in hits
     )
 
 
 def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
-    from processors.policy.classifier import RuleTrace
-
-    sig = d.signals
+    sig, j = d.signals, d.judgement
     comp = d.agency.component if d.agency else None
     who = f"{d.agency.name} ({comp or d.agency.kind})" if d.agency else "unknown agency (ORI not in registry)"
     out: list[RuleTrace] = []
@@ -47,11 +41,11 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
         else f"purpose is {d.verdict.purpose}",
     )
     weak = sig.of("immigration", "weak") + sig.of("immigration", "context")
-    if d.immigration_by_text:
-        detail = "indicators: " + _hits(d.immigration_hits)
+    if j.by_text:
+        detail = "indicators: " + _hits(j.immigration_hits)
     elif sig.of("immigration"):
         detail = f"only weak indicators ({_hits(weak)}), not enough" + (
-            " beside a documented criminal case" if d.criminal_documented else " without agency context"
+            " beside a documented criminal case" if j.criminal_documented else " without agency context"
         )
     else:
         detail = "no immigration indicator in reason or case number"
@@ -61,10 +55,10 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
             f"or their documents, not enforcement): {_hits(sig.vetoed)}"
         )
     add("immigration_indicator", detail)
-    if d.presumed:
+    if j.presumed:
         detail = f"{who} documents no criminal case"
     elif comp in policy.presumption_components:
-        detail = "criminal case documented" if d.criminal_documented else "purpose already shown by the text"
+        detail = "criminal case documented" if j.criminal_documented else "purpose already shown by the text"
     else:
         detail = f"{who} is not a {'/'.join(sorted(policy.presumption_components))} component"
     add("mission_presumption", detail)
@@ -84,7 +78,7 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
     add("revoked_access", detail)
     ncj = sig.of("non_criminal_justice")
     code = d.purpose_code or "none"
-    if ncj or d.ncj_by_code:
+    if ncj or j.ncj_by_code:
         detail = (f"non-criminal-justice indicators {_hits(ncj)}; " if ncj else "") + f"purpose code {code}"
         if ncj and sig.of("criminal_offence"):
             detail += "; a criminal offence is written (a party word gives way to it, a licence/permit act does not)"
@@ -102,7 +96,7 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
     add(
         "uncertain",
         f"ambiguous cue {_hits(moderate)} beside a written offence"
-        if d.uncertain
+        if j.uncertain
         else "no ambiguous immigration cue beside a written offence",
     )
     return out

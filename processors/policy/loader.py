@@ -74,17 +74,23 @@ def _bundled_beside(name: str) -> str:
     return resources.files("processors.policy").joinpath(name).read_text(encoding="utf-8")
 
 
-def parse_policy(
-    text: str, *, source: str = "<policy>", read_beside: Callable[[str], str] = _bundled_beside
-) -> Policy:
-    """Parse policy text. ``read_beside`` reads a file the policy names (its statute table) by name."""
+def _yaml_mapping(text: str, source: str, what: str) -> tuple[dict[str, Any], yaml.Node | None]:
+    """The YAML mapping ``text`` holds and its node tree (for line numbers); ``what`` names it in errors."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise PolicyError(f"{source}: the policy must be a YAML mapping")
+        raise PolicyError(f"{source}: {what} must be a YAML mapping")
+    return data, node
+
+
+def parse_policy(
+    text: str, *, source: str = "<policy>", read_beside: Callable[[str], str] = _bundled_beside
+) -> Policy:
+    """Parse policy text. ``read_beside`` reads a file the policy names (its statute table) by name."""
+    data, node = _yaml_mapping(text, source, "the policy")
     validate(data, node, PolicySpec, source)
     statute_text = ""
     table_name = data.get("statute_table")
@@ -107,13 +113,7 @@ def parse_policy(
 
 def parse_statutes(text: str, *, source: str = "<statutes>") -> StatuteTable:
     """Parse and validate a statute table (statutes_v1.yaml)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PolicyError(f"{source}: the statute table must be a YAML mapping")
+    data, node = _yaml_mapping(text, source, "the statute table")
     spec = validate(data, node, StatuteTableSpec, source)
     titles: dict[str, str] = {}
     aliases: dict[str, str] = {}

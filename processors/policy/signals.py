@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from processors.policy.model import Indicator, OtherSense, Policy, Statute
-from processors.policy.text import Vocabulary, normalize, segment, segments, tokens
+from processors.policy.text import Vocabulary, normalize, remember, segment, segments, tokens
 
 _IMMIGRATION: Final = "immigration"
 # Glued words ("removalproceedings", "holdforice") are split into known words; a piece shorter than this
@@ -19,7 +19,6 @@ SEGMENT_ALONE_MIN: Final = 5
 SEGMENT_MAX_TOKEN: Final = (
     48  # splitting is quadratic in the token's length: longer runs are not words anyway
 )
-_CACHE_LIMIT: Final = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +47,23 @@ class StatuteRef:
             return f"{self.matched!r} -> {where}: not in the statute table (weak criminal-justice hint)"
         st = self.statute
         return f"{self.matched!r} -> {st.code.upper()} {st.section}: {st.kind}, {st.title}"
+
+
+class _Found:
+    """The hits of one field, each indicator once (a weak word once per distinct word, ``once``)."""
+
+    __slots__ = ("field", "hits", "seen")
+
+    def __init__(self, field: str, hits: list[Hit], seen: set[str]) -> None:
+        self.field = field
+        self.hits = hits
+        self.seen = seen
+
+    def add(self, ind: Indicator, matched: str, once: str | None = None) -> None:
+        key = ind.id if once is None else once
+        if key not in self.seen:
+            self.seen.add(key)
+            self.hits.append(Hit(ind.id, ind.kind, ind.strength, matched, self.field))
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +183,7 @@ class SignalReader:
         hits: list[Hit] = []
         refs, text = self._statutes(text)
         case_in_reason = None
-        blanked = self._patterns(text, "reason", hits, set())
+        blanked = self._patterns(text, _Found("reason", hits, set()))
         for pattern in self.policy.case_number_patterns:
             m = pattern.search(blanked)
             if m:
@@ -178,11 +194,11 @@ class SignalReader:
             for pattern in self.policy.case_number_patterns:
                 words_text = pattern.sub(" , ", words_text)
         groups = segments(words_text)
-        seen = {h.indicator for h in hits}
+        found = _Found("reason", hits, {h.indicator for h in hits})
         flat = [t for g in groups for t in g]
         offset = 0
         for group in groups:
-            self._words(group, "reason", hits, seen, flat, offset)
+            self._words(group, found, flat, offset)
             offset += len(group)
         refs = refs + self._bare_numbers(groups, refs)
         if refs and any(h.kind == _IMMIGRATION for h in hits):
@@ -577,20 +593,18 @@ class SignalReader:
         return digits >= 4
 
     def _scan(self, text: str, field: str, hits: list[Hit]) -> None:
-        seen: set[str] = set()
-        self._patterns(text, field, hits, seen)
-        self._words(tokens(text), field, hits, seen)
+        found = _Found(field, hits, set())
+        self._patterns(text, found)
+        self._words(tokens(text), found)
 
-    def _patterns(self, text: str, field: str, hits: list[Hit], seen: set[str]) -> str:
+    def _patterns(self, text: str, found: _Found) -> str:
         """Append the pattern hits in ``text``; return the text with immigration matches blanked out."""
         blanked = text
         for ind in self._pattern_indicators:
             for pattern in ind.patterns:
                 m = pattern.search(text)
                 if m:
-                    if ind.id not in seen:
-                        seen.add(ind.id)
-                        hits.append(Hit(ind.id, ind.kind, ind.strength, m.group(0), field))
+                    found.add(ind, m.group(0))
                     if ind.kind == _IMMIGRATION:
                         blanked = blanked.replace(m.group(0), " ")
                     break
@@ -603,9 +617,7 @@ class SignalReader:
             canonical = self._synonyms.get(token)
             if canonical is not None:
                 hit = hit | self.vocabulary.match(canonical) | {canonical}
-            if len(self._match_cache) > 200_000:
-                self._match_cache.clear()
-            self._match_cache[token] = hit
+            remember(self._match_cache, token, hit)
         return hit
 
     def _known(self, piece: str) -> bool:
@@ -617,9 +629,7 @@ class SignalReader:
                 or piece in self._synonyms
                 or bool(self.vocabulary.match_exact(piece))
             )
-            if len(self._known_cache) >= _CACHE_LIMIT:
-                self._known_cache.clear()
-            self._known_cache[piece] = known
+            remember(self._known_cache, piece, known)
         return known
 
     def _split(self, token: str) -> list[str] | None:
@@ -635,10 +645,7 @@ class SignalReader:
             and not self.vocabulary.is_word(token)
         ):
             parts = segment(token, self._known)
-        if len(self._split_cache) >= _CACHE_LIMIT:
-            self._split_cache.clear()
-        self._split_cache[token] = parts
-        return parts
+        return remember(self._split_cache, token, parts)
 
     def _expand(self, toks: Sequence[str]) -> tuple[list[str], list[bool]]:
         """Tokens with glued words split, and whether each is a piece that counts on its own."""
@@ -660,9 +667,7 @@ class SignalReader:
         if found is None:
             senses = self._senses
             found = tuple(w for w in {token, *(k.rstrip("*") for k in keys)} if w in senses)
-            if len(self._sense_cache) >= _CACHE_LIMIT:
-                self._sense_cache.clear()
-            self._sense_cache[token] = found
+            remember(self._sense_cache, token, found)
         return found
 
     def _other_sense(self, toks: Sequence[str], i: int, words: tuple[str, ...]) -> bool:
@@ -680,9 +685,7 @@ class SignalReader:
         toks: Sequence[str],
         matched: Sequence[frozenset[str]],
         counts: Sequence[bool] | None,
-        field: str,
-        hits: list[Hit],
-        seen: set[str],
+        found: _Found,
         context: Sequence[str] | None = None,
         offset: int = 0,
     ) -> None:
@@ -702,26 +705,21 @@ class SignalReader:
                     if other_sense and ind.kind == _IMMIGRATION:
                         continue
                     # weak signals count per distinct word ("ICE" + "alien" is two); strong ones once
-                    once = ind.id if ind.strength == "strong" else f"{ind.id}|{tok}"
-                    if once not in seen:
-                        seen.add(once)
-                        hits.append(Hit(ind.id, ind.kind, ind.strength, tok, field))
+                    found.add(ind, tok, None if ind.strength == "strong" else f"{ind.id}|{tok}")
 
     def _words(
         self,
         toks: Sequence[str],
-        field: str,
-        hits: list[Hit],
-        seen: set[str],
+        found: _Found,
         context: Sequence[str] | None = None,
         offset: int = 0,
     ) -> None:
         vocab = self.vocabulary
-        self._singles(toks, [self._match(t) for t in toks], None, field, hits, seen, context, offset)
+        self._singles(toks, [self._match(t) for t in toks], None, found, context, offset)
         toks, pieces = self._expand(toks)
         matched = [self._match(t) for t in toks]
         if any(pieces):
-            self._singles(toks, matched, pieces, field, hits, seen)
+            self._singles(toks, matched, pieces, found)
         # joined tokens written apart ("re entry", "ice hold" → "icehold")
         fillers = self.policy.fillers
         for a, b in itertools.pairwise(toks):
@@ -734,27 +732,16 @@ class SignalReader:
                     ):  # the prefix lies in a alone: "deportes store"
                         continue
                     for ind in self._word_index.get(key, ()):
-                        if ind.id not in seen:
-                            seen.add(ind.id)
-                            hits.append(Hit(ind.id, ind.kind, ind.strength, f"{a} {b}", field))
+                        found.add(ind, f"{a} {b}")
         # phrases over the token stream without filler words
         stream = [(t, m) for t, m in zip(toks, matched) if t not in fillers]
         for i, (tok, keys) in enumerate(stream):
             for key in keys:
                 for phrase, ind in self._phrases.get(key, ()):
-                    if ind.id in seen or i + len(phrase) > len(stream):
+                    if ind.id in found.seen or i + len(phrase) > len(stream):
                         continue
                     if all(phrase[k] in stream[i + k][1] for k in range(1, len(phrase))):
-                        seen.add(ind.id)
-                        hits.append(
-                            Hit(
-                                ind.id,
-                                ind.kind,
-                                ind.strength,
-                                " ".join(t for t, _ in stream[i : i + len(phrase)]),
-                                field,
-                            )
-                        )
+                        found.add(ind, " ".join(t for t, _ in stream[i : i + len(phrase)]))
 
 
 _HELD_BY: Final = frozenset({"in", "into", "under", "from", "en", "bajo"})

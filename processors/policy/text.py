@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from rapidfuzz.distance import OSA
 
@@ -24,6 +24,17 @@ _SPACE_RE: Final = re.compile(r"\s+")
 # Dotted acronyms ("I.C.E.", "d.h.s", "u.s.c.") read as the word they spell: single letters each followed by a dot.
 _DOTTED_RE: Final = re.compile(r"(?<![a-z0-9])(?:[a-z]\.){2,}(?:[a-z](?![a-z0-9]))?")
 _CACHE_LIMIT: Final = 200_000
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(cache: dict[K, V], key: K, value: V, limit: int = _CACHE_LIMIT) -> V:
+    """Store ``value`` in a bounded memo and return it; a full memo is emptied first, so memory never grows
+    with the stream (a memo of a pure function: emptying it costs time, never a different answer)."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def normalize(text: str) -> str:
@@ -165,11 +176,7 @@ class Vocabulary:
         hit = self._cache.get(token)
         if hit is not None:
             return hit
-        found = self._compute(token)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[token] = found
-        return found
+        return remember(self._cache, token, self._compute(token))
 
     def is_word(self, token: str) -> bool:
         """Whether the token is itself a vocabulary word or excluded real word (not a prefix or typo match)."""
@@ -187,7 +194,6 @@ class Vocabulary:
         return frozenset(found)
 
     def _compute(self, token: str) -> frozenset[str]:
-        found: set[str] = set()
         if token in self._not_prefix:  # a real word that only begins like a cue ("deportes")
             exact = self._exact.get(token)
             return frozenset({exact} if exact is not None else ())
@@ -201,11 +207,7 @@ class Vocabulary:
             ):
                 return self.match(squeezed)
         exact = self._exact.get(token)
-        if exact is not None:
-            found.add(exact)
-        for term in self._prefixes:
-            if token.startswith(term.text):
-                found.add(term.text + "*")
+        found = set(self.match_exact(token))
         if exact is not None or token in self._exclude or not token.isalpha() or len(token) < SWAP_LENGTH:
             return frozenset(found)
         if (

@@ -4,18 +4,15 @@ criminal-history query by itself."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.agencies import AgencyRegistry
-from processors.policy import Classifier, load_policy
 from schemas import QueryEvent
+from tests.processors.policy.builders import CLF, POLICY, ev
 
-POLICY = load_policy()
-REGISTRY = AgencyRegistry.load()
-CLF = Classifier(POLICY, REGISTRY)
-ORIS = [a.ori for a in REGISTRY] + ["CA9999999"]
+ORIS = [a.ori for a in CLF.registry] + ["CA9999999"]
 KEYS = ["QH", "QR", "IQ", "FQ", "AQ", "DQ", "DNQ", "RQ", "QW", "QV", "PAQ", "YQ"]
 CH_KEYS = ["QH", "QR", "IQ", "FQ", "AQ"]
 PHRASES = [
@@ -68,19 +65,27 @@ times = st.datetimes(
 )
 
 
-def event(reason: str, ori: str, key: str, code: str | None, case: str | None, at: dt.datetime) -> QueryEvent:
-    return QueryEvent(
-        schema_version=1,
-        event_id="p",
-        occurred_at=at,
-        ori=ori,
-        operator_id="o",
-        terminal_id="t",
-        message_type=key,
-        purpose_code=code,
-        reason=reason,
-        case_number=case,
-    )
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A query event but for its reason: agency, message key, purpose code, case number and time."""
+
+    ori: str
+    key: str
+    code: str | None
+    case: str | None
+    at: dt.datetime
+
+    def event(self, reason: str) -> QueryEvent:
+        return ev(reason, ori=self.ori, mt=self.key, code=self.code, case=self.case, at=self.at)
+
+
+def queries(
+    keys: st.SearchStrategy[str],
+    codes: st.SearchStrategy[str | None],
+    cases: st.SearchStrategy[str | None],
+) -> st.SearchStrategy[Query]:
+    """Queries of any registry agency (or an unknown one) at any time of 2017-2021."""
+    return st.builds(Query, st.sampled_from(ORIS), keys, codes, cases, times)
 
 
 @st.composite
@@ -99,26 +104,19 @@ def retyped(draw: st.DrawFn, text: str) -> str:
     st.sampled_from(PHRASES),
     st.sampled_from(PHRASES),
     st.data(),
-    st.sampled_from(ORIS),
-    st.sampled_from(KEYS),
-    st.sampled_from(["C", "F", "I", None]),
-    st.sampled_from([None, "19-004512", "A-12345678"]),
-    times,
+    queries(
+        st.sampled_from(KEYS),
+        st.sampled_from(["C", "F", "I", None]),
+        st.sampled_from([None, "19-004512", "A-12345678"]),
+    ),
 )
 def test_case_and_whitespace_never_change_a_verdict(
-    a: str,
-    b: str,
-    data: st.DataObject,
-    ori: str,
-    key: str,
-    code: str | None,
-    case: str | None,
-    at: dt.datetime,
+    a: str, b: str, data: st.DataObject, query: Query
 ) -> None:
     text = f"{a} {b}".strip()
     other = data.draw(retyped(text))
-    first = CLF.classify(event(text, ori, key, code, case, at))
-    second = CLF.classify(event(other, ori, key, code, case, at))
+    first = CLF.classify(query.event(text))
+    second = CLF.classify(query.event(other))
     assert (first.verdict, first.purpose, first.rules) == (second.verdict, second.purpose, second.rules)
 
 
@@ -126,22 +124,16 @@ def test_case_and_whitespace_never_change_a_verdict(
 @given(
     st.sampled_from(IMMIGRATION_PHRASES),
     st.sampled_from(PHRASES + ["", "ICE"]),
-    st.sampled_from(ORIS),
-    st.sampled_from(CH_KEYS),
-    st.sampled_from(["C", "V", None]),
-    st.sampled_from([None, "A123456789", "19-1"]),
-    times,
+    queries(
+        st.sampled_from(CH_KEYS),
+        st.sampled_from(["C", "V", None]),
+        st.sampled_from([None, "A123456789", "19-1"]),
+    ),
 )
 def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
-    imm: str,
-    extra: str,
-    ori: str,
-    key: str,
-    code: str | None,
-    case: str | None,
-    at: dt.datetime,
+    imm: str, extra: str, query: Query
 ) -> None:
-    verdict = CLF.classify(event(f"{imm} {extra}", ori, key, code, case, at))
+    verdict = CLF.classify(query.event(f"{imm} {extra}"))
     assert verdict.purpose == "immigration_enforcement"
     assert "POL-2b.prohibited-source" not in verdict.rules
     if verdict.verdict == "prohibited":
@@ -152,21 +144,14 @@ def test_criminal_history_with_immigration_purpose_is_never_prohibited_by_pol2(
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(max_size=80),
-    st.sampled_from(ORIS),
-    st.sampled_from(KEYS + ["XX"]),
-    st.one_of(st.none(), st.text(max_size=3)),
-    st.one_of(st.none(), st.text(max_size=20)),
-    times,
+    queries(
+        st.sampled_from(KEYS + ["XX"]),
+        st.one_of(st.none(), st.text(max_size=3)),
+        st.one_of(st.none(), st.text(max_size=20)),
+    ),
 )
-def test_any_text_gets_a_well_formed_verdict(
-    reason: str,
-    ori: str,
-    key: str,
-    code: str | None,
-    case: str | None,
-    at: dt.datetime,
-) -> None:
-    v = CLF.classify(event(reason, ori, key, code, case, at))
+def test_any_text_gets_a_well_formed_verdict(reason: str, query: Query) -> None:
+    v = CLF.classify(query.event(reason))
     assert v.verdict in {"prohibited", "review", "allowed"}
     assert v.purpose in {"immigration_enforcement", "criminal_justice", "non_criminal_justice", "unknown"}
     assert v.rules and all(r in {rule.id for rule in POLICY.rules.values()} for r in v.rules)

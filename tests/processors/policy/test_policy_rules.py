@@ -2,52 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from typing import Final
 
 import pytest
 
-from processors.agencies import AgencyRegistry
-from processors.policy import Classifier, load_policy
-from schemas import QueryEvent, Verdict
+from schemas import Verdict
+from tests.processors.policy.builders import (
+    ALLOWED_CJ,
+    CBP,
+    CLF,
+    ERO,
+    HSI,
+    LOCAL,
+    POLICY,
+    PROHIBITED_IMM,
+    PROHIBITED_NCJ,
+    Reads,
+    cases,
+    classify,
+    ev,
+)
 
-POLICY = load_policy()
-CLF = Classifier(POLICY, AgencyRegistry.load())
-LOCAL = "CA0190000"  # LA County Sheriff
-ERO = "CAICE0100"
-HSI = "CAHSI0100"
-CBP = "CACBP0100"
-BEFORE = "2019-05-01T10:00:00-07:00"
 AFTER = "2019-10-15T00:00:00-07:00"
-
-
-def ev(
-    reason: str = "traffic stop",
-    *,
-    mt: str = "DQ",
-    ori: str = LOCAL,
-    case: str | None = None,
-    code: str | None = None,
-    at: str = BEFORE,
-    **extra: Any,
-) -> QueryEvent:
-    return QueryEvent(
-        schema_version=1,
-        event_id="ev-1",
-        occurred_at=dt.datetime.fromisoformat(at),
-        ori=ori,
-        operator_id="op",
-        terminal_id="t1",
-        message_type=mt,
-        purpose_code=code,
-        reason=reason,
-        case_number=case,
-        **extra,
-    )
-
-
-def classify(*args: Any, **kwargs: Any) -> Verdict:
-    return CLF.classify(ev(*args, **kwargs))
 
 
 def fired(v: Verdict, prefix: str) -> bool:
@@ -74,55 +50,118 @@ def test_pol1_reason_alone_is_a_justification() -> None:
 
 
 # ---------------------------------------------------------------- POL-2 / POL-2b
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "hold for ice",
-        "ICE HOLD",
-        "I-247A",
-        "1-247",
-        "i247 recv",
-        "detainer",
-        "dtnr lodged",
-        "DEPORTATION",
-        "deprtation",
-        "dprt",
-        "removal proceedings",
-        "rmvl proc",
-        "final order of removal",
-        "EOIR hearing",
-        "imm court",
-        "NTA",
-        "notice to appear",
-        "I-200 warrant",
-        "admin warrant",
-        "I-862",
-        "OSUP chk",
-        "imm status chk",
-        "immigration status",
-        "visa overstay",
-        "ovrstay",
-        "FUGOPS tgt",
-        "fug ops",
-        "ERO target",
-        "A# 123456789",
-        "A-12345678",
-        "A 123 456 789",
-        "alien # 123456789",
-        "a-file",
-        "8 USC 1326",
-        "8usc1325",
-        "illegal re-entry",
-        "illegal entry",
-        "undocumented",
-        "criminal alien program",
-        "req by ICE",
-    ],
+# Groups of reasons that must all read the same way: a case per reason, named <group>-<reason>.
+GROUPS: Final = (
+    Reads(
+        "pol2b_immigration_indicator_on_dmv_is_prohibited",
+        PROHIBITED_IMM,
+        (
+            "hold for ice",
+            "ICE HOLD",
+            "I-247A",
+            "1-247",
+            "i247 recv",
+            "detainer",
+            "dtnr lodged",
+            "DEPORTATION",
+            "deprtation",
+            "dprt",
+            "removal proceedings",
+            "rmvl proc",
+            "final order of removal",
+            "EOIR hearing",
+            "imm court",
+            "NTA",
+            "notice to appear",
+            "I-200 warrant",
+            "admin warrant",
+            "I-862",
+            "OSUP chk",
+            "imm status chk",
+            "immigration status",
+            "visa overstay",
+            "ovrstay",
+            "FUGOPS tgt",
+            "fug ops",
+            "ERO target",
+            "A# 123456789",
+            "A-12345678",
+            "A 123 456 789",
+            "alien # 123456789",
+            "a-file",
+            "8 USC 1326",
+            "8usc1325",
+            "illegal re-entry",
+            "illegal entry",
+            "undocumented",
+            "criminal alien program",
+            "req by ICE",
+        ),
+        fired=("POL-2.immigration-indicator", "POL-2b.prohibited-source"),
+    ),
+    Reads(
+        "other_sense_of_an_ambiguous_word_is_not_immigration",
+        ALLOWED_CJ,
+        (
+            "poss ice 11377",
+            "ice pipe",
+            "sale of ice",
+            "crystal/ice",
+            "ice on roadway",
+            "veh removal",
+            "tow removal 22651",
+            "NTA 22350 VC",
+            "cited NTA",
+            "cap gun",
+        ),
+    ),
+    Reads(
+        "immigration_sense_survives_without_cues_and_in_phrases",
+        PROHIBITED_IMM,
+        (
+            "ICE hold poss meth",
+            "NTA",
+            "rmvl",
+            "removal",
+            "ICE",
+            "I.C.E. hold",
+            "removalproceedings",
+            "holdforICE",
+            "immstatus",
+            "CAP screening",
+        ),
+    ),
+    Reads(
+        "pol2c_ero_non_criminal_history_without_criminal_case_is_prohibited",
+        PROHIBITED_IMM,
+        (
+            "investigation",
+            "info",
+            "locate subj",
+            "",
+            "addr verify",
+        ),
+        ori=ERO,
+        fired=("POL-2c.mission-presumption", "POL-2b.prohibited-source"),
+    ),
+    Reads(
+        "pol4_written_personal_purpose_is_prohibited",
+        PROHIBITED_NCJ,
+        (
+            "personal",
+            "checking on my ex wife",
+            "for a friend",
+            "just curious",
+            "celebrity",
+        ),
+        fired=("POL-4.personal-use",),
+    ),
 )
-def test_pol2b_immigration_indicator_on_dmv_is_prohibited(reason: str) -> None:
-    v = classify(reason, mt="DQ")
-    assert (v.verdict, v.purpose) == ("prohibited", "immigration_enforcement"), (reason, v)
-    assert fired(v, "POL-2.immigration-indicator") and fired(v, "POL-2b.prohibited-source")
+
+
+@pytest.mark.parametrize(("group", "reason"), cases(GROUPS))
+def test_reads_as_its_group(group: Reads, reason: str) -> None:
+    group.check(reason)
 
 
 @pytest.mark.parametrize("mt", ["DQ", "RQ", "QW", "QV", "PAQ", "YQ", "ZZZ"])
@@ -196,13 +235,6 @@ def test_pol2a_negative_not_for_non_criminal_history() -> None:
 
 
 # ---------------------------------------------------------------- POL-2c
-@pytest.mark.parametrize("reason", ["investigation", "info", "locate subj", "", "addr verify"])
-def test_pol2c_ero_non_criminal_history_without_criminal_case_is_prohibited(reason: str) -> None:
-    v = classify(reason, mt="DQ", ori=ERO)
-    assert (v.verdict, v.purpose) == ("prohibited", "immigration_enforcement")
-    assert fired(v, "POL-2c.mission-presumption") and fired(v, "POL-2b.prohibited-source")
-
-
 @pytest.mark.parametrize(
     "reason,case",
     [
@@ -291,15 +323,6 @@ def test_pol3_negative_ccw_offence_is_criminal() -> None:
 
 
 # ---------------------------------------------------------------- POL-4
-@pytest.mark.parametrize(
-    "reason", ["personal", "checking on my ex wife", "for a friend", "just curious", "celebrity"]
-)
-def test_pol4_written_personal_purpose_is_prohibited(reason: str) -> None:
-    v = classify(reason)
-    assert (v.verdict, v.purpose) == ("prohibited", "non_criminal_justice"), (reason, v)
-    assert fired(v, "POL-4.personal-use")
-
-
 def test_pol4_negative_relationship_in_a_criminal_case() -> None:
     v = classify("DV susp ex-husband", case="19-5512")
     assert v.verdict == "allowed" and not fired(v, "POL-4")
@@ -342,46 +365,6 @@ def test_explain_lists_every_rule_once_and_agrees_with_classify() -> None:
 
 
 # ---------------------------------------------------------------- reading the reason text
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "poss ice 11377",
-        "ice pipe",
-        "sale of ice",
-        "crystal/ice",
-        "ice on roadway",
-        "veh removal",
-        "tow removal 22651",
-        "NTA 22350 VC",
-        "cited NTA",
-        "cap gun",
-    ],
-)
-def test_other_sense_of_an_ambiguous_word_is_not_immigration(reason: str) -> None:
-    v = classify(reason, mt="DQ")
-    assert (v.verdict, v.purpose) == ("allowed", "criminal_justice"), (reason, v)
-
-
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "ICE hold poss meth",
-        "NTA",
-        "rmvl",
-        "removal",
-        "ICE",
-        "I.C.E. hold",
-        "removalproceedings",
-        "holdforICE",
-        "immstatus",
-        "CAP screening",
-    ],
-)
-def test_immigration_sense_survives_without_cues_and_in_phrases(reason: str) -> None:
-    v = classify(reason, mt="DQ")
-    assert (v.verdict, v.purpose) == ("prohibited", "immigration_enforcement"), (reason, v)
-
-
 def test_glued_short_pieces_count_only_in_phrases() -> None:
     # "justice" splits into just + ice: a three-letter piece is not the agency on its own
     assert classify("justice dept req", mt="DQ").purpose == "criminal_justice"

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from processors.policy.text import Vocabulary, allowed_typos, edit_distance, normalize, segment, tokens
+from processors.policy.text import (
+    Vocabulary,
+    allowed_typos,
+    edit_distance,
+    normalize,
+    remember,
+    segment,
+    tokens,
+)
 
 
 def test_normalize_folds_case_accents_underscores_and_space() -> None:
@@ -50,3 +58,11 @@ def test_segment_splits_glued_words_into_the_fewest_known_words() -> None:
     assert segment("removal", known) is None  # a word is not split into itself
     assert segment("removalxyz", known) is None
     assert segment("icex", known) is None
+
+
+def test_a_bounded_memo_is_emptied_when_full_and_returns_what_it_stores() -> None:
+    cache: dict[str, int] = {}
+    assert [remember(cache, k, n, limit=3) for n, k in enumerate("abc")] == [0, 1, 2]
+    assert cache == {"a": 0, "b": 1, "c": 2}
+    assert remember(cache, "d", 3, limit=3) == 3
+    assert cache == {"d": 3}  # full: emptied before the new entry, memory never grows past the limit

@@ -3,9 +3,8 @@ precedence, bounded typos, Spanish; the strict policy schema, the digest, and th
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import yaml
@@ -13,50 +12,24 @@ import yaml
 from processors.agencies import AgencyRegistry
 from processors.policy import Classifier, PolicyError, load_policy, parse_policy
 from processors.policy.loader import parse_statutes
-from processors.policy.signals import SignalReader
 from processors.policy.text import Vocabulary, segments
-from schemas import QueryEvent, Verdict
+from tests.processors.policy.builders import (
+    ALLOWED_CJ,
+    BEFORE,
+    CLF,
+    ERO,
+    LOCAL,
+    POLICY,
+    PROHIBITED_NCJ,
+    READER,
+    Reads,
+    cases,
+    classify,
+    ev,
+    outcome,
+)
 
-POLICY = load_policy()
-CLF = Classifier(POLICY, AgencyRegistry.load())
-READER = SignalReader(POLICY)
-LOCAL = "CA0190000"
-ERO = "CAICE0100"
-BEFORE = "2019-05-01T10:00:00-07:00"
 HERE = Path(__file__).parents[3] / "processors" / "policy"
-
-
-def ev(
-    reason: str,
-    *,
-    mt: str = "DQ",
-    ori: str = LOCAL,
-    case: str | None = None,
-    code: str | None = None,
-    at: str = BEFORE,
-    event_id: str = "ev-1",
-) -> QueryEvent:
-    return QueryEvent(
-        schema_version=1,
-        event_id=event_id,
-        occurred_at=dt.datetime.fromisoformat(at),
-        ori=ori,
-        operator_id="op",
-        terminal_id="t1",
-        message_type=mt,
-        purpose_code=code,
-        reason=reason,
-        case_number=case,
-    )
-
-
-def classify(reason: str, **kwargs: Any) -> Verdict:
-    return CLF.classify(ev(reason, **kwargs))
-
-
-def outcome(reason: str, **kwargs: Any) -> tuple[str, str]:
-    v = classify(reason, **kwargs)
-    return v.verdict, v.purpose
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -71,19 +44,110 @@ def test_segments_break_at_punctuation_but_not_inside_words() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "12500(a) no lic",
-        "4000(a) no reg",
-        "5200(a) no front plate",
-        "22350(b) VC speed",
-        "23152(a)/(b) DUI",
-        "14601.1(a) VC susp lic",
-    ],
+# Groups of reasons that must all read the same way: a case per reason, named <group>-<reason>.
+GROUPS: Final = (
+    Reads(
+        "subsections_are_never_a_numbers",
+        ALLOWED_CJ,
+        (
+            "12500(a) no lic",
+            "4000(a) no reg",
+            "5200(a) no front plate",
+            "22350(b) VC speed",
+            "23152(a)/(b) DUI",
+            "14601.1(a) VC susp lic",
+        ),
+    ),
+    Reads(
+        "immigration_words_beside_a_protective_role_describe_a_criminal_case",
+        ALLOWED_CJ,
+        (
+            "immigrant DV victim, locate",
+            "burglary of immigrant-owned store 459",
+            "witness undocumented - 187 PC inv",
+            "notario fraud - immigrants defrauded, 22440 B&P",
+            "deportation scam - caller posing as ICE, 518 PC",
+            "hate crime vs immigrant family 422.55 PC",
+            "stolen purse incl. victim's green card, 487",
+            "Victima sin papeles, robo 211 - ID sospechoso",
+            "ICE officer's vehicle vandalized 594 PC",
+        ),
+    ),
+    Reads(
+        "look_alikes_of_plain_criminal_justice_stay_allowed",
+        ALLOWED_CJ,
+        (
+            "final order of protection served",
+            "deportes store robbery",
+            "Immigration Ave burglary",
+            "immigration attorney office burglary 459",
+            "dry ice bomb 19000",
+            "ERO officer assaulted 69 PC",
+            "U visa certification, DV victim",
+            "neighbor's dog bite report",
+            "landlord tenant dispute, civil standby",
+            "celebrity stalking case 646.9",
+            "lic plate reader hit LPR",
+            "foreign national victim of robbery",
+            "sister harassed by ex, 646.9",
+            "ex-wife's car vandalized, report",
+            "foster child missing",
+            "councilman threatened",
+            "famous singer stalker 646.9",
+            "tinder robbery setup 211",
+            "building permit fraud",
+            "work permit found on arrestee",
+            "business license check on suspect's shop, 11352 sales",
+            "bar license, ABC decoy operation, 25658",
+            "tow truck driver collision",
+            "self-employed, 484 victim",
+        ),
+    ),
+    Reads(
+        "personal_use_from_relations_and_intent",
+        PROHIBITED_NCJ,
+        (
+            "landlord's son",
+            "sister-in-law",
+            "my ex's new bf",
+            "mi cuñado",
+            "daughter's teacher",
+            "stepdad",
+            "off duty - guy tailgating me on 91",
+            "reporter who wrote the article on us",
+            "my cousin",
+            "me",
+            "self",
+            "own DL status",
+            "nephew - is he in trouble?",
+            "date sat night lol",
+            "SGT REQ FOR A FEIEND",
+            "plate of that pitcher, curious",
+            "my neighbor's new car",
+            "contractor doing my kitchen",
+        ),
+        mt="QH",
+        code="C",
+    ),
+    Reads(
+        "short_cop_abbreviations_are_informative",
+        ALLOWED_CJ,
+        (
+            "TS",
+            "T/S",
+            "11-95",
+            "AOA",
+            "VOP",
+            "SW svc",
+            "EPO",
+        ),
+    ),
 )
-def test_subsections_are_never_a_numbers(reason: str) -> None:
-    assert outcome(reason) == ("allowed", "criminal_justice")
+
+
+@pytest.mark.parametrize(("group", "reason"), cases(GROUPS))
+def test_reads_as_its_group(group: Reads, reason: str) -> None:
+    group.check(reason)
 
 
 @pytest.mark.parametrize(
@@ -190,22 +254,6 @@ def test_explain_shows_the_statute_lookup() -> None:
 
 
 # ---------------------------------------------------------------- roles
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "immigrant DV victim, locate",
-        "burglary of immigrant-owned store 459",
-        "witness undocumented - 187 PC inv",
-        "notario fraud - immigrants defrauded, 22440 B&P",
-        "deportation scam - caller posing as ICE, 518 PC",
-        "hate crime vs immigrant family 422.55 PC",
-        "stolen purse incl. victim's green card, 487",
-        "Victima sin papeles, robo 211 - ID sospechoso",
-        "ICE officer's vehicle vandalized 594 PC",
-    ],
-)
-def test_immigration_words_beside_a_protective_role_describe_a_criminal_case(reason: str) -> None:
-    assert outcome(reason) == ("allowed", "criminal_justice")
 
 
 def test_an_immigration_document_beside_property_words_is_property() -> None:
@@ -215,39 +263,6 @@ def test_an_immigration_document_beside_property_words_is_property() -> None:
     assert outcome("illegal alien, stolen veh 10851") == ("prohibited", "immigration_enforcement")
     explained = CLF.explain(ev("green card found in stolen wallet"))[1]
     assert any("set aside beside 'found'" in t.detail and "green card" in t.detail for t in explained)
-
-
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "final order of protection served",
-        "deportes store robbery",
-        "Immigration Ave burglary",
-        "immigration attorney office burglary 459",
-        "dry ice bomb 19000",
-        "ERO officer assaulted 69 PC",
-        "U visa certification, DV victim",
-        "neighbor's dog bite report",
-        "landlord tenant dispute, civil standby",
-        "celebrity stalking case 646.9",
-        "lic plate reader hit LPR",
-        "foreign national victim of robbery",
-        "sister harassed by ex, 646.9",
-        "ex-wife's car vandalized, report",
-        "foster child missing",
-        "councilman threatened",
-        "famous singer stalker 646.9",
-        "tinder robbery setup 211",
-        "building permit fraud",
-        "work permit found on arrestee",
-        "business license check on suspect's shop, 11352 sales",
-        "bar license, ABC decoy operation, 25658",
-        "tow truck driver collision",
-        "self-employed, 484 victim",
-    ],
-)
-def test_look_alikes_of_plain_criminal_justice_stay_allowed(reason: str) -> None:
-    assert outcome(reason) == ("allowed", "criminal_justice")
 
 
 def test_an_immigration_components_context_word_gives_way_to_an_investigation() -> None:
@@ -262,31 +277,6 @@ def test_an_enforcement_act_beside_a_role_is_still_enforcement() -> None:
 
 
 # ---------------------------------------------------------------- personal use
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "landlord's son",
-        "sister-in-law",
-        "my ex's new bf",
-        "mi cuñado",
-        "daughter's teacher",
-        "stepdad",
-        "off duty - guy tailgating me on 91",
-        "reporter who wrote the article on us",
-        "my cousin",
-        "me",
-        "self",
-        "own DL status",
-        "nephew - is he in trouble?",
-        "date sat night lol",
-        "SGT REQ FOR A FEIEND",
-        "plate of that pitcher, curious",
-        "my neighbor's new car",
-        "contractor doing my kitchen",
-    ],
-)
-def test_personal_use_from_relations_and_intent(reason: str) -> None:
-    assert outcome(reason, mt="QH", code="C") == ("prohibited", "non_criminal_justice")
 
 
 @pytest.mark.parametrize(
@@ -320,11 +310,6 @@ def test_relations_of_a_case_party_are_not_personal(reason: str) -> None:
 def test_placeholders_by_rule_are_no_justification(reason: str) -> None:
     v = classify(reason)
     assert (v.verdict, v.purpose) == ("review", "unknown") and "POL-1.no-justification" in v.rules
-
-
-@pytest.mark.parametrize("reason", ["TS", "T/S", "11-95", "AOA", "VOP", "SW svc", "EPO"])
-def test_short_cop_abbreviations_are_informative(reason: str) -> None:
-    assert outcome(reason) == ("allowed", "criminal_justice")
 
 
 # ---------------------------------------------------------------- precedence
