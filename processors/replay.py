@@ -6,7 +6,6 @@ Pure apart from reading the archive files: no Kafka, no database. Archives are `
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceede
 from processors.lines import LineReadError, archive_lines
 from processors.pipeline import Pipeline, PipelineStats, StepResult
 from processors.recommendation import Recommendation
-from schemas import Aggregate, Alert, DeadLetter, Incident
+from schemas import Aggregate, Alert, DeadLetter, Incident, dead_letter_message
 
 
 class ArchiveError(ValueError):
@@ -88,27 +87,6 @@ def replay_files(paths: Iterable[Path], pipeline: Pipeline) -> ReplayResult:
 
 
 _json = msgspec.json.Encoder(order="sorted")
-_plain = msgspec.json.Encoder()
-
-
-def dead_letter_json(dl: DeadLetter) -> bytes:
-    """A dead letter as one JSON line body, as the worker sends it to the dead-letter topic: reason,
-    detail, source (``<file>:<line>`` in a replay), event id and the raw payload for re-drive."""
-    try:
-        text: str | None = dl.payload.decode("utf-8")
-        raw_b64 = None
-    except UnicodeDecodeError:
-        text, raw_b64 = None, base64.b64encode(dl.payload).decode()
-    return _plain.encode(
-        {
-            "reason": dl.reason,
-            "detail": dl.detail,
-            "source": dl.source,
-            "event_id": dl.event_id,
-            "payload": text,
-            "payload_base64": raw_b64,
-        }
-    )
 
 
 @dataclass
@@ -154,7 +132,7 @@ class BadInputWatch:
         is_bad = False
         for dl in dead_letters:
             if self.out is not None:
-                self.out.write(dead_letter_json(dl) + b"\n")
+                self.out.write(dead_letter_message(dl) + b"\n")
             if dl.reason != "late":
                 is_bad = True
                 if len(self.first_bad) < 10:
