@@ -82,24 +82,22 @@ class DmvByDhsSurge(WindowCountsRule[Params]):
             count = self.span_count(ori, window.start, len(dmv))
             if count >= self.params.min_count and count >= self.params.spike_height * reference:
                 span = self.params.span_windows * self._state.size // 60
+                counts = {
+                    "dmv": count,
+                    "dmv_in_window": len(dmv),
+                    "span_windows": self.params.span_windows,
+                    "dmv_license": sum(1 for e in dmv if e.data_source == "dmv_license"),
+                    "dmv_registration": sum(1 for e in dmv if e.data_source == "dmv_registration"),
+                    "baseline_mean": round(mean, 4),
+                    "ratio": round(count / reference, 4),
+                }
                 findings.append(
-                    Finding(
-                        key=ori,
-                        ori=ori,
-                        window_start=window.start,
-                        window_end=window.end,
-                        summary=self._summary(ori, agency.component, count, span, mean, reference),
-                        events=self._state.sample(ori, span_start, window.start) + refs(dmv),
+                    window.finding(
+                        ori,
+                        self._summary(ori, agency.component, count, span, mean, reference),
+                        self._state.sample(ori, span_start, window.start) + refs(dmv),
+                        counts,
                         count=count,
-                        counts={
-                            "dmv": count,
-                            "dmv_in_window": len(dmv),
-                            "span_windows": self.params.span_windows,
-                            "dmv_license": sum(1 for e in dmv if e.data_source == "dmv_license"),
-                            "dmv_registration": sum(1 for e in dmv if e.data_source == "dmv_registration"),
-                            "baseline_mean": round(mean, 4),
-                            "ratio": round(count / reference, 4),
-                        },
                         policy_rules=tuple(sorted({r for e in dmv for r in e.rules})),
                     )
                 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from processors.rules.base import EventRef, Finding, Rule
+from processors.rules.base import Finding, Rule
 from schemas import ProcessedEvent
 
 
@@ -25,19 +25,8 @@ class ProhibitedQuery(Rule[Params]):
         if event.verdict != "prohibited":
             return []
         clauses = ", ".join(event.rules) or "no clause named"
-        return [
-            Finding(
-                key=event.event_id,
-                ori=event.ori,
-                window_start=window_start,
-                window_end=window_end,
-                summary=(
-                    f"prohibited {event.message_type} query ({event.data_source}, purpose {event.purpose}) "
-                    f"by {event.ori}: {clauses}"
-                ),
-                events=[EventRef.of(event)],
-                count=1,
-                counts={"prohibited": 1},
-                policy_rules=event.rules,
-            )
-        ]
+        summary = (
+            f"prohibited {event.message_type} query ({event.data_source}, purpose {event.purpose}) "
+            f"by {event.ori}: {clauses}"
+        )
+        return [Finding.of_event(event, window_start, window_end, summary, "prohibited")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from processors.access_decisions import DecisionBook
-from processors.rules.base import EventRef, Finding, Rule
+from processors.rules.base import Finding, Rule
 from processors.windows import to_us
 from schemas import ProcessedEvent
 
@@ -29,20 +29,9 @@ class QueryWhileSuspended(Rule[Params]):
         suspension = self.decisions.suspended_at(event.ori, to_us(event.occurred_at))
         if suspension is None:
             return []
-        return [
-            Finding(
-                key=event.event_id,
-                ori=event.ori,
-                window_start=window_start,
-                window_end=window_end,
-                summary=(
-                    f"{event.message_type} query ({event.data_source}) by {event.ori} while its direct access is "
-                    f"suspended (since {suspension.effective_at}, by {suspension.by}: {suspension.reason}); "
-                    "written requests only"
-                ),
-                events=[EventRef.of(event)],
-                count=1,
-                counts={"queries_while_suspended": 1},
-                policy_rules=event.rules,
-            )
-        ]
+        summary = (
+            f"{event.message_type} query ({event.data_source}) by {event.ori} while its direct access is "
+            f"suspended (since {suspension.effective_at}, by {suspension.by}: {suspension.reason}); "
+            "written requests only"
+        )
+        return [Finding.of_event(event, window_start, window_end, summary, "queries_while_suspended")]

@@ -50,17 +50,9 @@ class ShareRule(Rule[Params]):
                 continue
             if self.min_count_of == "matching" and len(matching) < self.params.min_count:
                 continue
+            summary = self.summary(ori, len(matching), total, share)
+            counts = {self.counted: len(matching), "total": total, "share": round(share, 4)}
             findings.append(
-                Finding(
-                    key=ori,
-                    ori=ori,
-                    window_start=window.start,
-                    window_end=window.end,
-                    summary=self.summary(ori, len(matching), total, share),
-                    events=refs(matching),
-                    count=len(matching),
-                    counts={self.counted: len(matching), "total": total, "share": round(share, 4)},
-                    policy_rules=self.policy_rules(matching),
-                )
+                window.finding(ori, summary, refs(matching), counts, policy_rules=self.policy_rules(matching))
             )
         return findings
