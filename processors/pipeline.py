@@ -432,16 +432,7 @@ class Pipeline:
         result = StepResult(processed=processed)
         if conflict is not None:
             self._stats["conflicting_duplicates"] += 1
-            self._stats["dead_letters"] += 1
-            result.dead_letters.append(
-                DeadLetter(
-                    reason="conflicting_duplicate",
-                    detail=conflict,
-                    payload=raw if raw is not None else encode_event(event),
-                    source=source,
-                    event_id=event.event_id,
-                )
-            )
+            self._dead_letter(result, "conflicting_duplicate", conflict, event, raw, source)
 
         retained = not self._beyond_retention(pane_start)
         if retained and conflict is None:
@@ -452,7 +443,6 @@ class Pipeline:
         late = self._panes.is_closed(pane_start)
         if late:
             self._stats["late"] += 1
-            self._stats["dead_letters"] += 1
             detail = (
                 f"event time {event.occurred_at.isoformat()} is behind the watermark "
                 f"{self.watermark.isoformat() if self.watermark else '-'}: its window "
@@ -463,15 +453,7 @@ class Pipeline:
                     else "beyond the amendment retention; not counted"
                 )
             )
-            result.dead_letters.append(
-                DeadLetter(
-                    reason="late",
-                    detail=detail,
-                    payload=raw if raw is not None else encode_event(event),
-                    source=source,
-                    event_id=event.event_id,
-                )
-            )
+            self._dead_letter(result, "late", detail, event, raw, source)
             if retained:
                 self._amend(result, processed, self._pane_spec, [pane_start])
         else:
@@ -499,6 +481,23 @@ class Pipeline:
                 if self._panes.closed_until is not None:
                     self._apply_restores(result, self._panes.closed_until * US_PER_S)
         return result
+
+    def _dead_letter(
+        self,
+        result: StepResult,
+        reason: str,
+        detail: str,
+        event: QueryEvent,
+        raw: bytes | None,
+        source: str | None,
+    ) -> None:
+        """Dead-letter an event that is processed all the same (late, or a conflicting duplicate), with the
+        payload it came as."""
+        self._stats["dead_letters"] += 1
+        payload = raw if raw is not None else encode_event(event)
+        result.dead_letters.append(
+            DeadLetter(reason=reason, detail=detail, payload=payload, source=source, event_id=event.event_id)
+        )
 
     def _check_duplicate(self, event: QueryEvent, digest: bytes) -> str | None:
         """An event id seen before: None for an exact duplicate (same content: dropped), else why the
