@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import msgspec
@@ -41,6 +41,7 @@ from sinks.db import Checkpoint, DatabaseSink, SinkBatch, is_transient
 from sinks.metrics import Metrics
 
 log = logging.getLogger("clets_watch.worker")
+T = TypeVar("T")
 
 BATCH_MAX = 5000
 BATCH_WITHIN_SECONDS = 0.25
@@ -286,22 +287,21 @@ class WorkerRuntime:
 
     async def forward_incidents(self, incidents: list[Incident]) -> None:
         """One Alertmanager alert per incident, updated as it grows, resolved when it closes."""
-        if self.alertmanager is None or not incidents:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self.executor, self.alertmanager.post_incidents, incidents)
-        except AlertmanagerError as exc:  # on-call still has Prometheus' own alerts; say it, go on
-            log.warning("could not push %d incident(s) to Alertmanager: %s", len(incidents), exc)
+        if self.alertmanager is not None:
+            await self._to_alertmanager(self.alertmanager.post_incidents, incidents, "incident(s)")
 
     async def forward_alerts(self, alerts: list[Alert]) -> None:
-        if self.alertmanager is None or not alerts:
+        if self.alertmanager is not None:
+            await self._to_alertmanager(self.alertmanager.post, alerts, "alert(s)")
+
+    async def _to_alertmanager(self, post: Callable[[list[T]], object], items: list[T], what: str) -> None:
+        if not items:
             return
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self.executor, self.alertmanager.post, alerts)
+            await loop.run_in_executor(self.executor, post, items)
         except AlertmanagerError as exc:  # on-call still has Prometheus' own alerts; say it, go on
-            log.warning("could not push %d alert(s) to Alertmanager: %s", len(alerts), exc)
+            log.warning("could not push %d %s to Alertmanager: %s", len(items), what, exc)
 
 
 def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] | None = None) -> faust.App:
