@@ -51,8 +51,10 @@ def test_state_round_trips() -> None:
     assert len(restored.on_window(view(300, []))) == 1
 
 
-def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> None:
-    r = Flatline(
+def three_window_silence_rule() -> Flatline:
+    """Five windows of baseline (four active, 3 a window on average); a silence is three windows missing
+    at least 12 expected queries."""
+    return Flatline(
         settings(
             "flatline",
             baseline_windows=5,
@@ -62,6 +64,10 @@ def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> 
             min_expected=12,
         )
     )
+
+
+def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> None:
+    r = three_window_silence_rule()
     for w in range(5):
         assert r.on_window(view(w * 60, busy(w) + busy(w, 1, OTHER))) == []
     assert r.on_window(view(300, busy(5, 1, OTHER))) == []  # one quiet window: chance, not a silence
@@ -73,16 +79,7 @@ def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> 
 
 
 def test_short_gap_between_queries_is_not_a_silence() -> None:
-    r = Flatline(
-        settings(
-            "flatline",
-            baseline_windows=5,
-            min_baseline=3.0,
-            min_active_windows=4,
-            silent_windows=3,
-            min_expected=12,
-        )
-    )
+    r = three_window_silence_rule()
     for w in range(5):
         r.on_window(view(w * 60, busy(w)))
     assert r.on_window(view(300, [])) == []
