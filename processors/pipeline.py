@@ -39,6 +39,7 @@ from processors.rules import Rule, build_rules
 from processors.rules.base import AgencyWindow, Finding, WindowView, alert_id, make_evidence
 from processors.rules.config import load_rules_config
 from processors.rules.query_while_suspended import QueryWhileSuspended
+from processors.versioned import decode_versioned
 from processors.windows import US_PER_S, Watermark, WindowSpec, WindowStore, rfc3339, to_us
 from schemas import (
     AccessDecision,
@@ -174,6 +175,25 @@ def _bump(d: dict[str, int], key: str, n: int = 1) -> None:
 
 def _sorted(d: dict[str, int]) -> dict[str, int]:
     return dict(sorted(d.items()))
+
+
+def _aggregate(
+    ori: str, spec: WindowSpec, start: int, counts: Counts, *, revision: int = 0, late: int = 0
+) -> Aggregate:
+    """The aggregate of one agency in one window (``revision`` 0 when the window closes, then 1, 2, ...
+    for each amendment by ``late`` events)."""
+    return Aggregate(
+        ori=ori,
+        window_kind=spec.kind,
+        window_start=rfc3339(start),
+        window_end=rfc3339(spec.end(start)),
+        total=counts.total,
+        by_verdict=_sorted(counts.by_verdict),
+        by_purpose=_sorted(counts.by_purpose),
+        by_data_source=_sorted(counts.by_data_source),
+        revision=revision,
+        late=late,
+    )
 
 
 class Pipeline:
@@ -358,12 +378,7 @@ class Pipeline:
 
     def load_snapshot(self, data: bytes) -> None:
         """Replace this pipeline's state with a snapshot's."""
-        try:
-            snap = msgspec.msgpack.decode(data, type=_Snapshot)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise SnapshotError(f"cannot read pipeline snapshot: {exc}") from exc
-        if snap.format != SNAPSHOT_FORMAT:
-            raise SnapshotError(f"snapshot format {snap.format} is not {SNAPSHOT_FORMAT}")
+        snap = decode_versioned(data, _Snapshot, SNAPSHOT_FORMAT, "pipeline snapshot", SnapshotError)
         hopping = [tuple(h) for h in self.config.hopping_windows]
         if (
             snap.window_seconds != self.config.window_seconds
@@ -567,16 +582,7 @@ class Pipeline:
     def _emit_aggregate(
         self, result: StepResult, spec: WindowSpec, start: int, ori: str, counts: Counts
     ) -> None:
-        agg = Aggregate(
-            ori=ori,
-            window_kind=spec.kind,
-            window_start=rfc3339(start),
-            window_end=rfc3339(spec.end(start)),
-            total=counts.total,
-            by_verdict=_sorted(counts.by_verdict),
-            by_purpose=_sorted(counts.by_purpose),
-            by_data_source=_sorted(counts.by_data_source),
-        )
+        agg = _aggregate(ori, spec, start, counts)
         self._closed.setdefault((spec.kind, start), {})[ori] = agg
         self._stats["aggregates"] += 1
         result.aggregates.append(agg)
@@ -597,15 +603,11 @@ class Pipeline:
                     by_data_source=dict(prev.by_data_source),
                 )
             counts.add(event)
-            agg = Aggregate(
-                ori=event.ori,
-                window_kind=spec.kind,
-                window_start=rfc3339(start),
-                window_end=rfc3339(spec.end(start)),
-                total=counts.total,
-                by_verdict=_sorted(counts.by_verdict),
-                by_purpose=_sorted(counts.by_purpose),
-                by_data_source=_sorted(counts.by_data_source),
+            agg = _aggregate(
+                event.ori,
+                spec,
+                start,
+                counts,
                 revision=(prev.revision + 1) if prev is not None else 1,
                 late=(prev.late + 1) if prev is not None else 1,
             )
