@@ -142,6 +142,11 @@ class Finding:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NoParams:
+    """The parameters of a rule that takes none."""
+
+
 class Rule(Generic[P]):
     """Base class: holds settings and parsed parameters; subclasses override the hooks they need."""
 
@@ -181,6 +186,14 @@ class Rule(Generic[P]):
     def load_state(self, data: bytes) -> None:
         if data:
             raise ValueError(f"rule {self.rule_id} keeps no state but a snapshot holds some")
+
+
+def at_least(params: object, floor: int, *names: str) -> None:
+    """Refuse a parameter below ``floor``, naming it and its value (for a Params' ``__post_init__``)."""
+    for name in names:
+        value = getattr(params, name)
+        if value < floor:
+            raise ValueError(f"{name} must be >= {floor}, got {value}")
 
 
 def parse_params(cls: type[P], given: Mapping[str, Any], rule_id: str) -> P:

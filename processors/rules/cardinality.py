@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from processors.rules.base import Finding, Rule, WindowView, group_by, refs
+from processors.rules.base import Finding, Rule, WindowView, at_least, group_by, refs
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,8 +13,7 @@ class Params:
     max_distinct_subjects: int = 10
 
     def __post_init__(self) -> None:
-        if self.max_distinct_subjects < 2:
-            raise ValueError(f"max_distinct_subjects must be >= 2, got {self.max_distinct_subjects}")
+        at_least(self, 2, "max_distinct_subjects")
 
 
 class Cardinality(Rule[Params]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from processors.rules.base import Finding, WindowView, refs
+from processors.rules.base import Finding, WindowView, at_least, refs
 from processors.rules.history import WindowCountsRule
 
 DMV_SOURCES: Final = frozenset({"dmv_license", "dmv_registration"})
@@ -28,10 +28,7 @@ class Params:
     min_count: int = 10
 
     def __post_init__(self) -> None:
-        if self.span_windows < 1:
-            raise ValueError(f"span_windows must be >= 1, got {self.span_windows}")
-        if self.reference_windows < 1:
-            raise ValueError(f"reference_windows must be >= 1, got {self.reference_windows}")
+        at_least(self, 1, "span_windows", "reference_windows")
         if self.spike_height <= 1.0:
             raise ValueError(f"spike_height must be > 1, got {self.spike_height}")
         if self.min_reference <= 0 or self.min_count < 1:

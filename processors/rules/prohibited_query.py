@@ -6,20 +6,13 @@ Key = the event id; window = the event's tumbling window. Evidence names the pol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from processors.rules.base import Finding, Rule
+from processors.rules.base import Finding, NoParams, Rule
 from schemas import ProcessedEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Params:
-    pass
-
-
-class ProhibitedQuery(Rule[Params]):
+class ProhibitedQuery(Rule[NoParams]):
     rule_id = "prohibited_query"
-    Params = Params
+    Params = NoParams
 
     def on_event(self, event: ProcessedEvent, window_start: int, window_end: int) -> list[Finding]:
         if event.verdict != "prohibited":

@@ -7,22 +7,15 @@ ends the suspension from its effective time on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from processors.access_decisions import DecisionBook
-from processors.rules.base import Finding, Rule
+from processors.rules.base import Finding, NoParams, Rule
 from processors.windows import to_us
 from schemas import ProcessedEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Params:
-    pass
-
-
-class QueryWhileSuspended(Rule[Params]):
+class QueryWhileSuspended(Rule[NoParams]):
     rule_id = "query_while_suspended"
-    Params = Params
+    Params = NoParams
     decisions: DecisionBook = DecisionBook()  # replaced by the pipeline's book (Pipeline.__init__)
 
     def on_event(self, event: ProcessedEvent, window_start: int, window_end: int) -> list[Finding]:

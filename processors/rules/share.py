@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from processors.rules.base import Finding, Rule, WindowView, refs
+from processors.rules.base import Finding, Rule, WindowView, at_least, refs
 from schemas import ProcessedEvent
 
 
@@ -18,8 +18,7 @@ class Params:
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.min_count < 1:
-            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+        at_least(self, 1, "min_count")
 
 
 class ShareRule(Rule[Params]):
