@@ -95,13 +95,25 @@ class PipelineConfig:
 
 
 @dataclass(slots=True)
-class StepResult:
-    processed: ProcessedEvent | None = None
+class Outputs:
+    """What processing emits besides verdicts; a step's, a batch's and a replay's outputs add up."""
+
     dead_letters: list[DeadLetter] = field(default_factory=list)
     aggregates: list[Aggregate] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    duplicate: bool = False
     recommendations: list[Recommendation] = field(default_factory=list)
+
+    def extend(self, other: Outputs) -> None:
+        self.dead_letters.extend(other.dead_letters)
+        self.aggregates.extend(other.aggregates)
+        self.alerts.extend(other.alerts)
+        self.recommendations.extend(other.recommendations)
+
+
+@dataclass(slots=True)
+class StepResult(Outputs):
+    processed: ProcessedEvent | None = None
+    duplicate: bool = False
     incidents: list[Incident] = field(default_factory=list)  # incidents that changed (latest record wins)
 
 

@@ -16,9 +16,8 @@ import msgspec
 
 from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
 from processors.lines import LineReadError, archive_lines
-from processors.pipeline import Pipeline, PipelineStats, StepResult
-from processors.recommendation import Recommendation
-from schemas import Aggregate, Alert, DeadLetter, Incident, dead_letter_message
+from processors.pipeline import Outputs, Pipeline, PipelineStats, StepResult
+from schemas import Alert, DeadLetter, Incident, dead_letter_message
 
 
 class ArchiveError(ValueError):
@@ -26,19 +25,12 @@ class ArchiveError(ValueError):
 
 
 @dataclass(slots=True)
-class ReplayResult:
-    alerts: list[Alert] = field(default_factory=list)
-    aggregates: list[Aggregate] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    recommendations: list[Recommendation] = field(default_factory=list)
+class ReplayResult(Outputs):
     incidents: dict[str, Incident] = field(default_factory=dict)  # incident id -> latest record
     stats: PipelineStats = field(default_factory=PipelineStats)
 
     def add(self, step: StepResult) -> None:
-        self.alerts.extend(step.alerts)
-        self.aggregates.extend(step.aggregates)
-        self.dead_letters.extend(step.dead_letters)
-        self.recommendations.extend(step.recommendations)
+        self.extend(step)
         for incident in step.incidents:
             self.incidents[incident.incident_id] = incident
 
