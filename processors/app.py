@@ -13,16 +13,15 @@ resumes from the checkpoint and reprocesses what came after it, which gives the 
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import msgspec
@@ -36,36 +35,18 @@ from processors.build import build_pipeline
 from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
 from processors.pipeline import Pipeline
 from processors.recommendation import Recommendation
-from schemas import AccessDecision, Alert, DeadLetter, Incident
+from schemas import AccessDecision, Alert, DeadLetter, Incident, dead_letter_message
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
 from sinks.db import Checkpoint, DatabaseSink, SinkBatch, is_transient
 from sinks.metrics import Metrics
 
 log = logging.getLogger("clets_watch.worker")
+T = TypeVar("T")
 
 BATCH_MAX = 5000
 BATCH_WITHIN_SECONDS = 0.25
 MAX_WRITES_IN_FLIGHT = 2
 _encode = msgspec.json.Encoder().encode
-
-
-def dead_letter_message(dl: DeadLetter) -> bytes:
-    """The dead-letter topic's value: reason, detail and source, plus the raw payload for re-drive."""
-    try:
-        text: str | None = dl.payload.decode("utf-8")
-        raw_b64 = None
-    except UnicodeDecodeError:
-        text, raw_b64 = None, base64.b64encode(dl.payload).decode()
-    return _encode(
-        {
-            "reason": dl.reason,
-            "detail": dl.detail,
-            "source": dl.source,
-            "event_id": dl.event_id,
-            "payload": text,
-            "payload_base64": raw_b64,
-        }
-    )
 
 
 def _written_at(timestamp: float | None) -> dt.datetime | None:
@@ -100,6 +81,8 @@ class WorkerRuntime:
         default_factory=list
     )  # every access decision known (all pipelines)
     decision_reader: Any = None  # sinks.access_decisions.DecisionReader, opened on the first batch
+    # sends dead letters to the dead-letter topic; set by create_app
+    send_dead_letters: Callable[[list[DeadLetter]], Awaitable[None]] | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
@@ -180,7 +163,8 @@ class WorkerRuntime:
 
     async def write_with_retry(self, batch: SinkBatch, *, pending: int, max_delay: float = 30.0) -> None:
         """Write one batch. A transient error (connection, lock timeout): retry with backoff and hold the
-        offsets. A refused record: the sink writes the rest and dead-letters it (``sink_rejected``)."""
+        offsets. A refused record: the sink writes the rest and dead-letters it (``sink_rejected``) in the
+        database; it goes to the dead-letter topic too, like every dead letter."""
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
@@ -209,6 +193,8 @@ class WorkerRuntime:
                         dl.source,
                         dl.detail[:300],
                     )
+                if self.send_dead_letters is not None:
+                    await self.send_dead_letters(written.rejected)
             return
 
     async def submit_write(self, batch: SinkBatch) -> None:
@@ -301,22 +287,21 @@ class WorkerRuntime:
 
     async def forward_incidents(self, incidents: list[Incident]) -> None:
         """One Alertmanager alert per incident, updated as it grows, resolved when it closes."""
-        if self.alertmanager is None or not incidents:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self.executor, self.alertmanager.post_incidents, incidents)
-        except AlertmanagerError as exc:  # on-call still has Prometheus' own alerts; say it, go on
-            log.warning("could not push %d incident(s) to Alertmanager: %s", len(incidents), exc)
+        if self.alertmanager is not None:
+            await self._to_alertmanager(self.alertmanager.post_incidents, incidents, "incident(s)")
 
     async def forward_alerts(self, alerts: list[Alert]) -> None:
-        if self.alertmanager is None or not alerts:
+        if self.alertmanager is not None:
+            await self._to_alertmanager(self.alertmanager.post, alerts, "alert(s)")
+
+    async def _to_alertmanager(self, post: Callable[[list[T]], object], items: list[T], what: str) -> None:
+        if not items:
             return
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self.executor, self.alertmanager.post, alerts)
+            await loop.run_in_executor(self.executor, post, items)
         except AlertmanagerError as exc:  # on-call still has Prometheus' own alerts; say it, go on
-            log.warning("could not push %d alert(s) to Alertmanager: %s", len(alerts), exc)
+            log.warning("could not push %d %s to Alertmanager: %s", len(items), what, exc)
 
 
 def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] | None = None) -> faust.App:
@@ -343,9 +328,14 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
     alerts_topic = app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw")
     state: dict[str, WorkerRuntime] = {}
 
+    async def send_dead_letters(dead_letters: list[DeadLetter]) -> None:
+        for dl in dead_letters:
+            await dead_letter.send(key=(dl.event_id or "").encode() or None, value=dead_letter_message(dl))
+
     def runtime() -> WorkerRuntime:
         if "rt" not in state:
             state["rt"] = (runtime_factory or (lambda: WorkerRuntime.build(settings)))()
+            state["rt"].send_dead_letters = send_dead_letters
         return state["rt"]
 
     @app.on_partitions_revoked.connect
@@ -419,8 +409,7 @@ def create_app(settings: Settings, runtime_factory: Callable[[], WorkerRuntime] 
         )
         checkpoint = rt.checkpoint_due()
         await rt.submit_write(rt.sink_batch(out, checkpoint=checkpoint))
-        for dl in out.dead_letters:
-            await dead_letter.send(key=(dl.event_id or "").encode() or None, value=dead_letter_message(dl))
+        await send_dead_letters(out.dead_letters)
         bad = sum(1 for dl in out.dead_letters if dl.reason != "late")
         try:
             rt.dead_letter_limit.record(good=len(records) - bad, bad=bad)

@@ -21,9 +21,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from processors.pipeline import Pipeline, StepResult
-from processors.recommendation import Recommendation
-from schemas import Aggregate, Alert, DeadLetter, Incident, ProcessedEvent
+from processors.pipeline import Outputs, Pipeline, StepResult
+from schemas import DeadLetter, Incident, ProcessedEvent
 
 TopicPartition = tuple[str, int]
 # (state, next offset) of a partition's last checkpoint, or None when it has none
@@ -46,12 +45,8 @@ class Record:
 
 
 @dataclass(slots=True)
-class BatchOutput:
+class BatchOutput(Outputs):
     processed: list[ProcessedEvent] = field(default_factory=list)
-    aggregates: list[Aggregate] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    recommendations: list[Recommendation] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     duplicates: int = 0
     skipped: int = 0  # records before a partition's checkpoint: already counted
@@ -171,9 +166,6 @@ class PartitionedPipelines:
                 out.processed.append(result.processed)
             if result.duplicate:
                 out.duplicates += 1
-            out.aggregates.extend(result.aggregates)
-            out.alerts.extend(result.alerts)
-            out.dead_letters.extend(result.dead_letters)
-            out.recommendations.extend(result.recommendations)
+            out.extend(result)
             out.incidents.extend(result.incidents)
         return out

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from processors.versioned import decode_versioned
 from processors.windows import US_PER_S, rfc3339
 from schemas import Alert, Incident
 
@@ -310,12 +311,7 @@ class IncidentTracker:
         self._held = []
         if not data:
             return
-        try:
-            state = msgspec.msgpack.decode(data, type=_State)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ValueError(f"cannot read incident state: {exc}") from exc
-        if state.format != STATE_FORMAT:
-            raise ValueError(f"incident state format {state.format} is not {STATE_FORMAT}")
+        state = decode_versioned(data, _State, STATE_FORMAT, "incident state", ValueError)
         for inc in state.open:
             self._open.setdefault((inc.family, inc.key), []).append(inc)
         self._held = list(state.held)

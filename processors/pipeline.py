@@ -39,6 +39,7 @@ from processors.rules import Rule, build_rules
 from processors.rules.base import AgencyWindow, Finding, WindowView, alert_id, make_evidence
 from processors.rules.config import load_rules_config
 from processors.rules.query_while_suspended import QueryWhileSuspended
+from processors.versioned import decode_versioned
 from processors.windows import US_PER_S, Watermark, WindowSpec, WindowStore, rfc3339, to_us
 from schemas import (
     AccessDecision,
@@ -94,13 +95,25 @@ class PipelineConfig:
 
 
 @dataclass(slots=True)
-class StepResult:
-    processed: ProcessedEvent | None = None
+class Outputs:
+    """What processing emits besides verdicts; a step's, a batch's and a replay's outputs add up."""
+
     dead_letters: list[DeadLetter] = field(default_factory=list)
     aggregates: list[Aggregate] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    duplicate: bool = False
     recommendations: list[Recommendation] = field(default_factory=list)
+
+    def extend(self, other: Outputs) -> None:
+        self.dead_letters.extend(other.dead_letters)
+        self.aggregates.extend(other.aggregates)
+        self.alerts.extend(other.alerts)
+        self.recommendations.extend(other.recommendations)
+
+
+@dataclass(slots=True)
+class StepResult(Outputs):
+    processed: ProcessedEvent | None = None
+    duplicate: bool = False
     incidents: list[Incident] = field(default_factory=list)  # incidents that changed (latest record wins)
 
 
@@ -174,6 +187,25 @@ def _bump(d: dict[str, int], key: str, n: int = 1) -> None:
 
 def _sorted(d: dict[str, int]) -> dict[str, int]:
     return dict(sorted(d.items()))
+
+
+def _aggregate(
+    ori: str, spec: WindowSpec, start: int, counts: Counts, *, revision: int = 0, late: int = 0
+) -> Aggregate:
+    """The aggregate of one agency in one window (``revision`` 0 when the window closes, then 1, 2, ...
+    for each amendment by ``late`` events)."""
+    return Aggregate(
+        ori=ori,
+        window_kind=spec.kind,
+        window_start=rfc3339(start),
+        window_end=rfc3339(spec.end(start)),
+        total=counts.total,
+        by_verdict=_sorted(counts.by_verdict),
+        by_purpose=_sorted(counts.by_purpose),
+        by_data_source=_sorted(counts.by_data_source),
+        revision=revision,
+        late=late,
+    )
 
 
 class Pipeline:
@@ -358,12 +390,7 @@ class Pipeline:
 
     def load_snapshot(self, data: bytes) -> None:
         """Replace this pipeline's state with a snapshot's."""
-        try:
-            snap = msgspec.msgpack.decode(data, type=_Snapshot)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise SnapshotError(f"cannot read pipeline snapshot: {exc}") from exc
-        if snap.format != SNAPSHOT_FORMAT:
-            raise SnapshotError(f"snapshot format {snap.format} is not {SNAPSHOT_FORMAT}")
+        snap = decode_versioned(data, _Snapshot, SNAPSHOT_FORMAT, "pipeline snapshot", SnapshotError)
         hopping = [tuple(h) for h in self.config.hopping_windows]
         if (
             snap.window_seconds != self.config.window_seconds
@@ -432,16 +459,7 @@ class Pipeline:
         result = StepResult(processed=processed)
         if conflict is not None:
             self._stats["conflicting_duplicates"] += 1
-            self._stats["dead_letters"] += 1
-            result.dead_letters.append(
-                DeadLetter(
-                    reason="conflicting_duplicate",
-                    detail=conflict,
-                    payload=raw if raw is not None else encode_event(event),
-                    source=source,
-                    event_id=event.event_id,
-                )
-            )
+            self._dead_letter(result, "conflicting_duplicate", conflict, event, raw, source)
 
         retained = not self._beyond_retention(pane_start)
         if retained and conflict is None:
@@ -452,7 +470,6 @@ class Pipeline:
         late = self._panes.is_closed(pane_start)
         if late:
             self._stats["late"] += 1
-            self._stats["dead_letters"] += 1
             detail = (
                 f"event time {event.occurred_at.isoformat()} is behind the watermark "
                 f"{self.watermark.isoformat() if self.watermark else '-'}: its window "
@@ -463,15 +480,7 @@ class Pipeline:
                     else "beyond the amendment retention; not counted"
                 )
             )
-            result.dead_letters.append(
-                DeadLetter(
-                    reason="late",
-                    detail=detail,
-                    payload=raw if raw is not None else encode_event(event),
-                    source=source,
-                    event_id=event.event_id,
-                )
-            )
+            self._dead_letter(result, "late", detail, event, raw, source)
             if retained:
                 self._amend(result, processed, self._pane_spec, [pane_start])
         else:
@@ -499,6 +508,23 @@ class Pipeline:
                 if self._panes.closed_until is not None:
                     self._apply_restores(result, self._panes.closed_until * US_PER_S)
         return result
+
+    def _dead_letter(
+        self,
+        result: StepResult,
+        reason: str,
+        detail: str,
+        event: QueryEvent,
+        raw: bytes | None,
+        source: str | None,
+    ) -> None:
+        """Dead-letter an event that is processed all the same (late, or a conflicting duplicate), with the
+        payload it came as."""
+        self._stats["dead_letters"] += 1
+        payload = raw if raw is not None else encode_event(event)
+        result.dead_letters.append(
+            DeadLetter(reason=reason, detail=detail, payload=payload, source=source, event_id=event.event_id)
+        )
 
     def _check_duplicate(self, event: QueryEvent, digest: bytes) -> str | None:
         """An event id seen before: None for an exact duplicate (same content: dropped), else why the
@@ -568,16 +594,7 @@ class Pipeline:
     def _emit_aggregate(
         self, result: StepResult, spec: WindowSpec, start: int, ori: str, counts: Counts
     ) -> None:
-        agg = Aggregate(
-            ori=ori,
-            window_kind=spec.kind,
-            window_start=rfc3339(start),
-            window_end=rfc3339(spec.end(start)),
-            total=counts.total,
-            by_verdict=_sorted(counts.by_verdict),
-            by_purpose=_sorted(counts.by_purpose),
-            by_data_source=_sorted(counts.by_data_source),
-        )
+        agg = _aggregate(ori, spec, start, counts)
         self._closed.setdefault((spec.kind, start), {})[ori] = agg
         self._stats["aggregates"] += 1
         result.aggregates.append(agg)
@@ -598,15 +615,11 @@ class Pipeline:
                     by_data_source=dict(prev.by_data_source),
                 )
             counts.add(event)
-            agg = Aggregate(
-                ori=event.ori,
-                window_kind=spec.kind,
-                window_start=rfc3339(start),
-                window_end=rfc3339(spec.end(start)),
-                total=counts.total,
-                by_verdict=_sorted(counts.by_verdict),
-                by_purpose=_sorted(counts.by_purpose),
-                by_data_source=_sorted(counts.by_data_source),
+            agg = _aggregate(
+                event.ori,
+                spec,
+                start,
+                counts,
                 revision=(prev.revision + 1) if prev is not None else 1,
                 late=(prev.late + 1) if prev is not None else 1,
             )

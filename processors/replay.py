@@ -6,7 +6,6 @@ Pure apart from reading the archive files: no Kafka, no database. Archives are `
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,9 +16,8 @@ import msgspec
 
 from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
 from processors.lines import LineReadError, archive_lines
-from processors.pipeline import Pipeline, PipelineStats, StepResult
-from processors.recommendation import Recommendation
-from schemas import Aggregate, Alert, DeadLetter, Incident
+from processors.pipeline import Outputs, Pipeline, PipelineStats, StepResult
+from schemas import Alert, DeadLetter, Incident, dead_letter_message
 
 
 class ArchiveError(ValueError):
@@ -27,19 +25,12 @@ class ArchiveError(ValueError):
 
 
 @dataclass(slots=True)
-class ReplayResult:
-    alerts: list[Alert] = field(default_factory=list)
-    aggregates: list[Aggregate] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    recommendations: list[Recommendation] = field(default_factory=list)
+class ReplayResult(Outputs):
     incidents: dict[str, Incident] = field(default_factory=dict)  # incident id -> latest record
     stats: PipelineStats = field(default_factory=PipelineStats)
 
     def add(self, step: StepResult) -> None:
-        self.alerts.extend(step.alerts)
-        self.aggregates.extend(step.aggregates)
-        self.dead_letters.extend(step.dead_letters)
-        self.recommendations.extend(step.recommendations)
+        self.extend(step)
         for incident in step.incidents:
             self.incidents[incident.incident_id] = incident
 
@@ -88,27 +79,6 @@ def replay_files(paths: Iterable[Path], pipeline: Pipeline) -> ReplayResult:
 
 
 _json = msgspec.json.Encoder(order="sorted")
-_plain = msgspec.json.Encoder()
-
-
-def dead_letter_json(dl: DeadLetter) -> bytes:
-    """A dead letter as one JSON line body, as the worker sends it to the dead-letter topic: reason,
-    detail, source (``<file>:<line>`` in a replay), event id and the raw payload for re-drive."""
-    try:
-        text: str | None = dl.payload.decode("utf-8")
-        raw_b64 = None
-    except UnicodeDecodeError:
-        text, raw_b64 = None, base64.b64encode(dl.payload).decode()
-    return _plain.encode(
-        {
-            "reason": dl.reason,
-            "detail": dl.detail,
-            "source": dl.source,
-            "event_id": dl.event_id,
-            "payload": text,
-            "payload_base64": raw_b64,
-        }
-    )
 
 
 @dataclass
@@ -154,7 +124,7 @@ class BadInputWatch:
         is_bad = False
         for dl in dead_letters:
             if self.out is not None:
-                self.out.write(dead_letter_json(dl) + b"\n")
+                self.out.write(dead_letter_message(dl) + b"\n")
             if dl.reason != "late":
                 is_bad = True
                 if len(self.first_bad) < 10:

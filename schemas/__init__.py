@@ -21,6 +21,7 @@ from schemas.outputs import (
     Incident,
     ProcessedEvent,
     Verdict,
+    dead_letter_message,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ProcessedEvent",
     "QueryEvent",
     "Verdict",
+    "dead_letter_message",
     "decode_event",
     "encode_event",
 ]

@@ -44,12 +44,26 @@ MAX_NESTING: Final = 32
 # C0 controls (NUL, newline, tab, ...), DEL, C1 controls and lone surrogates: no field of a query event
 # holds them, and the database refuses some of them (PostgreSQL text cannot contain NUL).
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_TOO_LONG: Final = re.compile(r"Expected `str` of length <= (\d+) - at `\$\.(\w+)`")
 # Raw bytes that may decode to such a character: a JSON escape, DEL, or a UTF-8 C1 control.
 _MAYBE_CONTROL: Final = re.compile(rb"\\[bfnrtu]|\x7f|\xc2[\x80-\x9f]")
 
+# The longest value of each field the database stores as it comes (sinks/models.py's column lengths;
+# tests/schemas/test_field_limits.py keeps them equal): a longer one is bad input, refused here, not by the
+# database. The other strings are stored as pseudonyms or flags, or not at all.
+MAX_EVENT_ID: Final = 256
+MAX_MESSAGE_TYPE: Final = 32
+MAX_PURPOSE_CODE: Final = 16
+MAX_SHORT: Final = 256
+
 Ori = Annotated[str, msgspec.Meta(pattern=ORI_PATTERN, description="originating agency identifier")]
-NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-Short = Annotated[str, msgspec.Meta(max_length=256)]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SHORT)]
+Short = Annotated[str, msgspec.Meta(max_length=MAX_SHORT)]
+EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_EVENT_ID)]
+MessageType = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_MESSAGE_TYPE, description="CLETS/NCIC message key")
+]
+PurposeCode = Annotated[str, msgspec.Meta(max_length=MAX_PURPOSE_CODE, description="III purpose code")]
 Reason = Annotated[str, msgspec.Meta(max_length=1024, description="free-text reason / attention field")]
 EventTime = Annotated[dt.datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset; event time")]
 SubjectValue = str | int | float | bool | None
@@ -59,13 +73,13 @@ class QueryEvent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """One CLETS query (query event v1). Unknown extra top-level fields are ignored."""
 
     schema_version: Literal[1]
-    event_id: NonEmpty
+    event_id: EventId
     occurred_at: EventTime
     ori: Ori
     operator_id: NonEmpty
     terminal_id: Short
-    message_type: NonEmpty
-    purpose_code: Short | None = None
+    message_type: MessageType
+    purpose_code: PurposeCode | None = None
     reason: Reason
     case_number: Short | None = None
     subject: dict[str, SubjectValue] | None = None
@@ -193,6 +207,10 @@ def _classify_validation_error(data: bytes, message: str) -> InvalidEvent:
         return InvalidEvent("invalid_ori", f"{message} (an ORI is 9 characters: a 2-letter code and 7 more)")
     if ", got `" in message:
         return InvalidEvent("wrong_type", message)
+    too_long = _TOO_LONG.search(message)
+    if too_long is not None:
+        limit, name = too_long.groups()
+        return InvalidEvent("invalid_value", f"{name} is longer than its limit of {limit} characters")
     return InvalidEvent("invalid_value", message)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Literal
 
@@ -161,3 +162,27 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     payload: bytes
     source: str | None = None
     event_id: str | None = None
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def dead_letter_message(dl: DeadLetter) -> bytes:
+    """A dead letter as the dead-letter topic carries it (and ``replay --dead-letters`` writes it, one per
+    line): reason, detail, source, event id and the raw payload for re-drive — as text when it is UTF-8,
+    else base64 in ``payload_base64``."""
+    try:
+        text: str | None = dl.payload.decode("utf-8")
+        raw_b64 = None
+    except UnicodeDecodeError:
+        text, raw_b64 = None, base64.b64encode(dl.payload).decode()
+    return _encode(
+        {
+            "reason": dl.reason,
+            "detail": dl.detail,
+            "source": dl.source,
+            "event_id": dl.event_id,
+            "payload": text,
+            "payload_base64": raw_b64,
+        }
+    )

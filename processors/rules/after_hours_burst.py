@@ -4,12 +4,18 @@ window. Key = ``ORI:operator``."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from processors.rules.base import Finding, Rule, RuleConfigError, RuleSettings, WindowView, refs
-from schemas import ProcessedEvent
+from processors.rules.base import (
+    Finding,
+    Rule,
+    RuleConfigError,
+    RuleSettings,
+    WindowView,
+    group_by,
+    refs,
+    zone,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +47,7 @@ class AfterHoursBurst(Rule[Params]):
 
     def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
-        try:
-            self._tz = ZoneInfo(self.params.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise RuleConfigError(
-                f"rule after_hours_burst: unknown timezone {self.params.timezone!r}"
-            ) from exc
+        self._tz = zone(self.rule_id, self.params.timezone)
         _check_hours(self.params.start_hour, self.params.end_hour, "default hours")
         if self.params.min_count < 1:
             raise RuleConfigError("rule after_hours_burst: min_count must be >= 1")
@@ -70,27 +71,17 @@ class AfterHoursBurst(Rule[Params]):
             start, end = self.hours_for(ori)
             if (start, end) == (0, 24):
                 continue
-            by_operator: dict[str, list[ProcessedEvent]] = defaultdict(list)
-            for e in agency.events:
-                if not within_hours(e.occurred_at.astimezone(self._tz).hour, start, end):
-                    by_operator[e.operator].append(e)
-            for operator, events in sorted(by_operator.items()):
+            hours = f"{start:02d}:00-{end:02d}:00 {self.params.timezone}"
+            local_hour = [e.occurred_at.astimezone(self._tz).hour for e in agency.events]
+            outside = [e for e, h in zip(agency.events, local_hour) if not within_hours(h, start, end)]
+            for operator, events in group_by(outside, lambda e: e.operator):
                 if len(events) < self.params.min_count:
                     continue
                 local = events[0].occurred_at.astimezone(self._tz)
-                findings.append(
-                    Finding(
-                        key=f"{ori}:{operator}",
-                        ori=ori,
-                        window_start=window.start,
-                        window_end=window.end,
-                        summary=(
-                            f"{ori}: operator {operator} ran {len(events)} queries outside usual hours "
-                            f"{start:02d}:00-{end:02d}:00 {self.params.timezone} (from {local:%H:%M} local)"
-                        ),
-                        events=refs(events),
-                        count=len(events),
-                        counts={"after_hours": len(events), "agency_total": len(agency.events)},
-                    )
+                summary = (
+                    f"{ori}: operator {operator} ran {len(events)} queries outside usual hours {hours} "
+                    f"(from {local:%H:%M} local)"
                 )
+                counts = {"after_hours": len(events), "agency_total": len(agency.events)}
+                findings.append(window.finding(ori, summary, refs(events), counts, key=f"{ori}:{operator}"))
         return findings

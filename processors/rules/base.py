@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from schemas import Evidence, ProcessedEvent
 from schemas.outputs import Severity
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
 SEVERITIES: tuple[str, ...] = ("critical", "high", "warning", "info")
 P = TypeVar("P")
+K = TypeVar("K", bound="SupportsRichComparison")
 
 
 class RuleConfigError(ValueError):
@@ -78,6 +83,31 @@ class WindowView:
     end: int
     agencies: Mapping[str, AgencyWindow]  # ORI -> its events; ORIs in sorted order
 
+    def finding(
+        self,
+        ori: str,
+        summary: str,
+        events: Sequence[EventRef],
+        counts: Mapping[str, float],
+        *,
+        key: str | None = None,
+        count: int | None = None,
+        policy_rules: tuple[str, ...] = (),
+    ) -> Finding:
+        """A finding about agency ``ori`` in this window: the key defaults to the ORI, the count to the
+        number of ``events``."""
+        return Finding(
+            key=ori if key is None else key,
+            ori=ori,
+            window_start=self.start,
+            window_end=self.end,
+            summary=summary,
+            events=events,
+            count=len(events) if count is None else count,
+            counts=counts,
+            policy_rules=policy_rules,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -92,6 +122,29 @@ class Finding:
     count: int
     counts: Mapping[str, float] = field(default_factory=dict)
     policy_rules: tuple[str, ...] = ()
+
+    @classmethod
+    def of_event(
+        cls, event: ProcessedEvent, window_start: int, window_end: int, summary: str, counted: str
+    ) -> Finding:
+        """A per-event rule's finding: keyed by the event id, counting one ``counted``, naming the
+        verdict's policy clauses."""
+        return cls(
+            key=event.event_id,
+            ori=event.ori,
+            window_start=window_start,
+            window_end=window_end,
+            summary=summary,
+            events=[EventRef.of(event)],
+            count=1,
+            counts={counted: 1},
+            policy_rules=event.rules,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NoParams:
+    """The parameters of a rule that takes none."""
 
 
 class Rule(Generic[P]):
@@ -133,6 +186,14 @@ class Rule(Generic[P]):
     def load_state(self, data: bytes) -> None:
         if data:
             raise ValueError(f"rule {self.rule_id} keeps no state but a snapshot holds some")
+
+
+def at_least(params: object, floor: int, *names: str) -> None:
+    """Refuse a parameter below ``floor``, naming it and its value (for a Params' ``__post_init__``)."""
+    for name in names:
+        value = getattr(params, name)
+        if value < floor:
+            raise ValueError(f"{name} must be >= {floor}, got {value}")
 
 
 def parse_params(cls: type[P], given: Mapping[str, Any], rule_id: str) -> P:
@@ -189,3 +250,21 @@ def make_evidence(finding: Finding, sample_size: int) -> Evidence:
 
 def refs(events: Iterable[ProcessedEvent]) -> list[EventRef]:
     return [EventRef.of(e) for e in events]
+
+
+def group_by(
+    events: Iterable[ProcessedEvent], key: Callable[[ProcessedEvent], K]
+) -> list[tuple[K, list[ProcessedEvent]]]:
+    """The events grouped by ``key`` (each group in the events' order), groups in key order."""
+    groups: dict[K, list[ProcessedEvent]] = {}
+    for e in events:
+        groups.setdefault(key(e), []).append(e)
+    return sorted(groups.items(), key=lambda kv: kv[0])
+
+
+def zone(rule_id: str, name: str) -> ZoneInfo:
+    """A rule's ``timezone`` parameter; an unknown name is a configuration error naming the rule."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise RuleConfigError(f"rule {rule_id}: unknown timezone {name!r}") from exc

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from processors.rules.base import Finding, WindowView, refs
+from processors.rules.base import Finding, WindowView, at_least, refs
 from processors.rules.history import WindowCountsRule
 
 DMV_SOURCES: Final = frozenset({"dmv_license", "dmv_registration"})
@@ -28,10 +28,7 @@ class Params:
     min_count: int = 10
 
     def __post_init__(self) -> None:
-        if self.span_windows < 1:
-            raise ValueError(f"span_windows must be >= 1, got {self.span_windows}")
-        if self.reference_windows < 1:
-            raise ValueError(f"reference_windows must be >= 1, got {self.reference_windows}")
+        at_least(self, 1, "span_windows", "reference_windows")
         if self.spike_height <= 1.0:
             raise ValueError(f"spike_height must be > 1, got {self.spike_height}")
         if self.min_reference <= 0 or self.min_count < 1:
@@ -82,24 +79,22 @@ class DmvByDhsSurge(WindowCountsRule[Params]):
             count = self.span_count(ori, window.start, len(dmv))
             if count >= self.params.min_count and count >= self.params.spike_height * reference:
                 span = self.params.span_windows * self._state.size // 60
+                counts = {
+                    "dmv": count,
+                    "dmv_in_window": len(dmv),
+                    "span_windows": self.params.span_windows,
+                    "dmv_license": sum(1 for e in dmv if e.data_source == "dmv_license"),
+                    "dmv_registration": sum(1 for e in dmv if e.data_source == "dmv_registration"),
+                    "baseline_mean": round(mean, 4),
+                    "ratio": round(count / reference, 4),
+                }
                 findings.append(
-                    Finding(
-                        key=ori,
-                        ori=ori,
-                        window_start=window.start,
-                        window_end=window.end,
-                        summary=self._summary(ori, agency.component, count, span, mean, reference),
-                        events=self._state.sample(ori, span_start, window.start) + refs(dmv),
+                    window.finding(
+                        ori,
+                        self._summary(ori, agency.component, count, span, mean, reference),
+                        self._state.sample(ori, span_start, window.start) + refs(dmv),
+                        counts,
                         count=count,
-                        counts={
-                            "dmv": count,
-                            "dmv_in_window": len(dmv),
-                            "span_windows": self.params.span_windows,
-                            "dmv_license": sum(1 for e in dmv if e.data_source == "dmv_license"),
-                            "dmv_registration": sum(1 for e in dmv if e.data_source == "dmv_registration"),
-                            "baseline_mean": round(mean, 4),
-                            "ratio": round(count / reference, 4),
-                        },
                         policy_rules=tuple(sorted({r for e in dmv for r in e.rules})),
                     )
                 )

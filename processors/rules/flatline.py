@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from processors.rules.base import Finding, WindowView
+from processors.rules.base import Finding, WindowView, at_least
 from processors.rules.history import WindowCountsRule
 
 
@@ -25,10 +25,7 @@ class Params:
     min_expected: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.silent_windows < 1:
-            raise ValueError(f"silent_windows must be >= 1, got {self.silent_windows}")
-        if self.baseline_windows < 1:
-            raise ValueError(f"baseline_windows must be >= 1, got {self.baseline_windows}")
+        at_least(self, 1, "silent_windows", "baseline_windows")
         if not 1 <= self.min_active_windows <= self.baseline_windows:
             raise ValueError("min_active_windows must be in 1..baseline_windows")
         if self.min_baseline <= 0:

@@ -8,7 +8,6 @@ Terms not used for ``history_days`` are forgotten. Key = ``ORI:field=value``.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
@@ -65,10 +64,10 @@ class NewTerm(Rule[Params]):
         findings = []
         for ori, agency in window.agencies.items():
             known = self._state.agencies.get(ori) or _Agency()
-            by_term: dict[str, list[ProcessedEvent]] = defaultdict(list)
+            by_term: dict[str, list[ProcessedEvent]] = {}
             for e in agency.events:
                 for term in self.terms(e):
-                    by_term[term].append(e)
+                    by_term.setdefault(term, []).append(e)
             if known.first_seen < 0:
                 known.first_seen = window.start
             mature = window.start - known.first_seen >= self.params.min_history_days * 86400
@@ -77,21 +76,12 @@ class NewTerm(Rule[Params]):
                     if term in known.terms:
                         continue
                     field, _, value = term.partition("=")
-                    findings.append(
-                        Finding(
-                            key=f"{ori}:{term}",
-                            ori=ori,
-                            window_start=window.start,
-                            window_end=window.end,
-                            summary=(
-                                f"{ori} used {field.replace('_', ' ')} {value} for the first time in "
-                                f"{known.events} queries of history"
-                            ),
-                            events=refs(events),
-                            count=len(events),
-                            counts={"queries": len(events), "history_events": known.events},
-                        )
+                    summary = (
+                        f"{ori} used {field.replace('_', ' ')} {value} for the first time in "
+                        f"{known.events} queries of history"
                     )
+                    counts = {"queries": len(events), "history_events": known.events}
+                    findings.append(window.finding(ori, summary, refs(events), counts, key=f"{ori}:{term}"))
             for term in by_term:
                 known.terms[term] = window.start
             if len(known.terms) > self.params.max_terms_per_agency:

@@ -6,38 +6,20 @@ Key = the event id; window = the event's tumbling window. Evidence names the pol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from processors.rules.base import EventRef, Finding, Rule
+from processors.rules.base import Finding, NoParams, Rule
 from schemas import ProcessedEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Params:
-    pass
-
-
-class ProhibitedQuery(Rule[Params]):
+class ProhibitedQuery(Rule[NoParams]):
     rule_id = "prohibited_query"
-    Params = Params
+    Params = NoParams
 
     def on_event(self, event: ProcessedEvent, window_start: int, window_end: int) -> list[Finding]:
         if event.verdict != "prohibited":
             return []
         clauses = ", ".join(event.rules) or "no clause named"
-        return [
-            Finding(
-                key=event.event_id,
-                ori=event.ori,
-                window_start=window_start,
-                window_end=window_end,
-                summary=(
-                    f"prohibited {event.message_type} query ({event.data_source}, purpose {event.purpose}) "
-                    f"by {event.ori}: {clauses}"
-                ),
-                events=[EventRef.of(event)],
-                count=1,
-                counts={"prohibited": 1},
-                policy_rules=event.rules,
-            )
-        ]
+        summary = (
+            f"prohibited {event.message_type} query ({event.data_source}, purpose {event.purpose}) "
+            f"by {event.ori}: {clauses}"
+        )
+        return [Finding.of_event(event, window_start, window_end, summary, "prohibited")]

@@ -7,42 +7,24 @@ ends the suspension from its effective time on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from processors.access_decisions import DecisionBook
-from processors.rules.base import EventRef, Finding, Rule
+from processors.rules.base import Finding, NoParams, Rule
 from processors.windows import to_us
 from schemas import ProcessedEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Params:
-    pass
-
-
-class QueryWhileSuspended(Rule[Params]):
+class QueryWhileSuspended(Rule[NoParams]):
     rule_id = "query_while_suspended"
-    Params = Params
+    Params = NoParams
     decisions: DecisionBook = DecisionBook()  # replaced by the pipeline's book (Pipeline.__init__)
 
     def on_event(self, event: ProcessedEvent, window_start: int, window_end: int) -> list[Finding]:
         suspension = self.decisions.suspended_at(event.ori, to_us(event.occurred_at))
         if suspension is None:
             return []
-        return [
-            Finding(
-                key=event.event_id,
-                ori=event.ori,
-                window_start=window_start,
-                window_end=window_end,
-                summary=(
-                    f"{event.message_type} query ({event.data_source}) by {event.ori} while its direct access is "
-                    f"suspended (since {suspension.effective_at}, by {suspension.by}: {suspension.reason}); "
-                    "written requests only"
-                ),
-                events=[EventRef.of(event)],
-                count=1,
-                counts={"queries_while_suspended": 1},
-                policy_rules=event.rules,
-            )
-        ]
+        summary = (
+            f"{event.message_type} query ({event.data_source}) by {event.ori} while its direct access is "
+            f"suspended (since {suspension.effective_at}, by {suspension.by}: {suspension.reason}); "
+            "written requests only"
+        )
+        return [Finding.of_event(event, window_start, window_end, summary, "queries_while_suspended")]

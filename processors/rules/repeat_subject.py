@@ -9,13 +9,20 @@ Key = ``ORI:operator:subject`` (pseudonyms only).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from processors.rules.base import EventRef, Finding, Rule, RuleConfigError, RuleSettings, WindowView
+from processors.rules.base import (
+    EventRef,
+    Finding,
+    Rule,
+    RuleConfigError,
+    RuleSettings,
+    WindowView,
+    group_by,
+    zone,
+)
 from schemas import ProcessedEvent
 
 MAX_REFS = 20
@@ -45,10 +52,7 @@ class RepeatSubject(Rule[Params]):
 
     def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
-        try:
-            self._tz = ZoneInfo(self.params.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise RuleConfigError(f"rule repeat_subject: unknown timezone {self.params.timezone!r}") from exc
+        self._tz = zone(self.rule_id, self.params.timezone)
         if not 2 <= self.params.min_days <= self.params.lookback_days:
             raise RuleConfigError("rule repeat_subject: need 2 <= min_days <= lookback_days")
         if self.params.max_tracked < 1:
@@ -62,11 +66,8 @@ class RepeatSubject(Rule[Params]):
         findings = []
         tracks = self._state.tracks  # ordered by last update: windows close in event-time order
         for ori, agency in sorted(window.agencies.items()):
-            groups: dict[tuple[str, str], list[ProcessedEvent]] = defaultdict(list)
-            for e in agency.events:
-                if e.subject_key is not None and not e.has_case_number:
-                    groups[(e.operator, e.subject_key)].append(e)
-            for (operator, subject), events in sorted(groups.items()):
+            uncased = [e for e in agency.events if e.subject_key is not None and not e.has_case_number]
+            for (operator, subject), events in group_by(uncased, lambda e: (e.operator, e.subject_key or "")):
                 key = f"{ori}:{operator}:{subject}"
                 track = tracks.pop(key, None) or _Track()
                 new_day = False
@@ -83,19 +84,19 @@ class RepeatSubject(Rule[Params]):
                 tracks[key] = track  # (re)inserted last: the front holds the least recently used
                 if new_day and len(track.days) >= self.params.min_days:
                     lookups = sum(track.days.values())
+                    summary = (
+                        f"{ori}: operator {operator} looked up the same subject {lookups} times on "
+                        f"{len(track.days)} days within {self.params.lookback_days} days, no case number"
+                    )
+                    counts = {"days": len(track.days), "lookups": lookups}
                     findings.append(
-                        Finding(
+                        window.finding(
+                            ori,
+                            summary,
+                            list(track.refs),
+                            counts,
                             key=key,
-                            ori=ori,
-                            window_start=window.start,
-                            window_end=window.end,
-                            summary=(
-                                f"{ori}: operator {operator} looked up the same subject {lookups} times on "
-                                f"{len(track.days)} days within {self.params.lookback_days} days, no case number"
-                            ),
-                            events=list(track.refs),
                             count=lookups,
-                            counts={"days": len(track.days), "lookups": lookups},
                             policy_rules=("POL-4",),
                         )
                     )

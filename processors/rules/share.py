@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from processors.rules.base import Finding, Rule, WindowView, refs
+from processors.rules.base import Finding, Rule, WindowView, at_least, refs
 from schemas import ProcessedEvent
 
 
@@ -18,8 +18,7 @@ class Params:
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.min_count < 1:
-            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+        at_least(self, 1, "min_count")
 
 
 class ShareRule(Rule[Params]):
@@ -50,17 +49,9 @@ class ShareRule(Rule[Params]):
                 continue
             if self.min_count_of == "matching" and len(matching) < self.params.min_count:
                 continue
+            summary = self.summary(ori, len(matching), total, share)
+            counts = {self.counted: len(matching), "total": total, "share": round(share, 4)}
             findings.append(
-                Finding(
-                    key=ori,
-                    ori=ori,
-                    window_start=window.start,
-                    window_end=window.end,
-                    summary=self.summary(ori, len(matching), total, share),
-                    events=refs(matching),
-                    count=len(matching),
-                    counts={self.counted: len(matching), "total": total, "share": round(share, 4)},
-                    policy_rules=self.policy_rules(matching),
-                )
+                window.finding(ori, summary, refs(matching), counts, policy_rules=self.policy_rules(matching))
             )
         return findings

@@ -1,6 +1,7 @@
 """Fail closed on the real services (issue 13): a poison record never stalls the live worker, the
-PostgreSQL sink bisects refused rows, and the worker and ``replay`` give the same alerts, aggregates and
-dead letters for the same events."""
+PostgreSQL sink bisects refused rows (and the worker sends them to the dead-letter topic like every other
+dead letter), and the worker and ``replay`` give the same alerts, aggregates and dead letters for the same
+events."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from typing import Any
 import msgspec
 import pytest
 from kafka import KafkaProducer
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from producers.simulator import generate
 from schemas import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent
 from sinks.db import Checkpoint, DatabaseSink, SinkBatch
 from sinks.models import DeadLetterRecord
-from tests.integration.workers import WorkerProcess, stored, wait_progress, worker_env
+from tests.integration.workers import WorkerProcess, read_topic, stored, wait_progress, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +120,9 @@ def event_line(item: Any) -> bytes:
 def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothing_is_lost(
     kafka_bootstrap: str, kafka_topic: Any, postgres_url: str, tmp_path: Path
 ) -> None:
+    """Two records refused at decode, one that the decoder accepts and PostgreSQL refuses (a CHECK
+    constraint this test adds: the decoder refuses what the columns cannot hold, so nothing else in an
+    event makes the database refuse it): all three on the dead-letter topic and in the database."""
     topic = kafka_topic("poison")
     items = list(generate(seed=1313, start=START, duration=dt.timedelta(minutes=20), rate_per_second=2.0))
     good = [event_line(i) for i in items]
@@ -130,8 +134,20 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
         ).encode(),  # refused at decode
         json.dumps(
             template | {"event_id": "poison-long", "message_type": "Q" * 40}
-        ).encode(),  # refused by PostgreSQL
+        ).encode(),  # refused at decode: message_type is VARCHAR(32)
+        # refused by PostgreSQL (at the time of the events sent with it: not late)
+        json.dumps(dict(items[len(items) // 2].event) | {"event_id": "poison-db"}).encode(),
     ]
+    setup = DatabaseSink(postgres_url)
+    try:
+        with setup.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "ALTER TABLE query_verdicts ADD CONSTRAINT refuses_poison CHECK (event_id <> 'poison-db')"
+                )
+            )
+    finally:
+        setup.close()
     group = f"poison-{uuid.uuid4().hex[:6]}"
     env = worker_env(kafka_bootstrap, topic, group, postgres_url, tmp_path / "home")
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
@@ -164,9 +180,8 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
 
         def all_in() -> bool:
             reasons = sorted(dead_lettered().values())
-            return reasons == ["control_character", "control_character", "sink_rejected"] and stored(
-                postgres_url
-            )["verdicts"] >= len(good)
+            expected = ["control_character", "control_character", "invalid_value", "sink_rejected"]
+            return reasons == expected and stored(postgres_url)["verdicts"] >= len(good)
 
         waited = wait_progress(
             all_in,
@@ -187,6 +202,15 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
     )
     assert lost == 0
     assert "sink_rejected" in worker.log() or "database refused" in worker.log()
+    on_topic = [json.loads(value) for _p, _o, value in read_topic(kafka_bootstrap, f"{topic}.dead-letter")]
+    assert Counter(m["reason"] for m in on_topic) == {
+        "control_character": 2,
+        "invalid_value": 1,
+        "sink_rejected": 1,
+    }
+    refused = next(m for m in on_topic if m["reason"] == "sink_rejected")
+    assert refused["event_id"] == "poison-db" and "refuses_poison" in refused["detail"]
+    assert json.loads(refused["payload"])["event_id"] == "poison-db"  # the record as the database got it
     assert seconds <= 10.0, f"the poison records took {seconds:.1f}s to be dead-lettered"
 
 

@@ -15,20 +15,9 @@ from hypothesis import strategies as st
 from clets_watch.settings import Settings
 from processors.build import BuiltPipeline, PipelineOverrides, build_pipeline
 from producers.simulator import generate
+from schemas import QueryEvent
 
-FIELDS = (
-    "event_id",
-    "occurred_at",
-    "ori",
-    "operator_id",
-    "terminal_id",
-    "message_type",
-    "purpose_code",
-    "reason",
-    "case_number",
-    "subject",
-    "schema_version",
-)
+FIELDS: tuple[str, ...] = QueryEvent.__struct_fields__  # every field of a query event
 NASTY_VALUES: tuple[Any, ...] = (
     None,
     0,

@@ -116,37 +116,24 @@ def test_same_id_other_content_is_processed_and_dead_lettered_not_hidden(tmp_pat
     ICE-ERO query. The prohibited query must still be classified and alert."""
     p = pipeline(tmp_path)
     decoy = p.process_raw(encode(event("shared-id", ori=LASD, message_type="QH")), source="t/0/1")
-    hidden = p.process_raw(
-        encode(
-            event(
-                "shared-id",
-                ori=DHS_ORI,
-                message_type="DQ",
-                purpose_code=None,
-                reason="ero detainer removal A#204512345",
-                occurred_at=at(5).isoformat(),
-            )
-        ),
-        source="t/0/2",
+    prohibited = encode(
+        event(
+            "shared-id",
+            ori=DHS_ORI,
+            message_type="DQ",
+            purpose_code=None,
+            reason="ero detainer removal A#204512345",
+            occurred_at=at(5).isoformat(),
+        )
     )
+    hidden = p.process_raw(prohibited, source="t/0/2")
     assert decoy.processed is not None
     assert hidden.processed is not None and hidden.processed.verdict == "prohibited"
     assert [d.reason for d in hidden.dead_letters] == ["conflicting_duplicate"]
     assert hidden.dead_letters[0].event_id == "shared-id" and hidden.dead_letters[0].source == "t/0/2"
     assert p.stats.conflicting_duplicates == 1 and p.stats.duplicates == 0
     # a redelivery of either version is an exact duplicate: dropped, no second dead letter
-    again = p.process_raw(
-        encode(
-            event(
-                "shared-id",
-                ori=DHS_ORI,
-                message_type="DQ",
-                purpose_code=None,
-                reason="ero detainer removal A#204512345",
-                occurred_at=at(5).isoformat(),
-            )
-        )
-    )
+    again = p.process_raw(prohibited)
     assert again.duplicate and again.dead_letters == []
     assert p.process_raw(encode(event("shared-id", ori=LASD, message_type="QH"))).duplicate
     # the first alert of an incident goes out once the watermark has passed its window (incidents)

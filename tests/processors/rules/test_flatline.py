@@ -7,15 +7,16 @@ from tests.processors.factories import LASD, pe, settings, view
 OTHER = "CA0380100"
 
 
-def rule() -> Flatline:
+def rule(silent_windows: int = 1, min_expected: float = 0) -> Flatline:
+    """Five windows of baseline (four active, 3 a window on average)."""
     return Flatline(
         settings(
             "flatline",
             baseline_windows=5,
             min_baseline=3.0,
             min_active_windows=4,
-            silent_windows=1,
-            min_expected=0,
+            silent_windows=silent_windows,
+            min_expected=min_expected,
         )
     )
 
@@ -52,16 +53,7 @@ def test_state_round_trips() -> None:
 
 
 def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> None:
-    r = Flatline(
-        settings(
-            "flatline",
-            baseline_windows=5,
-            min_baseline=3.0,
-            min_active_windows=4,
-            silent_windows=3,
-            min_expected=12,
-        )
-    )
+    r = rule(silent_windows=3, min_expected=12)  # three windows missing 12 expected queries
     for w in range(5):
         assert r.on_window(view(w * 60, busy(w) + busy(w, 1, OTHER))) == []
     assert r.on_window(view(300, busy(5, 1, OTHER))) == []  # one quiet window: chance, not a silence
@@ -73,16 +65,7 @@ def test_silence_must_last_silent_windows_and_miss_enough_expected_queries() -> 
 
 
 def test_short_gap_between_queries_is_not_a_silence() -> None:
-    r = Flatline(
-        settings(
-            "flatline",
-            baseline_windows=5,
-            min_baseline=3.0,
-            min_active_windows=4,
-            silent_windows=3,
-            min_expected=12,
-        )
-    )
+    r = rule(silent_windows=3, min_expected=12)  # three windows missing 12 expected queries
     for w in range(5):
         r.on_window(view(w * 60, busy(w)))
     assert r.on_window(view(300, [])) == []
