@@ -17,13 +17,15 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import msgspec
 from sqlalchemy import func, select
 
 from schemas.outputs import Alert
-from sinks.db import DatabaseSink, alert_row_from_record
+from sinks.alert_store import alert_rows, select_alerts
+from sinks.db import EngineOwner, open_engine
+from sinks.disclosures import DisclosureStore
 from sinks.models import (
     UTC,
     AlertRecord,
@@ -165,6 +167,8 @@ DIFF_FIELDS: Final = (
     "evidence.event_ids",
     "evidence.policy_rules",
 )
+# what ``live_alerts`` gives of each alert: its id, its evidence and the compared fields (``status``: the rule's)
+_LIVE_FIELDS: Final = frozenset({"alert_id", "evidence"} | {f for f in DIFF_FIELDS if "." not in f})
 
 
 @dataclass
@@ -254,27 +258,13 @@ def _parse_time(value: str) -> dt.datetime:
 # ------------------------------------------------------------------------------------------ store
 
 
-class AuditStore:
+class AuditStore(EngineOwner):
     """Writes audit runs and reads them back (report, diff, disclosure check). Migrates on open."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self._sink = DatabaseSink(url, create=create)
-        self.engine = self._sink.engine
+        self.engine = open_engine(url, create=create)
         self.url = url
-
-    def close(self) -> None:
-        self._sink.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @property
-    def sink(self) -> Any:
-        """The live-side ``DatabaseSink`` on the same database (disclosure filings live there)."""
-        return self._sink
+        self.disclosures = DisclosureStore(self.engine)  # the live side's filings, on the same database
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -418,33 +408,18 @@ class AuditStore:
 
     def live_alerts(self, filters: Filters | None = None) -> list[dict[str, Any]]:
         """The live ``alerts`` table (read only), shaped like a run's alerts for ``--diff``."""
-        query = select(AlertRecord).order_by(AlertRecord.window_start, AlertRecord.rule, AlertRecord.alert_id)
+        query = select_alerts().order_by(AlertRecord.window_start, AlertRecord.rule, AlertRecord.alert_id)
         if filters is not None and filters.ori:
             query = query.where(AlertRecord.ori == filters.ori)
         if filters is not None and filters.component:
             query = query.where(AlertRecord.component == filters.component)
-        from sqlalchemy.orm import Session
-
-        out: list[dict[str, Any]] = []
-        with Session(self.engine) as session:
-            for rec in session.scalars(query).all():
-                row = alert_row_from_record(rec)
-                out.append(
-                    {
-                        "alert_id": row.alert_id,
-                        "rule": row.rule,
-                        "rule_version": row.rule_version,
-                        "severity": row.severity,
-                        "ori": row.ori,
-                        "component": row.component,
-                        "key": row.key,
-                        "window_start": _iso(row.window_start),
-                        "window_end": _iso(row.window_end),
-                        "summary": row.summary,
-                        "evidence": row.evidence,
-                        "status": rec.status,  # what the rule said, not the life-cycle state
-                    }
-                )
+        with self.engine.connect() as conn:
+            rows = alert_rows(conn.execute(query))
+        # shaped like a run's alert: its status is what the rule said, not the life-cycle state
+        out = [
+            {**{k: v for k, v in row.to_json().items() if k in _LIVE_FIELDS}, "status": row.raised_as}
+            for row in rows
+        ]
         if filters is not None and filters.year is not None:
             out = [a for a in out if _pacific_year(a["window_start"]) == filters.year]
         return out
@@ -664,5 +639,5 @@ def filings(store: AuditStore, year: int | None = None) -> list[Any]:
 
     return [
         Filing(r.ori, r.year, r.filed_at, r.investigations_opened, r.outcomes)
-        for r in store.sink.disclosures(year=year)
+        for r in store.disclosures.filings(year=year)
     ]

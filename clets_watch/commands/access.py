@@ -66,17 +66,17 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from processors.access_decisions import decision_id, effective_text
     from schemas import AccessDecision
     from sinks.access_decisions import DecisionError, load_decisions, publish_decision, record_decision
-    from sinks.db import DatabaseSink, SinkError
+    from sinks.db import SinkError, open_engine
 
     out = out or sys.stdout
     settings = Settings()
     try:
-        sink = DatabaseSink(args.db or settings.database_url)
+        engine = open_engine(args.db or settings.database_url)
     except SinkError as exc:
         raise UserError(str(exc)) from None
     try:
         if args.action == "list":
-            for d in load_decisions(sink):
+            for d in load_decisions(engine):
                 print(
                     msgspec.json.encode(d).decode()
                     if args.json
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             by=args.by,
             reason=args.reason,
         )
-        record_decision(sink, decision)
+        record_decision(engine, decision)
         if not args.no_publish:
             try:
                 security: Any = kafka_client_kwargs(settings)
@@ -126,4 +126,4 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             )
         return 0
     finally:
-        sink.close()
+        engine.dispose()

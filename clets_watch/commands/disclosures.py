@@ -104,7 +104,7 @@ def _import(args: argparse.Namespace, out: IO[str]) -> int:
     store = _store(args)
     try:
         for f in rows:
-            store.sink.record_disclosure(
+            store.disclosures.record(
                 f.ori,
                 f.year,
                 filed_at=f.filed_at,
@@ -131,7 +131,7 @@ def _add(args: argparse.Namespace, out: IO[str]) -> int:
         raise UserError(str(exc)) from None
     store = _store(args)
     try:
-        store.sink.record_disclosure(
+        store.disclosures.record(
             args.ori.strip(),
             args.year,
             filed_at=filed,
@@ -151,7 +151,7 @@ def _add(args: argparse.Namespace, out: IO[str]) -> int:
 def _list(args: argparse.Namespace, out: IO[str]) -> int:
     store = _store(args)
     try:
-        rows = store.sink.disclosures(year=args.year)
+        rows = store.disclosures.filings(year=args.year)
     finally:
         store.close()
     if args.json:

@@ -16,7 +16,7 @@ from clets_watch.web import models as m
 from clets_watch.web.security import CSRF_FIELD, check_csrf, csrf_token, page_user, require
 from clets_watch.web.service import Console
 from clets_watch.web.users import User
-from sinks.db import AlertRow, AlertStateError
+from sinks.alert_store import AlertRow, AlertStateError
 from sinks.incidents import IncidentNotFound, IncidentStore
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +44,7 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
 
 def _store(request: Request) -> tuple[Console, IncidentStore]:
     console: Console = request.app.state.console
-    return console, IncidentStore(console.sink)
+    return console, IncidentStore(console.alerts)
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:

@@ -11,7 +11,8 @@ import pytest
 from clets_watch import cli
 from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
-from sinks.db import DatabaseSink, SinkBatch
+from sinks.writer import SinkBatch
+from tests.sinks.stores import Stores
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +27,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if request.param == "sqlite"
         else request.getfixturevalue("postgres_url")
     )
-    sink = DatabaseSink(url)
+    sink = Stores.open(url)
     try:
-        sink.write_batch(
+        sink.writer.write_batch(
             SinkBatch(
                 alerts=[
                     alert(

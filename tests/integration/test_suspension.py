@@ -16,8 +16,8 @@ import pytest
 
 from clets_watch import cli
 from producers.kafka_out import produce
-from sinks.db import DatabaseSink
 from tests.integration.workers import KEY, WorkerProcess, read_topic, worker_env
+from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -102,10 +102,10 @@ def test_suspend_then_restore_live_and_in_replay(
         worker.stop()
     assert "access decision" in worker.log()
 
-    sink = DatabaseSink(db, create=False)
+    sink = Stores.open(db, create=False)
     try:
-        live = {a.alert_id: a for a in sink.list_alerts(rule="query_while_suspended", limit=10_000)}
-        history = [(r.state, r.actor) for r in sink.recommendation_history(ORI)]
+        live = {a.alert_id: a for a in sink.alerts.list_alerts(rule="query_while_suspended", limit=10_000)}
+        history = [(r.state, r.actor) for r in sink.recommendations.history(ORI)]
     finally:
         sink.close()
     # every query in [suspend, restore) and none after the restore (silence)
