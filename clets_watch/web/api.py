@@ -12,7 +12,7 @@ from clets_watch.web.data import AlertFilters
 from clets_watch.web.security import Forbidden, api_user, csrf_token, require
 from clets_watch.web.service import Console, NotFound
 from clets_watch.web.users import User
-from sinks.db import AlertStateError
+from sinks.alert_store import AlertStateError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": m.Problem, "description": "unknown query parameter, or a body that is not valid JSON"},
@@ -132,26 +132,23 @@ def _act(svc: Console, alert_id: str, action: str, user: User, note: str) -> m.L
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
-@router.post(
-    "/alerts/{alert_id}/acknowledge",
-    response_model=m.LedgerEntry,
-    status_code=201,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="acknowledge an alert with a note (responder)",
-)
-def acknowledge(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
-    return _act(svc, alert_id, "acknowledge", user, body.note)
+def _action_route(action: str) -> None:
+    """POST /alerts/{alert_id}/<action> (acknowledge, resolve): the responder's note goes to the ledger."""
+
+    @router.post(
+        f"/alerts/{{alert_id}}/{action}",
+        response_model=m.LedgerEntry,
+        status_code=201,
+        responses={**NOT_FOUND, **CONFLICT},
+        summary=f"{action} an alert with a note (responder)",
+        name=action,
+    )
+    def act(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
+        return _act(svc, alert_id, action, user, body.note)
 
 
-@router.post(
-    "/alerts/{alert_id}/resolve",
-    response_model=m.LedgerEntry,
-    status_code=201,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="resolve an alert with a note (responder)",
-)
-def resolve(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
-    return _act(svc, alert_id, "resolve", user, body.note)
+for _action in ("acknowledge", "resolve"):
+    _action_route(_action)
 
 
 @router.get(
