@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Select, select, update
 from sqlalchemy.exc import IntegrityError
 
 from schemas.outputs import Evidence
-from sinks.db import SYSTEM_ACTOR, Clock, SinkError, entries, utcnow
+from sinks.db import SYSTEM_ACTOR, Clock, SinkError, entries, utcnow, where_given
 from sinks.ledger import NewEntry, append_entry
 from sinks.models import AlertLedgerEntry, AlertRecord
 
@@ -162,15 +162,7 @@ class AlertStore:
         acknowledged, resolved)."""
         if limit < 1:
             raise SinkError(f"limit must be at least 1, got {limit}")
-        query = select_alerts()
-        if rule is not None:
-            query = query.where(AlertRecord.rule == rule)
-        if ori is not None:
-            query = query.where(AlertRecord.ori == ori)
-        if severity is not None:
-            query = query.where(AlertRecord.severity == severity)
-        if status is not None:
-            query = query.where(AlertRecord.state == status)
+        query = where_given(select_alerts(), AlertRecord, rule=rule, ori=ori, severity=severity, state=status)
         query = query.order_by(AlertRecord.window_start.desc(), AlertRecord.alert_id).limit(limit)
         with self.engine.connect() as conn:
             return alert_rows(conn.execute(query))

@@ -12,6 +12,7 @@ under a new policy version is a new run, never a migration.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -562,21 +563,9 @@ def _count_by_weighted(items: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 
 def _run_row(m: Any) -> RunRow:
-    return RunRow(
-        run_id=m["run_id"],
-        created_at=m["created_at"],
-        policy_version=m["policy_version"],
-        rules_version=m["rules_version"],
-        input_kind=m["input_kind"],
-        input_description=m["input_description"],
-        range_since=m["range_since"],
-        range_until=m["range_until"],
-        first_event_at=m["first_event_at"],
-        last_event_at=m["last_event_at"],
-        key_fingerprint=m["key_fingerprint"],
-        counts=dict(m["counts"] or {}),
-        note=m["note"],
-    )
+    """A row of ``audit_runs`` (its mapping) as a ``RunRow``: the columns of the same names."""
+    stored = {f.name: m[f.name] for f in dataclasses.fields(RunRow)}
+    return RunRow(**{**stored, "counts": dict(m["counts"] or {})})
 
 
 # ------------------------------------------------------------------------------ disclosure inputs

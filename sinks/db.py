@@ -202,6 +202,14 @@ def entries(engine: Engine, model: Any, type_: type[T], **key: object) -> list[T
     return records_as(engine, select(model).filter_by(**key).order_by(model.at, model.id), type_)
 
 
+def where_given(query: Any, model: Any, **values: object) -> Any:
+    """``query`` keeping the rows whose ``model`` columns equal the values given (None: any value)."""
+    for name, value in values.items():
+        if value is not None:
+            query = query.where(getattr(model, name) == value)
+    return query
+
+
 def count_rows(engine: Engine) -> dict[str, int]:
     """Row count of every clets-watch table."""
     with engine.connect() as conn:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Table, case, func, select, update
 
 from schemas.outputs import Incident
 from sinks.alert_store import AlertRow, AlertStateError, AlertStore, alert_rows, select_alerts
-from sinks.db import SYSTEM_ACTOR, SinkError, entries, parse_utc, records_as
+from sinks.db import SYSTEM_ACTOR, SinkError, entries, parse_utc, records_as, where_given
 from sinks.ledger import NewEntry, append_entry
 from sinks.models import AlertRecord, IncidentLedgerEntry, IncidentRecord
 
@@ -140,13 +140,7 @@ class IncidentStore:
         """Incidents: open before handled, then most severe first, then the newest first."""
         if limit < 1:
             raise SinkError(f"limit must be at least 1, got {limit}")
-        query = select(IncidentRecord)
-        if state is not None:
-            query = query.where(IncidentRecord.state == state)
-        if ori is not None:
-            query = query.where(IncidentRecord.ori == ori)
-        if severity is not None:
-            query = query.where(IncidentRecord.severity == severity)
+        query = where_given(select(IncidentRecord), IncidentRecord, state=state, ori=ori, severity=severity)
         handled = case((IncidentRecord.state == "resolved", 1), else_=0)
         query = (
             query.order_by(
@@ -158,9 +152,7 @@ class IncidentStore:
         return records_as(self.engine, query, IncidentRow)
 
     def count(self, *, state: str | None = None) -> int:
-        query = select(func.count()).select_from(IncidentRecord)
-        if state is not None:
-            query = query.where(IncidentRecord.state == state)
+        query = where_given(select(func.count()).select_from(IncidentRecord), IncidentRecord, state=state)
         with self.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
 

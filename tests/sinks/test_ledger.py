@@ -190,11 +190,14 @@ def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def _unprotected(sink: Stores) -> Engine:
-    """The same database with the triggers dropped: what an attacker with DDL rights could do."""
+def _tamper(sink: Stores, *sql: str) -> Engine:
+    """Drop the triggers and run ``sql``: what an attacker with DDL rights could do. Returns the engine."""
     with sink.engine.begin() as conn:
         for stmt in unprotect_sql(sink.engine.dialect.name):
             conn.exec_driver_sql(stmt)
+    with sink.engine.begin() as conn:
+        for stmt in sql:
+            conn.execute(text(stmt))
     return sink.engine
 
 
@@ -223,10 +226,7 @@ def test_every_ledger_write_is_chained(sink: Stores) -> None:
 
 
 def test_verify_names_a_changed_entry(sink: Stores) -> None:
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_entries SET note = 'nothing happened' WHERE seq = 3"))
-    result = verify(engine)
+    result = verify(_tamper(sink, "UPDATE ledger_entries SET note = 'nothing happened' WHERE seq = 3"))
     assert not result.ok and result.broken_seq == 3
     assert "entry 3 (alert a1, acknowledged by rita): its content does not match its hash" in str(
         result.problem
@@ -234,18 +234,13 @@ def test_verify_names_a_changed_entry(sink: Stores) -> None:
 
 
 def test_verify_names_a_removed_entry(sink: Stores) -> None:
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))
-    result = verify(engine)
+    result = verify(_tamper(sink, "DELETE FROM ledger_entries WHERE seq = 2"))
     assert not result.ok and result.broken_seq == 3 and "prev_hash does not match" in str(result.problem)
 
 
 def test_verify_names_a_changed_history_row(sink: Stores) -> None:
     """The chain intact, but the alert ledger (what the console shows) edited behind it."""
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE alert_ledger SET actor = 'sam' WHERE action = 'acknowledged'"))
+    engine = _tamper(sink, "UPDATE alert_ledger SET actor = 'sam' WHERE action = 'acknowledged'")
     result = verify(engine)
     assert not result.ok and result.broken_seq == 3
     assert "differs from its ledger entry 3" in str(result.problem)
@@ -263,11 +258,12 @@ def test_verify_names_a_changed_history_row(sink: Stores) -> None:
 def test_verify_catches_a_rewritten_chain_with_a_recorded_head(sink: Stores) -> None:
     """Someone who rewrites the whole chain consistently is caught by a head recorded before."""
     head = verify(sink.engine).head
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 4"))
-        conn.execute(text("DELETE FROM agency_recommendation_history"))
-        conn.execute(text("DELETE FROM agency_recommendations"))
+    engine = _tamper(
+        sink,
+        "DELETE FROM ledger_entries WHERE seq = 4",
+        "DELETE FROM agency_recommendation_history",
+        "DELETE FROM agency_recommendations",
+    )
     assert verify(engine).ok  # consistent on its own...
     assert not verify(engine, expect_head=head).ok  # ...but the recorded head is gone
 
