@@ -37,8 +37,10 @@ from processors.pipeline import Pipeline
 from processors.recommendation import Recommendation
 from schemas import AccessDecision, Alert, DeadLetter, Incident, dead_letter_message
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError
-from sinks.db import Checkpoint, DatabaseSink, SinkBatch, is_transient
+from sinks.db import open_engine
 from sinks.metrics import Metrics
+from sinks.recommendations import RecommendationStore
+from sinks.writer import BatchWriter, Checkpoint, SinkBatch, is_transient
 
 log = logging.getLogger("clets_watch.worker")
 T = TypeVar("T")
@@ -62,7 +64,7 @@ class WorkerRuntime:
 
     settings: Settings
     pipelines: PartitionedPipelines
-    sink: DatabaseSink
+    sink: BatchWriter
     metrics: Metrics
     key_note: str
     registry: AgencyRegistry
@@ -88,11 +90,11 @@ class WorkerRuntime:
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> WorkerRuntime:
         built = build_pipeline(settings)  # the same builder as replay: same alerts for the same events
         registry, note = built.registry, built.key_note
-        sink = DatabaseSink(settings.database_url)
+        sink = BatchWriter(open_engine(settings.database_url))
         group = settings.consumer_group
         from sinks.access_decisions import load_decisions
 
-        decisions = load_decisions(sink)  # kept in the database; the topic adds what comes later
+        decisions = load_decisions(sink.engine)  # kept in the database; the topic adds what comes later
 
         def with_decisions(p: Pipeline) -> Pipeline:
             for d in decisions:
@@ -234,14 +236,15 @@ class WorkerRuntime:
         loop = asyncio.get_running_loop()
 
         def write() -> None:
-            current = {r.ori: r.state for r in self.sink.recommendations()}
+            store = RecommendationStore(self.sink.engine)  # the writer's database
+            current = {r.ori: r.state for r in store.current()}
             for rec in recommendations:
                 agency = self.registry.get(rec.ori)
                 component = agency.component if agency else None
                 self.metrics.set_recommendation(rec.ori, component, rec.level)
                 if current.get(rec.ori, "normal") == rec.level:
                     continue
-                self.sink.recommend(
+                store.recommend(
                     rec.ori,
                     rec.level,
                     reason=rec.reason or rec.action,

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from schemas import AccessDecision
-from sinks.db import DatabaseSink, parse_utc
+from sinks.db import insert_for, parse_utc
 from sinks.ledger import append_entry, decision_entry
 from sinks.models import AccessDecisionRecord
 
@@ -33,7 +33,7 @@ def _rfc3339(when: dt.datetime) -> str:
     return effective_text(when)
 
 
-def record_decision(sink: DatabaseSink, decision: AccessDecision, *, now: dt.datetime | None = None) -> bool:
+def record_decision(engine: Engine, decision: AccessDecision, *, now: dt.datetime | None = None) -> bool:
     """Keep a decision in the database and journal it in the hash-chained ledger (in one transaction;
     ``clets-watch alerts verify`` checks both); False if it was already there."""
     table: Any = AccessDecisionRecord.__table__
@@ -47,8 +47,8 @@ def record_decision(sink: DatabaseSink, decision: AccessDecision, *, now: dt.dat
         "reason": decision.reason,
         "recorded_at": now or dt.datetime.now(dt.UTC),
     }
-    with sink.engine.begin() as conn:
-        stmt = sink._insert(table).on_conflict_do_nothing(index_elements=["decision_id"])
+    with engine.begin() as conn:
+        stmt = insert_for(engine, table).on_conflict_do_nothing(index_elements=["decision_id"])
         if not conn.execute(stmt.returning(table.c.decision_id), [row]).all():
             return False
         _ref, entry = decision_entry(
@@ -58,12 +58,12 @@ def record_decision(sink: DatabaseSink, decision: AccessDecision, *, now: dt.dat
         return True
 
 
-def load_decisions(sink: DatabaseSink) -> list[AccessDecision]:
+def load_decisions(engine: Engine) -> list[AccessDecision]:
     """Every decision in the database, oldest effective first."""
     query = select(AccessDecisionRecord).order_by(
         AccessDecisionRecord.effective_at, AccessDecisionRecord.decision_id
     )
-    with Session(sink.engine) as session:
+    with Session(engine) as session:
         return [
             AccessDecision(
                 decision_id=r.decision_id,

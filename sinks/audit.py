@@ -12,18 +12,21 @@ under a new policy version is a new run, never a migration.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import msgspec
 from sqlalchemy import func, select
 
 from schemas.outputs import Alert
-from sinks.db import DatabaseSink, alert_row_from_record
+from sinks.alert_store import alert_rows, select_alerts
+from sinks.db import EngineOwner, open_engine
+from sinks.disclosures import DisclosureStore
 from sinks.models import (
     UTC,
     AlertRecord,
@@ -165,6 +168,8 @@ DIFF_FIELDS: Final = (
     "evidence.event_ids",
     "evidence.policy_rules",
 )
+# what ``live_alerts`` gives of each alert: its id, its evidence and the compared fields (``status``: the rule's)
+_LIVE_FIELDS: Final = frozenset({"alert_id", "evidence"} | {f for f in DIFF_FIELDS if "." not in f})
 
 
 @dataclass
@@ -254,27 +259,13 @@ def _parse_time(value: str) -> dt.datetime:
 # ------------------------------------------------------------------------------------------ store
 
 
-class AuditStore:
+class AuditStore(EngineOwner):
     """Writes audit runs and reads them back (report, diff, disclosure check). Migrates on open."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self._sink = DatabaseSink(url, create=create)
-        self.engine = self._sink.engine
+        self.engine = open_engine(url, create=create)
         self.url = url
-
-    def close(self) -> None:
-        self._sink.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @property
-    def sink(self) -> Any:
-        """The live-side ``DatabaseSink`` on the same database (disclosure filings live there)."""
-        return self._sink
+        self.disclosures = DisclosureStore(self.engine)  # the live side's filings, on the same database
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -418,33 +409,18 @@ class AuditStore:
 
     def live_alerts(self, filters: Filters | None = None) -> list[dict[str, Any]]:
         """The live ``alerts`` table (read only), shaped like a run's alerts for ``--diff``."""
-        query = select(AlertRecord).order_by(AlertRecord.window_start, AlertRecord.rule, AlertRecord.alert_id)
+        query = select_alerts().order_by(AlertRecord.window_start, AlertRecord.rule, AlertRecord.alert_id)
         if filters is not None and filters.ori:
             query = query.where(AlertRecord.ori == filters.ori)
         if filters is not None and filters.component:
             query = query.where(AlertRecord.component == filters.component)
-        from sqlalchemy.orm import Session
-
-        out: list[dict[str, Any]] = []
-        with Session(self.engine) as session:
-            for rec in session.scalars(query).all():
-                row = alert_row_from_record(rec)
-                out.append(
-                    {
-                        "alert_id": row.alert_id,
-                        "rule": row.rule,
-                        "rule_version": row.rule_version,
-                        "severity": row.severity,
-                        "ori": row.ori,
-                        "component": row.component,
-                        "key": row.key,
-                        "window_start": _iso(row.window_start),
-                        "window_end": _iso(row.window_end),
-                        "summary": row.summary,
-                        "evidence": row.evidence,
-                        "status": rec.status,  # what the rule said, not the life-cycle state
-                    }
-                )
+        with self.engine.connect() as conn:
+            rows = alert_rows(conn.execute(query))
+        # shaped like a run's alert: its status is what the rule said, not the life-cycle state
+        out = [
+            {**{k: v for k, v in row.to_json().items() if k in _LIVE_FIELDS}, "status": row.raised_as}
+            for row in rows
+        ]
         if filters is not None and filters.year is not None:
             out = [a for a in out if _pacific_year(a["window_start"]) == filters.year]
         return out
@@ -587,21 +563,9 @@ def _count_by_weighted(items: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 
 def _run_row(m: Any) -> RunRow:
-    return RunRow(
-        run_id=m["run_id"],
-        created_at=m["created_at"],
-        policy_version=m["policy_version"],
-        rules_version=m["rules_version"],
-        input_kind=m["input_kind"],
-        input_description=m["input_description"],
-        range_since=m["range_since"],
-        range_until=m["range_until"],
-        first_event_at=m["first_event_at"],
-        last_event_at=m["last_event_at"],
-        key_fingerprint=m["key_fingerprint"],
-        counts=dict(m["counts"] or {}),
-        note=m["note"],
-    )
+    """A row of ``audit_runs`` (its mapping) as a ``RunRow``: the columns of the same names."""
+    stored = {f.name: m[f.name] for f in dataclasses.fields(RunRow)}
+    return RunRow(**{**stored, "counts": dict(m["counts"] or {})})
 
 
 # ------------------------------------------------------------------------------ disclosure inputs
@@ -664,5 +628,5 @@ def filings(store: AuditStore, year: int | None = None) -> list[Any]:
 
     return [
         Filing(r.ori, r.year, r.filed_at, r.investigations_opened, r.outcomes)
-        for r in store.sink.disclosures(year=year)
+        for r in store.disclosures.filings(year=year)
     ]

@@ -4,30 +4,21 @@ The pipeline re-emits an incident whenever it grows or closes; ``upsert_incident
 record (by alert count, then last window) and the on-call ``state``: an acknowledged incident stays
 acknowledged as it grows; a resolved one that receives new alerts opens again. Acting on an incident
 (``IncidentStore.act``) appends to the incident's ledger and records the same action on each of its
-alerts through ``DatabaseSink.acknowledge``/``resolve`` — the one ledger-append path of alerts.
+alerts through ``AlertStore.acknowledge``/``resolve`` — the one ledger-append path of alerts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
 from sqlalchemy import Connection, Table, case, func, select, update
-from sqlalchemy.orm import Session
 
 from schemas.outputs import Incident
-from sinks.db import (
-    SYSTEM_ACTOR,
-    AlertRow,
-    AlertStateError,
-    DatabaseSink,
-    SinkError,
-    alert_row_from_record,
-    parse_utc,
-)
+from sinks.alert_store import AlertRow, AlertStateError, AlertStore, alert_rows, select_alerts
+from sinks.db import SYSTEM_ACTOR, SinkError, entries, parse_utc, records_as, where_given
 from sinks.ledger import NewEntry, append_entry
 from sinks.models import AlertRecord, IncidentLedgerEntry, IncidentRecord
 
@@ -44,12 +35,7 @@ class IncidentNotFound(SinkError, LookupError):
     """No incident with that id."""
 
 
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class IncidentRow:
+class IncidentRow(msgspec.Struct, frozen=True, kw_only=True):
     incident_id: str
     ori: str
     component: str | None
@@ -65,17 +51,11 @@ class IncidentRow:
     updated_at: dt.datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            **self.record,
-            "status": self.status,
-            "state": self.state,
-            "first_seen_at": _iso(self.first_seen_at),
-            "updated_at": _iso(self.updated_at),
-        }
+        ours = msgspec.to_builtins(self)  # the stored record, and on top: status, state and times
+        return {**self.record, **{k: ours[k] for k in ("status", "state", "first_seen_at", "updated_at")}}
 
 
-@dataclass(frozen=True)
-class IncidentLedgerRow:
+class IncidentLedgerRow(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     incident_id: str
     action: str
@@ -85,15 +65,7 @@ class IncidentLedgerRow:
     at: dt.datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "incident_id": self.incident_id,
-            "action": self.action,
-            "actor": self.actor,
-            "note": self.note,
-            "alerts": self.alerts,
-            "at": _iso(self.at),
-        }
+        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
 
 
 def _row(inc: Incident, now: dt.datetime) -> dict[str, Any]:
@@ -141,24 +113,6 @@ def upsert_incidents(
     return len(rows)
 
 
-def _from_record(r: IncidentRecord) -> IncidentRow:
-    return IncidentRow(
-        incident_id=r.incident_id,
-        ori=r.ori,
-        component=r.component,
-        severity=r.severity,
-        status=r.status,
-        state=r.state,
-        first_window_start=r.first_window_start,
-        last_window_end=r.last_window_end,
-        alerts=r.alerts,
-        story=r.story,
-        record=dict(r.record),
-        first_seen_at=r.first_seen_at,
-        updated_at=r.updated_at,
-    )
-
-
 _SEVERITY_ORDER = case(
     (IncidentRecord.severity == "critical", 0),
     (IncidentRecord.severity == "high", 1),
@@ -170,8 +124,9 @@ _SEVERITY_ORDER = case(
 class IncidentStore:
     """Read incidents and record what people did about them."""
 
-    def __init__(self, sink: DatabaseSink) -> None:
-        self.sink = sink
+    def __init__(self, alert_store: AlertStore) -> None:
+        self.alert_store = alert_store
+        self.engine = alert_store.engine
 
     def list_incidents(
         self,
@@ -185,13 +140,7 @@ class IncidentStore:
         """Incidents: open before handled, then most severe first, then the newest first."""
         if limit < 1:
             raise SinkError(f"limit must be at least 1, got {limit}")
-        query = select(IncidentRecord)
-        if state is not None:
-            query = query.where(IncidentRecord.state == state)
-        if ori is not None:
-            query = query.where(IncidentRecord.ori == ori)
-        if severity is not None:
-            query = query.where(IncidentRecord.severity == severity)
+        query = where_given(select(IncidentRecord), IncidentRecord, state=state, ori=ori, severity=severity)
         handled = case((IncidentRecord.state == "resolved", 1), else_=0)
         query = (
             query.order_by(
@@ -200,50 +149,31 @@ class IncidentStore:
             .limit(limit)
             .offset(offset)
         )
-        with Session(self.sink.engine) as session:
-            return [_from_record(r) for r in session.scalars(query).all()]
+        return records_as(self.engine, query, IncidentRow)
 
     def count(self, *, state: str | None = None) -> int:
-        query = select(func.count()).select_from(IncidentRecord)
-        if state is not None:
-            query = query.where(IncidentRecord.state == state)
-        with self.sink.engine.connect() as conn:
+        query = where_given(select(func.count()).select_from(IncidentRecord), IncidentRecord, state=state)
+        with self.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
 
     def get(self, incident_id: str) -> IncidentRow | None:
-        with Session(self.sink.engine) as session:
-            record = session.get(IncidentRecord, incident_id)
-            return None if record is None else _from_record(record)
+        found = records_as(
+            self.engine, select(IncidentRecord).where(IncidentRecord.incident_id == incident_id), IncidentRow
+        )
+        return found[0] if found else None
 
     def alerts(self, incident_id: str) -> list[AlertRow]:
         """The incident's alerts, in event-time order."""
         query = (
-            select(AlertRecord)
+            select_alerts()
             .where(AlertRecord.incident_id == incident_id)
             .order_by(AlertRecord.window_end, AlertRecord.window_start, AlertRecord.alert_id)
         )
-        with Session(self.sink.engine) as session:
-            return [alert_row_from_record(r) for r in session.scalars(query).all()]
+        with self.engine.connect() as conn:
+            return alert_rows(conn.execute(query))
 
     def ledger(self, incident_id: str) -> list[IncidentLedgerRow]:
-        query = (
-            select(IncidentLedgerEntry)
-            .where(IncidentLedgerEntry.incident_id == incident_id)
-            .order_by(IncidentLedgerEntry.at, IncidentLedgerEntry.id)
-        )
-        with Session(self.sink.engine) as session:
-            return [
-                IncidentLedgerRow(
-                    id=r.id,
-                    incident_id=r.incident_id,
-                    action=r.action,
-                    actor=r.actor,
-                    note=r.note,
-                    alerts=r.alerts,
-                    at=r.at,
-                )
-                for r in session.scalars(query).all()
-            ]
+        return entries(self.engine, IncidentLedgerEntry, IncidentLedgerRow, incident_id=incident_id)
 
     def act(self, incident_id: str, action: str, actor: str, note: str) -> IncidentLedgerRow:
         """Acknowledge or resolve an incident and every alert of it (each alert's ledger gets its entry;
@@ -268,16 +198,16 @@ class IncidentStore:
                 continue
             try:
                 if done == "acknowledged":
-                    self.sink.acknowledge(alert.alert_id, actor, note)
+                    self.alert_store.acknowledge(alert.alert_id, actor, note)
                 else:
-                    self.sink.resolve(alert.alert_id, actor, note)
+                    self.alert_store.resolve(alert.alert_id, actor, note)
             except AlertStateError:  # resolved meanwhile by someone else: nothing left to record on it
                 continue
             reached += 1
-        now = self.sink._clock()  # the sink's clock: tests set it
+        now = self.alert_store.clock()  # the alert store's clock: tests set it
         ledger: Any = IncidentLedgerEntry.__table__
         incidents: Any = IncidentRecord.__table__
-        with self.sink.engine.begin() as conn:
+        with self.engine.begin() as conn:
             row = {
                 "incident_id": incident_id,
                 "action": done,

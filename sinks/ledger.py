@@ -17,6 +17,7 @@ else, and later check that the chain still passes through it (``--expect-head``)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -175,13 +176,7 @@ class VerifyResult:
         return self.problem is None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "head": self.head,
-            "broken_seq": self.broken_seq,
-            "problem": self.problem,
-        }
+        return {"ok": self.ok, **dataclasses.asdict(self)}
 
 
 def _entries(conn: Connection) -> Iterator[Any]:

@@ -234,7 +234,7 @@ class Metrics:
         watermark: dt.datetime | float | None = None,
     ) -> None:
         """``observe`` for an object with ``processed``, ``alerts`` and ``dead_letters`` lists
-        (``sinks.db.SinkBatch``, ``processors.batch.BatchOutput``); ``seconds`` is the batch's
+        (``sinks.writer.SinkBatch``, ``processors.batch.BatchOutput``); ``seconds`` is the batch's
         processing time."""
         self.observe(
             processed=batch.processed,

@@ -227,12 +227,9 @@ class DeadLetterRecord(Base):
     at: Mapped[dt.datetime]
 
 
-class AgencyRecommendation(Base):
-    """The current recommendation for one agency (normal, watch, suspend)."""
+class _Recommendation:
+    """The columns of a recommendation, current or in the history (beside its ORI)."""
 
-    __tablename__ = "agency_recommendations"
-
-    ori: Mapped[str] = mapped_column(String(16), primary_key=True)
     component: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
@@ -241,7 +238,15 @@ class AgencyRecommendation(Base):
     at: Mapped[dt.datetime]
 
 
-class AgencyRecommendationHistory(Base):
+class AgencyRecommendation(_Recommendation, Base):
+    """The current recommendation for one agency (normal, watch, suspend)."""
+
+    __tablename__ = "agency_recommendations"
+
+    ori: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class AgencyRecommendationHistory(_Recommendation, Base):
     """Every recommendation ever made, append-only."""
 
     __tablename__ = "agency_recommendation_history"
@@ -249,12 +254,6 @@ class AgencyRecommendationHistory(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ori: Mapped[str] = mapped_column(String(16))
-    component: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
-    alert_ids: Mapped[list[Any]] = mapped_column(JSON)
-    actor: Mapped[str] = mapped_column(String(128))
-    at: Mapped[dt.datetime]
 
 
 class DisclosureFiling(Base):

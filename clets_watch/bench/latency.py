@@ -64,19 +64,13 @@ def alert_times(db_url: str) -> dict[str, float]:
     """prohibited_query alerts: event id (the alert key) -> first_seen_at (Unix seconds)."""
     from sqlalchemy import select
 
-    from sinks.db import DatabaseSink
+    from sinks.db import database
     from sinks.models import AlertRecord
 
-    sink = DatabaseSink(db_url)
-    try:
-        with sink.engine.connect() as conn:
-            rows = conn.execute(
-                select(AlertRecord.key, AlertRecord.first_seen_at).where(
-                    AlertRecord.rule == "prohibited_query"
-                )
-            ).all()
-    finally:
-        sink.engine.dispose()
+    with database(db_url) as engine, engine.connect() as conn:
+        rows = conn.execute(
+            select(AlertRecord.key, AlertRecord.first_seen_at).where(AlertRecord.rule == "prohibited_query")
+        ).all()
     out = {}
     for key, seen in rows:
         if seen.tzinfo is None:

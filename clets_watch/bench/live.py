@@ -127,15 +127,11 @@ class BenchWorker:
 def verdict_rows(db_url: str) -> int:
     from sqlalchemy import func, select
 
-    from sinks.db import DatabaseSink
+    from sinks.db import database
     from sinks.models import QueryVerdict
 
-    sink = DatabaseSink(db_url)
-    try:
-        with sink.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(QueryVerdict)).scalar_one())
-    finally:
-        sink.engine.dispose()
+    with database(db_url) as engine, engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(QueryVerdict)).scalar_one())
 
 
 def run_live(

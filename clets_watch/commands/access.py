@@ -99,17 +99,17 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from clets_watch.settings import Settings
     from clets_watch.web.service import NotFound
     from sinks.access_decisions import DecisionError, load_decisions, publish_decision
-    from sinks.db import DatabaseSink, SinkError
+    from sinks.db import SinkError, open_engine
 
     out = out or sys.stdout
     settings = Settings()
     try:
-        sink = DatabaseSink(args.db or settings.database_url)
+        engine = open_engine(args.db or settings.database_url)
     except SinkError as exc:
         raise UserError(str(exc)) from None
     try:
         if args.action == "list":
-            for d in load_decisions(sink):
+            for d in load_decisions(engine):
                 print(
                     msgspec.json.encode(d).decode()
                     if args.json
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             settings=settings,
         )
         published: list[AccessDecision] = []
-        console = _console(sink, settings, published.append)
+        console = _console(engine, settings, published.append)
         try:
             console.change_access(args.ori, args.action, actor, cli_note(args.reason.strip()), at=when)
         except NotFound as exc:
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             )
         return 0
     finally:
-        sink.close()
+        engine.dispose()
 
 
 def _effective_at(at: str | None, now: dt.datetime | None = None) -> dt.datetime:
@@ -185,16 +185,21 @@ def _effective_at(at: str | None, now: dt.datetime | None = None) -> dt.datetime
     return when
 
 
-def _console(sink: Any, settings: Any, publish: Callable[[AccessDecision], None]) -> Any:
-    """The console's own service over ``sink``: the CLI changes access through the same path as a
+def _console(engine: Any, settings: Any, publish: Callable[[AccessDecision], None]) -> Any:
+    """The console's own service over ``engine``: the CLI changes access through the same path as a
     supervisor on the console (the ledgered recommendation, then the journalled decision)."""
     from clets_watch.web.data import ConsoleData
     from clets_watch.web.service import Console
     from processors.agencies import AgencyRegistry
+    from sinks.alert_store import AlertStore
+    from sinks.disclosures import DisclosureStore
+    from sinks.recommendations import RecommendationStore
 
     return Console(
-        sink=sink,
-        data=ConsoleData(sink),
+        alerts=AlertStore(engine),
+        recommendations=RecommendationStore(engine),
+        disclosures=DisclosureStore(engine),
+        data=ConsoleData(engine),
         registry=AgencyRegistry.load(settings.agencies_file),
         publish=publish,
     )

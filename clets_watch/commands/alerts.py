@@ -19,12 +19,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, get_args
+from typing import IO, TYPE_CHECKING, Any, get_args
 
 from clets_watch.actor import cli_note
 from clets_watch.commands.options import Subcommands, add_command, add_db, add_json, add_show_and_act
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
+
+if TYPE_CHECKING:
+    from sinks.alert_store import AlertStore
 
 ALERT_STATES = ("fired", "suppressed", "acknowledged", "resolved")
 SUMMARY_WIDTH = 60
@@ -94,13 +97,15 @@ def register(sub: Subcommands) -> None:
     add_db(v, suppress=True)
 
 
-def _open_sink(db: str | None) -> Any:
+def _open_sink(db: str | None) -> AlertStore:
+    """The alert store on the database ``db`` (default: the settings'), which must exist with its tables."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from clets_watch.cli import UserError
     from clets_watch.settings import Settings
-    from sinks.db import DatabaseSink, SinkError, sqlite_path
+    from sinks.alert_store import AlertStore
+    from sinks.db import SinkError, current_revision, open_engine, sqlite_path
 
     url = db or Settings().database_url
     try:
@@ -111,12 +116,12 @@ def _open_sink(db: str | None) -> Any:
     if path is not None and not path.exists():
         raise UserError(f"no database at {path}: run `clets-watch demo` or `clets-watch worker` first")
     try:
-        sink = DatabaseSink(url, create=False)
-        revision = sink.schema_revision()
+        sink = AlertStore(open_engine(url, create=False))
+        revision = current_revision(sink.engine)
     except (SQLAlchemyError, SinkError) as exc:
         raise UserError(f"cannot open database {shown}: {_first_line(exc)}") from None
     if revision is None:
-        sink.close()
+        sink.engine.dispose()
         raise UserError(
             f"database {shown} has no clets-watch tables: run `clets-watch demo` or `clets-watch worker` first"
         )
@@ -130,7 +135,8 @@ def _first_line(exc: BaseException) -> str:
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from clets_watch.cli import UserError
-    from sinks.db import AlertNotFound, SinkError
+    from sinks.alert_store import AlertNotFound
+    from sinks.db import SinkError
 
     out = out or sys.stdout
     sink = _open_sink(args.db)
@@ -161,7 +167,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     except SinkError as exc:
         raise UserError(str(exc)) from None
     finally:
-        sink.close()
+        sink.engine.dispose()
 
 
 def _actor(name: str, users_file: Path | None, password_file: Path | None = None) -> str:
@@ -236,7 +242,7 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _show(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
-    from sinks.db import AlertNotFound
+    from sinks.alert_store import AlertNotFound
 
     alert = sink.get_alert(args.alert_id)
     if alert is None:
@@ -259,16 +265,16 @@ def _show(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
         f"key       {alert.key}",
         f"window    {data['window_start']} .. {data['window_end']}",
         f"summary   {alert.summary}",
-        f"evidence  {ev.get('count', 0)} event(s)",
+        f"evidence  {ev.count} event(s)",
     ]
-    if ev.get("counts"):
-        lines.append("  counts: " + ", ".join(f"{k}={_num(v)}" for k, v in sorted(ev["counts"].items())))
-    if ev.get("policy_rules"):
-        lines.append("  policy rules: " + ", ".join(ev["policy_rules"]))
-    if ev.get("event_ids"):
-        lines.append(f"  sample event ids ({len(ev['event_ids'])}): " + ", ".join(ev["event_ids"][:10]))
-    if ev.get("offsets"):
-        lines.append("  sources: " + ", ".join(ev["offsets"][:10]))
+    if ev.counts:
+        lines.append("  counts: " + ", ".join(f"{k}={_num(v)}" for k, v in sorted(ev.counts.items())))
+    if ev.policy_rules:
+        lines.append("  policy rules: " + ", ".join(ev.policy_rules))
+    if ev.event_ids:
+        lines.append(f"  sample event ids ({len(ev.event_ids)}): " + ", ".join(ev.event_ids[:10]))
+    if ev.offsets:
+        lines.append("  sources: " + ", ".join(ev.offsets[:10]))
     lines.append(f"first seen {data['first_seen_at']}")
     lines.append("ledger:")
     for e in ledger:

@@ -202,14 +202,14 @@ def already_recorded(settings: Settings, items: list[Any], samples: int = 16) ->
     event ids, first and last included): a second run then produces nothing and adds nothing."""
     from sqlalchemy import func, select
 
-    from sinks.db import DatabaseSink
+    from sinks.db import database
     from sinks.models import QueryVerdict
 
     if not items:
         return False
     step = max(1, len(items) // samples)
     wanted = {items[i].event["event_id"] for i in range(0, len(items), step)} | {items[-1].event["event_id"]}
-    with DatabaseSink(settings.database_url) as sink, sink.engine.connect() as conn:
+    with database(settings.database_url) as engine, engine.connect() as conn:
         found = conn.scalar(select(func.count()).where(QueryVerdict.event_id.in_(sorted(wanted))))
     return int(found or 0) == len(wanted)
 
@@ -244,14 +244,15 @@ def _summary(
     from sqlalchemy import func, select
 
     from processors.agencies import AgencyRegistry
-    from sinks.db import DatabaseSink
+    from sinks.alert_store import AlertStore
+    from sinks.db import database
     from sinks.models import DeadLetterRecord, QueryVerdict
 
     event_ids = [item.event["event_id"] for item in items]
     first = min(dt.datetime.fromisoformat(i.event["occurred_at"]) for i in items)
     last = max(dt.datetime.fromisoformat(i.event["occurred_at"]) for i in items)
     registry = AgencyRegistry.load(settings.agencies_file)
-    with DatabaseSink(settings.database_url) as sink, sink.engine.connect() as conn:
+    with database(settings.database_url) as engine, engine.connect() as conn:
         verdicts = dict(
             conn.execute(
                 select(QueryVerdict.verdict, func.count())
@@ -270,7 +271,7 @@ def _summary(
         )
         alerts = [
             a
-            for a in sink.list_alerts(limit=100_000)
+            for a in AlertStore(engine).list_alerts(limit=100_000)
             if first - dt.timedelta(hours=2) <= _as_dt(a.window_start) <= last + dt.timedelta(hours=2)
         ]
         from sinks.incidents import IncidentStore
@@ -284,7 +285,7 @@ def _summary(
                 "alerts": r.alerts,
                 "story": r.story,
             }
-            for r in IncidentStore(sink).list_incidents(limit=10_000)
+            for r in IncidentStore(AlertStore(engine)).list_incidents(limit=10_000)
             if r.incident_id in this_run
         ]
     grouped: dict[tuple[str, str], list[Any]] = {}

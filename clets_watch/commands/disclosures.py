@@ -103,7 +103,7 @@ def _import(args: argparse.Namespace, out: IO[str]) -> int:
     store = _store(args)
     try:
         for f in rows:
-            store.sink.record_disclosure(
+            store.disclosures.record(
                 f.ori,
                 f.year,
                 filed_at=f.filed_at,
@@ -130,7 +130,7 @@ def _add(args: argparse.Namespace, out: IO[str]) -> int:
         raise UserError(str(exc)) from None
     store = _store(args)
     try:
-        store.sink.record_disclosure(
+        store.disclosures.record(
             args.ori.strip(),
             args.year,
             filed_at=filed,
@@ -150,7 +150,7 @@ def _add(args: argparse.Namespace, out: IO[str]) -> int:
 def _list(args: argparse.Namespace, out: IO[str]) -> int:
     store = _store(args)
     try:
-        rows = store.sink.disclosures(year=args.year)
+        rows = store.disclosures.filings(year=args.year)
     finally:
         store.close()
     if args.json:

@@ -168,4 +168,4 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     except SinkError as exc:
         raise UserError(str(exc)) from None
     finally:
-        sink.close()
+        sink.engine.dispose()

@@ -563,7 +563,7 @@ def _access_decisions(args: argparse.Namespace) -> list[Any]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from sinks.access_decisions import load_decisions
-    from sinks.db import DatabaseSink, SinkError, sqlite_path
+    from sinks.db import SinkError, current_revision, database, sqlite_path
 
     url = getattr(
         args, "access_decisions", None
@@ -576,13 +576,10 @@ def _access_decisions(args: argparse.Namespace) -> list[Any]:
         if path is not None and not path.exists():
             return []
     try:
-        sink = DatabaseSink(url, create=False)
-        try:
-            if sink.schema_revision() is None:
+        with database(url, create=False) as engine:
+            if current_revision(engine) is None:
                 return []
-            decisions = load_decisions(sink)
-        finally:
-            sink.close()
+            decisions = load_decisions(engine)
     except (SQLAlchemyError, SinkError) as exc:
         if getattr(args, "access_decisions", None) is None:
             return []  # a database without the decisions table (an older schema): none to apply

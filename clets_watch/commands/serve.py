@@ -150,7 +150,7 @@ def _end_sessions(db: str | None, name: str) -> int | None:
         hour = dt.timedelta(hours=1)
         return SessionStore(sink.engine, idle=hour, absolute=hour).end_user(name)
     finally:
-        sink.close()
+        sink.engine.dispose()
 
 
 def allowed_hosts(args: argparse.Namespace) -> tuple[str, ...]:
@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     from clets_watch.commands.alerts import _open_sink
     from clets_watch.web.app import ConsoleConfig, create_app
     from processors.agencies import RegistryError
-    from sinks.db import head_revision
+    from sinks.db import current_revision, head_revision
 
     if args.session_idle_minutes < 1 or args.session_hours < 1:
         raise UserError("--session-idle-minutes and --session-hours must be at least 1")
@@ -242,8 +242,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise UserError(f"{flag} {rate!r}: write a rate such as 5/minute or 20/hour") from None
     sink = _open_sink(args.db)  # checks the URL, the file and the schema, with one-line errors
-    if sink.schema_revision() != head_revision():
-        sink.close()
+    if current_revision(sink.engine) != head_revision():
+        sink.engine.dispose()
         raise UserError(
             "the database schema is older than this clets-watch: run `clets-watch worker` or "
             "`clets-watch demo` once to migrate it"
@@ -251,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(
             ConsoleConfig(
-                db_url=sink.url,
+                db_url=sink.engine.url.render_as_string(hide_password=False),
                 users_file=users_file,
                 agencies_file=args.agencies or settings.agencies_file,
                 secure_cookies=args.secure_cookies,
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
                 login_failures_per_client=args.login_failures_per_client,
                 publish_decisions=args.publish_decisions,
             ),
-            sink=sink,
+            engine=sink.engine,
         )
     except RegistryError as exc:
         raise UserError(str(exc)) from None
@@ -297,5 +297,5 @@ def run(args: argparse.Namespace) -> int:
             server_header=False,
         )
     finally:
-        sink.close()
+        sink.engine.dispose()
     return 0

@@ -3,6 +3,8 @@ Authenticate with the session cookie (plus ``X-CSRF-Token`` on changes) or HTTP 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
@@ -12,7 +14,7 @@ from clets_watch.web.data import AlertFilters
 from clets_watch.web.security import Forbidden, api_user, csrf_token, require
 from clets_watch.web.service import Console, NotFound
 from clets_watch.web.users import User
-from sinks.db import AlertStateError
+from sinks.alert_store import AlertStateError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": m.Problem, "description": "unknown query parameter, or a body that is not valid JSON"},
@@ -67,8 +69,18 @@ def console(request: Request) -> Console:
 Svc = Annotated[Console, Depends(console)]
 
 
-def _forbidden(exc: Forbidden) -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
+@contextmanager
+def _http_errors() -> Iterator[None]:
+    """The service's refusals as HTTP errors: not allowed 403, no such alert or agency 404, not possible
+    in its current state 409."""
+    try:
+        yield
+    except Forbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except AlertStateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 @router.get("/me", response_model=m.Me, summary="who is logged in, and the CSRF token for changes")
@@ -114,44 +126,33 @@ def list_alerts(
     summary="one alert: rule, window, evidence events, policy clauses, ledger",
 )
 def get_alert(alert_id: AlertId, user: CurrentUser, svc: Svc) -> m.AlertDetail:
-    try:
+    with _http_errors():
         return svc.alert_detail(alert_id)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
 def _act(svc: Console, alert_id: str, action: str, user: User, note: str) -> m.LedgerEntry:
-    try:
+    with _http_errors():
         require(user, "responder", f"to {action} an alert")
         return svc.act_on_alert(alert_id, action, user.name, note)
-    except Forbidden as exc:
-        raise _forbidden(exc) from None
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except AlertStateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
-@router.post(
-    "/alerts/{alert_id}/acknowledge",
-    response_model=m.LedgerEntry,
-    status_code=201,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="acknowledge an alert with a note (responder)",
-)
-def acknowledge(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
-    return _act(svc, alert_id, "acknowledge", user, body.note)
+def _action_route(action: str) -> None:
+    """POST /alerts/{alert_id}/<action> (acknowledge, resolve): the responder's note goes to the ledger."""
+
+    @router.post(
+        f"/alerts/{{alert_id}}/{action}",
+        response_model=m.LedgerEntry,
+        status_code=201,
+        responses={**NOT_FOUND, **CONFLICT},
+        summary=f"{action} an alert with a note (responder)",
+        name=action,
+    )
+    def act(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
+        return _act(svc, alert_id, action, user, body.note)
 
 
-@router.post(
-    "/alerts/{alert_id}/resolve",
-    response_model=m.LedgerEntry,
-    status_code=201,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="resolve an alert with a note (responder)",
-)
-def resolve(alert_id: AlertId, body: m.AlertNote, user: CurrentUser, svc: Svc) -> m.LedgerEntry:
-    return _act(svc, alert_id, "resolve", user, body.note)
+for _action in ("acknowledge", "resolve"):
+    _action_route(_action)
 
 
 @router.get(
@@ -170,10 +171,8 @@ def list_agencies(user: CurrentUser, svc: Svc) -> list[m.AgencySummary]:
     summary="one agency: traffic by data source, immigration share, alerts, recommendation, filings",
 )
 def get_agency(ori: Ori, user: CurrentUser, svc: Svc) -> m.AgencyDetail:
-    try:
+    with _http_errors():
         return svc.agency_detail(ori)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
 @router.post(
@@ -184,10 +183,6 @@ def get_agency(ori: Ori, user: CurrentUser, svc: Svc) -> m.AgencyDetail:
     summary="suspend direct access (written requests only) or restore it (supervisor)",
 )
 def change_access(ori: Ori, body: m.AccessChange, user: CurrentUser, svc: Svc) -> m.RecommendationOut:
-    try:
+    with _http_errors():
         require(user, "supervisor", "changing an agency's access recommendation")
         return svc.change_access(ori, body.action, user.name, body.reason)
-    except Forbidden as exc:
-        raise _forbidden(exc) from None
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

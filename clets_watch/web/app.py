@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
@@ -48,7 +48,10 @@ from clets_watch.web.service import Console
 from clets_watch.web.users import User, UserStore
 from processors.agencies import AgencyRegistry
 from schemas import AccessDecision
-from sinks.db import DatabaseSink
+from sinks.alert_store import AlertStore
+from sinks.db import open_engine
+from sinks.disclosures import DisclosureStore
+from sinks.recommendations import RecommendationStore
 from sinks.sessions import SessionStore
 
 HERE: Final = Path(__file__).resolve().parent
@@ -90,7 +93,7 @@ def _decision_publisher() -> Callable[[AccessDecision], None]:
     return publish
 
 
-def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> FastAPI:
+def create_app(config: ConsoleConfig, *, engine: Engine | None = None) -> FastAPI:
     """The console app over ``config.db_url`` (opened without creating or migrating anything)."""
     if config.max_body_bytes < 1024:
         raise ValueError("max_body_bytes must be at least 1024")
@@ -106,8 +109,8 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
         docs_url=None,
         redoc_url=None,
     )
-    db = sink or DatabaseSink(config.db_url, create=False)
-    app.state.sink = db
+    db = engine or open_engine(config.db_url, create=False)
+    app.state.engine = db
     users = UserStore(config.users_file)
     app.state.users = users
     app.state.basic_cache = BasicAuthCache()
@@ -118,14 +121,16 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
         max_concurrent=config.max_concurrent_password_checks,
     )
     sessions = SessionStore(
-        db.engine,
+        db,
         idle=dt.timedelta(minutes=config.session_idle_minutes),
         absolute=dt.timedelta(hours=config.session_absolute_hours),
     )
     app.state.sessions = sessions
     app.state.secure_cookies = config.secure_cookies
     app.state.console = Console(
-        sink=db,
+        alerts=AlertStore(db),
+        recommendations=RecommendationStore(db),
+        disclosures=DisclosureStore(db),
         data=ConsoleData(db),
         registry=AgencyRegistry.load(config.agencies_file),
         publish=_decision_publisher() if config.publish_decisions else None,
@@ -170,7 +175,7 @@ def create_app(config: ConsoleConfig, *, sink: DatabaseSink | None = None) -> Fa
     )
     def healthz(request: Request) -> Any:
         try:
-            with db.engine.connect() as conn:
+            with db.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             body: dict[str, str] = {"status": "not ok"}

@@ -1,4 +1,4 @@
-"""The console's read side: queries the pages and the API need beyond ``DatabaseSink``'s own
+"""The console's read side: queries the pages and the API need beyond the stores' own
 (alert filters on component and state, evidence events, per-agency traffic over time).
 
 Everything read here is already PII-free in the database: operators and subjects are pseudonyms.
@@ -11,11 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from sinks.db import AlertRow, DatabaseSink, alert_row_from_record
-from sinks.models import UTC, AlertRecord, QueryVerdict, WindowAggregate
+from clets_watch.web.models import EvidenceEvent
+from sinks.alert_store import AlertRow, alert_rows, select_alerts
+from sinks.models import UTC, AgencyRecommendation, AlertRecord, QueryVerdict, WindowAggregate
 
 # What the console calls a state, and what the database stores for it.
 STATE_FILTERS: Final[dict[str, str]] = {
@@ -67,24 +68,6 @@ class Facets:
     components: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class EvidenceEvent:
-    event_id: str
-    occurred_at: dt.datetime
-    message_type: str
-    data_source: str
-    purpose_code: str | None
-    verdict: str
-    purpose: str
-    rules: list[str]
-    policy_version: str
-    operator: str
-    subject_key: str | None
-    has_reason: bool
-    has_case_number: bool
-    source: str | None
-
-
 @dataclass(slots=True)
 class TrafficBucket:
     start: dt.datetime
@@ -109,14 +92,14 @@ class Traffic:
 
 
 class ConsoleData:
-    """Read queries over one database, next to the sink that writes and acts on it."""
+    """Read queries over one database, next to the stores that write and act on it."""
 
-    def __init__(self, sink: DatabaseSink) -> None:
-        self.sink = sink
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def alerts(self, f: AlertFilters) -> tuple[list[AlertRow], int]:
         """Alerts matching ``f``, newest window first, and how many match in all."""
-        query = select(AlertRecord)
+        query = select_alerts()
         if f.severity:
             query = query.where(AlertRecord.severity == f.severity)
         if f.rule:
@@ -133,21 +116,21 @@ class ConsoleData:
             .limit(f.limit)
             .offset(f.offset)
         )
-        with Session(self.sink.engine) as session:
-            rows = [alert_row_from_record(r) for r in session.scalars(query).all()]
-            total = int(session.scalar(count_query) or 0)
+        with self.engine.connect() as conn:
+            rows = alert_rows(conn.execute(query))
+            total = int(conn.scalar(count_query) or 0)
         return rows, total
 
     def state_counts(self, ori: str | None = None) -> dict[str, int]:
         query = select(AlertRecord.state, func.count()).group_by(AlertRecord.state)
         if ori:
             query = query.where(AlertRecord.ori == ori)
-        with self.sink.engine.connect() as conn:
+        with self.engine.connect() as conn:
             counts = {state_label(s): int(n) for s, n in conn.execute(query).all()}
         return {label: counts.get(label, 0) for label in STATE_FILTERS}
 
     def facets(self) -> Facets:
-        with self.sink.engine.connect() as conn:
+        with self.engine.connect() as conn:
             rules = sorted(conn.scalars(select(AlertRecord.rule).distinct()).all())
             oris = sorted(conn.scalars(select(AlertRecord.ori).distinct()).all())
             comps = sorted(c for c in conn.scalars(select(AlertRecord.component).distinct()).all() if c)
@@ -158,33 +141,17 @@ class ConsoleData:
         if not ids:
             return []
         query = select(QueryVerdict).where(QueryVerdict.event_id.in_(ids)).order_by(QueryVerdict.occurred_at)
-        with Session(self.sink.engine) as session:
+        with Session(self.engine) as session:
             return [
-                EvidenceEvent(
-                    event_id=r.event_id,
-                    occurred_at=r.occurred_at,
-                    message_type=r.message_type,
-                    data_source=r.data_source,
-                    purpose_code=r.purpose_code,
-                    verdict=r.verdict,
-                    purpose=r.purpose,
-                    rules=[str(x) for x in r.rules],
-                    policy_version=r.policy_version,
-                    operator=r.operator,
-                    subject_key=r.subject_key,
-                    has_reason=r.has_reason,
-                    has_case_number=r.has_case_number,
-                    source=r.source,
-                )
-                for r in session.scalars(query).all()
+                EvidenceEvent.model_validate(r, from_attributes=True) for r in session.scalars(query).all()
             ]
 
     def agency_oris(self) -> list[str]:
         """Every ORI the database knows of: with traffic, alerts or a recommendation."""
-        with self.sink.engine.connect() as conn:
+        with self.engine.connect() as conn:
             seen = set(conn.scalars(select(WindowAggregate.ori).distinct()).all())
             seen |= set(conn.scalars(select(AlertRecord.ori).distinct()).all())
-        seen |= {r.ori for r in self.sink.recommendations()}
+            seen |= set(conn.scalars(select(AgencyRecommendation.ori)).all())
         return sorted(seen)
 
     def open_alert_counts(self) -> dict[str, int]:
@@ -193,7 +160,7 @@ class ConsoleData:
             .where(AlertRecord.state.in_(("fired", "acknowledged")))
             .group_by(AlertRecord.ori)
         )
-        with self.sink.engine.connect() as conn:
+        with self.engine.connect() as conn:
             return {ori: int(n) for ori, n in conn.execute(query).all()}
 
     def traffic(
@@ -202,7 +169,7 @@ class ConsoleData:
         """The agency's closed-window counts over the ``span`` before its latest window, by data
         source, in at most ``buckets`` equal time buckets (the latest revision of each window)."""
         agg = WindowAggregate
-        with self.sink.engine.connect() as conn:
+        with self.engine.connect() as conn:
             kinds = sorted(
                 conn.scalars(select(agg.window_kind).distinct().where(agg.ori == ori)).all(),
                 key=_kind_seconds,

@@ -16,7 +16,7 @@ from clets_watch.web.pages import ActionNote, _flash, _not_found, _render
 from clets_watch.web.security import page_user, require
 from clets_watch.web.service import Console
 from clets_watch.web.users import User
-from sinks.db import AlertRow, AlertStateError
+from sinks.alert_store import AlertRow, AlertStateError
 from sinks.incidents import IncidentNotFound, IncidentStore
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +27,7 @@ ACTIONS = {"acknowledge": "ack", "resolve": "resolve"}
 
 def _store(request: Request) -> tuple[Console, IncidentStore]:
     console: Console = request.app.state.console
-    return console, IncidentStore(console.sink)
+    return console, IncidentStore(console.alerts)
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo
 
 NOTE_MAX_CHARS = 2000
 # At least one visible character and no NUL (PostgreSQL text cannot hold NUL).
@@ -13,6 +13,19 @@ TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 ALERT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 ORI_PATTERN = r"^[A-Za-z0-9]{1,16}$"
 
+
+def _visible(value: str, info: ValidationInfo) -> str:
+    if not value.strip() or "\x00" in value:
+        raise ValueError(f"the {info.field_name} must say something (no empty or blank {info.field_name})")
+    return value.strip()
+
+
+# A person's free text (a note, a reason): required, visible, no NUL, bounded; stored stripped.
+VisibleText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=NOTE_MAX_CHARS, pattern=TEXT_PATTERN),
+    AfterValidator(_visible),
+]
 AlertState = Literal["open", "acknowledged", "resolved", "suppressed"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 AccessAction = Literal["suspend", "restore"]
@@ -114,19 +127,7 @@ class AlertDetail(BaseModel):
 
 
 class AlertNote(BaseModel):
-    note: str = Field(
-        min_length=1,
-        max_length=NOTE_MAX_CHARS,
-        pattern=TEXT_PATTERN,
-        description="what was done or found (required)",
-    )
-
-    @field_validator("note")
-    @classmethod
-    def _visible(cls, value: str) -> str:
-        if not value.strip() or "\x00" in value:
-            raise ValueError("the note must say something (no empty or blank note)")
-        return value.strip()
+    note: VisibleText = Field(description="what was done or found (required)")
 
 
 class TrafficPoint(BaseModel):
@@ -188,16 +189,7 @@ class AccessChange(BaseModel):
     action: AccessAction = Field(
         description="suspend: direct access suspended, written requests only; restore: normal access"
     )
-    reason: str = Field(
-        min_length=1, max_length=NOTE_MAX_CHARS, pattern=TEXT_PATTERN, description="why (required)"
-    )
-
-    @field_validator("reason")
-    @classmethod
-    def _visible(cls, value: str) -> str:
-        if not value.strip() or "\x00" in value:
-            raise ValueError("the reason must say something (no empty or blank reason)")
-        return value.strip()
+    reason: VisibleText = Field(description="why (required)")
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

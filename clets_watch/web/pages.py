@@ -29,7 +29,7 @@ from clets_watch.web.security import (
 )
 from clets_watch.web.service import Console, NotFound
 from clets_watch.web.users import User
-from sinks.db import AlertStateError
+from sinks.alert_store import AlertStateError
 from sinks.sessions import SessionStore
 
 router = APIRouter(include_in_schema=False)

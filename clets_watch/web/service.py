@@ -3,19 +3,22 @@ and carry out the actions (acknowledge, resolve, suspend or restore direct acces
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+import msgspec
+
 from clets_watch.web import models as m
 from clets_watch.web.data import AlertFilters, ConsoleData, state_label
 from processors.agencies import AgencyRegistry
 from processors.recommendation import ACTIONS
 from schemas import AccessDecision
-from sinks.db import AlertNotFound, AlertRow, DatabaseSink, RecommendationRow
+from sinks.alert_store import AlertNotFound, AlertRow, AlertStore
+from sinks.disclosures import DisclosureStore
+from sinks.recommendations import RecommendationRow, RecommendationStore
 
 AGENCY_ALERTS_SHOWN: Final = 20
 ACCESS_STATES: Final[dict[str, str]] = {"suspend": "suspend", "restore": "normal"}
@@ -28,7 +31,9 @@ class NotFound(LookupError):
 
 @dataclass
 class Console:
-    sink: DatabaseSink
+    alerts: AlertStore
+    recommendations: RecommendationStore
+    disclosures: DisclosureStore
     data: ConsoleData
     registry: AgencyRegistry
     # publishes a supervisor's access decision on clets.access-decisions (serve --publish-decisions)
@@ -38,26 +43,15 @@ class Console:
 
     def alert_out(self, row: AlertRow) -> m.AlertOut:
         agency = self.registry.get(row.ori)
-        return m.AlertOut(
-            alert_id=row.alert_id,
-            rule=row.rule,
-            rule_version=row.rule_version,
-            severity=row.severity,
-            ori=row.ori,
-            agency_name=agency.name if agency else None,
-            component=row.component,
-            key=row.key,
-            window_start=row.window_start,
-            window_end=row.window_end,
-            summary=row.summary,
-            state=state_label(row.status),
-            raised_as=row.raised_as,
-            suppressed_reason=row.suppressed_reason,
-            first_seen_at=row.first_seen_at,
-            evidence_count=int(row.evidence.get("count", 0)),
-            url=f"/alerts/{row.alert_id}",
-            incident_id=row.incident_id,
-            repeats_alert_id=_repeated(row.suppressed_reason),
+        return m.AlertOut.model_validate(
+            {
+                **msgspec.structs.asdict(row),
+                "agency_name": agency.name if agency else None,
+                "state": state_label(row.status),
+                "evidence_count": row.evidence.count,
+                "url": f"/alerts/{row.alert_id}",
+                "repeats_alert_id": _repeated(row.suppressed_reason),
+            }
         )
 
     def alert_list(self, filters: AlertFilters) -> m.AlertList:
@@ -71,46 +65,37 @@ class Console:
         )
 
     def alert_detail(self, alert_id: str) -> m.AlertDetail:
-        row = self.sink.get_alert(alert_id)
+        row = self.alerts.get_alert(alert_id)
         if row is None:
             raise NotFound(f"no alert {alert_id!r}")
-        ev = row.evidence
-        events = self.data.evidence_events([str(e) for e in ev.get("event_ids", [])])
-        clauses = sorted({str(r) for r in ev.get("policy_rules", [])} | {r for e in events for r in e.rules})
+        events = self.data.evidence_events(list(row.evidence.event_ids))
+        clauses = sorted({*row.evidence.policy_rules} | {r for e in events for r in e.rules})
         return m.AlertDetail(
             alert=self.alert_out(row),
-            evidence=m.Evidence(
-                count=int(ev.get("count", 0)),
-                counts={str(k): float(v) for k, v in dict(ev.get("counts", {})).items()},
-                policy_rules=[str(r) for r in ev.get("policy_rules", [])],
-                event_ids=[str(e) for e in ev.get("event_ids", [])],
-                offsets=[str(o) for o in ev.get("offsets", [])],
-            ),
+            evidence=m.Evidence.model_validate(row.evidence, from_attributes=True),
             policy_clauses=clauses,
             verdict_counts=dict(sorted(Counter(e.verdict for e in events).items())),
-            evidence_events=[m.EvidenceEvent(**dataclasses.asdict(e)) for e in events],
+            evidence_events=events,
             ledger=[
-                m.LedgerEntry(id=e.id, action=e.action, actor=e.actor, note=e.note, at=e.at)
-                for e in self.sink.alert_ledger(alert_id)
+                m.LedgerEntry.model_validate(e, from_attributes=True)
+                for e in self.alerts.alert_ledger(alert_id)
             ],
             agency_url=f"/agencies/{row.ori}",
         )
 
     def act_on_alert(self, alert_id: str, action: str, actor: str, note: str) -> m.LedgerEntry:
-        """Acknowledge or resolve; raises NotFound, or sinks.db.AlertStateError when not allowed now."""
-        act = {"acknowledge": self.sink.acknowledge, "resolve": self.sink.resolve}[action]
+        """Acknowledge or resolve; raises NotFound, or sinks.alert_store.AlertStateError when not allowed now."""
+        act = {"acknowledge": self.alerts.acknowledge, "resolve": self.alerts.resolve}[action]
         try:
             entry = act(alert_id, actor, note.strip())
         except AlertNotFound:
             raise NotFound(f"no alert {alert_id!r}") from None
-        return m.LedgerEntry(
-            id=entry.id, action=entry.action, actor=entry.actor, note=entry.note, at=entry.at
-        )
+        return m.LedgerEntry.model_validate(entry, from_attributes=True)
 
     # -- agencies ----------------------------------------------------------------------------
 
     def _current_recommendations(self) -> dict[str, RecommendationRow]:
-        return {r.ori: r for r in self.sink.recommendations()}
+        return {r.ori: r for r in self.recommendations.current()}
 
     def agency_summary(
         self, ori: str, *, open_alerts: int, current: RecommendationRow | None
@@ -144,7 +129,7 @@ class Console:
         current = self._current_recommendations().get(ori)
         rows, _ = self.data.alerts(AlertFilters(ori=ori, limit=AGENCY_ALERTS_SHOWN))
         traffic = self.data.traffic(ori)
-        disclosures = [d for d in self.sink.disclosures() if d.ori == ori]
+        disclosures = [d for d in self.disclosures.filings() if d.ori == ori]
         return m.AgencyDetail(
             agency=self.agency_summary(
                 ori, open_alerts=self.data.open_alert_counts().get(ori, 0), current=current
@@ -168,16 +153,9 @@ class Console:
                 ],
             ),
             recommendation=_recommendation(current) if current else None,
-            recommendation_history=[
-                _recommendation(r) for r in reversed(self.sink.recommendation_history(ori))
-            ],
+            recommendation_history=[_recommendation(r) for r in reversed(self.recommendations.history(ori))],
             disclosures=[
-                m.DisclosureOut(
-                    year=d.year,
-                    filed_at=d.filed_at,
-                    investigations_opened=d.investigations_opened,
-                    outcomes=d.outcomes,
-                )
+                m.DisclosureOut.model_validate(d, from_attributes=True)
                 for d in sorted(disclosures, key=lambda d: -d.year)
             ],
             alerts=[self.alert_out(r) for r in rows],
@@ -197,7 +175,7 @@ class Console:
         if action == "suspend":
             rows, _ = self.data.alerts(AlertFilters(ori=ori, state="open", limit=MAX_LINKED_ALERTS))
             open_ids = [r.alert_id for r in rows]
-        row = self.sink.recommend(
+        row = self.recommendations.recommend(
             ori,
             ACCESS_STATES[action],
             reason=reason.strip(),
@@ -225,7 +203,7 @@ class Console:
             by=actor,
             reason=reason,
         )
-        record_decision(self.sink, decision)
+        record_decision(self.data.engine, decision)
         if self.publish is not None:
             self.publish(decision)
 
@@ -239,11 +217,6 @@ def _repeated(reason: str | None) -> str | None:
 
 
 def _recommendation(r: RecommendationRow) -> m.RecommendationOut:
-    return m.RecommendationOut(
-        state=r.state,
-        action=ACTIONS.get(r.state, r.state),
-        reason=r.reason,
-        alert_ids=list(r.alert_ids),
-        actor=r.actor,
-        at=r.at,
+    return m.RecommendationOut.model_validate(
+        {**msgspec.structs.asdict(r), "action": ACTIONS.get(r.state, r.state)}
     )

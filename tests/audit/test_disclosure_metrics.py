@@ -40,11 +40,12 @@ def test_gauges_follow_the_findings() -> None:
 
 def test_refresh_reads_the_live_tables(tmp_path: Path) -> None:
     from schemas.outputs import ProcessedEvent
-    from sinks.db import DatabaseSink, SinkBatch
+    from sinks.writer import SinkBatch
+    from tests.sinks.stores import Stores
 
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    with DatabaseSink(url) as sink:
-        sink.write_batch(
+    with Stores.open(url) as sink:
+        sink.writer.write_batch(
             SinkBatch(
                 processed=[
                     ProcessedEvent(

@@ -12,8 +12,9 @@ import pytest
 
 from clets_watch import cli
 from clets_watch.commands.access import MAX_CLOCK_SKEW
-from sinks.db import DatabaseSink
+from sinks.db import open_engine
 from sinks.ledger import verify
+from tests.sinks.stores import Stores
 
 ORI = "CA0190000"
 
@@ -26,7 +27,7 @@ def isolated_home(cli_home: Path) -> None:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'clets-watch.db'}"
-    DatabaseSink(url).close()
+    open_engine(url).dispose()
     return url
 
 
@@ -49,14 +50,14 @@ def test_a_supervisors_decision_is_ledgered_like_the_consoles(
     assert decision["by"] == "k.roe" and decision["reason"].startswith("raid [via CLI: os user ")
     code, out, err = access(capsys, db_url, "restore", ORI, "--by", "k.roe", "--reason", "closed")
     assert code == 0 and out.startswith(f"restore {ORI} from "), err
-    sink = DatabaseSink(db_url, create=False)
+    sink = Stores.open(db_url, create=False)
     try:
         # the recommendation the console shows follows the decision, and both are in the hash chain
-        assert [(r.state, r.actor) for r in sink.recommendation_history(ORI)] == [
+        assert [(r.state, r.actor) for r in sink.recommendations.history(ORI)] == [
             ("suspend", "k.roe"),
             ("normal", "k.roe"),
         ]
-        assert [r.state for r in sink.recommendations()] == ["normal"]
+        assert [r.state for r in sink.recommendations.current()] == ["normal"]
         result = verify(sink.engine)
         assert result.ok and result.entries == 4, result.problem
         with sink.engine.connect() as conn:
@@ -133,7 +134,7 @@ def test_at_within_clock_skew_is_kept(capsys: pytest.CaptureFixture[str], db_url
 
 
 def _assert_nothing_recorded(db_url: str) -> None:
-    sink = DatabaseSink(db_url, create=False)
+    sink = Stores.open(db_url, create=False)
     try:
         with sink.engine.connect() as conn:
             counts = [

@@ -11,7 +11,8 @@ import pytest
 from clets_watch import cli
 from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
-from sinks.db import DatabaseSink, SinkBatch
+from sinks.writer import SinkBatch
+from tests.sinks.stores import Stores
 
 # a fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)
 pytestmark = pytest.mark.usefixtures("cli_home")
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.usefixtures("cli_home")
 @pytest.fixture
 def db_url(empty_db_url: str) -> Iterator[str]:
     url = empty_db_url
-    sink = DatabaseSink(url)
+    sink = Stores.open(url)
     try:
-        sink.write_batch(
+        sink.writer.write_batch(
             SinkBatch(
                 alerts=[
                     alert(

@@ -10,7 +10,8 @@ from clets_watch.commands.demo import DEMO_START, already_recorded
 from clets_watch.settings import Settings
 from processors.build import PipelineOverrides, build_pipeline
 from producers.simulator import LabelledEvent, generate
-from sinks.db import DatabaseSink, SinkBatch
+from sinks.writer import SinkBatch
+from tests.sinks.stores import Stores
 
 
 def demo_events(seed: int, minutes: float, *scenarios: str) -> list[LabelledEvent]:
@@ -28,11 +29,11 @@ def test_the_demo_knows_its_events_are_already_recorded(tmp_path: Path) -> None:
     import json
 
     processed = [r.processed for r in (pipeline.process_raw(json.dumps(i.event).encode()) for i in items)]
-    with DatabaseSink(settings.database_url) as sink:
-        sink.write_batch(SinkBatch(processed=[p for p in processed[:-1] if p is not None]))
+    with Stores.open(settings.database_url) as sink:
+        sink.writer.write_batch(SinkBatch(processed=[p for p in processed[:-1] if p is not None]))
     assert not already_recorded(settings, items)  # the last one is missing: produce again
-    with DatabaseSink(settings.database_url) as sink:
-        sink.write_batch(SinkBatch(processed=[p for p in processed if p is not None]))
+    with Stores.open(settings.database_url) as sink:
+        sink.writer.write_batch(SinkBatch(processed=[p for p in processed if p is not None]))
     assert already_recorded(settings, items)
     other = demo_events(7, 1)
     assert not already_recorded(settings, other)

@@ -13,9 +13,10 @@ from clets_watch import cli
 from processors.agencies import AgencyRegistry
 from processors.pipeline import Pipeline, PipelineConfig
 from processors.pseudonymize import Pseudonymizer
-from sinks.db import DatabaseSink, SinkBatch
 from sinks.incidents import IncidentStore
+from sinks.writer import SinkBatch
 from tests.processors.factories import DHS_ORI, LASD, fake_classify, raw
+from tests.sinks.stores import Stores
 
 # a fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)
 pytestmark = pytest.mark.usefixtures("cli_home")
@@ -35,10 +36,10 @@ def db_url(empty_db_url: str) -> Iterator[str]:
     step = p.close()
     batch.alerts += step.alerts
     batch.incidents += step.incidents
-    sink = DatabaseSink(url)
+    sink = Stores.open(url)
     try:
-        sink.write_batch(batch)
-        sink.write_batch(batch)  # idempotent
+        sink.writer.write_batch(batch)
+        sink.writer.write_batch(batch)  # idempotent
     finally:
         sink.close()
     yield url
@@ -63,16 +64,16 @@ def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) 
         ["incidents", "ack", iid, "--by", "on.call", "--note", "looking", "--db", db_url, "--json"], capsys
     )
     assert entry["action"] == "acknowledged" and entry["alerts"] == inc["alerts"]
-    sink = DatabaseSink(db_url, create=False)
+    sink = Stores.open(db_url, create=False)
     try:
-        store = IncidentStore(sink)
+        store = IncidentStore(sink.alerts)
         assert store.get(iid).state == "acknowledged"  # type: ignore[union-attr]
         for a in store.alerts(iid):
             assert a.status == "acknowledged" and a.incident_id == iid
-            assert [e.action for e in sink.alert_ledger(a.alert_id)][-1] == "acknowledged"
+            assert [e.action for e in sink.alerts.alert_ledger(a.alert_id)][-1] == "acknowledged"
         # one alert resolved on its own first: the incident's resolve reaches the others
         first = store.alerts(iid)[0].alert_id
-        sink.resolve(first, "Someone", "done")
+        sink.alerts.resolve(first, "Someone", "done")
     finally:
         sink.close()
     assert (
@@ -117,7 +118,7 @@ def test_incident_actions_join_the_hash_chain(db_url: str, capsys: pytest.Captur
         )
         == 0
     )
-    sink = DatabaseSink(db_url, create=False)
+    sink = Stores.open(db_url, create=False)
     try:
         result = verify(sink.engine)
         assert result.ok, result.problem
@@ -152,7 +153,7 @@ def test_verify_catches_an_incident_state_changed_behind_the_ledger(
     )
     assert cli.main(["alerts", "verify", "--db", db_url]) == 0
     capsys.readouterr()
-    sink = DatabaseSink(db_url, create=False)
+    sink = Stores.open(db_url, create=False)
     try:
         with sink.engine.begin() as conn:
             conn.exec_driver_sql(f"UPDATE incidents SET state = 'resolved' WHERE incident_id = '{iid}'")

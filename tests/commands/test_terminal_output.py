@@ -14,7 +14,8 @@ from clets_watch import cli
 from schemas import AccessDecision
 from schemas.outputs import Alert, Evidence, Incident
 from sinks.access_decisions import record_decision
-from sinks.db import DatabaseSink, SinkBatch
+from sinks.writer import SinkBatch
+from tests.sinks.stores import Stores
 
 HOSTILE = "ok\x1b[2K\r\x1b]0;pwned\x07\x1b[32mall clear\x1b[0m\u202egnp.exe\u200b\u2028x"
 ORI = "CA0190000"
@@ -67,11 +68,11 @@ def db_url(tmp_path: Path) -> str:
         recommended_action=HOSTILE,
         story=HOSTILE,
     )
-    sink = DatabaseSink(url)
+    sink = Stores.open(url)
     try:
-        sink.write_batch(SinkBatch(alerts=[alert], incidents=[incident]))
+        sink.writer.write_batch(SinkBatch(alerts=[alert], incidents=[incident]))
         record_decision(
-            sink,
+            sink.engine,
             AccessDecision(
                 decision_id="d" * 32,
                 ori=ORI,

@@ -22,8 +22,9 @@ from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
 from producers.kafka_out import produce
 from producers.simulator import generate
-from sinks.db import DatabaseSink
+from sinks.db import count_rows, verdict_counts
 from tests.integration.workers import WorkerProcess
+from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -95,19 +96,22 @@ def test_raid_stream_through_kafka_and_the_worker(
         },
         log_path=tmp_path / "worker.log",
     ).start()
-    sink = DatabaseSink(db_url)
+    sink = Stores.open(db_url)
     try:
         prometheus.set_targets([f"127.0.0.1:{metrics_port}"])
         waited = worker.wait_consumed(
-            kafka_bootstrap, group, queries, also=lambda: sink.count_rows()["query_verdicts"] >= len(items)
+            kafka_bootstrap,
+            group,
+            queries,
+            also=lambda: count_rows(sink.engine)["query_verdicts"] >= len(items),
         )
         print(f"worker consumed {len(items)} events + {len(MALFORMED)} malformed in {waited:.1f}s")
 
         # The database holds one verdict per event, and the same verdicts and alert ids as the pure core.
         expected_verdicts, expected_alert_ids = offline(items)
-        assert sink.count_rows()["query_verdicts"] == len(items)
-        assert sink.verdict_counts() == _count(expected_verdicts.values())
-        stored = {a.alert_id: a for a in sink.list_alerts(limit=100_000)}
+        assert count_rows(sink.engine)["query_verdicts"] == len(items)
+        assert verdict_counts(sink.engine) == _count(expected_verdicts.values())
+        stored = {a.alert_id: a for a in sink.alerts.list_alerts(limit=100_000)}
         assert set(stored) == expected_alert_ids
         raid_oris = {i.event["ori"] for i in items if i.truth.get("scenario") == "raid"}
         prohibited = [a for a in stored.values() if a.rule == "prohibited_query"]
@@ -115,7 +119,7 @@ def test_raid_stream_through_kafka_and_the_worker(
         assert {a.ori for a in prohibited} <= raid_oris | {
             i.event["ori"] for i in items if i.truth.get("verdict") == "prohibited"
         }
-        assert sink.count_rows()["dead_letters"] == len(MALFORMED)
+        assert count_rows(sink.engine)["dead_letters"] == len(MALFORMED)
 
         # Dead letters reached their topic, each with its reason.
         reasons = sorted(m["reason"] for m in _read_all(kafka_bootstrap, dead_letter, len(MALFORMED)))

@@ -23,9 +23,11 @@ from sqlalchemy import select, text
 
 from producers.simulator import generate
 from schemas import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent
-from sinks.db import Checkpoint, DatabaseSink, SinkBatch
+from sinks.db import count_rows
 from sinks.models import DeadLetterRecord
+from sinks.writer import Checkpoint, SinkBatch
 from tests.integration.workers import WorkerProcess, read_topic, stored, wait_progress, worker_env
+from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +61,7 @@ def processed(event_id: str, **fields: Any) -> ProcessedEvent:
 def test_postgresql_refuses_rows_the_sink_bisects_writes_the_rest_and_dead_letters_them(
     postgres_url: str,
 ) -> None:
-    sink = DatabaseSink(postgres_url)
+    sink = Stores.open(postgres_url)
     try:
         good = [processed(f"ok-{i}") for i in range(50)]
         nul = processed("nul-1", message_type="DQ\x00")  # PostgreSQL: text cannot contain NUL
@@ -96,15 +98,15 @@ def test_postgresql_refuses_rows_the_sink_bisects_writes_the_rest_and_dead_lette
             checkpoints=[Checkpoint("g", "t", 0, 77, b"state")],
         )
         began = time.monotonic()
-        written = sink.write_batch_resilient(batch)
+        written = sink.writer.write_batch_resilient(batch)
         took = time.monotonic() - began
         refused = {d.event_id: d.detail for d in written.rejected}
         assert set(refused) == {"nul-1", "long-1"}
         assert "NUL" in refused["nul-1"] and "too long" in refused["long-1"]
-        counts = sink.count_rows()
+        counts = count_rows(sink.engine)
         assert counts["query_verdicts"] == 50 and counts["window_aggregates"] == 1 and counts["alerts"] == 1
         assert counts["dead_letters"] == 3
-        assert sink.load_checkpoint("g", "t", 0) is not None
+        assert sink.writer.load_checkpoint("g", "t", 0) is not None
         with sink.engine.connect() as conn:
             reasons = Counter(conn.scalars(select(DeadLetterRecord.reason)))
         assert reasons == {"sink_rejected": 2, "malformed_json": 1}
@@ -138,7 +140,7 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
         # refused by PostgreSQL (at the time of the events sent with it: not late)
         json.dumps(dict(items[len(items) // 2].event) | {"event_id": "poison-db"}).encode(),
     ]
-    setup = DatabaseSink(postgres_url)
+    setup = Stores.open(postgres_url)
     try:
         with setup.engine.begin() as conn:
             conn.execute(
@@ -164,7 +166,7 @@ def test_a_poison_record_in_a_live_stream_is_dead_lettered_within_10s_and_nothin
         producer.flush()
 
         def dead_lettered() -> dict[str, str]:
-            sink = DatabaseSink(postgres_url)
+            sink = Stores.open(postgres_url)
             try:
                 with sink.engine.connect() as conn:
                     return {
@@ -261,7 +263,7 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
     finally:
         worker.stop()
     live = stored(db_url)
-    sink = DatabaseSink(db_url)
+    sink = Stores.open(db_url)
     try:
         with sink.engine.connect() as conn:
             live_dead = Counter(conn.scalars(select(DeadLetterRecord.reason)))

@@ -20,7 +20,7 @@ from clets_watch.kafka_admin import group_lag
 from clets_watch.stack import Stack
 from producers.kafka_out import produce
 from producers.simulator import generate
-from sinks.db import DatabaseSink
+from sinks.db import count_rows
 from tests.integration.workers import (
     WorkerProcess,
     offline_expected,
@@ -29,6 +29,7 @@ from tests.integration.workers import (
     wait_progress,
     worker_env,
 )
+from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -51,9 +52,9 @@ def make_stream(bootstrap: str, topic: str, *, minutes: int, rate: float, seed: 
 
 
 def verdict_rows(db_url: str) -> int:
-    sink = DatabaseSink(db_url)
+    sink = Stores.open(db_url)
     try:
-        return sink.count_rows()["query_verdicts"]
+        return count_rows(sink.engine)["query_verdicts"]
     finally:
         sink.close()
 
@@ -63,7 +64,7 @@ def checkpointed(db_url: str) -> int:
 
     from sinks.models import PipelineCheckpoint
 
-    sink = DatabaseSink(db_url)
+    sink = Stores.open(db_url)
     try:
         with sink.engine.connect() as conn:
             return int(
@@ -324,7 +325,7 @@ def test_no_clear_pii_in_database_logs_metrics_or_alerts_topic(
     alerts = read_topic(kafka_bootstrap, f"{topic}.alerts")
     assert alerts, "the stream must raise alerts so the alerts topic is checked"
     haystacks["alerts topic"] = "\n".join(v.decode() for _p, _o, v in alerts)
-    sink = DatabaseSink(db_url)
+    sink = Stores.open(db_url)
     try:
         with sink.engine.connect() as conn:
             dump = []

@@ -22,10 +22,10 @@ from producers.kafka_out import produce
 from producers.simulator import generate
 from schemas.outputs import Alert, Evidence
 from sinks.alertmanager import AlertmanagerClient
-from sinks.db import DatabaseSink
 from tests.integration.scrape import KeepScraped
 from tests.integration.webhook import WebhookReceiver
 from tests.integration.workers import WorkerProcess
+from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -159,9 +159,9 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
             # The pipeline's own alerts reach Alertmanager as incidents: one per raid agency (its hundreds
             # of prohibited queries are one case), each with the incident id, agency, component, severity,
             # the runbook and a link to the incident's page in the console.
-            db = DatabaseSink(f"sqlite:///{tmp_path / 'clets-watch.db'}", create=False)
+            db = Stores.open(f"sqlite:///{tmp_path / 'clets-watch.db'}", create=False)
             try:
-                raid_alerts = [a for a in db.list_alerts(limit=100_000) if a.ori in RAID_ORIS]
+                raid_alerts = [a for a in db.alerts.list_alerts(limit=100_000) if a.ori in RAID_ORIS]
             finally:
                 db.close()
             assert len(raid_alerts) > 20 and all(a.incident_id for a in raid_alerts)

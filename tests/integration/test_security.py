@@ -44,8 +44,9 @@ from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
 from producers.kafka_out import produce
 from producers.simulator import LabelledEvent, generate
-from sinks.db import DatabaseSink
+from sinks.db import count_rows, verdict_counts
 from tests.integration.workers import WorkerProcess
+from tests.sinks.stores import Stores
 
 KEY = "security-test-pseudonym-key"
 SCRAM_USER, SCRAM_PASSWORD = "clets-worker", "scram-test-password-7c1f"
@@ -286,14 +287,14 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
         },
         log_path=tmp_path / "worker.log",
     ).start()
-    sink = DatabaseSink(db_url)
+    sink = Stores.open(db_url)
     try:
         deadline = time.monotonic() + 120
         while True:
             assert worker.alive(), (
                 f"worker exited with {worker.proc.returncode if worker.proc else None}:\n{worker.log()[-4000:]}"
             )
-            done = sink.count_rows()["query_verdicts"] >= len(items)
+            done = count_rows(sink.engine)["query_verdicts"] >= len(items)
             if done and group_lag(secure.bootstrap, group, queries, security=security) == 0:
                 break
             assert time.monotonic() < deadline, (
@@ -303,11 +304,11 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
 
         # Every event arrived through TLS + SCRAM, with the same verdicts and alert ids as the pure core.
         expected_verdicts, expected_alert_ids = _offline(items)
-        assert sink.count_rows()["query_verdicts"] == len(items)
-        stored = {a.alert_id: a for a in sink.list_alerts(limit=100_000)}
+        assert count_rows(sink.engine)["query_verdicts"] == len(items)
+        stored = {a.alert_id: a for a in sink.alerts.list_alerts(limit=100_000)}
         assert set(stored) == expected_alert_ids
         assert any(a.rule == "prohibited_query" for a in stored.values()), "the raid must raise alerts"
-        assert sum(sink.verdict_counts().values()) == len(expected_verdicts)
+        assert sum(verdict_counts(sink.engine).values()) == len(expected_verdicts)
 
         # The alerts went back out through the SASL_SSL listener too.
         from kafka import KafkaConsumer
@@ -433,20 +434,22 @@ def test_database_sink_over_tls_verifies_the_server(secure: SecureServices) -> N
     name = f"sec_{uuid.uuid4().hex[:8]}"
     plain_url = stack.create_database(name)
     url = f"{plain_url}?sslmode=verify-full&sslrootcert={secure.certs.ca}"
-    sink = DatabaseSink(url)
+    sink = Stores.open(url)
     try:
         with sink.engine.connect() as conn:
             encrypted = conn.execute(
                 text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
             ).scalar_one()
         assert encrypted is True
-        assert sink.count_rows()["query_verdicts"] == 0  # the schema was migrated over the TLS connection
+        assert (
+            count_rows(sink.engine)["query_verdicts"] == 0
+        )  # the schema was migrated over the TLS connection
     finally:
         sink.close()
 
     # A server whose certificate does not chain to the trusted CA is refused, before any password is sent.
     with pytest.raises(Exception, match="certificate verify failed"):
-        DatabaseSink(f"{plain_url}?sslmode=verify-full&sslrootcert={secure.certs.other_ca}")
+        Stores.open(f"{plain_url}?sslmode=verify-full&sslrootcert={secure.certs.other_ca}")
     stack.drop_database(name)
 
 

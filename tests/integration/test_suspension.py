@@ -17,8 +17,9 @@ import pytest
 from clets_watch import cli
 from producers.kafka_out import produce
 from schemas import AccessDecision
-from sinks.db import DatabaseSink
+from sinks.db import open_engine
 from tests.integration.workers import KEY, WorkerProcess, read_topic, worker_env
+from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -81,13 +82,13 @@ def test_suspend_then_restore_live_and_in_replay(
 
         settings = Settings()
         published: list[AccessDecision] = []
-        sink = DatabaseSink(db)
+        engine = open_engine(db)
         try:
-            _console(sink, settings, published.append).change_access(
+            _console(engine, settings, published.append).change_access(
                 ORI, action, "Supervisor Ruiz", reason, at=when
             )
         finally:
-            sink.close()
+            engine.dispose()
         publish_decision(kafka_bootstrap, decisions_topic, published[0], kafka_client_kwargs(settings))
 
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log")
@@ -105,10 +106,10 @@ def test_suspend_then_restore_live_and_in_replay(
         worker.stop()
     assert "access decision" in worker.log()
 
-    sink = DatabaseSink(db, create=False)
+    sink = Stores.open(db, create=False)
     try:
-        live = {a.alert_id: a for a in sink.list_alerts(rule="query_while_suspended", limit=10_000)}
-        history = [(r.state, r.actor) for r in sink.recommendation_history(ORI)]
+        live = {a.alert_id: a for a in sink.alerts.list_alerts(rule="query_while_suspended", limit=10_000)}
+        history = [(r.state, r.actor) for r in sink.recommendations.history(ORI)]
     finally:
         sink.close()
     # every query in [suspend, restore) and none after the restore (silence)

@@ -199,10 +199,11 @@ def stored(db_url: str) -> dict[str, Any]:
     """The same figures as ``offline_expected``, read from the database the worker wrote."""
     from sqlalchemy import select
 
-    from sinks.db import DatabaseSink
+    from sinks.db import count_rows
     from sinks.models import WindowAggregate
+    from tests.sinks.stores import Stores
 
-    sink = DatabaseSink(db_url)
+    sink = Stores.open(db_url)
     try:
         with sink.engine.connect() as conn:
             rows = conn.execute(
@@ -214,10 +215,10 @@ def stored(db_url: str) -> dict[str, Any]:
                     WindowAggregate.total,
                 )
             ).all()
-        counts = sink.count_rows()
+        counts = count_rows(sink.engine)
         return {
             "verdicts": counts["query_verdicts"],
-            "alert_ids": {(a.alert_id, a.incident_id) for a in sink.list_alerts(limit=1_000_000)},
+            "alert_ids": {(a.alert_id, a.incident_id) for a in sink.alerts.list_alerts(limit=1_000_000)},
             "aggregates": {(r[0], r[1], _iso(r[2]), r[3], r[4]) for r in rows},
             "dead_letters": counts["dead_letters"],
         }

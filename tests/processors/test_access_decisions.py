@@ -77,7 +77,7 @@ def test_replay_applies_the_recorded_decisions_by_event_time(
     """Decisions of 2019 as the database keeps them (``clets-watch access`` records a decision at the time
     it is made and refuses to backdate one: tests/commands/test_access_cli.py), applied by replay."""
     from sinks.access_decisions import record_decision
-    from sinks.db import DatabaseSink
+    from sinks.db import open_engine
 
     monkeypatch.setenv("CLETS_WATCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CLETS_WATCH_PSEUDONYM_KEY", "test-key")
@@ -88,12 +88,12 @@ def test_replay_applies_the_recorded_decisions_by_event_time(
             fh.write(
                 raw(f"c{i}", i * 30, ori="CA0190000", message_type="QH", reason="459 PC burglary") + b"\n"
             )
-    sink = DatabaseSink(db)
+    engine = open_engine(db)
     try:
-        assert record_decision(sink, decision("suspend", 300, "CA0190000"))
-        assert record_decision(sink, decision("restore", 600, "CA0190000"))
+        assert record_decision(engine, decision("suspend", 300, "CA0190000"))
+        assert record_decision(engine, decision("restore", 600, "CA0190000"))
     finally:
-        sink.close()
+        engine.dispose()
     capsys.readouterr()
     assert cli.main(["replay", "-i", str(archive), "--json", "--access-decisions", db]) == 0
     alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

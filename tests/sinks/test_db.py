@@ -6,7 +6,6 @@ import datetime as dt
 import sqlite3
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,27 +14,14 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from schemas.outputs import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent
-from sinks.db import (
-    AlertNotFound,
-    AlertStateError,
-    DatabaseSink,
-    SinkBatch,
-    SinkError,
-    dead_letter_id,
-    head_revision,
-    sqlite_path,
-)
+from sinks.alert_store import AlertNotFound, AlertStateError
+from sinks.db import SinkError, count_rows, current_revision, head_revision, sqlite_path, verdict_counts
 from sinks.models import TABLES, AlertLedgerEntry, Base
+from sinks.writer import SinkBatch, dead_letter_id
+from tests.sinks.stores import Stores
 
 UTC = dt.UTC
 T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'sub' / 'clets-watch.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 class Clock:
@@ -55,8 +41,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def sink(db_url: str, clock: Clock) -> Iterator[DatabaseSink]:
-    s = DatabaseSink(db_url, clock=clock)
+def sink(db_url: str, clock: Clock) -> Iterator[Stores]:
+    s = Stores.open(db_url, clock=clock)
     yield s
     s.close()  # before the PostgreSQL fixture drops the database
 
@@ -141,23 +127,23 @@ def full_batch(n: int = 50) -> SinkBatch:
 # ----------------------------------------------------------------------------------------- schema
 
 
-def test_migrations_create_every_table_at_head(sink: DatabaseSink) -> None:
-    assert sink.schema_revision() == head_revision()
+def test_migrations_create_every_table_at_head(sink: Stores) -> None:
+    assert current_revision(sink.engine) == head_revision()
     assert set(TABLES) <= set(inspect(sink.engine).get_table_names())
 
 
-def test_migrations_match_the_models(sink: DatabaseSink) -> None:
+def test_migrations_match_the_models(sink: Stores) -> None:
     with sink.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diffs == []
 
 
 def test_opening_twice_runs_migrations_once(db_url: str) -> None:
-    first = DatabaseSink(db_url)
-    first.write_batch(SinkBatch(processed=[event(1)]))
-    second = DatabaseSink(db_url)  # create=True again: upgrade is a no-op at head
+    first = Stores.open(db_url)
+    first.writer.write_batch(SinkBatch(processed=[event(1)]))
+    second = Stores.open(db_url)  # create=True again: upgrade is a no-op at head
     try:
-        assert second.count_rows()["query_verdicts"] == 1
+        assert count_rows(second.engine)["query_verdicts"] == 1
     finally:
         first.close()
         second.close()
@@ -167,13 +153,13 @@ def test_create_false_does_not_build_the_schema(db_url: str) -> None:
     path = sqlite_path(db_url)
     if path is not None:
         with pytest.raises(SinkError, match="no database at"):
-            DatabaseSink(db_url, create=False)
+            Stores.open(db_url, create=False)
         assert not path.exists()
         path.parent.mkdir(parents=True)
         sqlite3.connect(path).close()  # an empty database file: not ours, but not missing either
-    s = DatabaseSink(db_url, create=False)
+    s = Stores.open(db_url, create=False)
     try:
-        assert s.schema_revision() is None
+        assert current_revision(s.engine) is None
     finally:
         s.close()
 
@@ -181,75 +167,75 @@ def test_create_false_does_not_build_the_schema(db_url: str) -> None:
 # ------------------------------------------------------------------------------------- idempotency
 
 
-def test_writing_the_same_batch_twice_changes_nothing(sink: DatabaseSink) -> None:
+def test_writing_the_same_batch_twice_changes_nothing(sink: Stores) -> None:
     batch = full_batch()
-    first = sink.write_batch(batch)
+    first = sink.writer.write_batch(batch)
     assert (first.verdicts_inserted, first.alerts_inserted, first.dead_letters_inserted) == (50, 2, 1)
     assert first.ledger_rows_inserted == 2
-    counts = sink.count_rows()
-    alerts_before = sink.list_alerts()
+    counts = count_rows(sink.engine)
+    alerts_before = sink.alerts.list_alerts()
 
-    second = sink.write_batch(batch)
+    second = sink.writer.write_batch(batch)
     assert (second.verdicts_inserted, second.alerts_inserted, second.dead_letters_inserted) == (0, 0, 0)
     assert second.ledger_rows_inserted == 0
     assert second.alerts_updated == 2
-    assert sink.count_rows() == counts
-    assert sink.list_alerts() == alerts_before  # first_seen_at kept, nothing else moved
+    assert count_rows(sink.engine) == counts
+    assert sink.alerts.list_alerts() == alerts_before  # first_seen_at kept, nothing else moved
     assert counts["query_verdicts"] == 50
     assert counts["window_aggregates"] == 2
     assert counts["alerts"] == 2
     assert counts["alert_ledger"] == 2
     assert counts["dead_letters"] == 1
-    assert [e.action for e in sink.alert_ledger("al-1")] == ["fired"]
-    assert [(e.action, e.note) for e in sink.alert_ledger("al-2")] == [("suppressed", "cooldown")]
+    assert [e.action for e in sink.alerts.alert_ledger("al-1")] == ["fired"]
+    assert [(e.action, e.note) for e in sink.alerts.alert_ledger("al-2")] == [("suppressed", "cooldown")]
 
 
-def test_a_second_sink_on_the_same_database_adds_no_duplicates(sink: DatabaseSink, db_url: str) -> None:
-    sink.write_batch(full_batch())
-    other = DatabaseSink(db_url, create=False)
+def test_a_second_sink_on_the_same_database_adds_no_duplicates(sink: Stores, db_url: str) -> None:
+    sink.writer.write_batch(full_batch())
+    other = Stores.open(db_url, create=False)
     try:
-        result = other.write_batch(full_batch())
+        result = other.writer.write_batch(full_batch())
     finally:
         other.close()
     assert result.verdicts_inserted == 0
-    assert sink.count_rows()["alert_ledger"] == 2
+    assert count_rows(sink.engine)["alert_ledger"] == 2
 
 
-def test_duplicates_inside_one_batch_are_written_once(sink: DatabaseSink) -> None:
+def test_duplicates_inside_one_batch_are_written_once(sink: Stores) -> None:
     batch = SinkBatch(
         processed=[event(1), event(1)],
         aggregates=[aggregate(total=3), aggregate(total=4)],
         alerts=[alert("al-1"), alert("al-1", summary="again")],
         dead_letters=[DeadLetter(reason="late", detail="late by 300s", payload=b"x", source="s/0/1")] * 2,
     )
-    result = sink.write_batch(batch)
+    result = sink.writer.write_batch(batch)
     assert result.verdicts_inserted == 1
     assert result.alerts_inserted == 1
     assert result.dead_letters_inserted == 1
-    rows = sink.count_rows()
+    rows = count_rows(sink.engine)
     assert (rows["query_verdicts"], rows["window_aggregates"], rows["alerts"], rows["alert_ledger"]) == (
         1,
         1,
         1,
         1,
     )
-    got = sink.get_alert("al-1")
+    got = sink.alerts.get_alert("al-1")
     assert got is not None and got.summary == "again"  # the last one in the batch wins
 
 
-def test_a_failing_batch_writes_nothing(sink: DatabaseSink) -> None:
+def test_a_failing_batch_writes_nothing(sink: Stores) -> None:
     bad = DeadLetter(reason=None, detail="x", payload=b"y")  # type: ignore[arg-type]  # NOT NULL column
     batch = full_batch()
     batch.dead_letters.append(bad)  # written last: everything before it must roll back
     with pytest.raises(IntegrityError):
-        sink.write_batch(batch)
-    assert set(sink.count_rows().values()) == {0}
+        sink.writer.write_batch(batch)
+    assert set(count_rows(sink.engine).values()) == {0}
 
 
-def test_aggregate_revisions_are_separate_rows_and_a_rewrite_converges(sink: DatabaseSink) -> None:
-    sink.write_batch(SinkBatch(aggregates=[aggregate(revision=0, total=10)]))
-    sink.write_batch(SinkBatch(aggregates=[aggregate(revision=1, total=12)]))
-    sink.write_batch(SinkBatch(aggregates=[aggregate(revision=1, total=12)]))
+def test_aggregate_revisions_are_separate_rows_and_a_rewrite_converges(sink: Stores) -> None:
+    sink.writer.write_batch(SinkBatch(aggregates=[aggregate(revision=0, total=10)]))
+    sink.writer.write_batch(SinkBatch(aggregates=[aggregate(revision=1, total=12)]))
+    sink.writer.write_batch(SinkBatch(aggregates=[aggregate(revision=1, total=12)]))
     with sink.engine.connect() as conn:
         rows = conn.execute(
             text("SELECT revision, total, late FROM window_aggregates ORDER BY revision")
@@ -271,15 +257,15 @@ def test_dead_letter_id_is_a_digest_of_source_and_payload() -> None:
 # ------------------------------------------------------------------------------------------- time
 
 
-def test_times_are_stored_in_utc_and_read_back_aware(sink: DatabaseSink) -> None:
+def test_times_are_stored_in_utc_and_read_back_aware(sink: Stores) -> None:
     pacific = dt.timezone(dt.timedelta(hours=-8))
-    sink.write_batch(
+    sink.writer.write_batch(
         SinkBatch(
             processed=[event(1, occurred_at=dt.datetime(2019, 3, 1, 4, 0, 1, tzinfo=pacific))],
             alerts=[alert(window_start="2019-03-01T04:00:00-08:00", window_end="2019-03-01T13:00:00+00:00")],
         )
     )
-    got = sink.get_alert("al-1")
+    got = sink.alerts.get_alert("al-1")
     assert got is not None
     assert got.window_start == dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
     assert got.window_start.utcoffset() == dt.timedelta(0)
@@ -296,18 +282,18 @@ def test_times_are_stored_in_utc_and_read_back_aware(sink: DatabaseSink) -> None
     assert found == "ev-000001"
 
 
-def test_naive_times_are_refused(sink: DatabaseSink) -> None:
+def test_naive_times_are_refused(sink: Stores) -> None:
     with pytest.raises(ValueError, match="UTC offset"):
-        sink.write_batch(SinkBatch(alerts=[alert(window_start="2019-03-01T12:00:00")]))
-    assert sink.count_rows()["alerts"] == 0
+        sink.writer.write_batch(SinkBatch(alerts=[alert(window_start="2019-03-01T12:00:00")]))
+    assert count_rows(sink.engine)["alerts"] == 0
 
 
 # -------------------------------------------------------------------------------------------- PII
 
 
-def test_no_pii_reaches_the_database(sink: DatabaseSink) -> None:
+def test_no_pii_reaches_the_database(sink: Stores) -> None:
     payload = b'{"subject": {"name": "MARIA EXAMPLE-PEREZ"}, "reason": "my ex", "case_number": "24-99177"}'
-    sink.write_batch(
+    sink.writer.write_batch(
         SinkBatch(
             processed=[event(1)],
             dead_letters=[
@@ -328,14 +314,14 @@ def test_no_pii_reaches_the_database(sink: DatabaseSink) -> None:
 # -------------------------------------------------------------------------------------- alert life
 
 
-def test_acknowledge_and_resolve_append_to_the_ledger(sink: DatabaseSink) -> None:
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
-    ack = sink.acknowledge("al-1", "j.doe", "looking into ERO burst")
+def test_acknowledge_and_resolve_append_to_the_ledger(sink: Stores) -> None:
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
+    ack = sink.alerts.acknowledge("al-1", "j.doe", "looking into ERO burst")
     assert ack.action == "acknowledged"
-    assert sink.get_alert("al-1").status == "acknowledged"  # type: ignore[union-attr]
-    sink.acknowledge("al-1", "k.roe", "second look")
-    sink.resolve("al-1", "j.doe", "referred to DOJ")
-    ledger = sink.alert_ledger("al-1")
+    assert sink.alerts.get_alert("al-1").status == "acknowledged"  # type: ignore[union-attr]
+    sink.alerts.acknowledge("al-1", "k.roe", "second look")
+    sink.alerts.resolve("al-1", "j.doe", "referred to DOJ")
+    ledger = sink.alerts.alert_ledger("al-1")
     assert [(e.action, e.actor) for e in ledger] == [
         ("fired", "clets-watch"),
         ("acknowledged", "j.doe"),
@@ -343,47 +329,49 @@ def test_acknowledge_and_resolve_append_to_the_ledger(sink: DatabaseSink) -> Non
         ("resolved", "j.doe"),
     ]
     assert [e.at for e in ledger] == sorted(e.at for e in ledger)
-    got = sink.get_alert("al-1")
+    got = sink.alerts.get_alert("al-1")
     assert got is not None and got.status == "resolved" and got.raised_as == "fired"
 
     with pytest.raises(AlertStateError, match="already resolved"):
-        sink.resolve("al-1", "j.doe", "again")
+        sink.alerts.resolve("al-1", "j.doe", "again")
     with pytest.raises(AlertStateError, match="already resolved"):
-        sink.acknowledge("al-1", "j.doe", "late ack")
-    assert len(sink.alert_ledger("al-1")) == 4
+        sink.alerts.acknowledge("al-1", "j.doe", "late ack")
+    assert len(sink.alerts.alert_ledger("al-1")) == 4
 
 
-def test_a_resolved_alert_stays_resolved_when_the_rule_re_emits_it(sink: DatabaseSink) -> None:
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
-    sink.resolve("al-1", "j.doe", "done")
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
-    assert sink.get_alert("al-1").status == "resolved"  # type: ignore[union-attr]
-    assert [e.action for e in sink.alert_ledger("al-1")] == ["fired", "resolved"]
+def test_a_resolved_alert_stays_resolved_when_the_rule_re_emits_it(sink: Stores) -> None:
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
+    sink.alerts.resolve("al-1", "j.doe", "done")
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
+    assert sink.alerts.get_alert("al-1").status == "resolved"  # type: ignore[union-attr]
+    assert [e.action for e in sink.alerts.alert_ledger("al-1")] == ["fired", "resolved"]
 
 
-def test_a_suppressed_alert_that_later_fires_gets_one_fired_entry(sink: DatabaseSink) -> None:
-    sink.write_batch(SinkBatch(alerts=[alert("al-1", status="suppressed", suppressed_reason="quiet hours")]))
-    assert sink.get_alert("al-1").status == "suppressed"  # type: ignore[union-attr]
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
-    assert [e.action for e in sink.alert_ledger("al-1")] == ["suppressed", "fired"]
-    assert sink.get_alert("al-1").status == "fired"  # type: ignore[union-attr]
+def test_a_suppressed_alert_that_later_fires_gets_one_fired_entry(sink: Stores) -> None:
+    sink.writer.write_batch(
+        SinkBatch(alerts=[alert("al-1", status="suppressed", suppressed_reason="quiet hours")])
+    )
+    assert sink.alerts.get_alert("al-1").status == "suppressed"  # type: ignore[union-attr]
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
+    assert [e.action for e in sink.alerts.alert_ledger("al-1")] == ["suppressed", "fired"]
+    assert sink.alerts.get_alert("al-1").status == "fired"  # type: ignore[union-attr]
 
 
-def test_actions_on_a_missing_alert_or_without_a_name_are_refused(sink: DatabaseSink) -> None:
+def test_actions_on_a_missing_alert_or_without_a_name_are_refused(sink: Stores) -> None:
     with pytest.raises(AlertNotFound, match="no alert 'nope'"):
-        sink.acknowledge("nope", "j.doe", "x")
+        sink.alerts.acknowledge("nope", "j.doe", "x")
     with pytest.raises(AlertNotFound):
-        sink.resolve("nope", "j.doe", "x")
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
+        sink.alerts.resolve("nope", "j.doe", "x")
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
     with pytest.raises(SinkError, match="name of the person"):
-        sink.acknowledge("al-1", "  ", "x")
-    assert sink.get_alert("nope") is None
-    assert sink.alert_ledger("nope") == []
+        sink.alerts.acknowledge("al-1", "  ", "x")
+    assert sink.alerts.get_alert("nope") is None
+    assert sink.alerts.alert_ledger("nope") == []
 
 
-def test_list_alerts_filters_and_orders(sink: DatabaseSink) -> None:
-    sink.write_batch(
+def test_list_alerts_filters_and_orders(sink: Stores) -> None:
+    sink.writer.write_batch(
         SinkBatch(
             alerts=[
                 alert("a-old", window_start="2019-03-01T10:00:00Z"),
@@ -392,20 +380,20 @@ def test_list_alerts_filters_and_orders(sink: DatabaseSink) -> None:
             ]
         )
     )
-    sink.acknowledge("a-old", "j.doe", "seen")
-    assert [a.alert_id for a in sink.list_alerts()] == ["a-new", "a-ccw", "a-old"]
-    assert [a.alert_id for a in sink.list_alerts(rule="ccw_checks")] == ["a-ccw"]
-    assert [a.alert_id for a in sink.list_alerts(ori="CA0370000")] == ["a-new"]
-    assert [a.alert_id for a in sink.list_alerts(severity="critical")] == ["a-new"]
-    assert [a.alert_id for a in sink.list_alerts(status="acknowledged")] == ["a-old"]
-    assert [a.alert_id for a in sink.list_alerts(status="suppressed")] == ["a-ccw"]
-    assert [a.alert_id for a in sink.list_alerts(status="fired")] == ["a-new"]
-    assert len(sink.list_alerts(limit=2)) == 2
+    sink.alerts.acknowledge("a-old", "j.doe", "seen")
+    assert [a.alert_id for a in sink.alerts.list_alerts()] == ["a-new", "a-ccw", "a-old"]
+    assert [a.alert_id for a in sink.alerts.list_alerts(rule="ccw_checks")] == ["a-ccw"]
+    assert [a.alert_id for a in sink.alerts.list_alerts(ori="CA0370000")] == ["a-new"]
+    assert [a.alert_id for a in sink.alerts.list_alerts(severity="critical")] == ["a-new"]
+    assert [a.alert_id for a in sink.alerts.list_alerts(status="acknowledged")] == ["a-old"]
+    assert [a.alert_id for a in sink.alerts.list_alerts(status="suppressed")] == ["a-ccw"]
+    assert [a.alert_id for a in sink.alerts.list_alerts(status="fired")] == ["a-new"]
+    assert len(sink.alerts.list_alerts(limit=2)) == 2
     with pytest.raises(SinkError, match="limit"):
-        sink.list_alerts(limit=0)
-    got = sink.get_alert("a-new")
+        sink.alerts.list_alerts(limit=0)
+    got = sink.alerts.get_alert("a-new")
     assert got is not None
-    assert got.evidence == {
+    assert got.to_json()["evidence"] == {
         "count": 41,
         "event_ids": ["ev-000001", "ev-000002"],
         "counts": {"dmv": 41.0},
@@ -415,16 +403,16 @@ def test_list_alerts_filters_and_orders(sink: DatabaseSink) -> None:
     assert got.to_json()["window_start"] == "2019-03-01T14:00:00Z"
 
 
-def test_verdict_counts(sink: DatabaseSink) -> None:
-    sink.write_batch(full_batch(50))
-    assert sink.verdict_counts() == {"allowed": 40, "prohibited": 10}
+def test_verdict_counts(sink: Stores) -> None:
+    sink.writer.write_batch(full_batch(50))
+    assert verdict_counts(sink.engine) == {"allowed": 40, "prohibited": 10}
 
 
-def test_ledger_rows_are_only_ever_added(sink: DatabaseSink) -> None:
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
+def test_ledger_rows_are_only_ever_added(sink: Stores) -> None:
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
     with sink.engine.connect() as conn:
         before = conn.execute(select(AlertLedgerEntry.id, AlertLedgerEntry.action, AlertLedgerEntry.at)).all()
-    sink.acknowledge("al-1", "j.doe", "x")
+    sink.alerts.acknowledge("al-1", "j.doe", "x")
     with sink.engine.connect() as conn:
         after = conn.execute(select(AlertLedgerEntry.id, AlertLedgerEntry.action, AlertLedgerEntry.at)).all()
     assert after[: len(before)] == before and len(after) == len(before) + 1
@@ -433,54 +421,56 @@ def test_ledger_rows_are_only_ever_added(sink: DatabaseSink) -> None:
 # ------------------------------------------------------------------- recommendations and disclosures
 
 
-def test_recommendations_keep_a_history(sink: DatabaseSink) -> None:
-    sink.write_batch(SinkBatch(alerts=[alert("al-1")]))
-    sink.recommend(
+def test_recommendations_keep_a_history(sink: Stores) -> None:
+    sink.writer.write_batch(SinkBatch(alerts=[alert("al-1")]))
+    sink.recommendations.recommend(
         "CA0190000", "watch", reason="DMV burst", actor="clets-watch", alert_ids=["al-1"], component="ICE-ERO"
     )
-    sink.recommend(
+    sink.recommendations.recommend(
         "CA0190000", "suspend", reason="repeat", actor="j.doe", alert_ids=["al-1"], component="ICE-ERO"
     )
-    current = sink.recommendations()
+    current = sink.recommendations.current()
     assert [(r.ori, r.state, r.alert_ids) for r in current] == [("CA0190000", "suspend", ("al-1",))]
-    assert [r.state for r in sink.recommendation_history("CA0190000")] == ["watch", "suspend"]
+    assert [r.state for r in sink.recommendations.history("CA0190000")] == ["watch", "suspend"]
     with pytest.raises(SinkError, match="unknown recommendation"):
-        sink.recommend("CA0190000", "ban", reason="x", actor="y")
+        sink.recommendations.recommend("CA0190000", "ban", reason="x", actor="y")
 
 
-def test_disclosure_filings_are_keyed_by_agency_and_year(sink: DatabaseSink) -> None:
+def test_disclosure_filings_are_keyed_by_agency_and_year(sink: Stores) -> None:
     late = dt.datetime(2019, 6, 3, 17, 0, tzinfo=UTC)
-    sink.record_disclosure("CA0300099", 2018, filed_at=None, investigations_opened=None)
-    sink.record_disclosure(
+    sink.disclosures.record("CA0300099", 2018, filed_at=None, investigations_opened=None)
+    sink.disclosures.record(
         "CA0300099", 2018, filed_at=late, investigations_opened=0, outcomes="none reported"
     )
-    rows = sink.disclosures(year=2018)
+    rows = sink.disclosures.filings(year=2018)
     assert [(r.ori, r.filed_at, r.investigations_opened) for r in rows] == [("CA0300099", late, 0)]
 
 
 # ------------------------------------------------------------------------------------ performance
 
 
-def test_thousands_of_rows_per_batch_are_written_in_bulk(sink: DatabaseSink) -> None:
+def test_thousands_of_rows_per_batch_are_written_in_bulk(sink: Stores) -> None:
     n = 5000
     batch = SinkBatch(processed=[event(i) for i in range(n)])
     started = time.perf_counter()
-    result = sink.write_batch(batch)
+    result = sink.writer.write_batch(batch)
     elapsed = time.perf_counter() - started
     assert result.verdicts_inserted == n
-    assert sink.count_rows()["query_verdicts"] == n
+    assert count_rows(sink.engine)["query_verdicts"] == n
     assert elapsed < 15, f"{n} rows took {elapsed:.1f}s: the sink is not writing in bulk"
 
 
 def test_checkpoints_are_written_with_the_batch_and_replaced(db_url: str) -> None:
-    from sinks.db import Checkpoint
+    from sinks.writer import Checkpoint
 
-    sink = DatabaseSink(db_url)
-    assert sink.load_checkpoint("g", "clets.queries", 0) is None
-    sink.write_batch(SinkBatch(checkpoints=[Checkpoint("g", "clets.queries", 0, 100, b"state-1")]))
-    sink.write_batch(SinkBatch(checkpoints=[Checkpoint("g", "clets.queries", 0, 2**40, b"\x00state-2\xff")]))
-    got = sink.load_checkpoint("g", "clets.queries", 0)
+    sink = Stores.open(db_url)
+    assert sink.writer.load_checkpoint("g", "clets.queries", 0) is None
+    sink.writer.write_batch(SinkBatch(checkpoints=[Checkpoint("g", "clets.queries", 0, 100, b"state-1")]))
+    sink.writer.write_batch(
+        SinkBatch(checkpoints=[Checkpoint("g", "clets.queries", 0, 2**40, b"\x00state-2\xff")])
+    )
+    got = sink.writer.load_checkpoint("g", "clets.queries", 0)
     assert got == Checkpoint("g", "clets.queries", 0, 2**40, b"\x00state-2\xff")
-    assert sink.load_checkpoint("g", "clets.queries", 1) is None
-    assert sink.load_checkpoint("other", "clets.queries", 0) is None
+    assert sink.writer.load_checkpoint("g", "clets.queries", 1) is None
+    assert sink.writer.load_checkpoint("other", "clets.queries", 0) is None
     sink.close()

@@ -21,15 +21,17 @@ from processors.agencies import AgencyRegistry
 from processors.app import WorkerRuntime
 from processors.unknown_keys import DOMAIN_MESSAGE_KEYS
 from schemas import DEAD_LETTER_REASONS, Alert, DeadLetter, Evidence
-from sinks.db import Checkpoint, DatabaseSink, SinkBatch, is_data_error, is_transient, storable
+from sinks.db import count_rows
 from sinks.metrics import Metrics
+from sinks.writer import Checkpoint, SinkBatch, is_data_error, is_transient, storable
 from tests.processors.factories import pe
+from tests.sinks.stores import Stores
 
 REGISTRY = AgencyRegistry.load()
 
 
-def sink(tmp_path: Path) -> DatabaseSink:
-    return DatabaseSink(f"sqlite:///{tmp_path / 'sink.db'}")
+def sink(tmp_path: Path) -> Stores:
+    return Stores.open(f"sqlite:///{tmp_path / 'sink.db'}")
 
 
 def poison(event_id: str) -> Any:
@@ -46,19 +48,19 @@ def test_a_refused_record_is_dead_lettered_and_the_rest_written(tmp_path: Path) 
         dead_letters=[DeadLetter(reason="malformed_json", detail="x", payload=b"{", source="t/0/99")],
         checkpoints=[Checkpoint("g", "t", 0, 100, b"state")],
     )
-    written = s.write_batch_resilient(batch)
+    written = s.writer.write_batch_resilient(batch)
     assert sorted(d.event_id or "" for d in written.rejected) == ["bad-1", "bad-2"]
     assert all(d.reason == "sink_rejected" and "NOT NULL" in d.detail for d in written.rejected)
     assert written.attempts < 2 * 2 * 8  # bisection: O(refused * log n) writes, not one per record
-    counts = s.count_rows()
+    counts = count_rows(s.engine)
     assert counts["query_verdicts"] == 37 and counts["dead_letters"] == 3
-    assert s.load_checkpoint("g", "t", 0) is not None  # the offsets move on
-    again = s.write_batch_resilient(batch)  # idempotent: nothing doubles
-    assert s.count_rows()["dead_letters"] == 3 and len(again.rejected) == 2
+    assert s.writer.load_checkpoint("g", "t", 0) is not None  # the offsets move on
+    again = s.writer.write_batch_resilient(batch)  # idempotent: nothing doubles
+    assert count_rows(s.engine)["dead_letters"] == 3 and len(again.rejected) == 2
 
 
 def test_a_clean_batch_is_one_write(tmp_path: Path) -> None:
-    written = sink(tmp_path).write_batch_resilient(SinkBatch(processed=[pe("a"), pe("b", 1)]))
+    written = sink(tmp_path).writer.write_batch_resilient(SinkBatch(processed=[pe("a"), pe("b", 1)]))
     assert written.rejected == [] and written.attempts == 1 and written.result.verdicts_inserted == 2
 
 
@@ -82,7 +84,7 @@ class FlakySink:
         self.calls = 0
 
     def write_batch_resilient(self, batch: SinkBatch) -> Any:
-        from sinks.db import BatchResult, ResilientResult
+        from sinks.writer import BatchResult, ResilientResult
 
         self.calls += 1
         if self.calls <= self.n:
@@ -206,6 +208,6 @@ def test_a_message_both_late_and_conflicting_keeps_both_dead_letters(tmp_path: P
     conflict = DeadLetter(
         reason="conflicting_duplicate", detail="c", payload=b"{}", source="t/0/600", event_id="e"
     )
-    s.write_batch(SinkBatch(dead_letters=[conflict, late]))
-    s.write_batch(SinkBatch(dead_letters=[conflict, late]))  # redelivered: nothing doubles
-    assert s.count_rows()["dead_letters"] == 2
+    s.writer.write_batch(SinkBatch(dead_letters=[conflict, late]))
+    s.writer.write_batch(SinkBatch(dead_letters=[conflict, late]))  # redelivered: nothing doubles
+    assert count_rows(s.engine)["dead_letters"] == 2

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from schemas.outputs import Alert, Evidence
-from sinks.db import AlertStateError, DatabaseSink, SinkBatch, SinkError, upgrade
+from sinks.alert_store import AlertStateError
+from sinks.db import SinkError, upgrade
 from sinks.ledger import (
     GENESIS,
     LEDGER_TABLES,
@@ -29,16 +30,11 @@ from sinks.ledger import (
     unprotect_sql,
     verify,
 )
+from sinks.writer import SinkBatch
+from tests.sinks.stores import Stores
 
 UTC = dt.UTC
 T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'clets-watch.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def alert(alert_id: str) -> Alert:
@@ -57,11 +53,11 @@ def alert(alert_id: str) -> Alert:
 
 
 @pytest.fixture
-def sink(db_url: str) -> Iterator[DatabaseSink]:
-    s = DatabaseSink(db_url)
-    s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
-    s.acknowledge("a1", "rita", "looking")
-    s.recommend("CA0190000", "suspend", reason="raid", actor="sam", alert_ids=["a1"])
+def sink(db_url: str) -> Iterator[Stores]:
+    s = Stores.open(db_url)
+    s.writer.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
+    s.alerts.acknowledge("a1", "rita", "looking")
+    s.recommendations.recommend("CA0190000", "suspend", reason="raid", actor="sam", alert_ids=["a1"])
     yield s
     s.close()
 
@@ -77,9 +73,7 @@ TAMPERING = [
 
 
 @pytest.mark.parametrize(("sql", "table"), TAMPERING)
-def test_the_database_refuses_update_and_delete_on_the_ledger(
-    sink: DatabaseSink, sql: str, table: str
-) -> None:
+def test_the_database_refuses_update_and_delete_on_the_ledger(sink: Stores, sql: str, table: str) -> None:
     before = _dump(sink.engine)
     with (
         pytest.raises(DBAPIError, match=f"on {table} is refused: the ledger is append-only"),
@@ -125,55 +119,57 @@ def test_the_database_refuses_update_and_delete_on_the_ledger(
 )
 def test_sqlite_refuses_insert_or_replace_over_a_ledger_row(tmp_path: Path, sql: str, table: str) -> None:
     """SQLite's REPLACE deletes the clashing row without firing DELETE triggers: refused on its own."""
-    s = DatabaseSink(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    s = Stores.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
-        s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
-        s.acknowledge("a1", "rita", "looking")
-        s.recommend("CA0190000", "suspend", reason="raid", actor="sam")
+        s.writer.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
+        s.alerts.acknowledge("a1", "rita", "looking")
+        s.recommendations.recommend("CA0190000", "suspend", reason="raid", actor="sam")
         before = _dump(s.engine)
         with pytest.raises(DBAPIError, match=f"REPLACE on {table} is refused"), s.engine.begin() as conn:
             conn.execute(text(sql))
         assert _dump(s.engine) == before and verify(s.engine).ok
-        s.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))  # a replayed batch still adds nothing
+        # a replayed batch still adds nothing
+        s.writer.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
         with pytest.raises(AlertStateError):
-            s.resolve("a1", "rita", "done") and s.resolve("a1", "rita", "again")
+            s.alerts.resolve("a1", "rita", "done") and s.alerts.resolve("a1", "rita", "again")
         assert verify(s.engine).entries == 5
     finally:
         s.close()
 
 
-@pytest.mark.integration
-def test_postgres_refuses_truncate_too(postgres_url: str) -> None:
-    s = DatabaseSink(postgres_url)
-    try:
-        s.write_batch(SinkBatch(alerts=[alert("a1")]))
-        for table in LEDGER_TABLES:
-            with pytest.raises(DBAPIError, match="TRUNCATE on .* is refused"), s.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {table} CASCADE"))
-        assert verify(s.engine).entries == 1
-    finally:
-        s.close()
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[Stores]:
+    """The PostgreSQL database with one alert written."""
+    with Stores.open(postgres_url) as s:
+        s.writer.write_batch(SinkBatch(alerts=[alert("a1")]))
+        yield s
 
 
 @pytest.mark.integration
-def test_postgres_app_role_lacks_update_and_delete(postgres_url: str) -> None:
+def test_postgres_refuses_truncate_too(pg: Stores) -> None:
+    for table in LEDGER_TABLES:
+        with pytest.raises(DBAPIError, match="TRUNCATE on .* is refused"), pg.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {table} CASCADE"))
+    assert verify(pg.engine).entries == 1
+
+
+@pytest.mark.integration
+def test_postgres_app_role_lacks_update_and_delete(pg: Stores, postgres_url: str) -> None:
     """Even with the triggers dropped, the role the worker and console run as cannot change the ledger."""
-    s = DatabaseSink(postgres_url)
     role = f"clets_app_{secrets.token_hex(4)}"
     password = secrets.token_hex(16)
     try:
-        s.write_batch(SinkBatch(alerts=[alert("a1")]))
-        with s.engine.begin() as conn:
+        with pg.engine.begin() as conn:
             conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
             for stmt in app_role_grants_sql(role):
                 conn.exec_driver_sql(stmt)
             for stmt in unprotect_sql("postgresql"):  # the privileges alone must hold
                 conn.exec_driver_sql(stmt)
         app_url = make_url(postgres_url).set(username=role, password=password)
-        app = DatabaseSink(app_url.render_as_string(hide_password=False), create=False)
+        app = Stores.open(app_url.render_as_string(hide_password=False), create=False)
         try:
-            app.write_batch(SinkBatch(alerts=[alert("a2")]))  # the app role appends
-            app.acknowledge("a2", "rita", "seen")
+            app.writer.write_batch(SinkBatch(alerts=[alert("a2")]))  # the app role appends
+            app.alerts.acknowledge("a2", "rita", "seen")
             for table in LEDGER_TABLES:
                 for sql in (f"UPDATE {table} SET actor = 'x'", f"DELETE FROM {table}", f"TRUNCATE {table}"):
                     with pytest.raises(DBAPIError, match="permission denied"), app.engine.begin() as conn:
@@ -182,10 +178,9 @@ def test_postgres_app_role_lacks_update_and_delete(postgres_url: str) -> None:
         finally:
             app.close()
     finally:
-        with s.engine.begin() as conn:
+        with pg.engine.begin() as conn:
             conn.exec_driver_sql(f"DROP OWNED BY {role}")
             conn.exec_driver_sql(f"DROP ROLE {role}")
-        s.close()
 
 
 def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -195,15 +190,18 @@ def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def _unprotected(sink: DatabaseSink) -> Engine:
-    """The same database with the triggers dropped: what an attacker with DDL rights could do."""
+def _tamper(sink: Stores, *sql: str) -> Engine:
+    """Drop the triggers and run ``sql``: what an attacker with DDL rights could do. Returns the engine."""
     with sink.engine.begin() as conn:
-        for stmt in unprotect_sql(sink.dialect):
+        for stmt in unprotect_sql(sink.engine.dialect.name):
             conn.exec_driver_sql(stmt)
+    with sink.engine.begin() as conn:
+        for stmt in sql:
+            conn.execute(text(stmt))
     return sink.engine
 
 
-def test_every_ledger_write_is_chained(sink: DatabaseSink) -> None:
+def test_every_ledger_write_is_chained(sink: Stores) -> None:
     result = verify(sink.engine)
     assert result.ok and result.entries == 4  # 2 fired, 1 acknowledged, 1 recommendation
     with sink.engine.connect() as conn:
@@ -223,34 +221,26 @@ def test_every_ledger_write_is_chained(sink: DatabaseSink) -> None:
     assert all(rows[i].prev_hash == rows[i - 1].entry_hash for i in range(1, len(rows)))
     assert result.head == rows[-1].entry_hash
     # a replayed batch adds no entry (the alert ledger's entry keys are idempotent)
-    sink.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
+    sink.writer.write_batch(SinkBatch(alerts=[alert("a1"), alert("a2")]))
     assert verify(sink.engine).entries == 4
 
 
-def test_verify_names_a_changed_entry(sink: DatabaseSink) -> None:
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_entries SET note = 'nothing happened' WHERE seq = 3"))
-    result = verify(engine)
+def test_verify_names_a_changed_entry(sink: Stores) -> None:
+    result = verify(_tamper(sink, "UPDATE ledger_entries SET note = 'nothing happened' WHERE seq = 3"))
     assert not result.ok and result.broken_seq == 3
     assert "entry 3 (alert a1, acknowledged by rita): its content does not match its hash" in str(
         result.problem
     )
 
 
-def test_verify_names_a_removed_entry(sink: DatabaseSink) -> None:
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))
-    result = verify(engine)
+def test_verify_names_a_removed_entry(sink: Stores) -> None:
+    result = verify(_tamper(sink, "DELETE FROM ledger_entries WHERE seq = 2"))
     assert not result.ok and result.broken_seq == 3 and "prev_hash does not match" in str(result.problem)
 
 
-def test_verify_names_a_changed_history_row(sink: DatabaseSink) -> None:
+def test_verify_names_a_changed_history_row(sink: Stores) -> None:
     """The chain intact, but the alert ledger (what the console shows) edited behind it."""
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE alert_ledger SET actor = 'sam' WHERE action = 'acknowledged'"))
+    engine = _tamper(sink, "UPDATE alert_ledger SET actor = 'sam' WHERE action = 'acknowledged'")
     result = verify(engine)
     assert not result.ok and result.broken_seq == 3
     assert "differs from its ledger entry 3" in str(result.problem)
@@ -265,19 +255,20 @@ def test_verify_names_a_changed_history_row(sink: DatabaseSink) -> None:
     )
 
 
-def test_verify_catches_a_rewritten_chain_with_a_recorded_head(sink: DatabaseSink) -> None:
+def test_verify_catches_a_rewritten_chain_with_a_recorded_head(sink: Stores) -> None:
     """Someone who rewrites the whole chain consistently is caught by a head recorded before."""
     head = verify(sink.engine).head
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 4"))
-        conn.execute(text("DELETE FROM agency_recommendation_history"))
-        conn.execute(text("DELETE FROM agency_recommendations"))
+    engine = _tamper(
+        sink,
+        "DELETE FROM ledger_entries WHERE seq = 4",
+        "DELETE FROM agency_recommendation_history",
+        "DELETE FROM agency_recommendations",
+    )
     assert verify(engine).ok  # consistent on its own...
     assert not verify(engine, expect_head=head).ok  # ...but the recorded head is gone
 
 
-def test_append_refuses_incomplete_entries(sink: DatabaseSink) -> None:
+def test_append_refuses_incomplete_entries(sink: Stores) -> None:
     with sink.engine.begin() as conn:
         for bad in (
             NewEntry("", "x", "note", "rita", None, T0),
@@ -311,11 +302,11 @@ def test_the_hash_covers_every_field() -> None:
     assert len(digests) == 10
 
 
-def test_human_actions_need_a_note_and_a_name_not_the_pipelines(sink: DatabaseSink) -> None:
+def test_human_actions_need_a_note_and_a_name_not_the_pipelines(sink: Stores) -> None:
     with pytest.raises(SinkError, match="needs a note"):
-        sink.acknowledge("a2", "rita", "  ")
+        sink.alerts.acknowledge("a2", "rita", "  ")
     with pytest.raises(SinkError, match="pipeline's own name"):
-        sink.resolve("a2", "Clets-Watch", "closing it")
+        sink.alerts.resolve("a2", "Clets-Watch", "closing it")
     assert verify(sink.engine).entries == 4
 
 
@@ -351,7 +342,7 @@ def test_the_migration_journals_rows_written_before_it(tmp_path: Path) -> None:
         )
     engine.dispose()
     upgrade(url)
-    s = DatabaseSink(url, create=False)
+    s = Stores.open(url, create=False)
     try:
         result = verify(s.engine)
         assert result.ok and result.entries == 3
@@ -364,21 +355,22 @@ def test_the_migration_journals_rows_written_before_it(tmp_path: Path) -> None:
 
 def test_sqlite_database_file_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "new" / "clets-watch.db"
-    with DatabaseSink(f"sqlite:///{path}") as s:
-        s.write_batch(SinkBatch(alerts=[alert("a1")]))
+    with Stores.open(f"sqlite:///{path}") as s:
+        s.writer.write_batch(SinkBatch(alerts=[alert("a1")]))
         modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
     assert modes["clets-watch.db"] == 0o600
     assert all(mode == 0o600 for mode in modes.values()), modes  # -wal and -shm too
     assert path.parent.stat().st_mode & 0o777 == 0o700
 
 
-def test_verify_names_a_removed_history_row(sink: DatabaseSink) -> None:
+def test_verify_names_a_removed_history_row(sink: Stores) -> None:
     """Finding 2: an acknowledgement deleted from the alert ledger (the alert set back to fired) leaves its
     ledger entry pointing at nothing; verify names that entry."""
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM alert_ledger WHERE action = 'acknowledged'"))
-        conn.execute(text("UPDATE alerts SET state = 'fired' WHERE alert_id = 'a1'"))
+    engine = _tamper(
+        sink,
+        "DELETE FROM alert_ledger WHERE action = 'acknowledged'",
+        "UPDATE alerts SET state = 'fired' WHERE alert_id = 'a1'",
+    )
     result = verify(engine)
     assert not result.ok and result.broken_seq == 3
     assert (
@@ -418,9 +410,7 @@ STATE_TAMPERING = [
 
 
 @pytest.mark.parametrize(("statements", "message"), STATE_TAMPERING)
-def test_verify_compares_the_state_with_the_ledger(
-    sink: DatabaseSink, statements: list[str], message: str
-) -> None:
+def test_verify_compares_the_state_with_the_ledger(sink: Stores, statements: list[str], message: str) -> None:
     """Finding 3: plain UPDATE/DELETE on the state tables (no trigger in the way) is caught: an alert's state
     against its last ledgered action, each agency's recommendation against its history, and the access
     decisions, which are journalled in the chain."""
@@ -435,15 +425,14 @@ def test_verify_compares_the_state_with_the_ledger(
         by="sam",
         reason="raid",
     )
-    assert record_decision(sink, decision)
-    assert not record_decision(sink, decision)  # the same decision again: no second row, no second entry
+    assert record_decision(sink.engine, decision)
+    assert not record_decision(
+        sink.engine, decision
+    )  # the same decision again: no second row, no second entry
     assert verify(sink.engine).ok and verify(sink.engine).entries == 5
-    if sink.dialect == "postgresql":
+    if sink.engine.dialect.name == "postgresql":
         statements = [s.replace("'1990-01-01 00:00:00'", "'1990-01-01 00:00:00+00'") for s in statements]
-    engine = _unprotected(sink)
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
+    engine = _tamper(sink, *statements)
     result = verify(engine)
     assert not result.ok and message in str(result.problem), result.problem
 
@@ -456,8 +445,8 @@ def test_verify_reports_an_unreadable_row(tmp_path: Path, capsys: pytest.Capture
     from clets_watch import cli
 
     url = f"sqlite:///{tmp_path / 'clets-watch.db'}"
-    s = DatabaseSink(url)
-    s.write_batch(SinkBatch(alerts=[alert("a1")]))
+    s = Stores.open(url)
+    s.writer.write_batch(SinkBatch(alerts=[alert("a1")]))
     s.close()
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -491,7 +480,7 @@ def test_migration_0006_journals_access_decisions_recorded_before_it(tmp_path: P
         )
     engine.dispose()
     upgrade(url)
-    s = DatabaseSink(url, create=False)
+    s = Stores.open(url, create=False)
     try:
         result = verify(s.engine)
         assert result.ok and result.entries == 1, result.problem

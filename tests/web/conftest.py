@@ -1,5 +1,5 @@
 """Fixtures for the console tests: a database filled by a real replay of simulated traffic with an
-immigration raid (the same Pipeline as the worker, written with DatabaseSink.write_batch), console
+immigration raid (the same Pipeline as the worker, written with BatchWriter.write_batch), console
 users, the app in-process, and ``clets-watch serve`` as a real process."""
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from processors.pipeline import Pipeline, PipelineConfig
 from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
 from producers.simulator import generate
-from sinks.db import DatabaseSink, SinkBatch
+from sinks.writer import SinkBatch
+from tests.sinks.stores import Stores
 
 RAID_START = "2019-06-12T05:00:00-07:00"
 PASSWORDS = {"vic": "viewer-password-1", "rita": "responder-password-1", "sam": "supervisor-password-1"}
@@ -68,11 +69,11 @@ def fill_database(url: str) -> dict[str, int]:
     batch.alerts += tail.alerts
     batch.incidents += tail.incidents
     recommendations += tail.recommendations
-    with DatabaseSink(url) as sink:
-        result = sink.write_batch(batch)
+    with Stores.open(url) as sink:
+        result = sink.writer.write_batch(batch)
         for rec in recommendations:
             agency = registry.get(rec.ori)
-            sink.recommend(
+            sink.recommendations.recommend(
                 rec.ori,
                 rec.level,
                 reason=rec.reason or rec.action,
@@ -80,14 +81,14 @@ def fill_database(url: str) -> dict[str, int]:
                 alert_ids=rec.alert_ids,
                 component=agency.component if agency else None,
             )
-        sink.record_disclosure(
+        sink.disclosures.record(
             ICE_ERO,
             2018,
             filed_at=dt.datetime(2019, 6, 3, tzinfo=dt.UTC),
             investigations_opened=0,
             outcomes="none reported",
         )
-        sink.record_disclosure(ICE_ERO, 2019, filed_at=None, investigations_opened=None)
+        sink.disclosures.record(ICE_ERO, 2019, filed_at=None, investigations_opened=None)
     return {
         "alerts": result.alerts_inserted,
         "verdicts": result.verdicts_inserted,
@@ -128,7 +129,7 @@ def app_client(console_db: str, users_file: Path) -> Iterator[TestClient]:
     app = make_app(console_db, users_file)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
-    app.state.sink.close()
+    app.state.engine.dispose()
 
 
 def basic(name: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from schemas import AccessDecision
 from sinks.access_decisions import load_decisions
-from sinks.db import DatabaseSink
+from sinks.db import database
 from tests.web.conftest import ICE_ERO, basic, make_app
 
 
@@ -25,9 +25,9 @@ def test_suspend_and_restore_are_recorded_and_published(console_db: str, users_f
                 auth=basic("sam"),
             )
             assert r.status_code in (200, 201), r.text
-    app.state.sink.close()
-    with DatabaseSink(console_db, create=False) as sink:
-        stored = load_decisions(sink)
+    app.state.engine.dispose()
+    with database(console_db, create=False) as engine:
+        stored = load_decisions(engine)
     assert [(d.ori, d.action, d.by) for d in stored] == [
         (ICE_ERO, "suspend", "sam"),
         (ICE_ERO, "restore", "sam"),

@@ -262,4 +262,4 @@ def test_console_over_postgresql(postgres_url: str, users_file: Path) -> None:
             assert traffic["total"] > 0 and traffic["immigration_share"] > 0
             assert client.get("/agencies", follow_redirects=False).status_code == 303
     finally:
-        app.state.sink.close()
+        app.state.engine.dispose()

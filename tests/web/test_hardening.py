@@ -23,7 +23,7 @@ from clets_watch.web.guard import Busy, LoginGuard
 from clets_watch.web.middleware import host_name
 from clets_watch.web.security import SESSION_COOKIE
 from clets_watch.web.users import UsersFileError, UserStore, add_user, check_password, remove_user
-from sinks.db import DatabaseSink
+from sinks.db import database, open_engine
 from tests.web.conftest import PASSWORDS, ROLES, basic, login, make_app
 
 ALERTS = "/api/alerts"
@@ -42,7 +42,7 @@ def client(console_db: str, own_users: Path) -> Iterator[TestClient]:
     app = make_app(console_db, own_users)
     with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
-    app.state.sink.close()
+    app.state.engine.dispose()
 
 
 def _login_form(client: TestClient, name: str, password: str) -> int:
@@ -176,7 +176,7 @@ def test_the_cookie_is_opaque_and_the_database_keeps_only_its_hash(
     login(client, "rita")
     cookie = _cookie(client)
     assert "rita" not in cookie and "rita" not in base64.urlsafe_b64decode(cookie + "==").decode("latin-1")
-    with DatabaseSink(console_db, create=False) as s, s.engine.connect() as conn:
+    with database(console_db, create=False) as engine, engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT id_hash, user_name FROM console_sessions").all()
     assert [r.user_name for r in stored] == ["rita"] and stored[0].id_hash != cookie
 
@@ -268,7 +268,7 @@ def test_session_cookie_flags(console_db: str, own_users: Path, secure: bool) ->
     attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
     assert {"httponly", "path", "max-age", "samesite"} <= attrs and "samesite=strict" in cookie.lower()
     assert ("secure" in attrs) is secure
-    app.state.sink.close()
+    app.state.engine.dispose()
 
 
 def test_login_issues_a_new_session(client: TestClient) -> None:
@@ -348,7 +348,7 @@ def test_allowed_hosts_are_configurable(console_db: str, own_users: Path) -> Non
     with TestClient(app, base_url="http://console.example.org") as c:
         assert c.get("/healthz").status_code == 200
         assert c.get("/healthz", headers={"Host": "127.0.0.1"}).status_code == 400
-    app.state.sink.close()
+    app.state.engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -362,8 +362,8 @@ def test_host_name_parsing(header: str, name: str) -> None:
 def test_healthz_says_only_ok_or_not_ok_without_login(client: TestClient, own_users: Path) -> None:
     r = client.get("/healthz")
     assert r.json() == {"status": "ok"}
-    down = DatabaseSink("postgresql+psycopg://clets:secret@127.0.0.1:1/clets", create=False)
-    app = create_app(ConsoleConfig(db_url=down.url, users_file=own_users), sink=down)
+    down = "postgresql+psycopg://clets:secret@127.0.0.1:1/clets"
+    app = create_app(ConsoleConfig(db_url=down, users_file=own_users), engine=open_engine(down, create=False))
     with TestClient(app, base_url="http://127.0.0.1") as c:
         r = c.get("/healthz")
     assert r.status_code == 503 and r.json() == {"status": "not ok"}
