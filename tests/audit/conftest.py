@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from clets_watch.settings import get_settings
 from processors.disclosures import Filing
 from producers.archive import write_archive
 from producers.audit_year import AuditYear
+from tests.helpers import run_ok
 
 KEY = "audit-test-key"
 
@@ -47,15 +46,10 @@ def recorded_year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded
     archive = root / "audit-2018.jsonl.gz"
     write_archive(archive, year.events())
     db_url = f"sqlite:///{root / 'audit.db'}"
-    parser = argparse.ArgumentParser()
-    replay.register(parser.add_subparsers())
-    out = io.StringIO()
-    args = parser.parse_args(
-        ["replay", "--input", str(archive), "--record", "--run-id", "y2018", "--db", db_url, "--no-progress"]
-    )
-    assert replay.run(args, out=out) == 0
+    argv = ["--input", str(archive), "--record", "--run-id", "y2018", "--db", db_url, "--no-progress"]
+    summary = run_ok(replay, "replay", *argv)
     try:
-        yield RecordedYear(archive, db_url, "y2018", year.filings(), year, out.getvalue())
+        yield RecordedYear(archive, db_url, "y2018", year.filings(), year, summary)
     finally:
         mp.undo()
         get_settings.cache_clear()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 
 import pytest
@@ -12,16 +10,13 @@ from sqlalchemy import func, select
 from clets_watch.commands import replay
 from sinks.audit import AuditStore, Filters, diff_alerts
 from sinks.models import AlertRecord, QueryVerdict, WindowAggregate
+from tests.helpers import run_ok
 
 from .conftest import RecordedYear
 
 
 def cli(*argv: str) -> str:
-    parser = argparse.ArgumentParser()
-    replay.register(parser.add_subparsers())
-    out = io.StringIO()
-    assert replay.run(parser.parse_args(["replay", *argv]), out=out) == 0
-    return out.getvalue()
+    return run_ok(replay, "replay", *argv)
 
 
 def test_a_recorded_run_holds_counts_alerts_and_the_input_range(recorded_year: RecordedYear) -> None:

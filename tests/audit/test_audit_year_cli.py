@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 from pathlib import Path
 
@@ -13,14 +11,11 @@ from clets_watch.cli import UserError
 from clets_watch.commands import audit_year
 from processors.disclosures import parse_filings
 from producers.archive import read_events, read_truth
+from tests.helpers import run_ok
 
 
 def run(*argv: str) -> str:
-    parser = argparse.ArgumentParser()
-    audit_year.register(parser.add_subparsers())
-    out = io.StringIO()
-    assert audit_year.run(parser.parse_args(["audit-year", *argv]), out=out) == 0
-    return out.getvalue()
+    return run_ok(audit_year, "audit-year", *argv)
 
 
 def test_a_thin_2018_goes_to_an_archive_with_its_disclosures(tmp_path: Path) -> None:

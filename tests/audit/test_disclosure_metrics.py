@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from processors.disclosures import AgencyYear, Filing, check
 from sinks.disclosure_metrics import DisclosureMetrics
+from tests.processors.factories import pe
 
 NOW = dt.datetime(2019, 6, 1, tzinfo=dt.UTC)
 
@@ -39,7 +40,6 @@ def test_gauges_follow_the_findings() -> None:
 
 
 def test_refresh_reads_the_live_tables(tmp_path: Path) -> None:
-    from schemas.outputs import ProcessedEvent
     from sinks.writer import SinkBatch
     from tests.sinks.stores import Stores
 
@@ -48,24 +48,15 @@ def test_refresh_reads_the_live_tables(tmp_path: Path) -> None:
         sink.writer.write_batch(
             SinkBatch(
                 processed=[
-                    ProcessedEvent(
-                        event_id="e1",
-                        occurred_at=dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC),
+                    pe(
+                        "e1",
+                        when=dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC),
                         ori="CACIS0100",
-                        component="USCIS",
                         department="DHS",
-                        operator="op",
-                        terminal_id="T",
+                        component="USCIS",
                         message_type="DQ",
                         data_source="dmv_license",
-                        purpose_code=None,
-                        has_reason=True,
-                        has_case_number=False,
                         subject_key=None,
-                        verdict="allowed",
-                        purpose="criminal_justice",
-                        rules=(),
-                        policy_version="1",
                     )
                 ]
             )

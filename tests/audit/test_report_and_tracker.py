@@ -3,9 +3,7 @@ agencies that never filed and the zero-reporting DHS components that were alerte
 
 from __future__ import annotations
 
-import argparse
 import csv
-import io
 import json
 import re
 from html.parser import HTMLParser
@@ -13,36 +11,24 @@ from pathlib import Path
 
 from clets_watch.commands import disclosures, report
 from sinks.audit import AuditStore
+from tests.helpers import run_cmd
 
 from .conftest import RecordedYear
 
-
-def run_cmd(module, *argv: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    parser = argparse.ArgumentParser()
-    module.register(parser.add_subparsers(dest="command"))
-    out = io.StringIO()
-    rc = module.run(parser.parse_args(list(argv)), out=out)
-    return rc, out.getvalue()
+#: the report of the year 2018 as of 1 Sep 2019
+YEAR_2018 = ("--year", "2018", "--as-of", "2019-09-01")
 
 
-def run_report(recorded_year: RecordedYear, out_dir: Path, *extra: str) -> tuple[int, str]:
-    """``clets-watch report`` of the recorded 2018 run as of 1 Sep 2019, without the PDF."""
-    return run_cmd(
-        report,
-        "report",
-        "--db",
-        recorded_year.db_url,
-        "--run",
-        "y2018",
-        "--out",
-        str(out_dir),
-        "--year",
-        "2018",
-        "--as-of",
-        "2019-09-01",
-        "--no-pdf",
-        *extra,
-    )
+def run_report(recorded_year: RecordedYear, out_dir: Path, *options: str) -> tuple[int, str]:
+    """``clets-watch report`` of the recorded 2018 run into ``out_dir``, without the PDF."""
+    run = ["--db", recorded_year.db_url, "--run", "y2018", "--out", str(out_dir), "--no-pdf"]
+    return run_cmd(report, "report", *run, *options)
+
+
+def run_check(recorded_year: RecordedYear, as_of: str, *extra: str) -> tuple[int, str]:
+    """``clets-watch disclosures check`` of 2018 against the recorded run, as of ``as_of``."""
+    check = ["check", "--year", "2018", "--run", "y2018", "--as-of", as_of, *extra]
+    return run_cmd(disclosures, "disclosures", "--db", recorded_year.db_url, *check)
 
 
 class Page(HTMLParser):
@@ -78,20 +64,7 @@ def test_the_tracker_flags_the_non_filers_and_the_contradiction(
     recorded_year: RecordedYear, tmp_path: Path
 ) -> None:
     import_filings(recorded_year, tmp_path)
-    rc, out = run_cmd(
-        disclosures,
-        "disclosures",
-        "--db",
-        recorded_year.db_url,
-        "check",
-        "--year",
-        "2018",
-        "--run",
-        "y2018",
-        "--as-of",
-        "2019-09-01",
-        "--json",
-    )
+    rc, out = run_check(recorded_year, "2019-09-01", "--json")
     assert rc == 1
     found = [json.loads(line) for line in out.splitlines()]
     missing = {f["ori"]: f for f in found if f["kind"] == "missing"}
@@ -110,42 +83,17 @@ def test_the_tracker_flags_the_non_filers_and_the_contradiction(
     # the raiding ICE-ERO office reported zero investigations while its prohibited queries raised alerts
     assert "CAICE0100" in contradictions and contradictions["CAICE0100"]["prohibited_alerts"] > 0
     assert all(f["investigations"] == 0 for f in contradictions.values())
-    rc, text = run_cmd(
-        disclosures,
-        "disclosures",
-        "--db",
-        recorded_year.db_url,
-        "check",
-        "--year",
-        "2018",
-        "--run",
-        "y2018",
-        "--as-of",
-        "2019-09-01",
-    )
+    rc, text = run_check(recorded_year, "2019-09-01")
     assert "missing" in text and "CACIS0100" in text and "USCIS Los Angeles Field Office" in text
     # before the deadline nothing is missing yet
-    rc, out = run_cmd(
-        disclosures,
-        "disclosures",
-        "--db",
-        recorded_year.db_url,
-        "check",
-        "--year",
-        "2018",
-        "--run",
-        "y2018",
-        "--as-of",
-        "2019-01-20",
-        "--json",
-    )
+    rc, out = run_check(recorded_year, "2019-01-20", "--json")
     assert "missing" not in {json.loads(x)["kind"] for x in out.splitlines()}
 
 
 def test_the_report_renders_charts_tables_and_totals(recorded_year: RecordedYear, tmp_path: Path) -> None:
     import_filings(recorded_year, tmp_path)
     out_dir = tmp_path / "report"
-    rc, out = run_report(recorded_year, out_dir, "--json")
+    rc, out = run_report(recorded_year, out_dir, *YEAR_2018, "--json")
     assert rc == 0
     summary = json.loads(out)
     html = (out_dir / "report.html").read_text()
@@ -183,20 +131,7 @@ def test_the_report_renders_charts_tables_and_totals(recorded_year: RecordedYear
 
 def test_a_component_report_holds_only_that_component(recorded_year: RecordedYear, tmp_path: Path) -> None:
     out_dir = tmp_path / "ero"
-    rc, _out = run_cmd(
-        report,
-        "report",
-        "--db",
-        recorded_year.db_url,
-        "--run",
-        "y2018",
-        "--out",
-        str(out_dir),
-        "--component",
-        "ICE-ERO",
-        "--no-pdf",
-        "--json",
-    )
+    rc, _out = run_report(recorded_year, out_dir, "--component", "ICE-ERO", "--json")
     assert rc == 0
     with (out_dir / "agencies.csv").open() as fh:
         assert {r["component"] for r in csv.DictReader(fh)} == {"ICE-ERO"}
@@ -209,10 +144,10 @@ def test_report_files_are_owner_only(recorded_year: RecordedYear, tmp_path: Path
     out_dir.mkdir(mode=0o755)
     (out_dir / "report.html").write_text("old")
     (out_dir / "report.html").chmod(0o644)
-    rc, _ = run_report(recorded_year, out_dir / "new")
+    rc, _ = run_report(recorded_year, out_dir / "new", *YEAR_2018)
     assert rc == 0
     assert (out_dir / "new").stat().st_mode & 0o777 == 0o700
-    rc, _ = run_report(recorded_year, out_dir)
+    rc, _ = run_report(recorded_year, out_dir, *YEAR_2018)
     assert rc == 0
     files = [p for d in (out_dir, out_dir / "new") for p in d.iterdir() if p.is_file()]
     assert len(files) > 4

@@ -14,20 +14,11 @@ import pytest
 import yaml
 
 from clets_watch.stack import PROJECT_ROOT
+from tests.helpers import REQUIRED_ALERTS, run_process
 
 RULES_DIR = PROJECT_ROOT / "deploy" / "prometheus" / "rules"
 TESTS_DIR = PROJECT_ROOT / "deploy" / "prometheus" / "tests"
 SEVERITIES = {"critical", "high", "warning", "info"}
-#: what on-call must be told about (issue #5 and the stalled consumer of issue #7)
-REQUIRED_ALERTS = {
-    "DHSProhibitedQueries",
-    "AgencySuspensionRecommended",
-    "CletsPipelineStalled",
-    "CletsWatermarkStalled",
-    "CletsDeadLetterSpike",
-    "CletsSinkBacklog",
-    "CletsWorkerDown",
-}
 
 
 def _promtool() -> str:
@@ -66,13 +57,7 @@ def _tested_alertnames() -> set[tuple[str, bool]]:
 
 def test_promtool_check_rules_passes() -> None:
     files = _rule_files()
-    proc = subprocess.run(
-        [_promtool(), "check", "rules", *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    proc = run_process([_promtool(), "check", "rules", *map(str, files)], timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("SUCCESS") == len(files), proc.stdout
 
@@ -81,14 +66,7 @@ def test_promtool_unit_tests_pass() -> None:
     tests = sorted(TESTS_DIR.glob("*.yml"))
     assert tests, f"no promtool test files in {TESTS_DIR}"
     # rule_files in a test file are relative to the test file's folder
-    proc = subprocess.run(
-        [_promtool(), "test", "rules", *map(str, tests)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=TESTS_DIR,
-    )
+    proc = run_process([_promtool(), "test", "rules", *map(str, tests)], timeout=120, cwd=TESTS_DIR)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout and "FAILED" not in proc.stdout, proc.stdout
 

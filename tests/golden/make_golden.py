@@ -61,6 +61,15 @@ def background(
             yield ev(n, w * 60 + 7 + i * 20, ori, "QH", "burglary 459 PC", op=f"bg{i}", case=f"24-{n}")
 
 
+def minutely_background(n: int, start: dt.datetime, case: str, count: int = 4) -> list[dict[str, Any]]:
+    """``count`` ordinary SFPD queries a minute apart from ``start`` (numbered from ``n``): they move the
+    watermark past a scenario at any hour and alert nothing."""
+    return [
+        ev(n + i, 0, SFPD, "QH", "burglary 459 PC", op="bg", case=case, when=start + dt.timedelta(minutes=i))
+        for i in range(count)
+    ]
+
+
 def prohibited_query() -> list[dict[str, Any]]:
     out = [ev(i, 5 + i * 30, ERO, "DQ", "removal target A123456789") for i in range(3)]
     return out + list(background(0, 4))
@@ -133,20 +142,7 @@ def after_hours_burst() -> list[dict[str, Any]]:
         ev(i, 0, LASD, "DQ", "traffic stop", op="op9", when=night + dt.timedelta(seconds=i * 6))
         for i in range(6)
     ]
-    out += [
-        ev(
-            50 + i,
-            0,
-            SFPD,
-            "QH",
-            "burglary 459 PC",
-            op="bg",
-            case="24-1",
-            when=night + dt.timedelta(seconds=i * 60),
-        )
-        for i in range(4)
-    ]
-    return out
+    return out + minutely_background(50, night, case="24-1")
 
 
 def repeat_subject() -> list[dict[str, Any]]:
@@ -166,19 +162,7 @@ def repeat_subject() -> list[dict[str, Any]]:
             )
             for i in range(2)
         ]
-        out += [
-            ev(
-                900 + day * 10 + i,
-                0,
-                SFPD,
-                "QH",
-                "burglary 459 PC",
-                op="bg",
-                case="24-2",
-                when=base + dt.timedelta(seconds=i * 60),
-            )
-            for i in range(4)
-        ]
+        out += minutely_background(900 + day * 10, base, case="24-2")
     return out
 
 

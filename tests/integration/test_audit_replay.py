@@ -4,13 +4,12 @@ seek by timestamp (offsets_for_times) skips without reading it."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
@@ -21,16 +20,22 @@ from producers.archive import write_archive
 from producers.audit_year import PACIFIC, AuditYear, produce_event_time
 from producers.simulator import generate
 from sinks.audit import AuditStore
+from tests.helpers import run_ok
 
 pytestmark = pytest.mark.integration
 
 
 def cli(*argv: str) -> str:
-    parser = argparse.ArgumentParser()
-    replay.register(parser.add_subparsers())
-    out = io.StringIO()
-    assert replay.run(parser.parse_args(["replay", *argv]), out=out) == 0
-    return out.getvalue()
+    return run_ok(replay, "replay", *argv)
+
+
+def replay_2018_from_kafka(bootstrap: str, topic: str, db: str, run_id: str, *extra: str) -> Any:
+    """``replay --from-kafka`` of the year 2018 (Pacific) by timestamp range, recorded as ``run_id``; its
+    JSON summary."""
+    year = ["--since", "2018-01-01", "--until", "2019-01-01"]
+    source = ["--from-kafka", "--topic", topic, "--bootstrap", bootstrap, *year]
+    record = ["--record", "--run-id", run_id, "--db", db]
+    return json.loads(cli(*source, *record, "--json", "--no-progress", *extra))
 
 
 def test_kafka_range_replay_equals_the_archive_replay(
@@ -74,26 +79,7 @@ def test_kafka_range_replay_equals_the_archive_replay(
 
     db = f"sqlite:///{tmp_path / 'audit.db'}"
     cli("--input", str(archive), "--record", "--run-id", "from-archive", "--db", db, "--no-progress")
-    summary = json.loads(
-        cli(
-            "--from-kafka",
-            "--topic",
-            topic,
-            "--bootstrap",
-            kafka_bootstrap,
-            "--since",
-            "2018-01-01",
-            "--until",
-            "2019-01-01",
-            "--record",
-            "--run-id",
-            "from-kafka",
-            "--db",
-            db,
-            "--json",
-            "--no-progress",
-        )
-    )
+    summary = replay_2018_from_kafka(kafka_bootstrap, topic, db, "from-kafka")
     assert summary["counts"]["events"] == written
     assert summary["since"] == "2018-01-01T08:00:00Z" and summary["until"] == "2019-01-01T08:00:00Z"
     # the seek skipped the padding before the year: no partition starts at offset 0
@@ -113,28 +99,7 @@ def test_kafka_range_replay_equals_the_archive_replay(
     assert {x["evidence"]["offsets"][0].split("/")[0] for x in k if x["evidence"]["offsets"]} == {topic}
 
     # the same range over two processes (split by agency): the same run
-    summary2 = json.loads(
-        cli(
-            "--from-kafka",
-            "--topic",
-            topic,
-            "--bootstrap",
-            kafka_bootstrap,
-            "--since",
-            "2018-01-01",
-            "--until",
-            "2019-01-01",
-            "--record",
-            "--run-id",
-            "from-kafka-2",
-            "--db",
-            db,
-            "--json",
-            "--no-progress",
-            "--workers",
-            "2",
-        )
-    )
+    summary2 = replay_2018_from_kafka(kafka_bootstrap, topic, db, "from-kafka-2", "--workers", "2")
     assert summary2["counts"] == summary["counts"]
     with AuditStore(db) as store:
         assert store.diff("from-kafka", "from-kafka-2").identical

@@ -23,7 +23,7 @@ from clets_watch.stack import PROJECT_ROOT
 from producers.kafka_out import produce
 from producers.simulator import generate
 from tests.integration.scrape import KeepScraped
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import sqlite_worker
 
 DASHBOARDS = PROJECT_ROOT / "deploy" / "grafana" / "dashboards"
 MAY_BE_EMPTY = re.compile(r"May be empty: ([^.]+)\.")
@@ -165,20 +165,7 @@ def test_every_panel_returns_data_for_the_demo_stream(
     group = f"dash-{uuid.uuid4().hex[:8]}"
     metrics_port = free_port()
     instance = f"127.0.0.1:{metrics_port}"
-    worker = WorkerProcess(
-        env={
-            "CLETS_WATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "CLETS_WATCH_TOPIC_QUERIES": queries_topic,
-            "CLETS_WATCH_TOPIC_DEAD_LETTER": kafka_topic("dl"),
-            "CLETS_WATCH_TOPIC_ALERTS": kafka_topic("alerts"),
-            "CLETS_WATCH_CONSUMER_GROUP": group,
-            "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'clets-watch.db'}",
-            "CLETS_WATCH_METRICS_PORT": str(metrics_port),
-            "CLETS_WATCH_PSEUDONYM_KEY": KEY,
-            "CLETS_WATCH_HOME": str(tmp_path / "home"),
-        },
-        log_path=tmp_path / "worker.log",
-    )
+    worker = sqlite_worker(kafka_bootstrap, kafka_topic, queries_topic, group, tmp_path, metrics_port, KEY)
     with KeepScraped(prometheus.stack, instance):
         worker.start()
         try:

@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
-from processors.agencies import AgencyRegistry
-from processors.batch import PartitionedPipelines, Record
-from processors.pipeline import Pipeline, PipelineConfig
-from processors.policy import Classifier, load_policy
-from processors.pseudonymize import Pseudonymizer
 from producers.kafka_out import produce
 from producers.simulator import generate
 from sinks.db import count_rows, verdict_counts
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import WorkerProcess, offline, read_topic, worker_env
 from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
@@ -35,24 +30,6 @@ MALFORMED = [
     (b'{"schema_version": 9, "event_id": "bad-2"}', "unknown_schema_version"),
     (b"\xff\xfe not utf-8", "invalid_utf8"),
 ]
-
-
-def offline(items: list[Any]) -> tuple[dict[str, str], set[str]]:
-    """The same events through the pure core alone: verdict per event id, and the alert ids."""
-    registry = AgencyRegistry.load()
-    classifier = Classifier(load_policy(), registry)
-    pipelines = PartitionedPipelines(
-        lambda: Pipeline(
-            classify=classifier.classify,
-            registry=registry,
-            pseudonymizer=Pseudonymizer(KEY.encode()),
-            config=PipelineConfig(window_seconds=60, allowed_lateness_seconds=120),
-        )
-    )
-    out = pipelines.process(
-        Record(json.dumps(item.event).encode(), "t", 0, n) for n, item in enumerate(items)
-    )
-    return {p.event_id: p.verdict for p in out.processed}, {a.alert_id for a in out.alerts}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,20 +59,18 @@ def test_raid_stream_through_kafka_and_the_worker(
 
     group = f"it-{uuid.uuid4().hex[:8]}"
     metrics_port = free_port()
-    worker = WorkerProcess(
-        env={
-            "CLETS_WATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "CLETS_WATCH_TOPIC_QUERIES": queries,
-            "CLETS_WATCH_TOPIC_DEAD_LETTER": dead_letter,
-            "CLETS_WATCH_TOPIC_ALERTS": alerts_topic,
-            "CLETS_WATCH_CONSUMER_GROUP": group,
-            "CLETS_WATCH_DB_URL": db_url,
-            "CLETS_WATCH_METRICS_PORT": str(metrics_port),
-            "CLETS_WATCH_PSEUDONYM_KEY": KEY,
-            "CLETS_WATCH_HOME": str(tmp_path / "home"),
-        },
-        log_path=tmp_path / "worker.log",
-    ).start()
+    env = worker_env(
+        kafka_bootstrap,
+        queries,
+        group,
+        db_url,
+        tmp_path / "home",
+        metrics_port,
+        dead_letter=dead_letter,
+        alerts=alerts_topic,
+        key=KEY,
+    )
+    worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
     sink = Stores.open(db_url)
     try:
         prometheus.set_targets([f"127.0.0.1:{metrics_port}"])
@@ -108,7 +83,7 @@ def test_raid_stream_through_kafka_and_the_worker(
         print(f"worker consumed {len(items)} events + {len(MALFORMED)} malformed in {waited:.1f}s")
 
         # The database holds one verdict per event, and the same verdicts and alert ids as the pure core.
-        expected_verdicts, expected_alert_ids = offline(items)
+        expected_verdicts, expected_alert_ids = offline(items, KEY)
         assert count_rows(sink.engine)["query_verdicts"] == len(items)
         assert verdict_counts(sink.engine) == _count(expected_verdicts.values())
         stored = {a.alert_id: a for a in sink.alerts.list_alerts(limit=100_000)}
@@ -122,10 +97,10 @@ def test_raid_stream_through_kafka_and_the_worker(
         assert count_rows(sink.engine)["dead_letters"] == len(MALFORMED)
 
         # Dead letters reached their topic, each with its reason.
-        reasons = sorted(m["reason"] for m in _read_all(kafka_bootstrap, dead_letter, len(MALFORMED)))
+        reasons = sorted(m["reason"] for m in read_json(kafka_bootstrap, dead_letter, len(MALFORMED)))
         assert reasons == sorted(r for _raw, r in MALFORMED)
         # Alerts reached the alerts topic.
-        assert {m["alert_id"] for m in _read_all(kafka_bootstrap, alerts_topic, len(stored))} == set(stored)
+        assert {m["alert_id"] for m in read_json(kafka_bootstrap, alerts_topic, len(stored))} == set(stored)
 
         # A real Prometheus scraped the worker's counters.
         total = prometheus.wait_for(f"sum(clets_watch_queries_total) == {len(items)}", timeout=30)
@@ -148,20 +123,6 @@ def _count(values: Any) -> dict[str, int]:
     return counts
 
 
-def _read_all(bootstrap: str, topic: str, expected: int, timeout_ms: int = 15000) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=timeout_ms,
-        group_id=None,
-    )
-    out = []
-    try:
-        for msg in consumer:
-            out.append(json.loads(msg.value))
-            if len(out) >= expected:
-                break
-    finally:
-        consumer.close()
-    return out
+def read_json(bootstrap: str, topic: str, expected: int) -> list[dict[str, Any]]:
+    """The first ``expected`` JSON messages of ``topic``."""
+    return [json.loads(value) for _p, _o, value in read_topic(bootstrap, topic, 15_000, limit=expected)]

@@ -22,11 +22,12 @@ from kafka import KafkaProducer
 from sqlalchemy import select, text
 
 from producers.simulator import generate
-from schemas import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent
+from schemas import Aggregate, DeadLetter, Evidence, ProcessedEvent
 from sinks.db import count_rows
 from sinks.models import DeadLetterRecord
 from sinks.writer import Checkpoint, SinkBatch
 from tests.integration.workers import WorkerProcess, read_topic, stored, wait_progress, worker_env
+from tests.processors.factories import make_alert, pe
 from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
@@ -35,27 +36,10 @@ START = dt.datetime.fromisoformat("2019-06-12T05:00:00-07:00")
 
 
 def processed(event_id: str, **fields: Any) -> ProcessedEvent:
-    base = ProcessedEvent(
-        event_id=event_id,
-        occurred_at=START.astimezone(dt.UTC),
-        ori="CA0190000",
-        component=None,
-        department=None,
-        operator="op-1",
-        terminal_id="T1",
-        message_type="QH",
-        data_source="criminal_history",
-        purpose_code="C",
-        has_reason=True,
-        has_case_number=False,
-        subject_key="s-1",
-        verdict="allowed",
-        purpose="criminal_justice",
-        rules=("POL-1.official-business",),
-        policy_version="1",
-        source=f"t/0/{event_id}",
+    base = pe(
+        event_id, when=START.astimezone(dt.UTC), rules=("POL-1.official-business",), source=f"t/0/{event_id}"
     )
-    return msgspec.structs.replace(base, **fields)
+    return msgspec.structs.replace(base, purpose_code="C", **fields)
 
 
 def test_postgresql_refuses_rows_the_sink_bisects_writes_the_rest_and_dead_letters_them(
@@ -66,18 +50,7 @@ def test_postgresql_refuses_rows_the_sink_bisects_writes_the_rest_and_dead_lette
         good = [processed(f"ok-{i}") for i in range(50)]
         nul = processed("nul-1", message_type="DQ\x00")  # PostgreSQL: text cannot contain NUL
         too_long = processed("long-1", message_type="Q" * 40)  # message_type is VARCHAR(32)
-        alert = Alert(
-            alert_id="al-1",
-            rule="prohibited_query",
-            rule_version=1,
-            severity="critical",
-            ori="CA0190000",
-            key="k",
-            window_start="2019-06-12T12:00:00Z",
-            window_end="2019-06-12T12:01:00Z",
-            summary="s",
-            evidence=Evidence(count=1, event_ids=("ok-1",)),
-        )
+        alert = make_alert(evidence=Evidence(count=1, event_ids=("ok-1",)))
         agg = Aggregate(
             ori="CA0190000",
             window_kind="tumbling-60s",
@@ -249,16 +222,13 @@ def test_worker_and_replay_give_the_same_alerts_aggregates_and_dead_letters(
     db_url = f"sqlite:///{tmp_path / 'parity.db'}"
     group = f"parity-{uuid.uuid4().hex[:6]}"
     env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home")
+
+    def verdicts() -> int:
+        return int(stored(db_url)["verdicts"])
+
     worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
     try:
-        worker.wait_consumed(
-            kafka_bootstrap,
-            group,
-            topic,
-            timeout=120,
-            also=lambda: stored(db_url)["verdicts"] >= len(items),
-            progress=lambda: stored(db_url)["verdicts"],
-        )
+        worker.wait_stored(kafka_bootstrap, group, topic, rows=verdicts, expected=len(items), timeout=120)
         time.sleep(2)  # the last batch's aggregates and alerts are written with it; let it land
     finally:
         worker.stop()

@@ -11,6 +11,8 @@ import json
 import signal
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +99,10 @@ def report(name: str, **figures: Any) -> None:
     print(f"\n[fault:{name}] " + " ".join(f"{k}={v}" for k, v in figures.items()))
 
 
-def assert_equal_to_offline(db_url: str, bootstrap: str, topic: str, name: str, **figures: Any) -> None:
-    records = read_topic(bootstrap, topic)
-    expected = offline_expected(topic, records)
-    got = stored(db_url)
+def assert_equal_to_offline(run: FaultRun, name: str, **figures: Any) -> None:
+    records = read_topic(run.bootstrap, run.topic)
+    expected = offline_expected(run.topic, records)
+    got = stored(run.db_url)
     lost = expected["verdicts"] - got["verdicts"] if got["verdicts"] < expected["verdicts"] else 0
     report(
         name,
@@ -123,142 +125,131 @@ def db_url(postgres_url: str) -> str:
     return postgres_url
 
 
-def test_kill_9_mid_window_and_restart_loses_and_doubles_nothing(
-    kafka_bootstrap: str, kafka_topic: Any, db_url: str, tmp_path: Path
-) -> None:
-    topic = kafka_topic("kill9")
-    items = make_stream(kafka_bootstrap, topic, minutes=90, rate=6.0, seed=707)
-    group = f"kill9-{uuid.uuid4().hex[:6]}"
-    env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home")
-    first = WorkerProcess(env=env, log_path=tmp_path / "worker-1.log").start()
+@dataclass
+class FaultRun:
+    """A generated stream in its own topic, and the settings of the workers that consume it."""
+
+    bootstrap: str
+    db_url: str
+    topic: str
+    items: list[Any]
+    group: str
+    env: dict[str, str]
+    logs: Path
+
+    def rows(self) -> int:
+        return verdict_rows(self.db_url)
+
+    def worker(self, log: str = "worker.log") -> WorkerProcess:
+        """A worker of the consumer group, started, logging to ``log``."""
+        return WorkerProcess(env=self.env, log_path=self.logs / log).start()
+
+    def wait_stored(self, worker: WorkerProcess, timeout: float, expected: int | None = None) -> float:
+        """Wait until ``worker`` has consumed the topic and the database holds ``expected`` verdicts (the
+        whole stream unless given)."""
+        wanted = len(self.items) if expected is None else expected
+        return worker.wait_stored(
+            self.bootstrap, self.group, self.topic, rows=self.rows, expected=wanted, timeout=timeout
+        )
+
+
+@pytest.fixture
+def fault_run(kafka_bootstrap: str, kafka_topic: Any, db_url: str, tmp_path: Path) -> Callable[..., FaultRun]:
+    """Makes a ``FaultRun``: a topic and a consumer group named after the fault, the stream produced."""
+
+    def make(
+        name: str, *, minutes: int, rate: float, seed: int, partitions: int = 1, metrics_port: int = 0
+    ) -> FaultRun:
+        topic = kafka_topic(name, partitions=partitions)
+        items = make_stream(kafka_bootstrap, topic, minutes=minutes, rate=rate, seed=seed)
+        group = f"{name}-{uuid.uuid4().hex[:6]}"
+        env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home", metrics_port=metrics_port)
+        return FaultRun(kafka_bootstrap, db_url, topic, items, group, env, tmp_path)
+
+    return make
+
+
+def test_kill_9_mid_window_and_restart_loses_and_doubles_nothing(fault_run: Callable[..., FaultRun]) -> None:
+    run = fault_run("kill9", minutes=90, rate=6.0, seed=707)
+    first = run.worker("worker-1.log")
     try:
         wait_until(
-            lambda: checkpointed(db_url) > 0 and verdict_rows(db_url) > len(items) // 4,
+            lambda: checkpointed(run.db_url) > 0 and run.rows() > len(run.items) // 4,
             90,
             "a checkpoint and a quarter of the stream",
             first,
-            progress=lambda: verdict_rows(db_url),
+            progress=run.rows,
         )
-        at_kill = verdict_rows(db_url)
+        at_kill = run.rows()
         first.stop(signal.SIGKILL)
         assert first.proc is not None and first.proc.returncode == -signal.SIGKILL
     finally:
         first.stop()
-    assert at_kill < len(items), "the worker finished before it could be killed: make the stream longer"
+    assert at_kill < len(run.items), "the worker finished before it could be killed: make the stream longer"
     began = time.monotonic()
-    second = WorkerProcess(env=env, log_path=tmp_path / "worker-2.log").start()
+    second = run.worker("worker-2.log")
     try:
-        second.wait_consumed(
-            kafka_bootstrap,
-            group,
-            topic,
-            timeout=120,
-            also=lambda: verdict_rows(db_url) >= len(items),
-            progress=lambda: verdict_rows(db_url),
-        )
+        run.wait_stored(second, timeout=120)
         recovered = time.monotonic() - began
     finally:
         second.stop()
     assert "resuming" in second.log(), "the restarted worker must resume from the checkpoint"
-    assert_equal_to_offline(
-        db_url, kafka_bootstrap, topic, "kill-9", killed_after=at_kill, recovered_s=round(recovered, 1)
-    )
+    assert_equal_to_offline(run, "kill-9", killed_after=at_kill, recovered_s=round(recovered, 1))
 
 
-def test_scale_out_then_lose_a_worker(
-    kafka_bootstrap: str, kafka_topic: Any, db_url: str, tmp_path: Path
-) -> None:
-    topic = kafka_topic("scale", partitions=4)
-    items = make_stream(kafka_bootstrap, topic, minutes=90, rate=6.0, seed=808)
-    group = f"scale-{uuid.uuid4().hex[:6]}"
-    env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home")
-    a = WorkerProcess(env=env, log_path=tmp_path / "worker-a.log").start()
-    b = WorkerProcess(env=env, log_path=tmp_path / "worker-b.log").start()
+def test_scale_out_then_lose_a_worker(fault_run: Callable[..., FaultRun]) -> None:
+    run = fault_run("scale", minutes=90, rate=6.0, seed=808, partitions=4)
+    a = run.worker("worker-a.log")
+    b = run.worker("worker-b.log")
     try:
         wait_until(
-            lambda: verdict_rows(db_url) > len(items) // 4,
-            120,
-            "a quarter of the stream",
-            a,
-            progress=lambda: verdict_rows(db_url),
+            lambda: run.rows() > len(run.items) // 4, 120, "a quarter of the stream", a, progress=run.rows
         )
         a.stop(signal.SIGKILL)
         began = time.monotonic()
-        b.wait_consumed(
-            kafka_bootstrap,
-            group,
-            topic,
-            timeout=150,
-            also=lambda: verdict_rows(db_url) >= len(items),
-            progress=lambda: verdict_rows(db_url),
-        )
+        run.wait_stored(b, timeout=150)
         taken_over = time.monotonic() - began
     finally:
         a.stop()
         b.stop()
-    assert_equal_to_offline(
-        db_url, kafka_bootstrap, topic, "scale-out", partitions=4, takeover_s=round(taken_over, 1)
-    )
+    assert_equal_to_offline(run, "scale-out", partitions=4, takeover_s=round(taken_over, 1))
 
 
-def test_postgresql_outage_under_load(
-    kafka_bootstrap: str, kafka_topic: Any, db_url: str, stack: Any, tmp_path: Path
-) -> None:
-    topic = kafka_topic("pgdown")
-    items = make_stream(kafka_bootstrap, topic, minutes=60, rate=4.0, seed=909)
-    group = f"pgdown-{uuid.uuid4().hex[:6]}"
-    env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home")
+def test_postgresql_outage_under_load(fault_run: Callable[..., FaultRun], stack: Any) -> None:
+    run = fault_run("pgdown", minutes=60, rate=4.0, seed=909)
     keep_data = Stack(dataclasses.replace(stack.config, fresh=False))
-    worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
+    worker = run.worker()
     try:
-        wait_until(lambda: checkpointed(db_url) > 0, 90, "a first checkpoint", worker)
+        wait_until(lambda: checkpointed(run.db_url) > 0, 90, "a first checkpoint", worker)
         keep_data.down(["postgres"])
         down_at = time.monotonic()
         time.sleep(2)  # offsets acked before the outage are committed within the 1 s commit interval
-        lag_at_outage = group_lag(kafka_bootstrap, group, topic)
+        lag_at_outage = group_lag(run.bootstrap, run.group, run.topic)
         time.sleep(6)  # the worker goes on consuming; nothing can be written, so nothing more is acked
-        lag_during = group_lag(kafka_bootstrap, group, topic)
+        lag_during = group_lag(run.bootstrap, run.group, run.topic)
         assert worker.alive(), f"the worker must survive the outage:\n{worker.log()[-3000:]}"
         # No offset is committed past data the database has not stored: the committed offsets stand still.
         assert lag_during == lag_at_outage
         keep_data.up(["postgres"])
         outage = time.monotonic() - down_at
         began = time.monotonic()
-        worker.wait_consumed(
-            kafka_bootstrap,
-            group,
-            topic,
-            timeout=150,
-            also=lambda: verdict_rows(db_url) >= len(items),
-            progress=lambda: verdict_rows(db_url),
-        )
+        run.wait_stored(worker, timeout=150)
         drained = time.monotonic() - began
     finally:
         worker.stop()
         keep_data.up(["postgres"])
     assert "database write failed" in worker.log()
     assert_equal_to_offline(
-        db_url,
-        kafka_bootstrap,
-        topic,
-        "postgres-outage",
-        outage_s=round(outage, 1),
-        drained_s=round(drained, 1),
-        lag_held=lag_during,
+        run, "postgres-outage", outage_s=round(outage, 1), drained_s=round(drained, 1), lag_held=lag_during
     )
 
 
-def test_kafka_broker_restart_under_load(
-    kafka_bootstrap: str, kafka_topic: Any, db_url: str, stack: Any, tmp_path: Path
-) -> None:
-    topic = kafka_topic("brokerdown")
-    items = make_stream(kafka_bootstrap, topic, minutes=60, rate=4.0, seed=1010)
-    group = f"brokerdown-{uuid.uuid4().hex[:6]}"
-    env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home")
+def test_kafka_broker_restart_under_load(fault_run: Callable[..., FaultRun], stack: Any) -> None:
+    run = fault_run("brokerdown", minutes=60, rate=4.0, seed=1010)
     keep_data = Stack(dataclasses.replace(stack.config, fresh=False))
-    worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
+    worker = run.worker()
     try:
-        wait_until(lambda: verdict_rows(db_url) > 0, 90, "the worker to start consuming", worker)
+        wait_until(lambda: run.rows() > 0, 90, "the worker to start consuming", worker)
         keep_data.down(["kafka"])
         time.sleep(3)
         keep_data.up(["kafka"])
@@ -272,57 +263,40 @@ def test_kafka_broker_restart_under_load(
                 rate_per_second=4.0,
             )
         )
-        produce(more, bootstrap=kafka_bootstrap, topic=topic, create_topic=False)
-        worker.wait_consumed(
-            kafka_bootstrap,
-            group,
-            topic,
-            timeout=180,
-            also=lambda: verdict_rows(db_url) >= len(items) + len(more),
-            progress=lambda: verdict_rows(db_url),
-        )
+        produce(more, bootstrap=run.bootstrap, topic=run.topic, create_topic=False)
+        run.wait_stored(worker, timeout=180, expected=len(run.items) + len(more))
         caught_up = time.monotonic() - began
     finally:
         worker.stop()
         keep_data.up(["kafka"])
-    assert_equal_to_offline(db_url, kafka_bootstrap, topic, "broker-restart", caught_up_s=round(caught_up, 1))
+    assert_equal_to_offline(run, "broker-restart", caught_up_s=round(caught_up, 1))
 
 
 def test_no_clear_pii_in_database_logs_metrics_or_alerts_topic(
-    kafka_bootstrap: str, kafka_topic: Any, db_url: str, free_port: Any, tmp_path: Path
+    fault_run: Callable[..., FaultRun], db_url: str, free_port: Any
 ) -> None:
     import urllib.request
 
     from sqlalchemy import inspect, text
 
-    topic = kafka_topic("pii")
-    items = make_stream(kafka_bootstrap, topic, minutes=30, rate=4.0, seed=1111)
+    port = free_port()
+    run = fault_run("pii", minutes=30, rate=4.0, seed=1111, metrics_port=port)
     clear = set()
-    for item in items:
+    for item in run.items:
         for value in (item.event.get("subject") or {}).values():
             if isinstance(value, str) and len(value) >= 5:
                 clear.add(value)
         clear.add(item.event["operator_id"])
     assert len(clear) > 100
-    port = free_port()
-    group = f"pii-{uuid.uuid4().hex[:6]}"
-    env = worker_env(kafka_bootstrap, topic, group, db_url, tmp_path / "home", metrics_port=port)
-    worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
+    worker = run.worker()
     try:
-        worker.wait_consumed(
-            kafka_bootstrap,
-            group,
-            topic,
-            timeout=120,
-            also=lambda: verdict_rows(db_url) >= len(items),
-            progress=lambda: verdict_rows(db_url),
-        )
+        run.wait_stored(worker, timeout=120)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             metrics_text = resp.read().decode()
     finally:
         worker.stop()
     haystacks = {"metrics": metrics_text, "worker log": worker.log()}
-    alerts = read_topic(kafka_bootstrap, f"{topic}.alerts")
+    alerts = read_topic(run.bootstrap, f"{run.topic}.alerts")
     assert alerts, "the stream must raise alerts so the alerts topic is checked"
     haystacks["alerts topic"] = "\n".join(v.decode() for _p, _o, v in alerts)
     sink = Stores.open(db_url)

@@ -22,9 +22,11 @@ from producers.kafka_out import produce
 from producers.simulator import generate
 from schemas.outputs import Alert, Evidence
 from sinks.alertmanager import AlertmanagerClient
+from tests.helpers import REQUIRED_ALERTS
 from tests.integration.scrape import KeepScraped
 from tests.integration.webhook import WebhookReceiver
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import sqlite_worker
+from tests.processors.factories import make_alert
 from tests.sinks.stores import Stores
 
 pytestmark = pytest.mark.integration
@@ -33,15 +35,6 @@ KEY = "oncall-test-pseudonym-key"
 START = dt.datetime.fromisoformat("2019-06-12T05:00:00-07:00")
 # Raid agencies of this test only, so that its alerts never share labels with another test's raid.
 RAID_ORIS = {"CAICE0200": "ICE-ERO", "CACBP0200": "CBP"}
-RULE_ALERTS = {
-    "DHSProhibitedQueries",
-    "AgencySuspensionRecommended",
-    "CletsPipelineStalled",
-    "CletsWatermarkStalled",
-    "CletsDeadLetterSpike",
-    "CletsSinkBacklog",
-    "CletsWorkerDown",
-}
 
 
 DHS_COMPONENTS = {"ICE-ERO", "ICE-HSI", "CBP", "USCIS"}
@@ -75,7 +68,7 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
 ) -> None:
     # The stack's Prometheus loads deploy/prometheus/rules/*.yml; reload in case it started before they changed.
     prometheus.reload()
-    assert RULE_ALERTS <= _loaded_alert_rules(prometheus)
+    assert REQUIRED_ALERTS <= _loaded_alert_rules(prometheus)
 
     queries = kafka_topic("q")
     raid = "raid:oris=" + "+".join(RAID_ORIS)
@@ -93,22 +86,13 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
     port, path = _webhook_address(alertmanager.webhook_url)
     group = f"oncall-{uuid.uuid4().hex[:8]}"
     metrics_port = free_port()
-    worker = WorkerProcess(
-        env={
-            "CLETS_WATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "CLETS_WATCH_TOPIC_QUERIES": queries,
-            "CLETS_WATCH_TOPIC_DEAD_LETTER": kafka_topic("dl"),
-            "CLETS_WATCH_TOPIC_ALERTS": kafka_topic("alerts"),
-            "CLETS_WATCH_CONSUMER_GROUP": group,
-            "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'clets-watch.db'}",
-            "CLETS_WATCH_METRICS_PORT": str(metrics_port),
-            "CLETS_WATCH_PSEUDONYM_KEY": KEY,
-            "CLETS_WATCH_HOME": str(tmp_path / "home"),
-            # the worker also pushes its own rich alerts, with a link to the console
-            "CLETS_WATCH_ALERTMANAGER_URL": alertmanager.url,
-            "CLETS_WATCH_CONSOLE_URL": "http://127.0.0.1:8470",
-        },
-        log_path=tmp_path / "worker.log",
+    # the worker also pushes its own rich alerts, with a link to the console
+    to_alertmanager = {
+        "CLETS_WATCH_ALERTMANAGER_URL": alertmanager.url,
+        "CLETS_WATCH_CONSOLE_URL": "http://127.0.0.1:8470",
+    }
+    worker = sqlite_worker(
+        kafka_bootstrap, kafka_topic, queries, group, tmp_path, metrics_port, KEY, **to_alertmanager
     )
     instance = f"127.0.0.1:{metrics_port}"
     with WebhookReceiver(port=port, path=path) as webhook, KeepScraped(prometheus.stack, instance):
@@ -219,20 +203,14 @@ def test_dhs_prohibited_queries_page_oncall_through_alertmanager(
 
 def _pipeline_alert(alert_id: str, ori: str, **kw: Any) -> Alert:
     fields: dict[str, Any] = {
-        "alert_id": alert_id,
         "rule": "dmv_by_dhs_surge",
-        "rule_version": 1,
-        "severity": "critical",
-        "ori": ori,
-        "key": ori,
         "window_start": "2019-06-12T12:30:00Z",
         "window_end": "2019-06-12T12:40:00Z",
         "summary": f"ICE-ERO {ori} ran 41 DMV look-ups in 10 minutes",
         "evidence": Evidence(count=41, event_ids=("ev-1", "ev-2")),
         "component": "ICE-ERO",
     }
-    fields.update(kw)
-    return Alert(**fields)
+    return make_alert(alert_id, ori=ori, **(fields | kw))
 
 
 def test_pipeline_alerts_are_deduplicated_by_alert_id_and_reach_oncall(alertmanager: Any) -> None:

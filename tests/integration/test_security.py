@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -37,15 +36,11 @@ from clets_watch.kafka_admin import BrokerUnavailable, admin, group_lag
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.settings import Settings
 from clets_watch.stack import PROJECT_ROOT, Stack, StackConfig, StackError, free_port
-from processors.agencies import AgencyRegistry
-from processors.batch import PartitionedPipelines, Record
-from processors.pipeline import Pipeline, PipelineConfig
-from processors.policy import Classifier, load_policy
-from processors.pseudonymize import Pseudonymizer
 from producers.kafka_out import produce
-from producers.simulator import LabelledEvent, generate
+from producers.simulator import generate
 from sinks.db import count_rows, verdict_counts
-from tests.integration.workers import WorkerProcess
+from tests.helpers import run_process
+from tests.integration.workers import WorkerProcess, offline, worker_env
 from tests.sinks.stores import Stores
 
 KEY = "security-test-pseudonym-key"
@@ -213,22 +208,6 @@ def secure() -> Iterator[SecureServices]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _offline(items: list[LabelledEvent]) -> tuple[dict[str, str], set[str]]:
-    """The same events through the pure core alone: verdict per event id, and the alert ids."""
-    registry = AgencyRegistry.load()
-    classifier = Classifier(load_policy(), registry)
-    pipelines = PartitionedPipelines(
-        lambda: Pipeline(
-            classify=classifier.classify,
-            registry=registry,
-            pseudonymizer=Pseudonymizer(KEY.encode()),
-            config=PipelineConfig(window_seconds=60, allowed_lateness_seconds=120),
-        )
-    )
-    out = pipelines.process(Record(json.dumps(i.event).encode(), "t", 0, n) for n, i in enumerate(items))
-    return {p.event_id: p.verdict for p in out.processed}, {a.alert_id for a in out.alerts}
-
-
 def _listening_addresses(port: int) -> set[str]:
     """The local IPv4/IPv6 addresses a TCP socket LISTENs on at ``port`` (from /proc/net/tcp{,6})."""
     found: set[str] = set()
@@ -272,21 +251,10 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
     group = f"sec-{uuid.uuid4().hex[:8]}"
     db_url = f"sqlite:///{tmp_path / 'secure.db'}"
     metrics_port = free_port()
-    worker = WorkerProcess(
-        env={
-            **secure.env(),
-            "CLETS_WATCH_TOPIC_QUERIES": queries,
-            "CLETS_WATCH_TOPIC_DEAD_LETTER": f"{queries}.dead-letter",
-            "CLETS_WATCH_TOPIC_ALERTS": f"{queries}.alerts",
-            "CLETS_WATCH_CONSUMER_GROUP": group,
-            "CLETS_WATCH_DB_URL": db_url,
-            "CLETS_WATCH_METRICS_PORT": str(metrics_port),
-            "CLETS_WATCH_PSEUDONYM_KEY": KEY,
-            "CLETS_WATCH_HOME": str(tmp_path / "home"),
-            "CLETS_WATCH_CHECKPOINT_INTERVAL_SECONDS": "1",
-        },
-        log_path=tmp_path / "worker.log",
-    ).start()
+    env = worker_env(
+        secure.bootstrap, queries, group, db_url, tmp_path / "home", metrics_port, key=KEY, **secure.env()
+    )
+    worker = WorkerProcess(env=env, log_path=tmp_path / "worker.log").start()
     sink = Stores.open(db_url)
     try:
         deadline = time.monotonic() + 120
@@ -303,7 +271,7 @@ def test_raid_stream_through_sasl_ssl_and_the_worker(secure: SecureServices, tmp
             time.sleep(0.5)
 
         # Every event arrived through TLS + SCRAM, with the same verdicts and alert ids as the pure core.
-        expected_verdicts, expected_alert_ids = _offline(items)
+        expected_verdicts, expected_alert_ids = offline(items, KEY)
         assert count_rows(sink.engine)["query_verdicts"] == len(items)
         stored = {a.alert_id: a for a in sink.alerts.list_alerts(limit=100_000)}
         assert set(stored) == expected_alert_ids
@@ -409,15 +377,7 @@ def test_worker_with_the_wrong_password_exits_with_a_clear_error(
         "CLETS_WATCH_DB_URL": f"sqlite:///{tmp_path / 'w.db'}",
         "CLETS_WATCH_METRICS_PORT": "0",
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "clets_watch.cli", "worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    proc = run_process([sys.executable, "-m", "clets_watch.cli", "worker"], env=env, timeout=90)
     assert proc.returncode == 2, proc.stderr[-3000:]
     # The broker answers a failed SCRAM exchange with an error and closes the connection; the client
     # sees one or the other first. Either way the message must point at the credentials.
@@ -496,15 +456,7 @@ def test_production_worker_without_a_pseudonym_key_exits_2_without_a_broker(tmp_
         }
     )
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "clets_watch.cli", "worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    proc = run_process([sys.executable, "-m", "clets_watch.cli", "worker"], env=env, timeout=60)
     took = time.monotonic() - started
     assert proc.returncode == 2, proc.stderr
     assert "CLETS_WATCH_ENV=production needs an explicit pseudonym key" in proc.stderr

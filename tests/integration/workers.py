@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,22 @@ class WorkerProcess:
 
         return wait_progress(finished, measure, stall=timeout, what=f"worker to consume {topic}", where=where)
 
+    def wait_stored(
+        self,
+        bootstrap: str,
+        group: str,
+        topic: str,
+        *,
+        rows: Callable[[], int],
+        expected: int,
+        timeout: float,
+    ) -> float:
+        """``wait_consumed`` until ``rows()`` (e.g. the verdicts in the database) reaches ``expected``; the
+        rows written count as progress."""
+        return self.wait_consumed(
+            bootstrap, group, topic, timeout=timeout, also=lambda: rows() >= expected, progress=rows
+        )
+
 
 def wait_progress(
     done: Callable[[], bool],
@@ -140,25 +158,60 @@ KEY = "fault-test-pseudonym-key"
 
 
 def worker_env(
-    bootstrap: str, topic: str, group: str, db_url: str, home: Path, metrics_port: int = 0, **extra: str
+    bootstrap: str,
+    topic: str,
+    group: str,
+    db_url: str,
+    home: Path,
+    metrics_port: int = 0,
+    *,
+    dead_letter: str | None = None,
+    alerts: str | None = None,
+    key: str = KEY,
+    **extra: str,
 ) -> dict[str, str]:
+    """The worker's settings: it reads ``topic`` and writes its dead letters and alerts to ``dead_letter``
+    and ``alerts`` (default: ``<topic>.dead-letter`` and ``<topic>.alerts``); ``extra`` adds settings."""
     return {
         "CLETS_WATCH_KAFKA_BOOTSTRAP": bootstrap,
         "CLETS_WATCH_TOPIC_QUERIES": topic,
-        "CLETS_WATCH_TOPIC_DEAD_LETTER": f"{topic}.dead-letter",
-        "CLETS_WATCH_TOPIC_ALERTS": f"{topic}.alerts",
+        "CLETS_WATCH_TOPIC_DEAD_LETTER": dead_letter or f"{topic}.dead-letter",
+        "CLETS_WATCH_TOPIC_ALERTS": alerts or f"{topic}.alerts",
         "CLETS_WATCH_CONSUMER_GROUP": group,
         "CLETS_WATCH_DB_URL": db_url,
         "CLETS_WATCH_METRICS_PORT": str(metrics_port),
-        "CLETS_WATCH_PSEUDONYM_KEY": KEY,
+        "CLETS_WATCH_PSEUDONYM_KEY": key,
         "CLETS_WATCH_HOME": str(home),
         "CLETS_WATCH_CHECKPOINT_INTERVAL_SECONDS": "1",
         **extra,
     }
 
 
-def read_topic(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> list[tuple[int, int, bytes]]:
-    """Every record of ``topic`` as (partition, offset, value), in offset order per partition."""
+def sqlite_worker(
+    bootstrap: str,
+    kafka_topic: Callable[..., str],
+    queries: str,
+    group: str,
+    tmp_path: Path,
+    metrics_port: int,
+    key: str,
+    **extra: str,
+) -> WorkerProcess:
+    """A worker, not started yet, on ``queries`` with dead-letter and alerts topics of its own (made by the
+    ``kafka_topic`` fixture) and, under ``tmp_path``, its SQLite database ``clets-watch.db``, home and log."""
+    db_url = f"sqlite:///{tmp_path / 'clets-watch.db'}"
+    own = {"dead_letter": kafka_topic("dl"), "alerts": kafka_topic("alerts")}
+    env = worker_env(
+        bootstrap, queries, group, db_url, tmp_path / "home", metrics_port, key=key, **own, **extra
+    )
+    return WorkerProcess(env=env, log_path=tmp_path / "worker.log")
+
+
+def read_topic(
+    bootstrap: str, topic: str, timeout_ms: int = 10_000, limit: int | None = None
+) -> list[tuple[int, int, bytes]]:
+    """Every record of ``topic`` (or the first ``limit`` read) as (partition, offset, value), in offset
+    order per partition; it stops when nothing came for ``timeout_ms``."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -170,7 +223,7 @@ def read_topic(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> list[tup
         enable_auto_commit=False,
     )
     try:
-        records = [(m.partition, m.offset, m.value) for m in consumer]
+        records = [(m.partition, m.offset, m.value) for m in itertools.islice(consumer, limit)]
     finally:
         consumer.close()
     return sorted(records)
@@ -193,6 +246,31 @@ def offline_expected(topic: str, records: list[tuple[int, int, bytes]]) -> dict[
         "aggregates": {(a.ori, a.window_kind, a.window_start, a.revision, a.total) for a in out.aggregates},
         "dead_letters": len(out.dead_letters),
     }
+
+
+def offline(items: Sequence[Any], key: str) -> tuple[dict[str, str], set[str]]:
+    """The same labelled events through the pure core alone (one partition, 60 s windows, 120 s lateness,
+    pseudonyms keyed by ``key``): verdict per event id, and the alert ids."""
+    from processors.agencies import AgencyRegistry
+    from processors.batch import PartitionedPipelines, Record
+    from processors.pipeline import Pipeline, PipelineConfig
+    from processors.policy import Classifier, load_policy
+    from processors.pseudonymize import Pseudonymizer
+
+    registry = AgencyRegistry.load()
+    classifier = Classifier(load_policy(), registry)
+    pipelines = PartitionedPipelines(
+        lambda: Pipeline(
+            classify=classifier.classify,
+            registry=registry,
+            pseudonymizer=Pseudonymizer(key.encode()),
+            config=PipelineConfig(window_seconds=60, allowed_lateness_seconds=120),
+        )
+    )
+    out = pipelines.process(
+        Record(json.dumps(item.event).encode(), "t", 0, n) for n, item in enumerate(items)
+    )
+    return {p.event_id: p.verdict for p in out.processed}, {a.alert_id for a in out.alerts}
 
 
 def stored(db_url: str) -> dict[str, Any]:

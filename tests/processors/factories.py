@@ -13,7 +13,8 @@ import msgspec
 
 from processors.rules.base import AgencyWindow, RuleSettings, WindowView
 from processors.rules.config import load_rules_config
-from schemas import ProcessedEvent, QueryEvent, Verdict
+from schemas import Alert, Evidence, ProcessedEvent, QueryEvent, Verdict
+from schemas.outputs import Severity
 
 T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.UTC)  # 12:00 in Los Angeles (PDT)
 T0_S = int(T0.timestamp())
@@ -65,6 +66,36 @@ def pe(
         rules=rules,
         policy_version="1",
         source=source,
+    )
+
+
+def make_alert(
+    alert_id: str = "al-1",
+    *,
+    rule: str = "prohibited_query",
+    severity: Severity = "critical",
+    ori: str = LASD,
+    key: str | None = None,
+    window_start: str = "2024-05-01T19:00:00Z",
+    window_end: str = "2024-05-01T19:01:00Z",
+    summary: str = "s",
+    evidence: Evidence | None = None,
+    **fields: Any,
+) -> Alert:
+    """An alert of ``rule`` at ``ori`` (keyed by the ORI unless ``key``) over one minute from T0, with one
+    event as evidence unless ``evidence``; ``fields`` sets the others (component, status, incident_id)."""
+    return Alert(
+        alert_id=alert_id,
+        rule=rule,
+        rule_version=1,
+        severity=severity,
+        ori=ori,
+        key=key if key is not None else ori,
+        window_start=window_start,
+        window_end=window_end,
+        summary=summary,
+        evidence=evidence if evidence is not None else Evidence(count=1, event_ids=("e1",)),
+        **fields,
     )
 
 

@@ -14,8 +14,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,6 +31,9 @@ from processors.pseudonymize import Pseudonymizer
 from producers.simulator import generate
 from sinks.writer import SinkBatch
 from tests.sinks.stores import Stores
+
+if TYPE_CHECKING:
+    from httpx2 import Response  # what starlette's TestClient answers with
 
 RAID_START = "2019-06-12T05:00:00-07:00"
 PASSWORDS = {"vic": "viewer-password-1", "rita": "responder-password-1", "sam": "supervisor-password-1"}
@@ -124,27 +129,40 @@ def make_app(db_url: str, users: Path, **options: object):  # type: ignore[no-un
     return create_app(ConsoleConfig(db_url=db_url, users_file=users, **options))  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def app_client(console_db: str, users_file: Path) -> Iterator[TestClient]:
-    app = make_app(console_db, users_file)
-    with TestClient(app, base_url="http://127.0.0.1") as client:
+@contextmanager
+def console_client(
+    db_url: str, users: Path, base_url: str = "http://127.0.0.1", **options: object
+) -> Iterator[TestClient]:
+    """The console in process (``options`` are ConsoleConfig's) and a client of it at ``base_url``; the
+    app's database sink is closed after."""
+    app = make_app(db_url, users, **options)
+    with TestClient(app, base_url=base_url) as client:
         yield client
     app.state.engine.dispose()
+
+
+@pytest.fixture
+def app_client(console_db: str, users_file: Path) -> Iterator[TestClient]:
+    with console_client(console_db, users_file) as client:
+        yield client
 
 
 def basic(name: str) -> tuple[str, str]:
     return (name, PASSWORDS[name])
 
 
-def login(client: TestClient, name: str) -> str:
-    """Log in through the login form (with its CSRF token); returns the session's CSRF token."""
+def post_login(client: TestClient, name: str, password: str, **fields: str) -> Response:
+    """The login form, posted with the CSRF token of the login page (``fields``: e.g. ``next``); the
+    answer, redirects not followed."""
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post(
-        "/login",
-        data={"username": name, "password": PASSWORDS[name], "csrf_token": token, "next": "/alerts"},
-        follow_redirects=False,
-    )
+    data = {"username": name, "password": password, "csrf_token": token, **fields}
+    return client.post("/login", data=data, follow_redirects=False)
+
+
+def login(client: TestClient, name: str) -> str:
+    """Log in through the login form (with its CSRF token); returns the session's CSRF token."""
+    r = post_login(client, name, PASSWORDS[name], next="/alerts")
     assert r.status_code == 303, r.text
     me = client.get("/api/me").json()
     assert me["name"] == name

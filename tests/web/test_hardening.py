@@ -24,7 +24,7 @@ from clets_watch.web.middleware import host_name
 from clets_watch.web.security import SESSION_COOKIE
 from clets_watch.web.users import UsersFileError, UserStore, add_user, check_password, remove_user
 from sinks.db import database, open_engine
-from tests.web.conftest import PASSWORDS, ROLES, basic, login, make_app
+from tests.web.conftest import PASSWORDS, ROLES, basic, console_client, login, post_login
 
 ALERTS = "/api/alerts"
 
@@ -39,21 +39,12 @@ def own_users(users_file: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(console_db: str, own_users: Path) -> Iterator[TestClient]:
-    app = make_app(console_db, own_users)
-    with TestClient(app, base_url="http://127.0.0.1") as c:
+    with console_client(console_db, own_users) as c:
         yield c
-    app.state.engine.dispose()
 
 
 def _login_form(client: TestClient, name: str, password: str) -> int:
-    page = client.get("/login")
-    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post(
-        "/login",
-        data={"username": name, "password": password, "csrf_token": token, "next": "/alerts"},
-        follow_redirects=False,
-    )
-    return r.status_code
+    return post_login(client, name, password, next="/alerts").status_code
 
 
 # ------------------------------------------------------------------------------- throttling
@@ -61,13 +52,7 @@ def _login_form(client: TestClient, name: str, password: str) -> int:
 
 def test_five_wrong_passwords_lock_the_form_login_for_that_user(client: TestClient) -> None:
     assert [_login_form(client, "rita", "wrong password!") for _ in range(5)] == [401] * 5
-    page = client.get("/login")
-    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post(
-        "/login",
-        data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
-        follow_redirects=False,
-    )
+    r = post_login(client, "rita", PASSWORDS["rita"])
     assert r.status_code == 429  # the right password too, while the window lasts
     assert 1 <= int(r.headers["Retry-After"]) <= 60
     assert "Too many failed logins for this user" in r.text
@@ -253,22 +238,15 @@ def test_end_sessions_command_logs_a_user_out_everywhere(
 
 @pytest.mark.parametrize("secure", [False, True])
 def test_session_cookie_flags(console_db: str, own_users: Path, secure: bool) -> None:
-    app = make_app(console_db, own_users, secure_cookies=secure)
-    with TestClient(app, base_url="https://127.0.0.1" if secure else "http://127.0.0.1") as c:
-        page = c.get("/login")
-        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-        r = c.post(
-            "/login",
-            data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
-            follow_redirects=False,
-        )
+    base_url = "https://127.0.0.1" if secure else "http://127.0.0.1"
+    with console_client(console_db, own_users, base_url, secure_cookies=secure) as c:
+        r = post_login(c, "rita", PASSWORDS["rita"])
         cookie = next(
             v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith(SESSION_COOKIE)
         )
     attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
     assert {"httponly", "path", "max-age", "samesite"} <= attrs and "samesite=strict" in cookie.lower()
     assert ("secure" in attrs) is secure
-    app.state.engine.dispose()
 
 
 def test_login_issues_a_new_session(client: TestClient) -> None:
@@ -290,13 +268,7 @@ def test_login_issues_a_new_session(client: TestClient) -> None:
     ],
 )
 def test_login_never_redirects_off_site(client: TestClient, target: str) -> None:
-    page = client.get("/login")
-    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    r = client.post(
-        "/login",
-        data={"username": "vic", "password": PASSWORDS["vic"], "csrf_token": token, "next": target},
-        follow_redirects=False,
-    )
+    r = post_login(client, "vic", PASSWORDS["vic"], next=target)
     assert (r.status_code, r.headers["location"]) == (303, "/alerts")
 
 
@@ -344,11 +316,10 @@ def test_an_unknown_host_header_is_refused(client: TestClient) -> None:
 
 
 def test_allowed_hosts_are_configurable(console_db: str, own_users: Path) -> None:
-    app = make_app(console_db, own_users, allowed_hosts=("console.example.org",))
-    with TestClient(app, base_url="http://console.example.org") as c:
+    hosts = ("console.example.org",)
+    with console_client(console_db, own_users, "http://console.example.org", allowed_hosts=hosts) as c:
         assert c.get("/healthz").status_code == 200
         assert c.get("/healthz", headers={"Host": "127.0.0.1"}).status_code == 400
-    app.state.engine.dispose()
 
 
 @pytest.mark.parametrize(

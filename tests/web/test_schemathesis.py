@@ -4,13 +4,13 @@ only documented status codes, responses matching their schemas, invalid input re
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_process
 from tests.web.conftest import PASSWORDS, ConsoleServer
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -26,7 +26,7 @@ def test_published_openapi_holds_under_schemathesis(
         console_db, "--login-failures-per-user", "10000/minute", "--login-failures-per-client", "10000/minute"
     )
     report = tmp_path / "schemathesis.txt"
-    result = subprocess.run(
+    result = run_process(
         [
             str(SCHEMATHESIS),
             "run",
@@ -43,11 +43,7 @@ def test_published_openapi_holds_under_schemathesis(
             "1",
             "--no-color",
         ],
-        check=False,
-        capture_output=True,
-        text=True,
         timeout=110,
-        stdin=subprocess.DEVNULL,
         cwd=tmp_path,
     )
     report.write_text(result.stdout + result.stderr)
