@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from processors import strict_yaml
 from processors.policy.model import (
     INDICATOR_KINDS,
     RULE_KINDS,
@@ -80,7 +81,7 @@ def parse_policy(
     """Parse policy text. ``read_beside`` reads a file the policy names (its statute table) by name."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -109,7 +110,7 @@ def parse_statutes(text: str, *, source: str = "<statutes>") -> StatuteTable:
     """Parse and validate a statute table (statutes_v1.yaml)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
