@@ -34,7 +34,13 @@ from processors.policy.model import (
     Statute,
     StatuteTable,
 )
-from processors.policy.schema import PolicySpec, StatuteTableSpec, check_statute_rows, validate
+from processors.policy.schema import (
+    PolicySpec,
+    StatuteTableSpec,
+    check_components,
+    check_statute_rows,
+    validate,
+)
 from processors.policy.text import normalize, tokens
 
 BUNDLED = "policy_v1.yaml"
@@ -86,7 +92,7 @@ def parse_policy(
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: the policy must be a YAML mapping")
-    validate(data, node, PolicySpec, source)
+    check_components(validate(data, node, PolicySpec, source), node, source)
     statute_text = ""
     table_name = data.get("statute_table")
     statutes = StatuteTable(code_titles={}, aliases={}, sections={})
