@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 
 from clets_watch.web import models as m
 from clets_watch.web.security import CSRF_FIELD, check_csrf, csrf_token, page_user, require
@@ -177,12 +178,14 @@ def incident_action(
         )
     require(user, "responder", f"to {action} an incident")
     back = RedirectResponse(f"/incidents/{incident_id}", status.HTTP_303_SEE_OTHER)
-    if not note.strip():
+    try:
+        body = m.AlertNote(note=note)  # the same check as the alert page and the API
+    except ValidationError:
         request.session["flash"] = {"kind": "error", "text": f"Write a note to {action} the incident."}
         return back
     _console, store = _store(request)
     try:
-        entry = store.act(incident_id, ACTIONS[action], user.name, note.strip())
+        entry = store.act(incident_id, ACTIONS[action], user.name, body.note)
     except IncidentNotFound as exc:
         return _render(
             request, "error.html", status.HTTP_404_NOT_FOUND, title="Incident not found", message=str(exc)
