@@ -16,9 +16,10 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 import msgspec
 from alembic import command
@@ -145,9 +146,20 @@ def create_sink_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
 
     return engine
+
+
+_IMMEDIATE: Final = "clets_watch_write_lock_first"
+
+
+def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
+    """``engine.begin()`` for a transaction that reads and then writes (a ledger action). On SQLite it
+    begins with ``BEGIN IMMEDIATE``: the write lock is taken first, waiting up to the busy timeout, so a
+    concurrent writer never turns the read-then-write into "database is locked" (a deferred transaction
+    cannot upgrade a stale snapshot). PostgreSQL locks the rows it reads ``FOR UPDATE`` instead."""
+    return engine.execution_options(**{_IMMEDIATE: True}).begin()
 
 
 def create_private_file(path: Path) -> None:
@@ -493,7 +505,7 @@ class DatabaseSink:
         alerts = _last_by_key((_alert_row(a, now) for a in batch.alerts), lambda r: r["alert_id"])
         dead = _last_by_key((_dead_letter_row(d, now) for d in batch.dead_letters), lambda r: r["id"])
 
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             verdicts_inserted = self._insert_new(conn, QueryVerdict.__table__, verdicts, "event_id")
             aggregates_written = self._upsert_aggregates(conn, aggregates)
             alerts_inserted, alerts_updated, ledger_inserted = self._upsert_alerts(conn, alerts, now)
@@ -696,7 +708,7 @@ class DatabaseSink:
         ledger: Any = AlertLedgerEntry.__table__
         now = self._clock()
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 state = conn.scalar(
                     select(alerts.c.state).where(alerts.c.alert_id == alert_id).with_for_update()
                 )
@@ -810,7 +822,7 @@ class DatabaseSink:
         stmt = stmt.on_conflict_do_update(
             index_elements=["ori"], set_={c: stmt.excluded[c] for c in row if c != "ori"}
         )
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(stmt, row)
             new_id = conn.execute(history.insert().returning(history.c.id), row).scalar_one()
             append_entry(

@@ -27,6 +27,7 @@ from sinks.db import (
     SinkError,
     alert_row_from_record,
     parse_utc,
+    write_transaction,
 )
 from sinks.ledger import NewEntry, append_entry
 from sinks.models import AlertRecord, IncidentLedgerEntry, IncidentRecord
@@ -277,7 +278,7 @@ class IncidentStore:
         now = self.sink._clock()  # the sink's clock: tests set it
         ledger: Any = IncidentLedgerEntry.__table__
         incidents: Any = IncidentRecord.__table__
-        with self.sink.engine.begin() as conn:
+        with write_transaction(self.sink.engine) as conn:
             row = {
                 "incident_id": incident_id,
                 "action": done,
