@@ -30,7 +30,9 @@ class ArchiveError(ValueError):
 class ReplayResult:
     alerts: list[Alert] = field(default_factory=list)
     aggregates: list[Aggregate] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+    # dead letters by reason: counts only, never the letters (each holds up to a line's payload, so keeping
+    # them would grow with the bad input); ``BadInputWatch`` streams them to --dead-letters as they come
+    dead_letters: dict[str, int] = field(default_factory=dict)
     recommendations: list[Recommendation] = field(default_factory=list)
     incidents: dict[str, Incident] = field(default_factory=dict)  # incident id -> latest record
     stats: PipelineStats = field(default_factory=PipelineStats)
@@ -38,7 +40,8 @@ class ReplayResult:
     def add(self, step: StepResult) -> None:
         self.alerts.extend(step.alerts)
         self.aggregates.extend(step.aggregates)
-        self.dead_letters.extend(step.dead_letters)
+        for dead in step.dead_letters:
+            self.dead_letters[dead.reason] = self.dead_letters.get(dead.reason, 0) + 1
         self.recommendations.extend(step.recommendations)
         for incident in step.incidents:
             self.incidents[incident.incident_id] = incident
