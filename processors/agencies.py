@@ -7,6 +7,7 @@ empty registry refuse to load, naming the file, the line and the column."""
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,14 @@ from typing import Final
 from schemas.events import ORI_PATTERN
 
 AGENCY_KINDS: Final = frozenset({"police", "sheriff", "state", "prosecutor", "probation", "court", "federal"})
+# The departments and components an agency may belong to (domain.md, "Federal agencies"): the one list the
+# registry and the policy's component lists are checked against, so a typo (ICE-ER0) cannot switch a rule off.
+DEPARTMENT_COMPONENTS: Final[dict[str, frozenset[str]]] = {
+    "DHS": frozenset({"ICE-ERO", "ICE-HSI", "CBP", "USCIS"}),
+    "DOJ": frozenset({"FBI", "DEA", "USMS"}),
+    "DOJ-CA": frozenset(),
+}
+COMPONENTS: Final = frozenset().union(*DEPARTMENT_COMPONENTS.values())
 COLUMNS: Final = ("ori", "name", "kind", "department", "component")
 _ORI: Final = re.compile(ORI_PATTERN.strip("^$"))
 
@@ -111,15 +120,38 @@ class AgencyRegistry:
                 raise RegistryError(
                     f"{source} line {lineno}: column kind: {kind!r} is not one of {sorted(AGENCY_KINDS)}"
                 )
+            department = (row["department"] or "").strip() or None
+            component = (row["component"] or "").strip() or None
+            for column, problem in (
+                ("department", unknown_name(department, DEPARTMENT_COMPONENTS, "department")),
+                ("component", unknown_name(component, COMPONENTS, "component")),
+            ):
+                if problem:
+                    raise RegistryError(f"{source} line {lineno}: column {column}: {problem}")
+            if component is not None and component not in DEPARTMENT_COMPONENTS.get(department or "", ()):
+                raise RegistryError(
+                    f"{source} line {lineno}: column component: {component} is not a component of "
+                    f"department {department!r}"
+                )
             agencies.append(
                 Agency(
                     ori=ori,
                     name=(row["name"] or "").strip(),
                     kind=kind,
-                    department=(row["department"] or "").strip() or None,
-                    component=(row["component"] or "").strip() or None,
+                    department=department,
+                    component=component,
                 )
             )
         if not agencies:
             raise RegistryError(f"{source}: the registry lists no agency (a header and no rows)")
         return cls(agencies)
+
+
+def unknown_name(name: str | None, known: Iterable[str], what: str) -> str | None:
+    """None when ``name`` is empty or known; otherwise a sentence naming it and the nearest known name."""
+    if name is None or name in known:
+        return None
+    names = sorted(known)
+    near = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    hint = f"did you mean {near[0]}? " if near else ""
+    return f"unknown {what} {name!r}: {hint}known: {', '.join(names)}"

@@ -16,8 +16,9 @@ import msgspec
 
 from processors.dead_letter_limit import DeadLetterLimit, DeadLetterLimitExceeded
 from processors.lines import LineReadError, archive_lines
-from processors.pipeline import Outputs, Pipeline, PipelineStats, StepResult
-from schemas import Alert, DeadLetter, Incident, dead_letter_message
+from processors.pipeline import Pipeline, PipelineStats, StepResult
+from processors.recommendation import Recommendation
+from schemas import Aggregate, Alert, DeadLetter, Incident, dead_letter_message
 
 
 class ArchiveError(ValueError):
@@ -25,12 +26,22 @@ class ArchiveError(ValueError):
 
 
 @dataclass(slots=True)
-class ReplayResult(Outputs):
+class ReplayResult:
+    alerts: list[Alert] = field(default_factory=list)
+    aggregates: list[Aggregate] = field(default_factory=list)
+    # dead letters by reason: counts only, never the letters (each holds up to a line's payload, so keeping
+    # them would grow with the bad input); ``BadInputWatch`` streams them to --dead-letters as they come
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    recommendations: list[Recommendation] = field(default_factory=list)
     incidents: dict[str, Incident] = field(default_factory=dict)  # incident id -> latest record
     stats: PipelineStats = field(default_factory=PipelineStats)
 
     def add(self, step: StepResult) -> None:
-        self.extend(step)
+        self.alerts.extend(step.alerts)
+        self.aggregates.extend(step.aggregates)
+        for dead in step.dead_letters:
+            self.dead_letters[dead.reason] = self.dead_letters.get(dead.reason, 0) + 1
+        self.recommendations.extend(step.recommendations)
         for incident in step.incidents:
             self.incidents[incident.incident_id] = incident
 

@@ -243,7 +243,8 @@ def merge_results(parts: list[ReplayResult], duplicates: int = 0) -> ReplayResul
     for part in parts:
         out.alerts.extend(part.alerts)
         out.aggregates.extend(part.aggregates)
-        out.dead_letters.extend(part.dead_letters)
+        for reason, n in part.dead_letters.items():
+            out.dead_letters[reason] = out.dead_letters.get(reason, 0) + n
         out.recommendations.extend(part.recommendations)
         out.incidents.update(part.incidents)  # disjoint: an incident belongs to one agency's process
     out.recommendations.sort(key=lambda r: r.ori)
@@ -365,8 +366,6 @@ def run_pool(
     else:
         merged = merge_tallies([p for p in parts if isinstance(p, AuditTally)], seq.duplicates)
     tagged = sorted((item for a in answers for item in a[2]), key=lambda item: item[0])
-    if isinstance(merged, ReplayResult):
-        merged.dead_letters = [dl for _line, dl in tagged]  # in input order, as one process gives them
     result = ReplayPoolResult(merged, lines=count, dead_letters=tagged)
     if workers > 1 and max_tracked is not None and peak > max_tracked:
         result.exact = False

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from schemas import AccessDecision
-from sinks.db import insert_for, parse_utc
+from sinks.db import insert_for, parse_utc, write_transaction
 from sinks.ledger import append_entry, decision_entry
 from sinks.models import AccessDecisionRecord
 
@@ -47,7 +47,7 @@ def record_decision(engine: Engine, decision: AccessDecision, *, now: dt.datetim
         "reason": decision.reason,
         "recorded_at": now or dt.datetime.now(dt.UTC),
     }
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         stmt = insert_for(engine, table).on_conflict_do_nothing(index_elements=["decision_id"])
         if not conn.execute(stmt.returning(table.c.decision_id), [row]).all():
             return False

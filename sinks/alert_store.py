@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Select, select, update
 from sqlalchemy.exc import IntegrityError
 
 from schemas.outputs import Evidence
-from sinks.db import SYSTEM_ACTOR, Clock, SinkError, entries, utcnow, where_given
+from sinks.db import SYSTEM_ACTOR, Clock, SinkError, entries, utcnow, where_given, write_transaction
 from sinks.ledger import NewEntry, append_entry
 from sinks.models import AlertLedgerEntry, AlertRecord
 
@@ -122,7 +122,7 @@ class AlertStore:
         ledger: Any = AlertLedgerEntry.__table__
         now = self.clock()
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 state = conn.scalar(
                     select(alerts.c.state).where(alerts.c.alert_id == alert_id).with_for_update()
                 )

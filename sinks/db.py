@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 import msgspec
 from alembic import command
@@ -113,9 +113,20 @@ def create_sink_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
 
     return engine
+
+
+_IMMEDIATE: Final = "clets_watch_write_lock_first"
+
+
+def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
+    """``engine.begin()`` for a transaction that reads and then writes (a ledger action). On SQLite it
+    begins with ``BEGIN IMMEDIATE``: the write lock is taken first, waiting up to the busy timeout, so a
+    concurrent writer never turns the read-then-write into "database is locked" (a deferred transaction
+    cannot upgrade a stale snapshot). PostgreSQL locks the rows it reads ``FOR UPDATE`` instead."""
+    return engine.execution_options(**{_IMMEDIATE: True}).begin()
 
 
 def create_private_file(path: Path) -> None:

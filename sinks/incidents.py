@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Table, case, func, select, update
 
 from schemas.outputs import Incident
 from sinks.alert_store import AlertRow, AlertStateError, AlertStore, alert_rows, select_alerts
-from sinks.db import SYSTEM_ACTOR, SinkError, entries, parse_utc, records_as, where_given
+from sinks.db import SYSTEM_ACTOR, SinkError, entries, parse_utc, records_as, where_given, write_transaction
 from sinks.ledger import NewEntry, append_entry
 from sinks.models import AlertRecord, IncidentLedgerEntry, IncidentRecord
 
@@ -207,7 +207,7 @@ class IncidentStore:
         now = self.alert_store.clock()  # the alert store's clock: tests set it
         ledger: Any = IncidentLedgerEntry.__table__
         incidents: Any = IncidentRecord.__table__
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             row = {
                 "incident_id": incident_id,
                 "action": done,

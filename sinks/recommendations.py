@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, select
 
-from sinks.db import Clock, SinkError, entries, insert_for, records_as, utcnow
+from sinks.db import Clock, SinkError, entries, insert_for, records_as, utcnow, write_transaction
 from sinks.ledger import NewEntry, append_entry
 from sinks.models import RECOMMENDATION_STATES, AgencyRecommendation, AgencyRecommendationHistory
 
@@ -61,7 +61,7 @@ class RecommendationStore:
         stmt = stmt.on_conflict_do_update(
             index_elements=["ori"], set_={c: stmt.excluded[c] for c in row if c != "ori"}
         )
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(stmt, row)
             new_id = conn.execute(history.insert().returning(history.c.id), row).scalar_one()
             append_entry(

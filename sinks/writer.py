@@ -30,7 +30,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from schemas.outputs import Aggregate, Alert, DeadLetter, Incident, ProcessedEvent
-from sinks.db import SYSTEM_ACTOR, Clock, insert_for, parse_utc, utcnow
+from sinks.db import SYSTEM_ACTOR, Clock, insert_for, parse_utc, utcnow, write_transaction
 from sinks.incidents import upsert_incidents
 from sinks.ledger import NewEntry, append_entries
 from sinks.models import (
@@ -238,7 +238,7 @@ class BatchWriter:
         alerts = _last_by_key((_alert_row(a, now) for a in batch.alerts), lambda r: r["alert_id"])
         dead = _last_by_key((_dead_letter_row(d, now) for d in batch.dead_letters), lambda r: r["id"])
 
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             verdicts_inserted = self._insert_new(conn, QueryVerdict.__table__, verdicts, "event_id")
             aggregates_written = self._upsert_aggregates(conn, aggregates)
             alerts_inserted, alerts_updated, ledger_inserted = self._upsert_alerts(conn, alerts, now)

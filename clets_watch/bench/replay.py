@@ -100,7 +100,7 @@ def run_mode(mode: str, archive: Path, expected: int, workers: int = 1) -> dict[
             extra = {
                 "alerts": len(result.alerts),
                 "aggregates": len(result.aggregates),
-                "dead_letters": len(result.dead_letters),
+                "dead_letters": sum(result.dead_letters.values()),
             }
         else:  # `clets-watch replay --record`: results tallied as they stream by
             from processors.replay import AuditTally, run_stream

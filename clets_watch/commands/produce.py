@@ -49,7 +49,7 @@ def register(sub: Subcommands) -> None:
             "examples:\n"
             "  clets-watch produce --to run.jsonl.gz --start 2019-03-05T00:00-08:00 --minutes 1440 "
             "--scenario raid --scenario snooping\n"
-            "  clets-watch produce --to kafka --rate 20 --pace 200 --scenario raid:ori=CAICE0200,minutes=45\n"
+            "  clets-watch produce --to kafka --rate 20 --pace 200 --scenario raid:oris=CAICE0200,minutes=45\n"
             "  clets-watch produce --list-scenarios"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

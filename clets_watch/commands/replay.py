@@ -692,7 +692,7 @@ def write_summary(result: ReplayResult, out: IO[str]) -> None:
     alerts = result.sorted_alerts()
     fired = [a for a in alerts if a.status == "fired"]
     out.write(f"alerts: {len(fired)} fired, {len(alerts) - len(fired)} suppressed\n")
-    reasons = Counter(d.reason for d in result.dead_letters)
+    reasons = result.dead_letters
     if reasons:
         out.write(
             "dead letters by reason: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) + "\n"

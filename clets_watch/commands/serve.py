@@ -263,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
                 login_failures_per_user=args.login_failures_per_user,
                 login_failures_per_client=args.login_failures_per_client,
                 publish_decisions=args.publish_decisions,
+                users_file_owner_only=settings.is_production,
             ),
             engine=sink.engine,
         )

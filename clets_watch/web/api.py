@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 
 from clets_watch.web import models as m
 from clets_watch.web.data import AlertFilters
+from clets_watch.web.middleware import StrictJSONRoute
 from clets_watch.web.security import Forbidden, api_user, csrf_token, require
 from clets_watch.web.service import Console, NotFound
 from clets_watch.web.users import User
@@ -52,7 +53,11 @@ def _query_params(dependant: Any) -> list[Any]:
 
 
 router = APIRouter(
-    prefix="/api", tags=["console"], responses=ERRORS, dependencies=[Depends(known_query_params)]
+    prefix="/api",
+    tags=["console"],
+    responses=ERRORS,
+    dependencies=[Depends(known_query_params)],
+    route_class=StrictJSONRoute,  # NaN or Infinity in a body: 422, never a 500
 )
 
 AlertId = Annotated[str, Path(pattern=m.ALERT_ID_PATTERN, description="the alert's deterministic id")]

@@ -72,6 +72,7 @@ class ConsoleConfig:
     login_failures_per_user: str = DEFAULT_PER_USER
     login_failures_per_client: str = DEFAULT_PER_CLIENT
     max_concurrent_password_checks: int = 2
+    users_file_owner_only: bool = False  # production: refuse a users file its group or others may write
     publish_decisions: bool = (
         False  # publish suspend/restore on clets.access-decisions (the worker enforces them)
     )
@@ -111,7 +112,7 @@ def create_app(config: ConsoleConfig, *, engine: Engine | None = None) -> FastAP
     )
     db = engine or open_engine(config.db_url, create=False)
     app.state.engine = db
-    users = UserStore(config.users_file)
+    users = UserStore(config.users_file, owner_only=config.users_file_owner_only)
     app.state.users = users
     app.state.basic_cache = BasicAuthCache()
     app.state.guard = LoginGuard(
@@ -171,9 +172,17 @@ def create_app(config: ConsoleConfig, *, engine: Engine | None = None) -> FastAP
         response_model_exclude_none=True,
         tags=["health"],
         summary="liveness and database reachability: ok or not ok (the reason only with a login)",
-        responses={503: {"model": Health, "description": "the database cannot be reached"}},
+        responses={
+            503: {
+                "model": Health,
+                "description": "the database cannot be reached, or the users file is missing or invalid",
+            }
+        },
     )
     def healthz(request: Request) -> Any:
+        users.get("")  # re-reads the users file when it changed
+        if users.error is not None:  # fail closed: nobody can log in until it is fixed
+            return JSONResponse({"status": "not ok"}, status_code=503)
         try:
             with db.connect() as conn:
                 conn.execute(text("SELECT 1"))

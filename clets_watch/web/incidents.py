@@ -11,7 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 
+from clets_watch.web import models as m
 from clets_watch.web.pages import ActionNote, _flash, _not_found, _render
 from clets_watch.web.security import page_user, require
 from clets_watch.web.service import Console
@@ -146,12 +148,14 @@ def incident_action(
         return _not_found(request, "Not found", f"no action {action!r} on incidents")
     require(user, "responder", f"to {action} an incident")
     back = RedirectResponse(f"/incidents/{incident_id}", status.HTTP_303_SEE_OTHER)
-    if not note.strip():
+    try:
+        body = m.AlertNote(note=note)  # the same check as the alert page and the API
+    except ValidationError:
         _flash(request, "error", f"Write a note to {action} the incident.")
         return back
     _console, store = _store(request)
     try:
-        entry = store.act(incident_id, ACTIONS[action], user.name, note.strip())
+        entry = store.act(incident_id, ACTIONS[action], user.name, body.note)
     except IncidentNotFound as exc:
         return _not_found(request, "Incident not found", str(exc))
     except AlertStateError as exc:

@@ -4,9 +4,11 @@ limits, and the security headers (a Content-Security-Policy without ``'unsafe-in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Final
 
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_ALLOWED_HOSTS: Final = ("127.0.0.1", "localhost", "::1")
@@ -148,3 +150,40 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class _NotFinite(ValueError):
+    """NaN, Infinity or -Infinity in a JSON body (Python's json accepts them; JSON does not)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+class StrictJSONRequest(Request):
+    """A request whose JSON body refuses NaN and Infinity as a JSON decode error (answered 422 like any
+    other malformed body) instead of letting them reach validation, whose error echo cannot hold them."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = json.loads(body, parse_constant=_refuse_constant)
+            except _NotFinite as exc:
+                text = body.decode("utf-8", "replace")
+                raise json.JSONDecodeError(
+                    f"{exc} is not a JSON number", text, max(text.find(str(exc)), 0)
+                ) from None
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """The API's route class: handlers see a ``StrictJSONRequest``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict

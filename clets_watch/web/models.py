@@ -8,8 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo
 
 NOTE_MAX_CHARS = 2000
-# At least one visible character and no NUL (PostgreSQL text cannot hold NUL).
-TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# At least one visible character and no control character but tab and line breaks: no NUL (PostgreSQL
+# text cannot hold it), no ESC or other C0/C1 control that could rewrite a terminal showing the note.
+TEXT_PATTERN = (
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+)
 ALERT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 ORI_PATTERN = r"^[A-Za-z0-9]{1,16}$"
 

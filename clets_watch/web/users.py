@@ -11,6 +11,7 @@ in clear; the file is written owner-only.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -21,6 +22,8 @@ from typing import Final, Literal, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from clets_watch.settings import WeakKey, check_key_file
 
 Role = Literal["viewer", "responder", "supervisor"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
@@ -77,6 +80,9 @@ COMMON_PASSWORD_WORDS: Final = frozenset(
         "clets",
     ]
 )
+
+USER_KEYS: Final = frozenset({"role", "password_hash"})
+log = logging.getLogger("clets_watch.console")
 
 _hasher = PasswordHasher()
 
@@ -156,6 +162,11 @@ def parse_users(data: Mapping[str, object], *, source: str) -> dict[str, User]:
     for name, entry in users.items():
         if not isinstance(entry, Mapping):
             raise UsersFileError(f"{source}: users.{name} must be a table")
+        extra = sorted(set(entry) - USER_KEYS)
+        if extra:
+            raise UsersFileError(
+                f"{source}: users.{name}: unknown key {extra[0]!r}: a user has only {', '.join(sorted(USER_KEYS))}"
+            )
         try:
             check_name(name)
             role = check_role(str(entry.get("role", "")))
@@ -236,26 +247,53 @@ def remove_user(path: Path, name: str) -> User:
 
 
 class UserStore:
-    """The users file, re-read when it changes on disk (so added or removed users take effect)."""
+    """The users file, re-read when it changes on disk (so added or removed users take effect).
 
-    def __init__(self, path: Path) -> None:
+    Fail closed: when a re-read finds the file missing, unreadable or invalid (or, with
+    ``owner_only``, writable by its group or others), no user is known until the file is fixed, so every
+    login is refused and every session ends; ``error`` says why (``/healthz`` reports not ok) and the
+    error is logged once per change."""
+
+    def __init__(self, path: Path, *, owner_only: bool = False) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self.owner_only = owner_only
+        self.error: str | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._users: dict[str, User] = {}
         self.reload()
 
+    def _read(self) -> dict[str, User]:
+        if self.owner_only:
+            try:
+                check_key_file(self.path)
+            except WeakKey as exc:
+                raise UsersFileError(f"users file: {exc}") from None
+        return load_users(self.path)
+
     def reload(self) -> None:
-        stat = self.path.stat() if self.path.exists() else None
-        stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            stat = None
+        stamp = (
+            (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_mode) if stat else None
+        )
         if stamp != self._stamp or stamp is None:
-            self._users = load_users(self.path)
+            self._users = self._read()
             self._stamp = stamp
+            if self.error is not None:
+                log.warning("users file %s is valid again: %d user(s)", self.path, len(self._users))
+            self.error = None
 
     def get(self, name: str) -> User | None:
         try:
             self.reload()
-        except UsersFileError:
-            pass  # keep serving with the last good file; `serve` checked it at start
+        except UsersFileError as exc:
+            if str(exc) != self.error:
+                log.error("%s: refusing every login and ending every session until it is fixed", exc)
+            self._users = {}
+            self._stamp = None
+            self.error = str(exc)
         return self._users.get(name)
 
     def __len__(self) -> int:

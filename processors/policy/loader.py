@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from processors import strict_yaml
 from processors.policy.model import (
     INDICATOR_KINDS,
     RULE_KINDS,
@@ -33,7 +34,13 @@ from processors.policy.model import (
     Statute,
     StatuteTable,
 )
-from processors.policy.schema import PolicySpec, StatuteTableSpec, check_statute_rows, validate
+from processors.policy.schema import (
+    PolicySpec,
+    StatuteTableSpec,
+    check_components,
+    check_statute_rows,
+    validate,
+)
 from processors.policy.text import normalize, tokens
 
 BUNDLED = "policy_v1.yaml"
@@ -78,7 +85,7 @@ def _yaml_mapping(text: str, source: str, what: str) -> tuple[dict[str, Any], ya
     """The YAML mapping ``text`` holds and its node tree (for line numbers); ``what`` names it in errors."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -91,7 +98,7 @@ def parse_policy(
 ) -> Policy:
     """Parse policy text. ``read_beside`` reads a file the policy names (its statute table) by name."""
     data, node = _yaml_mapping(text, source, "the policy")
-    validate(data, node, PolicySpec, source)
+    check_components(validate(data, node, PolicySpec, source), node, source)
     statute_text = ""
     table_name = data.get("statute_table")
     statutes = StatuteTable(code_titles={}, aliases={}, sections={})

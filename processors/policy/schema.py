@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
+from processors.agencies import COMPONENTS, unknown_name
 from processors.policy.model import PolicyError
 
 _Strict = {"forbid_unknown_fields": True, "frozen": True}
@@ -211,3 +212,24 @@ def check_statute_rows(
                 f"one of {sorted(kinds)}, got {row!r}"
             )
     return out
+
+
+def check_components(spec: PolicySpec, node: yaml.Node | None, source: str) -> None:
+    """Every component the policy names must be a known one (``processors.agencies.COMPONENTS``): a typo
+    such as ``ICE-ER0`` would otherwise switch the clause off without a word."""
+    named = [
+        *(f"$.mission_presumption.components[{i}]" for i in range(len(spec.mission_presumption.components))),
+        *(f"$.revoked_access[{i}].component" for i in range(len(spec.revoked_access))),
+        *(f"$.immigration_context_components[{i}]" for i in range(len(spec.immigration_context_components))),
+    ]
+    values = [
+        *spec.mission_presumption.components,
+        *(r.component for r in spec.revoked_access),
+        *spec.immigration_context_components,
+    ]
+    for path, value in zip(named, values, strict=True):
+        problem = unknown_name(value, COMPONENTS, "component")
+        if problem:
+            at, key = _node_at(node, path, None)
+            line = f" (line {at.start_mark.line + 1})" if at is not None else ""
+            raise PolicyError(f"{source}{line}: key {key!r}: {problem}")

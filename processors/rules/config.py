@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from processors import strict_yaml
 from processors.incidents import IncidentConfigError, IncidentPolicy
 from processors.rules.base import SEVERITIES, RuleConfigError, RuleSettings
 
@@ -79,7 +80,7 @@ def _line_map(text: str) -> dict[Path_, int]:
 
 def _parse_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as exc:
         raise RuleConfigError(f"{source}: not valid YAML: {exc}") from exc
     if data is None:
