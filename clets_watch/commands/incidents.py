@@ -140,7 +140,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             if len(alerts) > 20:
                 lines.append(f"    … {len(alerts) - 20} more (use --json)")
             lines += [
-                f"  ledger     {e.to_json()['at']} {e.action} by {e.actor}: {e.note} ({e.alerts} alerts)"
+                f"  ledger     {e.to_json()['at']} {e.action} by {e.actor}: {e.note} ({e.alerts} alert(s))"
                 for e in ledger
             ]
             # every line through clean(): a key, an event id or a note cannot move the cursor or reorder text
