@@ -45,6 +45,12 @@ MAX_NESTING: Final = 32
 # holds them, and the database refuses some of them (PostgreSQL text cannot contain NUL).
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TOO_LONG: Final = re.compile(r"Expected `str` of length <= (\d+) - at `\$\.(\w+)`")
+# Invisible characters that make one identifier look like another (zero-width, bidi controls, soft hyphen,
+# line/paragraph separators, BOM): refused in the identity fields, where they would split one operator into
+# several or hide a finding behind a look-alike id.
+_INVISIBLE: Final = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+)
 # Raw bytes that may decode to such a character: a JSON escape, DEL, or a UTF-8 C1 control.
 _MAYBE_CONTROL: Final = re.compile(rb"\\[bfnrtu]|\x7f|\xc2[\x80-\x9f]")
 
@@ -130,7 +136,30 @@ def decode_event(raw: bytes | str) -> QueryEvent:
         )
     if _MAYBE_CONTROL.search(data) is not None:
         _check_control_characters(event)
+    _check_identifiers(event)
     return event
+
+
+def _check_identifiers(event: QueryEvent) -> None:
+    """The identity fields are visible text: no invisible character anywhere, and the event and operator
+    ids not blank nor padded with white space (each would count as another event or operator)."""
+    for name, text, required in (
+        ("event_id", event.event_id, True),
+        ("operator_id", event.operator_id, True),
+        ("terminal_id", event.terminal_id, False),
+    ):
+        if not text.isascii():
+            found = _INVISIBLE.search(text)
+            if found is not None:
+                raise InvalidEvent(
+                    "invalid_value",
+                    f"{name} holds the invisible character U+{ord(found.group()):04X} at position "
+                    f"{found.start()}: identifiers must be visible text",
+                )
+        if required and (not text.strip() or text != text.strip()):
+            raise InvalidEvent(
+                "invalid_value", f"{name} {text!r} is blank or has leading or trailing white space"
+            )
 
 
 def _check_nesting(data: bytes) -> None:

@@ -77,14 +77,21 @@ def load_decisions(engine: Engine) -> list[AccessDecision]:
         ]
 
 
-def ensure_topic(bootstrap: str, topic: str, security: Mapping[str, Any]) -> None:
-    """Create the decisions topic, compacted (each agency's latest decision is kept for ever)."""
+def ensure_topic(
+    bootstrap: str, topic: str, security: Mapping[str, Any], *, bootstrap_timeout_ms: int = 30_000
+) -> None:
+    """Create the decisions topic, compacted (each agency's latest decision is kept for ever).
+
+    Raises ``DecisionError`` naming the broker when it cannot be reached within ``bootstrap_timeout_ms``."""
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    from clets_watch.kafka_admin import admin
+    from clets_watch.kafka_admin import BrokerUnavailable, admin
 
-    client = admin(bootstrap, security=security)
+    try:
+        client = admin(bootstrap, security=security, bootstrap_timeout_ms=bootstrap_timeout_ms)
+    except BrokerUnavailable as exc:
+        raise DecisionError(str(exc)) from None
     try:
         if topic not in set(client.list_topics()):
             try:

@@ -3,6 +3,7 @@
 clets-watch access suspend ORI --by NAME --reason TEXT [--password-file FILE] [--at TIME] [--no-publish] [--json]
 clets-watch access restore ORI --by NAME --reason TEXT [--password-file FILE] [--at TIME] [--no-publish] [--json]
 clets-watch access list [--json]
+clets-watch access publish DECISION_ID      (publish a recorded decision on the topic again)
 
 ``--by`` is a console user with the supervisor role, proven by their password (clets_watch.actor); the
 change goes through the console's own path (``Console.change_access``): the agency's recommendation is
@@ -11,7 +12,10 @@ as coming from the CLI. The ORI must be one the event decoder accepts and an age
 database; ``--at`` may differ from the clock by clock skew only (5 minutes): no backdating.
 
 The decision is kept in the database and published on the compacted Kafka topic
-``clets.access-decisions`` (key = ORI). The worker applies it from its effective time (default: now):
+``clets.access-decisions`` (key = ORI). Unless ``--no-publish``, the broker is reached (and the topic
+created) before anything is recorded, so a broker that is down refuses the decision and leaves no trace;
+if publishing fails after that, the decision stays recorded and ``access publish DECISION_ID`` sends it
+again (a decision is published by its id: the worker applies it once). The worker applies it from its effective time (default: now):
 a direct query by a suspended agency raises a critical ``query_while_suspended`` alert; a restore ends
 that and resets the agency's access recommendation. ``clets-watch replay`` applies the decisions in the
 database that were in force at each event's time.
@@ -84,11 +88,20 @@ def register(sub: Subcommands) -> None:
     ls = actions.add_parser("list", help="every decision, oldest first")
     add_json(ls, "one decision per line")
     add_db(ls, suppress=True)
+    pub = actions.add_parser(
+        "publish", help="publish a recorded decision on the topic again (after a failed publish)"
+    )
+    pub.add_argument("decision_id", metavar="DECISION_ID", help="as `access list --json` shows it")
+    add_bootstrap(pub)
+    pub.add_argument("--topic", help="decisions topic (default: settings, clets.access-decisions)")
+    add_db(pub, suppress=True)
 
 
 #: how far --at may be from the clock: a decision takes effect now (give or take clock skew); neither
 #: backdated (that would rewrite what replays of the past enforce) nor scheduled for later
 MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=5)
+#: how long a decision waits for the broker before it is refused (nothing recorded)
+PREFLIGHT_TIMEOUT_MS: Final = 5_000
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
@@ -98,7 +111,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from clets_watch.kafka_security import KafkaSecurityError, kafka_client_kwargs
     from clets_watch.settings import Settings
     from clets_watch.web.service import NotFound
-    from sinks.access_decisions import DecisionError, load_decisions, publish_decision
+    from sinks.access_decisions import DecisionError, ensure_topic, load_decisions, publish_decision
     from sinks.db import SinkError, open_engine
 
     out = out or sys.stdout
@@ -117,6 +130,29 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                     file=out,
                 )
             return 0
+        bootstrap = args.bootstrap or settings.kafka_bootstrap
+        topic = args.topic or settings.topic_access_decisions
+        security: Any = {}
+        if args.action == "publish" or not args.no_publish:
+            try:
+                security = kafka_client_kwargs(settings)
+            except KafkaSecurityError as exc:
+                raise UserError(str(exc)) from None
+        if args.action == "publish":
+            found = [d for d in load_decisions(engine) if d.decision_id == args.decision_id]
+            if not found:
+                raise UserError(
+                    f"no decision {clean(args.decision_id)!r} in the database (see `access list`)"
+                )
+            try:
+                publish_decision(bootstrap, topic, found[0], security)
+            except DecisionError as exc:
+                raise UserError(str(exc)) from None
+            print(
+                clean(f"published decision {found[0].decision_id} ({found[0].action} {found[0].ori})"),
+                file=out,
+            )
+            return 0
         if not args.by.strip() or not args.reason.strip():
             raise UserError("a decision needs the name of the supervisor (--by) and a reason (--reason)")
         if not re.fullmatch(ORI_PATTERN, args.ori):
@@ -132,6 +168,13 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             password_file=args.password_file,
             settings=settings,
         )
+        if not args.no_publish:
+            try:  # before anything is recorded: a broker that is down refuses the decision, no trace left
+                ensure_topic(bootstrap, topic, security, bootstrap_timeout_ms=PREFLIGHT_TIMEOUT_MS)
+            except DecisionError as exc:
+                raise UserError(
+                    f"{exc}; nothing was recorded (record it in the database only with --no-publish)"
+                ) from None
         published: list[AccessDecision] = []
         console = _console(engine, settings, published.append)
         try:
@@ -141,17 +184,11 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         (decision,) = published
         if not args.no_publish:
             try:
-                security: Any = kafka_client_kwargs(settings)
-                publish_decision(
-                    args.bootstrap or settings.kafka_bootstrap,
-                    args.topic or settings.topic_access_decisions,
-                    decision,
-                    security,
-                )
-            except (DecisionError, KafkaSecurityError) as exc:
+                publish_decision(bootstrap, topic, decision, security)
+            except DecisionError as exc:
                 raise UserError(
-                    f"{exc} (the decision is in the database; publish it again from the console or "
-                    "a new decision)"
+                    f"{exc} (decision {decision.decision_id} is recorded in the database; publish it when "
+                    f"the broker is back: clets-watch access publish {decision.decision_id})"
                 ) from None
         if args.json:
             print(json.dumps(msgspec.to_builtins(decision), sort_keys=True), file=out)

@@ -207,9 +207,15 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
     rows = sink.list_alerts(
         rule=args.rule, ori=args.ori, severity=args.severity, status=args.status, limit=args.limit
     )
+    if not rows and args.rule is not None:
+        _known_rule(args.rule)
     if args.json:
         for r in rows:
             print(json.dumps(r.to_json()), file=out)
+        if len(rows) == args.limit:  # on stderr: stdout stays one alert per line
+            print(
+                f"limit reached: {len(rows)} alerts printed, there may be more: use --limit", file=sys.stderr
+            )
         return 0
     if not rows:
         print("no alerts match", file=out)
@@ -239,6 +245,20 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
         f"{len(rows)} alert(s){' (limit reached: use --limit)' if len(rows) == args.limit else ''}", file=out
     )
     return 0
+
+
+def _known_rule(rule: str) -> None:
+    """A typo in --rule is an error naming the nearest rule, not an empty list (a rule that matched
+    nothing is fine when the catalogue has it; a rule of older alerts is found by the listing itself)."""
+    import difflib
+
+    from clets_watch.cli import UserError
+    from processors.rules import CATALOGUE
+
+    if rule not in CATALOGUE:
+        near = difflib.get_close_matches(rule, CATALOGUE, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise UserError(f"unknown rule {clean(rule)!r}{hint}; the rules are: {', '.join(sorted(CATALOGUE))}")
 
 
 def _show(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:

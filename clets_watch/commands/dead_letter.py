@@ -107,7 +107,7 @@ def register(sub: Subcommands) -> None:
         "dead-letter",
         run=None,
         help="inspect the dead-letter topic, and re-drive its messages after a fix",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_bootstrap(p)

@@ -95,10 +95,17 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             if not rows:
                 print("no incidents match", file=out)
                 return 0
+            # ON-CALL: what people did (open, acknowledged, resolved); PIPELINE: whether the incident can
+            # still grow (open) or its quiet gap has passed (closed)
+            width = max(len(r.incident_id) for r in rows)
+            print(
+                f"{'INCIDENT ID':<{width}}  {'SEVERITY':<8} {'ON-CALL':<12} {'PIPELINE':<8} ALERTS  STORY",
+                file=out,
+            )
             for r in rows:
                 print(
                     clean(
-                        f"{r.incident_id}  {r.severity:<8} {r.state:<12} {r.status:<6} {r.alerts:>5} alert(s)  "
+                        f"{r.incident_id:<{width}}  {r.severity:<8} {r.state:<12} {r.status:<8} {r.alerts:>6}  "
                         f"{r.story}"
                     ),
                     file=out,
@@ -140,7 +147,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             if len(alerts) > 20:
                 lines.append(f"    … {len(alerts) - 20} more (use --json)")
             lines += [
-                f"  ledger     {e.to_json()['at']} {e.action} by {e.actor}: {e.note} ({e.alerts} alerts)"
+                f"  ledger     {e.to_json()['at']} {e.action} by {e.actor}: {e.note} ({e.alerts} alert(s))"
                 for e in ledger
             ]
             # every line through clean(): a key, an event id or a note cannot move the cursor or reorder text

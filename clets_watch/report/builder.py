@@ -599,4 +599,7 @@ def screenshot(
         html.resolve().as_uri(),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    return proc.returncode == 0 and png.exists()
+    if proc.returncode != 0 or not png.exists():
+        return False
+    png.chmod(0o600)  # owner-only, like the report's other files
+    return True

@@ -44,7 +44,7 @@ class Forbidden(Exception):
     """A logged-in user whose role does not allow the action (the message says what is needed)."""
 
     def __init__(self, user: User, needed: Role, action: str) -> None:
-        super().__init__(f"{action} needs the {needed} role; {user.name} is a {user.role}")
+        super().__init__(f"the {needed} role is needed {action}; {user.name} is a {user.role}")
         self.user = user
         self.needed = needed
         self.action = action

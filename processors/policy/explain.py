@@ -60,7 +60,7 @@ def traces(policy: Policy, d: Decision) -> list[RuleTrace]:
     elif comp in policy.presumption_components:
         detail = "criminal case documented" if j.criminal_documented else "purpose already shown by the text"
     else:
-        detail = f"{who} is not a {'/'.join(sorted(policy.presumption_components))} component"
+        detail = f"{who} is not one of the components {', '.join(sorted(policy.presumption_components))}"
     add("mission_presumption", detail)
     is_imm = d.verdict.purpose == "immigration_enforcement"
     add(

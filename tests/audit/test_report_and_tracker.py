@@ -138,8 +138,8 @@ def test_a_component_report_holds_only_that_component(recorded_year: RecordedYea
 
 
 def test_report_files_are_owner_only(recorded_year: RecordedYear, tmp_path: Path) -> None:
-    """An audit report names agencies and operator pseudonyms: its folder is 0700, its files 0600,
-    also when they were there before with wider permissions."""
+    """An audit report names agencies and operator pseudonyms: its folder is 0700, its files 0600 (the
+    PNG screenshot too), also when they were there before with wider permissions."""
     out_dir = tmp_path / "private-report"
     out_dir.mkdir(mode=0o755)
     (out_dir / "report.html").write_text("old")
@@ -147,8 +147,10 @@ def test_report_files_are_owner_only(recorded_year: RecordedYear, tmp_path: Path
     rc, _ = run_report(recorded_year, out_dir / "new", *YEAR_2018)
     assert rc == 0
     assert (out_dir / "new").stat().st_mode & 0o777 == 0o700
-    rc, _ = run_report(recorded_year, out_dir, *YEAR_2018)
-    assert rc == 0
+    rc, _ = run_report(
+        recorded_year, out_dir, *YEAR_2018, "--png"
+    )  # the screenshot too (a new user's finding)
+    assert rc == 0 and (out_dir / "report.png").is_file()
     files = [p for d in (out_dir, out_dir / "new") for p in d.iterdir() if p.is_file()]
     assert len(files) > 4
     assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}

@@ -144,3 +144,49 @@ def _assert_nothing_recorded(db_url: str) -> None:
         assert counts == [0, 0, 0]
     finally:
         sink.close()
+
+
+def test_a_broker_that_is_down_refuses_the_decision_and_leaves_no_trace(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    """A new user's finding: with Kafka down, suspend crashed with a traceback after recording the decision.
+    Now the broker is reached before anything is recorded: a one-line error, exit 2, nothing recorded."""
+    from clets_watch.stack import free_port
+
+    bootstrap = f"127.0.0.1:{free_port()}"  # nothing listens there
+    code, out, err = run(
+        capsys, "access", "--db", db_url, "suspend", ORI, "--by", "k.roe", "--reason", "raid",
+        "--bootstrap", bootstrap,
+    )  # fmt: skip
+    assert (code, out) == (2, ""), err
+    assert f"no Kafka broker at {bootstrap}" in err and "nothing was recorded" in err
+    assert "Traceback" not in err
+    _assert_nothing_recorded(db_url)
+
+
+def test_publish_names_an_unknown_decision(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    code, out, err = run(capsys, "access", "--db", db_url, "publish", "0" * 32)
+    assert (code, out) == (2, "") and f"no decision '{'0' * 32}' in the database" in err, err
+
+
+@pytest.mark.integration
+def test_a_recorded_decision_is_published_again_by_its_id(
+    capsys: pytest.CaptureFixture[str], db_url: str, kafka_bootstrap: str
+) -> None:
+    """Recorded without publishing (as after a failed publish), then ``access publish ID`` puts that very
+    decision on the real broker's topic."""
+    import uuid
+
+    from tests.integration.workers import read_topic
+
+    topic = f"decisions-{uuid.uuid4().hex[:8]}"
+    code, out, err = access(capsys, db_url, "suspend", ORI, "--by", "k.roe", "--reason", "raid", "--json")
+    assert code == 0, err
+    decision = json.loads(out)
+    code, out, err = run(
+        capsys, "access", "--db", db_url, "publish", decision["decision_id"],
+        "--bootstrap", kafka_bootstrap, "--topic", topic,
+    )  # fmt: skip
+    assert code == 0 and out.startswith(f"published decision {decision['decision_id']} (suspend {ORI})"), err
+    records = read_topic(kafka_bootstrap, topic, limit=1)
+    assert [json.loads(value) for _p, _o, value in records] == [decision]

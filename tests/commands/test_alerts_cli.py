@@ -97,10 +97,22 @@ def test_list_filters_and_json(capsys: pytest.CaptureFixture[str], db_url: str) 
         capsys, "alerts", "list", "--db", db_url, "--ori", "CA0370000", "--severity", "critical", "--json"
     )
     assert [json.loads(line)["alert_id"] for line in out.splitlines()] == ["al-ero"]
-    code, out, _ = run(capsys, "alerts", "--db", db_url, "--limit", "1", "--json")
+    code, out, err = run(capsys, "alerts", "--db", db_url, "--limit", "1", "--json")
     assert len(out.splitlines()) == 1 and json.loads(out)["alert_id"]
-    code, out, _ = run(capsys, "alerts", "--db", db_url, "--rule", "no_such_rule")
-    assert (code, out.strip()) == (0, "no alerts match")
+    assert "limit reached: 1 alerts printed" in err  # on stderr, so stdout stays JSON lines
+    code, out, err = run(capsys, "alerts", "--db", db_url, "--json")
+    assert len(out.splitlines()) == 3 and err == ""
+    code, out, _ = run(capsys, "alerts", "--db", db_url, "--rule", "prohibited_query")
+    assert (code, out.strip()) == (0, "no alerts match")  # a rule of the catalogue with no alerts
+
+
+def test_a_misspelt_rule_is_an_error_naming_the_nearest(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    """A new user's finding: --rule prohibited_querry printed "no alerts match", as if there were none."""
+    code, out, err = run(capsys, "alerts", "--db", db_url, "--rule", "prohibited_querry")
+    assert (code, out) == (2, "")
+    assert "unknown rule 'prohibited_querry' (did you mean 'prohibited_query'?)" in err, err
 
 
 def test_ack_resolve_and_show_with_the_ledger(capsys: pytest.CaptureFixture[str], db_url: str) -> None:

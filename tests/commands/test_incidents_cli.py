@@ -50,6 +50,15 @@ def cli_json_lines(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
 
 
+def test_the_table_has_a_header_naming_both_states(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's finding: the list's two state columns ("resolved open") were unexplained."""
+    assert cli.main(["incidents", "list", "--db", db_url]) == 0
+    header, row, *_ = capsys.readouterr().out.splitlines()
+    assert header.split() == ["INCIDENT", "ID", "SEVERITY", "ON-CALL", "PIPELINE", "ALERTS", "STORY"]
+    assert row.split()[1:4] == ["critical", "open", "open"]
+    assert row.index("critical") == header.index("SEVERITY")
+
+
 def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
     assert inc["ori"] == DHS_ORI and inc["severity"] == "critical" and inc["state"] == "open"

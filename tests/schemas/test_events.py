@@ -120,3 +120,29 @@ def test_invalid_utf8_inside_a_string_is_bad_input_not_a_crash() -> None:
     with pytest.raises(InvalidEvent) as info:
         decode_event(raw)
     assert info.value.reason == "invalid_utf8"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "names"),
+    [
+        ("operator_id", "op\u200b7", "operator_id holds the invisible character U+200B at position 2"),
+        ("operator_id", "\u202eop7", "operator_id holds the invisible character U+202E at position 0"),
+        ("event_id", "ev\u20601", "event_id holds the invisible character U+2060"),
+        ("event_id", "ev\u20281", "event_id holds the invisible character U+2028"),
+        ("terminal_id", "T\ufeff1", "terminal_id holds the invisible character U+FEFF"),
+        ("event_id", "   ", "event_id '   ' is blank"),
+        ("operator_id", " op7", "operator_id ' op7' is blank or has leading or trailing white space"),
+        ("operator_id", "op7\u00a0", "has leading or trailing white space"),
+    ],
+)
+def test_identity_fields_refuse_invisible_and_padded_text(field: str, value: str, names: str) -> None:
+    """An attacker's finding: zero-width and bidi characters, or padding, made one operator count as several
+    (splitting per-operator thresholds) and reached pages and terminals."""
+    with pytest.raises(InvalidEvent) as err:
+        decode_event(with_(**{field: value}))
+    assert err.value.reason == "invalid_value" and names in str(err.value), err.value
+
+
+def test_visible_non_ascii_identifiers_still_decode() -> None:
+    """Only invisible characters are refused: a visible accented letter in an operator id is kept."""
+    assert decode_event(with_(operator_id="Peña-7")).operator_id == "Peña-7"
