@@ -35,7 +35,7 @@ def client_over(console_db: str, own_users: Path) -> Iterator[Callable[..., Test
 
     yield make
     for app in apps:
-        app.state.sink.close()
+        app.state.engine.dispose()
 
 
 def _remove_rita_with_a_typo(path: Path) -> None:
