@@ -195,3 +195,30 @@ def test_the_readme_command_table_lists_every_command() -> None:
             f"{name} missing from README's table"
         )
     assert "Common options: --db URL, --bootstrap HOST:PORT, --log-level LEVEL, --json (JSON lines)" in readme
+
+
+def test_no_help_line_is_wider_than_the_help_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new user's finding: produce --help printed its description as one 351-character line. Every
+    command's help, at a terminal of HELP_WIDTH columns, keeps within it."""
+    import argparse
+
+    from clets_watch.cli import build_parser
+    from clets_watch.commands.options import HELP_WIDTH
+
+    monkeypatch.setenv("COLUMNS", str(HELP_WIDTH))
+
+    def parsers(p: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.ArgumentParser]]:
+        found = [(path, p)]
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found += parsers(sub, f"{path} {name}")
+        return found
+
+    wide = [
+        (path, line)
+        for path, parser in parsers(build_parser(), "clets-watch")
+        for line in parser.format_help().splitlines()
+        if len(line) > HELP_WIDTH
+    ]
+    assert wide == []

@@ -40,7 +40,12 @@ def _add_list_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     p.add_argument("--rule", default=default, help="only alerts of this rule")
     p.add_argument("--ori", default=default, help="only alerts of this agency (ORI)")
     p.add_argument("--severity", default=default, choices=get_args(Severity), help="only this severity")
-    p.add_argument("--status", default=default, choices=ALERT_STATES, help="only alerts in this state now")
+    p.add_argument(
+        "--status",
+        default=default,
+        choices=(*ALERT_STATES, "open"),
+        help="only alerts in this state now ('open' is the console's word for fired)",
+    )
     p.add_argument(
         "--limit",
         type=int,
@@ -205,7 +210,11 @@ def _list(sink: Any, args: argparse.Namespace, out: IO[str]) -> int:
     if args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     rows = sink.list_alerts(
-        rule=args.rule, ori=args.ori, severity=args.severity, status=args.status, limit=args.limit
+        rule=args.rule,
+        ori=args.ori,
+        severity=args.severity,
+        status="fired" if args.status == "open" else args.status,
+        limit=args.limit,
     )
     if not rows and args.rule is not None:
         _known_rule(args.rule)

@@ -23,6 +23,8 @@ DB_DEFAULT = "CLETS_WATCH_DB_URL or sqlite:///.clets-watch/clets-watch.db"
 BOOTSTRAP_HELP = "Kafka bootstrap (default: CLETS_WATCH_KAFKA_BOOTSTRAP or 127.0.0.1:9092)"
 LOG_LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug")
 JSON_HELP = "JSON lines (one JSON object per line)"
+# the widest line a --help text writes itself (a description wrapped by hand, an example line)
+HELP_WIDTH = 100
 
 # What a command module's ``register`` is given: the ``clets-watch`` parser's sub-parsers (or a command's own,
 # for its actions).

@@ -16,13 +16,21 @@ import argparse
 import datetime as dt
 import json
 import sys
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from clets_watch.commands.options import Subcommands, add_bootstrap, add_command, add_json, add_progress
+from clets_watch.commands.options import (
+    HELP_WIDTH,
+    Subcommands,
+    add_bootstrap,
+    add_command,
+    add_json,
+    add_progress,
+)
 from clets_watch.kafka_security import kafka_client_kwargs
 from clets_watch.progress import Progress, progress_enabled
 
@@ -39,16 +47,17 @@ def register(sub: Subcommands) -> None:
         "produce",
         run=run,
         help="simulate CLETS queries (background + scenarios) into Kafka or an archive file",
-        description=(
+        description=textwrap.fill(
             "Generate synthetic CLETS query events in event time — every registry agency's everyday traffic "
             "plus scenarios such as an immigration raid or a snooping operator — and send them to Kafka "
             "(key = ORI) or write them to an archive (.jsonl or .jsonl.gz) with the ground truth in a "
-            "sidecar <name>.truth.jsonl.gz. The same seed and start give the same events."
+            "sidecar <name>.truth.jsonl.gz. The same seed and start give the same events.",
+            width=HELP_WIDTH,
         ),
         epilog=(
             "examples:\n"
-            "  clets-watch produce --to run.jsonl.gz --start 2019-03-05T00:00-08:00 --minutes 1440 "
-            "--scenario raid --scenario snooping\n"
+            "  clets-watch produce --to run.jsonl.gz --start 2019-03-05T00:00-08:00 --scenario raid\n"
+            "  clets-watch produce --to day.jsonl.gz --minutes 1440 --scenario raid --scenario snooping\n"
             "  clets-watch produce --to kafka --rate 20 --pace 200 --scenario raid:oris=CAICE0200,minutes=45\n"
             "  clets-watch produce --list-scenarios"
         ),

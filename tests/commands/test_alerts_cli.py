@@ -93,6 +93,18 @@ def test_list_filters_and_json(capsys: pytest.CaptureFixture[str], db_url: str) 
 
     code, out, _ = run(capsys, "alerts", "--db", db_url, "--status", "suppressed", "--json")
     assert [json.loads(line)["alert_id"] for line in out.splitlines()] == ["al-old"]
+    # 'open', as the console and its API say, is the stored 'fired' (a new user's finding)
+    _, fired, _ = run(capsys, "alerts", "--db", db_url, "--status", "fired", "--json")
+    code, out, _ = run(capsys, "alerts", "--db", db_url, "--status", "open", "--json")
+    assert (
+        code == 0
+        and out == fired
+        and [json.loads(x)["alert_id"] for x in out.splitlines()]
+        == [
+            "al-ero",
+            "al-ccw",
+        ]
+    )
     code, out, _ = run(
         capsys, "alerts", "list", "--db", db_url, "--ori", "CA0370000", "--severity", "critical", "--json"
     )
