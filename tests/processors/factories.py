@@ -74,6 +74,7 @@ def make_alert(
     alert_id: str = "al-1",
     *,
     rule: str = "prohibited_query",
+    rule_version: int = 1,
     severity: Severity = "critical",
     ori: str = LASD,
     key: str | None = None,
@@ -88,7 +89,7 @@ def make_alert(
     return Alert(
         alert_id=alert_id,
         rule=rule,
-        rule_version=1,
+        rule_version=rule_version,
         severity=severity,
         ori=ori,
         key=key if key is not None else ori,
