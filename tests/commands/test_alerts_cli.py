@@ -11,9 +11,9 @@ import pytest
 
 from clets_watch import cli
 from clets_watch.web.users import add_user
-from schemas.outputs import Alert, Evidence, Severity
+from schemas.outputs import Alert, Evidence
 from sinks.writer import SinkBatch
-from tests.processors.factories import make_alert
+from tests.processors.factories import dmv_alert
 from tests.sinks.stores import Stores
 
 # a fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)
@@ -50,27 +50,18 @@ def db_url(empty_db_url: str) -> Iterator[str]:
     yield url
 
 
-def alert(
-    alert_id: str,
-    *,
-    rule: str = "dmv_burst",
-    severity: Severity = "high",
-    window_start: str = "2019-03-01T12:00:00Z",
-    **fields: Any,
-) -> Alert:
-    """An alert keyed by CA0190000 (whatever its ``ori``) up to 15:00; ``fields`` sets the others."""
-    return make_alert(
+def alert(alert_id: str, **fields: Any) -> Alert:
+    """A burst of 7 DMV look-ups up to 15:00; ``fields`` sets the others."""
+    return dmv_alert(
         alert_id,
-        rule=rule,
-        severity=severity,
-        key="CA0190000",
-        window_start=window_start,
-        window_end="2019-03-01T15:00:00Z",
-        summary=f"summary of {alert_id}",
-        evidence=Evidence(
-            count=7, event_ids=("ev-1", "ev-2"), counts={"dmv_license": 7.0}, policy_rules=("POL-2b",)
-        ),
-        **fields,
+        **{
+            "window_end": "2019-03-01T15:00:00Z",
+            "summary": f"summary of {alert_id}",
+            "evidence": Evidence(
+                count=7, event_ids=("ev-1", "ev-2"), counts={"dmv_license": 7.0}, policy_rules=("POL-2b",)
+            ),
+            **fields,
+        },
     )
 
 

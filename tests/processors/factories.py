@@ -101,6 +101,22 @@ def make_alert(
     )
 
 
+def dmv_alert(alert_id: str, **fields: Any) -> Alert:
+    """A high ``dmv_burst`` alert keyed by CA0190000 (whatever its ``ori``) from 12:00 to 13:00 UTC on
+    2019-03-01, the hour the sink and command tests write; ``fields`` sets the others."""
+    return make_alert(
+        alert_id,
+        **{
+            "rule": "dmv_burst",
+            "severity": "high",
+            "key": LASD,
+            "window_start": "2019-03-01T12:00:00Z",
+            "window_end": "2019-03-01T13:00:00Z",
+            **fields,
+        },
+    )
+
+
 def make_incident(
     incident_id: str = "inc-1",
     *,

@@ -14,12 +14,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from schemas.outputs import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent, Severity
+from schemas.outputs import Aggregate, Alert, DeadLetter, Evidence, ProcessedEvent
 from sinks.alert_store import AlertNotFound, AlertStateError
 from sinks.db import SinkError, count_rows, current_revision, head_revision, sqlite_path, verdict_counts
 from sinks.models import TABLES, AlertLedgerEntry, Base
 from sinks.writer import SinkBatch, dead_letter_id
-from tests.processors.factories import make_alert
+from tests.processors.factories import dmv_alert
 from tests.sinks.stores import Stores
 
 UTC = dt.UTC
@@ -89,28 +89,16 @@ def aggregate(*, revision: int = 0, total: int = 10, start: str = "2019-03-01T12
     )
 
 
-def alert(
-    alert_id: str = "al-1",
-    *,
-    rule: str = "dmv_burst",
-    severity: Severity = "high",
-    window_start: str = "2019-03-01T12:00:00Z",
-    window_end: str = "2019-03-01T13:00:00Z",
-    summary: str = "41 DMV look-ups in one hour",
-    **fields: Any,
-) -> Alert:
-    """An ICE-ERO alert keyed by CA0190000 (whatever its ``ori``); ``fields`` sets the others."""
-    return make_alert(
+def alert(alert_id: str = "al-1", **fields: Any) -> Alert:
+    """An ICE-ERO burst of 41 DMV look-ups; ``fields`` sets the others."""
+    return dmv_alert(
         alert_id,
-        rule=rule,
-        severity=severity,
-        key="CA0190000",
-        window_start=window_start,
-        window_end=window_end,
-        summary=summary,
-        evidence=Evidence(count=41, event_ids=("ev-000001", "ev-000002"), counts={"dmv": 41.0}),
-        component="ICE-ERO",
-        **fields,
+        **{
+            "summary": "41 DMV look-ups in one hour",
+            "evidence": Evidence(count=41, event_ids=("ev-000001", "ev-000002"), counts={"dmv": 41.0}),
+            "component": "ICE-ERO",
+            **fields,
+        },
     )
 
 

@@ -31,7 +31,7 @@ from sinks.ledger import (
     verify,
 )
 from sinks.writer import SinkBatch
-from tests.processors.factories import make_alert
+from tests.processors.factories import dmv_alert
 from tests.sinks.stores import Stores
 
 UTC = dt.UTC
@@ -39,15 +39,7 @@ T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def alert(alert_id: str) -> Alert:
-    return make_alert(
-        alert_id,
-        rule="dmv_burst",
-        severity="high",
-        window_start="2019-03-01T12:00:00Z",
-        window_end="2019-03-01T13:00:00Z",
-        summary=f"summary {alert_id}",
-        evidence=Evidence(count=3, event_ids=("e1",)),
-    )
+    return dmv_alert(alert_id, summary=f"summary {alert_id}", evidence=Evidence(count=3, event_ids=("e1",)))
 
 
 def upgraded_from(tmp_path: Path, revision: str, *rows: str) -> Stores:

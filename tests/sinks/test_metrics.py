@@ -11,9 +11,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from schemas.events import DEAD_LETTER_REASONS
-from schemas.outputs import Alert, DeadLetter, Evidence, ProcessedEvent, Severity
+from schemas.outputs import Alert, DeadLetter, Evidence, ProcessedEvent
 from sinks.metrics import FORBIDDEN_LABELS, Metrics, serve
-from tests.processors.factories import make_alert, pe
+from tests.processors.factories import dmv_alert, pe
 
 UTC = dt.UTC
 T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
@@ -49,13 +49,11 @@ def event(
     )
 
 
-def alert(rule: str = "dmv_burst", *, status: str = "fired", severity: Severity = "high") -> Alert:
-    return make_alert(
+def alert(rule: str = "dmv_burst", *, status: str = "fired", severity: str = "high") -> Alert:
+    return dmv_alert(
         f"al-{rule}-{status}",
         rule=rule,
         severity=severity,
-        window_start="2019-03-01T12:00:00Z",
-        window_end="2019-03-01T13:00:00Z",
         summary="SUMMARY-SECRET free text",
         evidence=Evidence(count=3, event_ids=("ev-1",)),
         status=status,
