@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from clets_watch import cli
 from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
 from sinks.writer import SinkBatch
+from tests.processors.factories import dmv_alert
 from tests.sinks.stores import Stores
 
 # a fresh home per test, holding the console users that ``--by`` must name (tests/commands/conftest.py)
@@ -48,23 +50,19 @@ def db_url(empty_db_url: str) -> Iterator[str]:
     yield url
 
 
-def alert(alert_id: str, **kw: object) -> Alert:
-    fields: dict[str, object] = {
-        "alert_id": alert_id,
-        "rule": "dmv_burst",
-        "rule_version": 1,
-        "severity": "high",
-        "ori": "CA0190000",
-        "key": "CA0190000",
-        "window_start": "2019-03-01T12:00:00Z",
-        "window_end": "2019-03-01T15:00:00Z",
-        "summary": f"summary of {alert_id}",
-        "evidence": Evidence(
-            count=7, event_ids=("ev-1", "ev-2"), counts={"dmv_license": 7.0}, policy_rules=("POL-2b",)
-        ),
-    }
-    fields.update(kw)
-    return Alert(**fields)  # type: ignore[arg-type]
+def alert(alert_id: str, **fields: Any) -> Alert:
+    """A burst of 7 DMV look-ups up to 15:00; ``fields`` sets the others."""
+    return dmv_alert(
+        alert_id,
+        **{
+            "window_end": "2019-03-01T15:00:00Z",
+            "summary": f"summary of {alert_id}",
+            "evidence": Evidence(
+                count=7, event_ids=("ev-1", "ev-2"), counts={"dmv_license": 7.0}, policy_rules=("POL-2b",)
+            ),
+            **fields,
+        },
+    )
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

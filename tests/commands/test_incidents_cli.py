@@ -50,6 +50,12 @@ def cli_json_lines(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
 
 
+def the_incident_id(db_url: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """The id of the one incident the fixture's stream opens (listed as JSON)."""
+    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
+    return str(inc["incident_id"])
+
+
 def test_the_table_has_a_header_naming_both_states(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A new user's finding: the list's two state columns ("resolved open") were unexplained."""
     assert cli.main(["incidents", "list", "--db", db_url]) == 0
@@ -103,8 +109,7 @@ def test_list_show_ack_resolve(db_url: str, capsys: pytest.CaptureFixture[str]) 
 def test_an_incident_action_needs_a_responder_and_a_note(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
-    iid = str(inc["incident_id"])
+    iid = the_incident_id(db_url, capsys)
     for by, note, why in (
         ("nobody", "looking", "not a user"),
         ("v.iew", "looking", "responder role"),
@@ -120,13 +125,8 @@ def test_an_incident_action_needs_a_responder_and_a_note(
 def test_incident_actions_join_the_hash_chain(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     from sinks.ledger import verify
 
-    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
-    assert (
-        cli.main(
-            ["incidents", "ack", str(inc["incident_id"]), "--by", "on.call", "--note", "mine", "--db", db_url]
-        )
-        == 0
-    )
+    iid = the_incident_id(db_url, capsys)
+    assert cli.main(["incidents", "ack", iid, "--by", "on.call", "--note", "mine", "--db", db_url]) == 0
     sink = Stores.open(db_url, create=False)
     try:
         result = verify(sink.engine)
@@ -155,8 +155,7 @@ def test_verify_catches_an_incident_state_changed_behind_the_ledger(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Finding 3: an incident set to resolved with plain SQL (no resolve in its ledger) fails verify."""
-    [inc] = cli_json_lines(["incidents", "list", "--db", db_url, "--json"], capsys)
-    iid = str(inc["incident_id"])
+    iid = the_incident_id(db_url, capsys)
     cli_json_lines(
         ["incidents", "ack", iid, "--by", "on.call", "--note", "looking", "--db", db_url, "--json"], capsys
     )

@@ -12,9 +12,10 @@ import pytest
 
 from clets_watch import cli
 from schemas import AccessDecision
-from schemas.outputs import Alert, Evidence, Incident
+from schemas.outputs import Evidence
 from sinks.access_decisions import record_decision
 from sinks.writer import SinkBatch
+from tests.processors.factories import make_alert, make_incident
 from tests.sinks.stores import Stores
 
 HOSTILE = "ok\x1b[2K\r\x1b]0;pwned\x07\x1b[32mall clear\x1b[0m\u202egnp.exe\u200b\u2028x"
@@ -36,11 +37,8 @@ def isolated_home(cli_home: Path) -> None:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'clets-watch.db'}"
-    alert = Alert(
-        alert_id="al-hostile",
-        rule="prohibited_query",
-        rule_version=1,
-        severity="critical",
+    alert = make_alert(
+        "al-hostile",
         ori=ORI,
         component=HOSTILE,
         key=HOSTILE,
@@ -50,20 +48,14 @@ def db_url(tmp_path: Path) -> str:
         evidence=Evidence(count=1, event_ids=(HOSTILE,), policy_rules=(HOSTILE,), offsets=(HOSTILE,)),
         incident_id=INCIDENT,
     )
-    incident = Incident(
-        incident_id=INCIDENT,
-        family="agency",
-        scope="agency",
-        key=HOSTILE,
+    incident = make_incident(
+        INCIDENT,
         ori=ORI,
-        severity="critical",
+        key=HOSTILE,
         first_alert_id="al-hostile",
         first_window_start="2019-03-01T12:00:00Z",
         last_window_end="2019-03-01T13:00:00Z",
-        alerts=1,
-        fired=1,
         counts_by_rule={HOSTILE: 1},
-        events=1,
         evidence=(HOSTILE, "=cmd|' /C calc'!A0"),
         recommended_action=HOSTILE,
         story=HOSTILE,

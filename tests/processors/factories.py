@@ -13,7 +13,7 @@ import msgspec
 
 from processors.rules.base import AgencyWindow, RuleSettings, WindowView
 from processors.rules.config import load_rules_config
-from schemas import Alert, Evidence, ProcessedEvent, QueryEvent, Verdict
+from schemas import Alert, Evidence, Incident, ProcessedEvent, QueryEvent, Verdict
 from schemas.outputs import Severity
 
 T0 = dt.datetime(2024, 5, 1, 19, 0, tzinfo=dt.UTC)  # 12:00 in Los Angeles (PDT)
@@ -32,6 +32,7 @@ def pe(
     *,
     ori: str = LASD,
     operator: str = "op-1",
+    terminal_id: str = "T1",
     subject_key: str | None = "s-1",
     data_source: str = "criminal_history",
     message_type: str = "QH",
@@ -54,7 +55,7 @@ def pe(
         component=component,
         department=department,
         operator=operator,
-        terminal_id="T1",
+        terminal_id=terminal_id,
         message_type=message_type,
         data_source=data_source,
         purpose_code=None,
@@ -73,6 +74,7 @@ def make_alert(
     alert_id: str = "al-1",
     *,
     rule: str = "prohibited_query",
+    rule_version: int = 1,
     severity: Severity = "critical",
     ori: str = LASD,
     key: str | None = None,
@@ -87,7 +89,7 @@ def make_alert(
     return Alert(
         alert_id=alert_id,
         rule=rule,
-        rule_version=1,
+        rule_version=rule_version,
         severity=severity,
         ori=ori,
         key=key if key is not None else ori,
@@ -95,6 +97,58 @@ def make_alert(
         window_end=window_end,
         summary=summary,
         evidence=evidence if evidence is not None else Evidence(count=1, event_ids=("e1",)),
+        **fields,
+    )
+
+
+def dmv_alert(alert_id: str, **fields: Any) -> Alert:
+    """A high ``dmv_burst`` alert keyed by CA0190000 (whatever its ``ori``) from 12:00 to 13:00 UTC on
+    2019-03-01, the hour the sink and command tests write; ``fields`` sets the others."""
+    return make_alert(
+        alert_id,
+        **{
+            "rule": "dmv_burst",
+            "severity": "high",
+            "key": LASD,
+            "window_start": "2019-03-01T12:00:00Z",
+            "window_end": "2019-03-01T13:00:00Z",
+            **fields,
+        },
+    )
+
+
+def make_incident(
+    incident_id: str = "inc-1",
+    *,
+    ori: str = DHS_ORI,
+    key: str | None = None,
+    severity: Severity = "critical",
+    first_alert_id: str = "a1",
+    first_window_start: str = "2019-06-12T12:30:00Z",
+    last_window_end: str = "2019-06-12T13:00:00Z",
+    counts_by_rule: dict[str, int] | None = None,
+    events: int | None = None,
+    **fields: Any,
+) -> Incident:
+    """An agency incident at ``ori`` (keyed by the ORI unless ``key``) whose alerts, all fired, are
+    ``counts_by_rule`` (one prohibited query unless given), with one event per alert unless ``events``;
+    ``fields`` sets the others (status, agency_name, component, story, ...)."""
+    counts = counts_by_rule if counts_by_rule is not None else {"prohibited_query": 1}
+    alerts = sum(counts.values())
+    return Incident(
+        incident_id=incident_id,
+        family="agency",
+        scope="agency",
+        key=key if key is not None else ori,
+        ori=ori,
+        severity=severity,
+        first_alert_id=first_alert_id,
+        first_window_start=first_window_start,
+        last_window_end=last_window_end,
+        alerts=alerts,
+        fired=alerts,
+        counts_by_rule=counts,
+        events=events if events is not None else alerts,
         **fields,
     )
 

@@ -18,7 +18,7 @@ from processors.policy import Classifier, load_policy
 from processors.pseudonymize import Pseudonymizer
 from producers.simulator import generate
 from schemas import Alert, Evidence, Incident
-from tests.processors.factories import DHS_ORI, LASD, fake_classify, raw
+from tests.processors.factories import DHS_ORI, LASD, fake_classify, make_incident, raw
 
 REGISTRY = AgencyRegistry.load()
 LATENESS = 120
@@ -147,22 +147,16 @@ def test_state_round_trips_and_bad_config_is_named() -> None:
 
 
 def test_story_names_agency_counts_span_and_peak() -> None:
-    inc = Incident(
-        incident_id="i",
-        family="agency",
-        scope="agency",
-        key=DHS_ORI,
-        ori=DHS_ORI,
+    counts = {"prohibited_query": 240, "dmv_by_dhs_surge": 1}
+    inc = make_incident(
+        "i",
         agency_name="ICE Enforcement and Removal Operations - Santa Ana",
         component="ICE-ERO",
-        severity="critical",
         first_alert_id="a",
         first_window_start="2019-06-12T12:01:00Z",
         last_window_end="2019-06-12T14:59:00Z",
-        alerts=241,
-        fired=241,
-        counts_by_rule={"prohibited_query": 240, "dmv_by_dhs_surge": 1},
-        fired_by_rule={"prohibited_query": 240, "dmv_by_dhs_surge": 1},
+        counts_by_rule=counts,
+        fired_by_rule=counts,
         events=300,
         peak_count=38,
     )

@@ -15,26 +15,30 @@ import pytest
 
 from schemas.outputs import Alert, Evidence
 from sinks.alertmanager import AlertmanagerClient, AlertmanagerError, build_payload
+from tests.processors.factories import make_alert
 
 UTC = dt.UTC
 
 
-def alert(alert_id: str = "a3f9c2", **kw: Any) -> Alert:
-    fields: dict[str, Any] = {
-        "alert_id": alert_id,
-        "rule": "dmv_burst",
-        "rule_version": 2,
-        "severity": "critical",
-        "ori": "CA0370000",
-        "key": "CA0370000",
-        "window_start": "2019-03-01T12:00:00Z",
-        "window_end": "2019-03-01T13:00:00Z",
-        "summary": "ICE-ERO ran 41 DMV look-ups in one hour",
-        "evidence": Evidence(count=41, event_ids=("ev-1", "ev-2")),
-        "component": "ICE-ERO",
-    }
-    fields.update(kw)
-    return Alert(**fields)
+def alert(
+    alert_id: str = "a3f9c2",
+    *,
+    component: str | None = "ICE-ERO",
+    summary: str = "ICE-ERO ran 41 DMV look-ups in one hour",
+    **fields: Any,
+) -> Alert:
+    return make_alert(
+        alert_id,
+        rule="dmv_burst",
+        rule_version=2,
+        ori="CA0370000",
+        component=component,
+        window_start="2019-03-01T12:00:00Z",
+        window_end="2019-03-01T13:00:00Z",
+        summary=summary,
+        evidence=Evidence(count=41, event_ids=("ev-1", "ev-2")),
+        **fields,
+    )
 
 
 def test_payload_has_the_labels_and_annotations_alertmanager_needs() -> None:

@@ -6,26 +6,16 @@ import datetime as dt
 
 from schemas.outputs import Incident
 from sinks.alertmanager import INCIDENT_ALERTNAME, build_incident_payload
+from tests.processors.factories import make_incident
 
 
 def incident(status: str = "open", alerts: int = 3) -> Incident:
-    return Incident(
-        incident_id="inc-1",
-        family="agency",
-        scope="agency",
-        key="CAICE0100",
+    return make_incident(
         ori="CAICE0100",
         agency_name="ICE ERO - Los Angeles",
         component="ICE-ERO",
-        severity="critical",
-        status=status,  # type: ignore[arg-type]
-        first_alert_id="a1",
-        first_window_start="2019-06-12T12:30:00Z",
-        last_window_end="2019-06-12T13:00:00Z",
-        alerts=alerts,
-        fired=alerts,
+        status=status,
         counts_by_rule={"prohibited_query": alerts},
-        events=alerts,
         story="ICE ERO: 3 prohibited queries",
     )
 

@@ -6,6 +6,7 @@ import datetime as dt
 import sqlite3
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -18,6 +19,7 @@ from sinks.alert_store import AlertNotFound, AlertStateError
 from sinks.db import SinkError, count_rows, current_revision, head_revision, sqlite_path, verdict_counts
 from sinks.models import TABLES, AlertLedgerEntry, Base
 from sinks.writer import SinkBatch, dead_letter_id
+from tests.processors.factories import dmv_alert
 from tests.sinks.stores import Stores
 
 UTC = dt.UTC
@@ -87,22 +89,17 @@ def aggregate(*, revision: int = 0, total: int = 10, start: str = "2019-03-01T12
     )
 
 
-def alert(alert_id: str = "al-1", **kw: object) -> Alert:
-    fields: dict[str, object] = {
-        "alert_id": alert_id,
-        "rule": "dmv_burst",
-        "rule_version": 1,
-        "severity": "high",
-        "ori": "CA0190000",
-        "key": "CA0190000",
-        "window_start": "2019-03-01T12:00:00Z",
-        "window_end": "2019-03-01T13:00:00Z",
-        "summary": "41 DMV look-ups in one hour",
-        "evidence": Evidence(count=41, event_ids=("ev-000001", "ev-000002"), counts={"dmv": 41.0}),
-        "component": "ICE-ERO",
-    }
-    fields.update(kw)
-    return Alert(**fields)  # type: ignore[arg-type]
+def alert(alert_id: str = "al-1", **fields: Any) -> Alert:
+    """An ICE-ERO burst of 41 DMV look-ups; ``fields`` sets the others."""
+    return dmv_alert(
+        alert_id,
+        **{
+            "summary": "41 DMV look-ups in one hour",
+            "evidence": Evidence(count=41, event_ids=("ev-000001", "ev-000002"), counts={"dmv": 41.0}),
+            "component": "ICE-ERO",
+            **fields,
+        },
+    )
 
 
 def full_batch(n: int = 50) -> SinkBatch:

@@ -20,11 +20,11 @@ from clets_watch.settings import Settings
 from processors.agencies import AgencyRegistry
 from processors.app import WorkerRuntime
 from processors.unknown_keys import DOMAIN_MESSAGE_KEYS
-from schemas import DEAD_LETTER_REASONS, Alert, DeadLetter, Evidence
+from schemas import DEAD_LETTER_REASONS, DeadLetter
 from sinks.db import count_rows
 from sinks.metrics import Metrics
 from sinks.writer import Checkpoint, SinkBatch, is_data_error, is_transient, storable
-from tests.processors.factories import pe
+from tests.processors.factories import make_alert, pe
 from tests.sinks.stores import Stores
 
 REGISTRY = AgencyRegistry.load()
@@ -157,18 +157,7 @@ def test_every_metric_label_set_is_bounded() -> None:
         DeadLetter(reason=rng.choice([*DEAD_LETTER_REASONS, word(30)]), detail="d", payload=b"p")
         for _ in range(500)
     ]
-    alert = Alert(
-        alert_id="a",
-        rule="prohibited_query",
-        rule_version=1,
-        severity="critical",
-        ori="CAZZZZZZZ",
-        key="k",
-        window_start="2024-05-01T19:00:00Z",
-        window_end="2024-05-01T19:01:00Z",
-        summary="s",
-        evidence=Evidence(count=1, event_ids=("e1",)),
-    )
+    alert = make_alert("a", ori="CAZZZZZZZ", key="k")
     m.observe(processed=events, dead_letters=dead, alerts=[alert], watermark=dt.datetime.now(dt.UTC))
     m.set_recommendation("CAZZZZZZZ", None, "watch")
     m.set_consumer_lag({0: 3, 1: 0})

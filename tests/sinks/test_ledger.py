@@ -31,6 +31,7 @@ from sinks.ledger import (
     verify,
 )
 from sinks.writer import SinkBatch
+from tests.processors.factories import dmv_alert
 from tests.sinks.stores import Stores
 
 UTC = dt.UTC
@@ -38,18 +39,21 @@ T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def alert(alert_id: str) -> Alert:
-    return Alert(
-        alert_id=alert_id,
-        rule="dmv_burst",
-        rule_version=1,
-        severity="high",
-        ori="CA0190000",
-        key="CA0190000",
-        window_start="2019-03-01T12:00:00Z",
-        window_end="2019-03-01T13:00:00Z",
-        summary=f"summary {alert_id}",
-        evidence=Evidence(count=3, event_ids=("e1",)),
-    )
+    return dmv_alert(alert_id, summary=f"summary {alert_id}", evidence=Evidence(count=3, event_ids=("e1",)))
+
+
+def upgraded_from(tmp_path: Path, revision: str, *rows: str) -> Stores:
+    """A SQLite database migrated to ``revision``, holding ``rows`` (INSERT statements written with that
+    schema), then upgraded to the head: the stores over it (close them)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, revision)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(text(row))
+    engine.dispose()
+    upgrade(url)
+    return Stores.open(url, create=False)
 
 
 @pytest.fixture
@@ -311,46 +315,24 @@ def test_human_actions_need_a_note_and_a_name_not_the_pipelines(sink: Stores) ->
 
 
 def test_the_migration_journals_rows_written_before_it(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0003")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO alerts VALUES ('a1','r',1,'high','CA0190000',NULL,'k','2019-03-01 12:00:00',"
-                "'2019-03-01 13:00:00','s','{}','fired',NULL,'acknowledged','2019-03-01 13:00:01')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO alert_ledger (alert_id, action, actor, note, at, entry_key) VALUES "
-                "('a1','fired','clets-watch',NULL,'2019-03-01 13:00:01','a1:fired'),"
-                "('a1','acknowledged','rita','old note','2019-03-01 13:05:00.250000',NULL)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO agency_recommendation_history (ori, component, state, reason, alert_ids, "
-                "actor, at) VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO agency_recommendations (ori, component, state, reason, alert_ids, actor, at) "
-                "VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')"
-            )
-        )
-    engine.dispose()
-    upgrade(url)
-    s = Stores.open(url, create=False)
-    try:
+    with upgraded_from(
+        tmp_path,
+        "0003",
+        "INSERT INTO alerts VALUES ('a1','r',1,'high','CA0190000',NULL,'k','2019-03-01 12:00:00',"
+        "'2019-03-01 13:00:00','s','{}','fired',NULL,'acknowledged','2019-03-01 13:00:01')",
+        "INSERT INTO alert_ledger (alert_id, action, actor, note, at, entry_key) VALUES "
+        "('a1','fired','clets-watch',NULL,'2019-03-01 13:00:01','a1:fired'),"
+        "('a1','acknowledged','rita','old note','2019-03-01 13:05:00.250000',NULL)",
+        "INSERT INTO agency_recommendation_history (ori, component, state, reason, alert_ids, "
+        "actor, at) VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')",
+        "INSERT INTO agency_recommendations (ori, component, state, reason, alert_ids, actor, at) "
+        "VALUES ('CA0190000',NULL,'watch','w','[]','clets-watch','2019-03-01 13:02:00')",
+    ) as s:
         result = verify(s.engine)
         assert result.ok and result.entries == 3
         with s.engine.connect() as conn:
             order = conn.execute(text("SELECT action FROM ledger_entries ORDER BY seq")).scalars().all()
         assert order == ["fired", "watch", "acknowledged"]  # by time across both histories
-    finally:
-        s.close()
 
 
 def test_sqlite_database_file_is_owner_only(tmp_path: Path) -> None:
@@ -468,20 +450,12 @@ def test_verify_reports_an_unreadable_row(tmp_path: Path, capsys: pytest.Capture
 def test_migration_0006_journals_access_decisions_recorded_before_it(tmp_path: Path) -> None:
     """Access decisions recorded before they joined the chain are journalled by migration 0006, so an
     existing database still verifies, and deleting one afterwards is caught."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0005")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO access_decisions VALUES ('d1','CA0190000','suspend','2019-03-01 12:30:00',"
-                "'sam','raid','2019-03-01 12:30:01')"
-            )
-        )
-    engine.dispose()
-    upgrade(url)
-    s = Stores.open(url, create=False)
-    try:
+    with upgraded_from(
+        tmp_path,
+        "0005",
+        "INSERT INTO access_decisions VALUES ('d1','CA0190000','suspend','2019-03-01 12:30:00',"
+        "'sam','raid','2019-03-01 12:30:01')",
+    ) as s:
         result = verify(s.engine)
         assert result.ok and result.entries == 1, result.problem
         with s.engine.begin() as conn:
@@ -490,5 +464,3 @@ def test_migration_0006_journals_access_decisions_recorded_before_it(tmp_path: P
         assert not result.ok and "journals access_decisions:d1, which is no longer there" in str(
             result.problem
         )
-    finally:
-        s.close()

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from schemas.events import DEAD_LETTER_REASONS
 from schemas.outputs import Alert, DeadLetter, Evidence, ProcessedEvent
 from sinks.metrics import FORBIDDEN_LABELS, Metrics, serve
+from tests.processors.factories import dmv_alert, pe
 
 UTC = dt.UTC
 T0 = dt.datetime(2019, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,9 +30,10 @@ def event(
     purpose: str = "criminal_justice",
     message_type: str = "DQ",
 ) -> ProcessedEvent:
-    return ProcessedEvent(
-        event_id=f"ev-{i}",
-        occurred_at=T0 + dt.timedelta(seconds=i),
+    """Event ``i`` seconds after T0, whose operator, terminal and subject must never reach a label."""
+    return pe(
+        f"ev-{i}",
+        when=T0 + dt.timedelta(seconds=i),
         ori=ori,
         component=component,
         department="DHS" if component else None,
@@ -39,30 +41,22 @@ def event(
         terminal_id="TERM-SECRET",
         message_type=message_type,
         data_source="dmv_license",
-        purpose_code=None,
-        has_reason=True,
         has_case_number=True,
         subject_key=SUBJECT,
-        verdict=verdict,  # type: ignore[arg-type]
-        purpose=purpose,  # type: ignore[arg-type]
+        verdict=verdict,
+        purpose=purpose,
         rules=("POL-1",),
-        policy_version="1",
     )
 
 
 def alert(rule: str = "dmv_burst", *, status: str = "fired", severity: str = "high") -> Alert:
-    return Alert(
-        alert_id=f"al-{rule}-{status}",
+    return dmv_alert(
+        f"al-{rule}-{status}",
         rule=rule,
-        rule_version=1,
-        severity=severity,  # type: ignore[arg-type]
-        ori="CA0190000",
-        key="CA0190000",
-        window_start="2019-03-01T12:00:00Z",
-        window_end="2019-03-01T13:00:00Z",
+        severity=severity,
         summary="SUMMARY-SECRET free text",
         evidence=Evidence(count=3, event_ids=("ev-1",)),
-        status=status,  # type: ignore[arg-type]
+        status=status,
     )
 
 
