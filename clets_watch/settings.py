@@ -155,6 +155,32 @@ def check_key_file(path: Path) -> None:
         )
 
 
+def check_owned_file(path: Path) -> None:
+    """Refuse (``WeakKey``) a production file another account could swap: a symlink, a file not owned by
+    the current user, a file its group or others may write, or one in a folder its group or others may
+    write (they could rename another file over it)."""
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise WeakKey(f"cannot stat {path}: {exc}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise WeakKey(f"{path} is a symlink: name the file itself")
+    if info.st_uid != os.getuid():
+        raise WeakKey(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.getuid()})")
+    check_key_file(path)
+    folder = path.absolute().parent
+    try:
+        folder_mode = folder.stat().st_mode
+    except OSError as exc:
+        raise WeakKey(f"cannot stat folder {folder}: {exc}") from None
+    writers = [w for bit, w in ((stat.S_IWGRP, "its group"), (stat.S_IWOTH, "others")) if folder_mode & bit]
+    if writers:
+        raise WeakKey(
+            f"the folder {folder} of {path} is writable by {' and '.join(writers)} "
+            f"(mode {stat.S_IMODE(folder_mode):04o}), who could swap the file: `chmod go-w {folder}`"
+        )
+
+
 def pseudonym_key(settings: Settings, *, announce: bool = True) -> tuple[bytes, str]:
     """Return the HMAC key for subject pseudonyms and a sentence saying where it came from.
 
