@@ -15,7 +15,8 @@ person did in the tamper-evident ledger, so the name they record must be as real
   other processes), or a prompt (``getpass``) when standard input is a terminal. Otherwise the action is
   refused.
 
-What the CLI records is marked as such: ``cli_note`` appends ``[via CLI: os user U on host H]`` to the note
+A note or reason passes the console API's own check (``cli_text``, ``web.models.VisibleText``: visible, no
+control character but tab and line breaks, at most 2000 characters). What the CLI records is marked as such: ``cli_note`` appends ``[via CLI: os user U on host H]`` to the note
 or reason, so the ledger tells a console action from a command-line one.
 """
 
@@ -29,12 +30,16 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from pydantic import TypeAdapter, ValidationError
+
 from clets_watch.errors import UserError
-from clets_watch.settings import Settings, WeakKey, check_key_file, get_settings, users_file_path
+from clets_watch.settings import Settings, WeakKey, check_owned_file, get_settings, users_file_path
 from clets_watch.terminal import clean
+from clets_watch.web.models import NOTE_MAX_CHARS, VisibleText
 from clets_watch.web.users import RESERVED_NAMES, Role, UsersFileError, load_users, verify_password
 
 PASSWORD_ENV: Final = "CLETS_WATCH_ACTOR_PASSWORD"
+_VISIBLE_TEXT: Final = TypeAdapter(VisibleText)
 
 
 def authenticate(
@@ -60,7 +65,7 @@ def authenticate(
         )
     if settings.is_production:
         try:
-            check_key_file(path)
+            check_owned_file(path)
         except WeakKey as exc:
             raise UserError(f"users file: {exc}") from None
     try:
@@ -125,6 +130,26 @@ def read_password(name: str, password_file: Path | None) -> str:
         f"--by {name}: the password of {name} is needed: --password-file FILE (owner-only), "
         f"{PASSWORD_ENV}, or run on a terminal to type it"
     )
+
+
+def cli_text(value: str, flag: str) -> str:
+    """``value`` of ``flag`` (``--note``, ``--reason``) checked as the console API checks a note or reason
+    (the one validator, ``web.models.VisibleText``), stripped; ``UserError`` (exit 2) naming the flag."""
+    if not value.strip():
+        raise UserError(
+            f"{flag} is empty: the action needs a {flag.removeprefix('--')} (what was done or found, or why)"
+        )
+    try:
+        return _VISIBLE_TEXT.validate_python(value)
+    except ValidationError as exc:
+        kind, message = exc.errors()[0]["type"], exc.errors()[0]["msg"]
+    if kind == "string_too_long":
+        problem = f"is too long: at most {NOTE_MAX_CHARS} characters"
+    elif kind == "string_pattern_mismatch":
+        problem = "holds a control character (only tab and line breaks are allowed)"
+    else:
+        problem = f"is refused: {message}"
+    raise UserError(f"{flag} {problem}")
 
 
 def cli_note(note: str) -> str:

@@ -141,18 +141,40 @@ def check_key_strength(key: bytes, source: str) -> None:
         )
 
 
-def check_key_file(path: Path) -> None:
-    """Refuse a key file that the group or others may write (they could swap the key)."""
+def _refuse_writable(path: Path, what: str, fix: str) -> None:
+    """``WeakKey`` when ``path`` (``what``: "key file PATH", "the folder F of PATH") may be written by its
+    group or others, with ``fix`` appended to the message."""
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        raise WeakKey(f"cannot stat key file {path}: {exc}") from None
+        raise WeakKey(f"cannot stat {what}: {exc}") from None
     writers = [who for bit, who in ((stat.S_IWGRP, "its group"), (stat.S_IWOTH, "others")) if mode & bit]
     if writers:
-        raise WeakKey(
-            f"key file {path} is writable by {' and '.join(writers)} (mode {stat.S_IMODE(mode):04o}): "
-            f"`chmod 600 {path}`"
-        )
+        raise WeakKey(f"{what} is writable by {' and '.join(writers)} (mode {stat.S_IMODE(mode):04o}){fix}")
+
+
+def check_key_file(path: Path) -> None:
+    """Refuse a key file that the group or others may write (they could swap the key)."""
+    _refuse_writable(path, f"key file {path}", f": `chmod 600 {path}`")
+
+
+def check_owned_file(path: Path) -> None:
+    """Refuse (``WeakKey``) a production file another account could swap: a symlink, a file not owned by
+    the current user, a file its group or others may write, or one in a folder its group or others may
+    write (they could rename another file over it)."""
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise WeakKey(f"cannot stat {path}: {exc}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise WeakKey(f"{path} is a symlink: name the file itself")
+    if info.st_uid != os.getuid():
+        raise WeakKey(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.getuid()})")
+    check_key_file(path)
+    folder = path.absolute().parent
+    _refuse_writable(
+        folder, f"the folder {folder} of {path}", f", who could swap the file: `chmod go-w {folder}`"
+    )
 
 
 def pseudonym_key(settings: Settings, *, announce: bool = True) -> tuple[bytes, str]:

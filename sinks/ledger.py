@@ -221,11 +221,28 @@ def _one_by_one(conn: Connection, after: int) -> Iterator[Any]:
         yield row
 
 
+#: the text columns of an entry, and whether they may be NULL
+_TEXT_COLUMNS: Final = (
+    ("entity_kind", False),
+    ("entity_id", False),
+    ("action", False),
+    ("actor", False),
+    ("note", True),
+    ("ref", True),
+    ("prev_hash", False),
+    ("entry_hash", False),
+)
+
+
 def _as_entry(row: Any) -> NewEntry:
     try:
         at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
     except _UNREADABLE as exc:
         raise _BadRow(row.seq, exc) from None
+    for column, nullable in _TEXT_COLUMNS:  # SQLite stores a BLOB or a number in a text column as given
+        value = getattr(row, column)
+        if not isinstance(value, str) and not (nullable and value is None):
+            raise _BadRow(row.seq, TypeError(f"{column} holds {type(value).__name__}, not text"))
     return NewEntry(row.entity_kind, row.entity_id, row.action, row.actor, row.note, at, row.ref)
 
 
@@ -298,8 +315,8 @@ def verify(engine: Engine, *, expect_head: str | None = None) -> VerifyResult:
     with engine.connect() as conn:
         try:
             for row in _entries(conn):
-                count += 1
                 entry = _as_entry(row)
+                count += 1
                 if row.prev_hash != prev:
                     return VerifyResult(
                         count,

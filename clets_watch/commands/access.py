@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any, Final
 
-from clets_watch.actor import authenticate, cli_note
+from clets_watch.actor import authenticate, cli_note, cli_text
 from clets_watch.commands.options import (
     Subcommands,
     add_bootstrap,
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             return 0
         if not args.by.strip() or not args.reason.strip():
             raise UserError("a decision needs the name of the supervisor (--by) and a reason (--reason)")
+        reason = cli_text(args.reason, "--reason")
         if not re.fullmatch(ORI_PATTERN, args.ori):
             raise UserError(
                 f"{clean(args.ori)!r} is not an ORI: two capital letters and seven capital letters or digits"
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         published: list[AccessDecision] = []
         console = _console(engine, settings, published.append)
         try:
-            console.change_access(args.ori, args.action, actor, cli_note(args.reason.strip()), at=when)
+            console.change_access(args.ori, args.action, actor, cli_note(reason), at=when)
         except NotFound as exc:
             raise UserError(str(exc)) from None
         (decision,) = published

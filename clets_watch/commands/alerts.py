@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, get_args
 
-from clets_watch.actor import cli_note
+from clets_watch.actor import cli_note, cli_text
 from clets_watch.commands.options import Subcommands, add_command, add_db, add_json, add_show_and_act
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
@@ -151,11 +151,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if args.action == "show":
             return _show(sink, args, out)
         if args.action in ("ack", "resolve"):
-            if not args.note.strip():
-                raise UserError("--note is empty: write what was done or found")
+            note = cli_text(args.note, "--note")
             actor = _actor(args.by, getattr(args, "users", None), getattr(args, "password_file", None))
             act = sink.acknowledge if args.action == "ack" else sink.resolve
-            entry = act(args.alert_id, actor, cli_note(args.note))
+            entry = act(args.alert_id, actor, cli_note(note))
             if getattr(args, "json", False):
                 print(json.dumps(entry.to_json()), file=out)
             else:

@@ -17,7 +17,7 @@ import json
 import sys
 from typing import IO, Any, get_args
 
-from clets_watch.actor import cli_note
+from clets_watch.actor import cli_note, cli_text
 from clets_watch.commands.options import Subcommands, add_command, add_db, add_json, add_show_and_act
 from clets_watch.terminal import clean
 from schemas.outputs import Severity
@@ -154,10 +154,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             print("\n".join(clean(line) for line in lines), file=out)
             return 0
         if args.action in ("ack", "resolve"):
-            if not args.note.strip():
-                raise UserError("an incident action needs a note (--note is empty): what was done or found")
+            note = cli_text(args.note, "--note")
             actor = _actor(args.by, args.users, args.password_file)
-            entry = store.act(args.incident_id, args.action, actor, cli_note(args.note))
+            entry = store.act(args.incident_id, args.action, actor, cli_note(note))
             if as_json:
                 print(json.dumps(entry.to_json(), sort_keys=True), file=out)
             else:

@@ -165,7 +165,7 @@ def allowed_hosts(args: argparse.Namespace) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from clets_watch.cli import UserError
-    from clets_watch.settings import WeakKey, check_key_file, get_settings, users_file_path
+    from clets_watch.settings import WeakKey, check_owned_file, get_settings, users_file_path
     from clets_watch.web.users import UsersFileError, add_user, load_users, remove_user
 
     settings = get_settings()
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-body-bytes must be at least 1024, got {args.max_body_bytes}")
     if settings.is_production:
         try:
-            check_key_file(users_file)
+            check_owned_file(users_file)
         except WeakKey as exc:
             raise UserError(f"users file: {exc}") from None
     hosts = allowed_hosts(args)

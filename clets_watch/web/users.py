@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,11 +24,11 @@ from typing import Final, Literal, get_args
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from clets_watch.settings import WeakKey, check_key_file
+from clets_watch.settings import WeakKey, check_owned_file
 
 Role = Literal["viewer", "responder", "supervisor"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
-NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch only
 MIN_PASSWORD_CHARS: Final = 12
 MAX_PASSWORD_CHARS: Final = 1024
 MIN_DISTINCT_CHARS: Final = 6
@@ -136,7 +137,7 @@ def verify_password(user: User, password: str) -> bool:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UsersFileError(
             f"user name {name!r} is not allowed: 1-64 characters, letters, digits, '.', '_' or '-'"
         )
@@ -219,11 +220,17 @@ def render_users(users: Mapping[str, User]) -> str:
 def save_users(path: Path, users: Mapping[str, User]) -> None:
     """Write the users file atomically, owner-only (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(render_users(users))
-    os.replace(tmp, path)
+    # A fresh random name, created exclusively and never through a symlink, so nobody else's file or link
+    # in the folder can be written through or renamed over the users file.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(render_users(users))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def add_user(path: Path, name: str, role: str, password: str) -> tuple[User, bool]:
@@ -265,7 +272,7 @@ class UserStore:
     def _read(self) -> dict[str, User]:
         if self.owner_only:
             try:
-                check_key_file(self.path)
+                check_owned_file(self.path)
             except WeakKey as exc:
                 raise UsersFileError(f"users file: {exc}") from None
         return load_users(self.path)

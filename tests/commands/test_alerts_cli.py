@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from clets_watch import cli
+from clets_watch.settings import get_settings
 from clets_watch.web.users import add_user
 from schemas.outputs import Alert, Evidence
 from sinks.writer import SinkBatch
@@ -327,8 +329,15 @@ def test_terminal_output_is_sanitised(capsys: pytest.CaptureFixture[str], db_url
     """A note with escape sequences and a newline prints inert, on its own line: it cannot clear the
     screen, recolour, or print a fake ledger line."""
     fake = "\x1b[2J\x1b[31mcleared\r\n  2019-03-01T15:00:00Z  resolved     by k.roe: all fine\u202e"
-    code, out, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", fake)
-    assert code == 0, err
+    code, _, err = run(capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", fake)
+    assert code == 2 and err.endswith(
+        ": --note holds a control character (only tab and line breaks are allowed)\n"
+    )
+    sink = Stores.open(db_url)  # such a note can still reach the ledger another way than the CLI or the API
+    try:
+        sink.alerts.acknowledge("al-ero", "j.doe", fake)
+    finally:
+        sink.close()
     code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url)
     assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
     assert "\\x1b[2J\\x1b[31mcleared\\x0d\\x0a  2019-03-01T15:00:00Z  resolved" in out
@@ -337,9 +346,7 @@ def test_terminal_output_is_sanitised(capsys: pytest.CaptureFixture[str], db_url
     code, out, _ = run(capsys, "alerts", "--db", db_url)
     assert "\x1b" not in out
     code, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
-    assert json.loads(out)["ledger"][1]["note"].startswith(
-        fake + " [via CLI"
-    )  # stored as written; only the display is inert
+    assert json.loads(out)["ledger"][1]["note"] == fake  # stored as written; only the display is inert
 
 
 def test_verify_reports_an_intact_ledger_and_its_head(
@@ -362,3 +369,45 @@ def test_verify_reports_an_intact_ledger_and_its_head(
     assert code == 0  # appending keeps the old head on the chain...
     code, out, _ = run(capsys, "alerts", "verify", "--db", db_url, "--expect-head", "f" * 64)
     assert code == 1 and "does not pass through" in out  # ...a head never recorded is not on it
+
+
+@pytest.mark.parametrize(
+    ("swap", "message"),
+    [
+        (lambda home: (home / "console-users.toml").chmod(0o620), "is writable by its group (mode 0620)"),
+        (lambda home: home.chmod(0o777), "writable by its group and others (mode 0777), who could swap"),
+        (lambda home: os.chown(home / "console-users.toml", 65534, -1), "is owned by uid 65534"),
+        (
+            lambda home: (
+                (home / "console-users.toml").rename(home / "real.toml"),
+                (home / "console-users.toml").symlink_to(home / "real.toml"),
+            ),
+            "is a symlink",
+        ),
+    ],
+    ids=["group-writable-file", "world-writable-folder", "other-owner", "symlink"],
+)
+def test_in_production_the_cli_refuses_a_users_file_another_account_could_swap(
+    capsys: pytest.CaptureFixture[str],
+    db_url: str,
+    cli_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    swap: Callable[[Path], object],
+    message: str,
+) -> None:
+    """N2: like the console, the CLI in production takes its actor only from the current user's own users
+    file (no symlink) in a folder its group and others cannot write; nothing is recorded otherwise."""
+    monkeypatch.setenv("CLETS_WATCH_ENV", "production")
+    get_settings.cache_clear()
+    swap(cli_home)
+    try:
+        code, _, err = run(
+            capsys, "alerts", "ack", "al-ero", "--db", db_url, "--by", "j.doe", "--note", "on it"
+        )
+    finally:
+        cli_home.chmod(0o700)
+        get_settings.cache_clear()
+    assert code == 2 and message in err, err
+    monkeypatch.delenv("CLETS_WATCH_ENV")
+    _, out, _ = run(capsys, "alerts", "show", "al-ero", "--db", db_url, "--json")
+    assert [e["action"] for e in json.loads(out)["ledger"]] == ["fired"]

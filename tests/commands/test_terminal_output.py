@@ -14,6 +14,7 @@ from clets_watch import cli
 from schemas import AccessDecision
 from schemas.outputs import Evidence
 from sinks.access_decisions import record_decision
+from sinks.incidents import IncidentStore
 from sinks.writer import SinkBatch
 from tests.processors.factories import make_alert, make_incident
 from tests.sinks.stores import Stores
@@ -74,6 +75,9 @@ def db_url(tmp_path: Path) -> str:
                 reason=HOSTILE,
             ),
         )
+        # notes that did not come through the CLI or the API (both refuse controls): planted in the sink
+        sink.alerts.acknowledge("al-hostile", "j.doe", HOSTILE)
+        IncidentStore(sink.alerts).act(INCIDENT, "ack", "j.doe", HOSTILE)
     finally:
         sink.close()
     return url
@@ -84,19 +88,19 @@ def db_url(tmp_path: Path) -> str:
     [
         ["alerts"],
         ["alerts", "show", "al-hostile"],
-        ["alerts", "ack", "al-hostile", "--by", "j.doe", "--note", HOSTILE],
+        ["alerts", "ack", "al-hostile", "--by", "j.doe", "--note", "on it"],
         ["incidents"],
         ["incidents", "show", INCIDENT],
-        ["incidents", "ack", INCIDENT, "--by", "j.doe", "--note", HOSTILE],
+        ["incidents", "ack", INCIDENT, "--by", "j.doe", "--note", "on it"],
         ["access", "list"],
-        ["access", "suspend", ORI, "--by", "k.roe", "--reason", HOSTILE, "--no-publish"],
+        ["access", "suspend", ORI, "--by", "k.roe", "--reason", "raid", "--no-publish"],
     ],
     ids=lambda argv: " ".join(a for a in argv if a != HOSTILE)[:40],
 )
 def test_printing_commands_print_hostile_values_inert(
     capsys: pytest.CaptureFixture[str], db_url: str, argv: list[str]
 ) -> None:
-    # the actions first record the hostile note, so the show commands after them print it too
+    # the show commands after each action print the planted hostile notes too
     assert cli.main([argv[0], "--db", db_url, *argv[1:]]) == 0
     out = capsys.readouterr().out
     for show in (["alerts", "show", "al-hostile"], ["incidents", "show", INCIDENT], ["access", "list"]):
@@ -104,3 +108,36 @@ def test_printing_commands_print_hostile_values_inert(
         out += capsys.readouterr().out
     assert _bad(out) == []
     assert "\\x1b]0;pwned\\x07" in out and "\\u202egnp.exe" in out  # shown, escaped
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["alerts", "ack", "al-hostile", "--by", "j.doe", "--note"],
+        ["alerts", "resolve", "al-hostile", "--by", "j.doe", "--note"],
+        ["incidents", "ack", INCIDENT, "--by", "j.doe", "--note"],
+        ["incidents", "resolve", INCIDENT, "--by", "j.doe", "--note"],
+        ["access", "suspend", ORI, "--by", "k.roe", "--no-publish", "--reason"],
+        ["access", "restore", ORI, "--by", "k.roe", "--no-publish", "--reason"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+@pytest.mark.parametrize("text", ["ok\x1b]0;pwned\x07", "ok\x1b[2K", "ok\x00", "ok\x9b31m", "x" * 2001])
+def test_cli_notes_and_reasons_pass_the_apis_validator(
+    capsys: pytest.CaptureFixture[str], db_url: str, argv: list[str], text: str
+) -> None:
+    """N7: ``--note`` and ``--reason`` get the API's check (web.models.VisibleText): exit 2, one line naming
+    the flag, nothing recorded."""
+    before = ledger_notes(db_url, capsys)
+    assert cli.main([argv[0], "--db", db_url, *argv[1:], text]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{argv[-1]} " in err
+    assert ledger_notes(db_url, capsys) == before
+
+
+def ledger_notes(db_url: str, capsys: pytest.CaptureFixture[str]) -> str:
+    shown = ""
+    for show in (["alerts", "show", "al-hostile"], ["incidents", "show", INCIDENT], ["access", "list"]):
+        assert cli.main([show[0], "--db", db_url, *show[1:]]) == 0
+        shown += capsys.readouterr().out
+    return shown

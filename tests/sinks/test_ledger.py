@@ -419,9 +419,23 @@ def test_verify_compares_the_state_with_the_ledger(sink: Stores, statements: lis
     assert not result.ok and message in str(result.problem), result.problem
 
 
-def test_verify_reports_an_unreadable_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Finding 19: a row appended behind the ledger's back that cannot even be read (a time that is not a
-    time) is reported as broken, with its seq, in text and JSON; never a traceback."""
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [
+        ("'a1','resolved','mallory','x','not-a-time'", "ValueError"),
+        # N8: SQLite keeps a BLOB in a text column as bytes
+        ("'a1','resolved',x'00ff','x','2019-03-01 16:00:00'", "TypeError: actor holds bytes, not text"),
+        ("'a1','resolved','mallory',x'00ff','2019-03-01 16:00:00'", "TypeError: note holds bytes, not text"),
+        ("x'00ff','resolved','mallory','x','2019-03-01 16:00:00'", "TypeError: entity_id holds bytes"),
+    ],
+    ids=["time", "blob-actor", "blob-note", "blob-entity-id"],
+)
+def test_verify_reports_an_unreadable_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], values: str, why: str
+) -> None:
+    """Finding 19 and N8: a row appended behind the ledger's back that cannot even be read (a time that is
+    not a time, a BLOB in a text column) is reported as broken, with its seq, in text and JSON; never a
+    traceback."""
     import json
 
     from clets_watch import cli
@@ -435,13 +449,13 @@ def test_verify_reports_an_unreadable_row(tmp_path: Path, capsys: pytest.Capture
         conn.execute(
             text(
                 "INSERT INTO ledger_entries (entity_kind, entity_id, action, actor, note, at, ref, prev_hash, "
-                "entry_hash) VALUES ('alert','a1','resolved','mallory','x','not-a-time',NULL,'0','1')"
+                f"entry_hash) VALUES ('alert',{values},NULL,'0','1')"
             )
         )
     engine.dispose()
     assert cli.main(["alerts", "verify", "--db", url]) == 1
     out = capsys.readouterr().out
-    assert "ledger BROKEN: entry 2 cannot be read (ValueError" in out
+    assert f"ledger BROKEN: entry 2 cannot be read ({why}" in out
     assert cli.main(["alerts", "verify", "--db", url, "--json"]) == 1
     result = json.loads(capsys.readouterr().out)
     assert result["ok"] is False and result["broken_seq"] == 2 and result["entries"] == 1

@@ -39,6 +39,8 @@ def test_add_user_hashes_and_roles_nest(tmp_path: Path) -> None:
         ("bad name", "viewer", "long enough pw", "not allowed"),
         ("ok", "admin", "long enough pw", "unknown role 'admin'"),
         ("ok", "viewer", "short", "too short"),
+        ("bob\n", "viewer", "long enough pw", "not allowed"),  # N10: `$` matched before a final newline
+        ("clets-watch\n", "viewer", "long enough pw", "not allowed"),
     ],
 )
 def test_add_user_refuses_bad_input(
@@ -46,6 +48,21 @@ def test_add_user_refuses_bad_input(
 ) -> None:
     with pytest.raises(UsersFileError, match=message):
         add_user(tmp_path / "u.toml", name, role, password)
+    assert not (tmp_path / "u.toml").exists()  # nothing written
+
+
+def test_save_users_writes_through_a_fresh_exclusive_temporary_file(tmp_path: Path) -> None:
+    """N2: the temporary file has a random name and is created with O_EXCL|O_NOFOLLOW, so a file or
+    symlink planted at the old predictable name (users.toml.tmp) is neither written through nor renamed."""
+    path = tmp_path / "users.toml"
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    (tmp_path / "users.toml.tmp").symlink_to(victim)
+    add_user(path, "ana.b", "viewer", "correct horse battery")
+    add_user(path, "cy.d", "viewer", "another long password")
+    assert victim.read_text() == "untouched" and sorted(load_users(path)) == ["ana.b", "cy.d"]
+    assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.toml", "users.toml.tmp", "victim"]
 
 
 def test_malformed_users_files_are_named(tmp_path: Path) -> None:
@@ -58,6 +75,10 @@ def test_malformed_users_files_are_named(tmp_path: Path) -> None:
     path.write_text('[users.x]\nrole = "viewer"\npassword_hash = "plain"\n')
     with pytest.raises(UsersFileError, match="users.x: password_hash must be an Argon2 hash"):
         load_users(path)
+    for name in ("bob\\n", "clets-watch\\n"):  # N10: a hand-written name with a final newline
+        path.write_text(f'[users."{name}"]\nrole = "viewer"\npassword_hash = "$argon2id$v=19$x"\n')
+        with pytest.raises(UsersFileError, match="is not allowed"):
+            load_users(path)
 
 
 def test_store_sees_added_users(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ error is logged. A user entry with an unknown key is refused, naming the key."""
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +14,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from clets_watch.web.users import UsersFileError, UserStore, load_users
-from tests.web.conftest import basic, login, make_app
+from clets_watch.web.users import UsersFileError, UserStore, hash_password, load_users
+from tests.web.conftest import PASSWORDS, basic, login, make_app
 
 
 @pytest.fixture
@@ -101,6 +103,83 @@ def test_an_owner_only_store_refuses_a_writable_file_at_start(own_users: Path) -
     with pytest.raises(UsersFileError, match="writable by others"):
         UserStore(own_users, owner_only=True)
     assert len(UserStore(own_users)) == 3  # outside production the mode is not checked
+
+
+def _symlink_it(path: Path) -> None:
+    real = path.with_name("real-users.toml")
+    path.rename(real)
+    path.symlink_to(real)
+
+
+def _give_it_away(path: Path) -> None:
+    os.chown(path, 65534, -1)  # nobody (the tests run as root, who may chown)
+
+
+@pytest.mark.parametrize(
+    ("swappable", "message"),
+    [
+        (_symlink_it, "is a symlink"),
+        (_give_it_away, "is owned by uid 65534, not by this user"),
+        (
+            lambda path: path.parent.chmod(0o777),
+            "is writable by its group and others (mode 0777), who could swap",
+        ),
+        (lambda path: path.parent.chmod(0o730), "is writable by its group (mode 0730)"),
+    ],
+    ids=["symlink", "other-owner", "world-writable-folder", "group-writable-folder"],
+)
+def test_an_owner_only_store_refuses_a_file_another_account_could_swap(
+    own_users: Path, swappable: Callable[[Path], object], message: str
+) -> None:
+    """N2: in production the users file must be the current user's own regular file, in a folder only
+    they may write; else another account could rename (or re-point) their own file over it."""
+    swappable(own_users)
+    try:
+        with pytest.raises(UsersFileError, match=re.escape(message)):
+            UserStore(own_users, owner_only=True)
+        assert len(UserStore(own_users)) == 3  # outside production none of this is checked
+    finally:
+        own_users.parent.chmod(0o700)
+
+
+def test_a_users_file_swapped_in_a_world_writable_folder_after_start_refuses_everyone(
+    client_over: Callable[..., TestClient], own_users: Path
+) -> None:
+    """N2 as reproduced: another user renames their own 0600 file, with a supervisor added, over the
+    users file in a folder they may write; the console refuses everyone instead of taking it."""
+    client = client_over(users_file_owner_only=True)
+    assert client.get("/api/me", auth=basic("vic")).status_code == 200
+    own_users.parent.chmod(0o777)
+    try:
+        forged = own_users.with_name("forged.toml")
+        forged.write_text(
+            own_users.read_text()
+            + f'[users."mallory"]\nrole = "supervisor"\npassword_hash = "{hash_password(PASSWORDS["sam"])}"\n'
+        )
+        forged.chmod(0o600)
+        _give_it_away(forged)
+        forged.replace(own_users)
+        assert client.get("/api/me", auth=("mallory", PASSWORDS["sam"])).status_code == 401
+        assert client.get("/api/me", auth=basic("vic")).status_code == 401
+        assert client.get("/healthz").status_code == 503
+    finally:
+        own_users.parent.chmod(0o700)
+
+
+def test_a_hand_written_reserved_name_with_a_final_newline_fails_closed(
+    client_over: Callable[..., TestClient], own_users: Path
+) -> None:
+    """N10: ``[users."clets-watch\\n"]`` passed the name check (``$`` matches before a final newline), logged
+    in, and got a 500 from the sink on an action; now the file is invalid: everyone gets 401, never a 500."""
+    client = client_over()
+    assert client.get("/api/me", auth=basic("sam")).status_code == 200
+    with own_users.open("a") as fh:
+        fh.write(
+            f'[users."clets-watch\\n"]\nrole = "responder"\npassword_hash = "{hash_password(PASSWORDS["sam"])}"\n'
+        )
+    for name in ("clets-watch\n", "sam"):
+        assert client.get("/api/me", auth=(name, PASSWORDS["sam"])).status_code == 401
+    assert client.get("/healthz").status_code == 503
 
 
 @pytest.mark.parametrize(
