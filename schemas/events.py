@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -45,12 +46,15 @@ MAX_NESTING: Final = 32
 # holds them, and the database refuses some of them (PostgreSQL text cannot contain NUL).
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TOO_LONG: Final = re.compile(r"Expected `str` of length <= (\d+) - at `\$\.(\w+)`")
-# Invisible characters that make one identifier look like another (zero-width, bidi controls, soft hyphen,
-# line/paragraph separators, BOM): refused in the identity fields, where they would split one operator into
-# several or hide a finding behind a look-alike id.
-_INVISIBLE: Final = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
-)
+# Characters that make one identifier look like another or like nothing, refused in the identity fields of
+# a non-ASCII id, where they would split one operator into several or hide a finding behind a look-alike id:
+# every character of these Unicode categories (controls, format characters such as zero-width, bidi and tag
+# characters, surrogates, private use, unassigned, line/paragraph separators, combining marks including the
+# variation selectors), every space but the ASCII one, and the letters and symbols that draw blank (Hangul
+# fillers, braille blank). Visible look-alike letters (Cyrillic "о", fullwidth "ｏ", mathematical "𝐨") are
+# visible text and stay accepted: each is another operator, as "OP1" is another than "op1".
+_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs", "Mn", "Mc", "Me"})
+_BLANK_LOOKING: Final = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 # Raw bytes that may decode to such a character: a JSON escape, DEL, or a UTF-8 C1 control.
 _MAYBE_CONTROL: Final = re.compile(rb"\\[bfnrtu]|\x7f|\xc2[\x80-\x9f]")
 
@@ -148,18 +152,28 @@ def _check_identifiers(event: QueryEvent) -> None:
         ("operator_id", event.operator_id, True),
         ("terminal_id", event.terminal_id, False),
     ):
-        if not text.isascii():
-            found = _INVISIBLE.search(text)
-            if found is not None:
+        if not text.isascii():  # an all-ASCII id (nearly every one) skips the per-character check
+            position = _first_invisible(text)
+            if position is not None:
+                char = text[position]
                 raise InvalidEvent(
                     "invalid_value",
-                    f"{name} holds the invisible character U+{ord(found.group()):04X} at position "
-                    f"{found.start()}: identifiers must be visible text",
+                    f"{name} holds the invisible character U+{ord(char):04X} "
+                    f"({unicodedata.category(char)}) at position {position}: identifiers must be visible text",
                 )
         if required and (not text.strip() or text != text.strip()):
             raise InvalidEvent(
                 "invalid_value", f"{name} {text!r} is blank or has leading or trailing white space"
             )
+
+
+def _first_invisible(text: str) -> int | None:
+    """The position of the first character of ``text`` that is not visible text (see _REFUSED_CATEGORIES), or
+    None; the ASCII space is allowed here (padding is refused apart)."""
+    for position, char in enumerate(text):
+        if char != " " and (char in _BLANK_LOOKING or unicodedata.category(char) in _REFUSED_CATEGORIES):
+            return position
+    return None
 
 
 def _check_nesting(data: bytes) -> None:

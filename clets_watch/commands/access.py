@@ -77,7 +77,8 @@ def register(sub: Subcommands) -> None:
         a.add_argument(
             "--at",
             metavar="TIME",
-            help="effective time, RFC 3339 with offset, within 5 minutes of the clock (default: now)",
+            help="effective time, RFC 3339 with offset, not later than the clock and at most 5 minutes before it "
+            "(for clock skew; default: now)",
         )
         add_credentials(a)
         a.add_argument("--no-publish", action="store_true", help="only the database, not the Kafka topic")
@@ -97,8 +98,10 @@ def register(sub: Subcommands) -> None:
     add_db(pub, suppress=True)
 
 
-#: how far --at may be from the clock: a decision takes effect now (give or take clock skew); neither
-#: backdated (that would rewrite what replays of the past enforce) nor scheduled for later
+#: how far --at may be before the clock: a decision takes effect now (give or take the skew of a
+#: supervisor's clock behind the server's); neither backdated further (that would rewrite what replays of the
+#: past enforce) nor later than the clock at all (a decision recorded first but dated later would override
+#: one recorded after it)
 MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 #: how long a decision waits for the broker before it is refused (nothing recorded)
 PREFLIGHT_TIMEOUT_MS: Final = 5_000
@@ -207,18 +210,25 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
 
 def _effective_at(at: str | None, now: dt.datetime | None = None) -> dt.datetime:
-    """``--at`` (default: now), refused when further than ``MAX_CLOCK_SKEW`` from the clock."""
+    """``--at`` (default: now), refused when later than the clock (a decision recorded first but dated later
+    would override one recorded after it) or earlier by more than ``MAX_CLOCK_SKEW`` (clock skew)."""
     from clets_watch.cli import UserError
 
     now = now or dt.datetime.now(dt.UTC)
     if not at:
         return now
     when = parse_time_with_offset(at, "--at")
-    if abs(when - now) > MAX_CLOCK_SKEW:
+    clock = now.isoformat(timespec="seconds")
+    if when > now:
         raise UserError(
-            f"--at {at} is {'before' if when < now else 'after'} the clock ({now.isoformat(timespec='seconds')}) "
-            f"by more than {int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes: a decision takes effect "
-            "when it is made; it cannot be backdated or scheduled"
+            f"--at {at} is after the clock ({clock}): a decision takes effect when it is made; "
+            "it cannot be scheduled"
+        )
+    if now - when > MAX_CLOCK_SKEW:
+        raise UserError(
+            f"--at {at} is before the clock ({clock}) by more than "
+            f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes: a decision takes effect when it is made; "
+            "it cannot be backdated"
         )
     return when
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from clets_watch import cli
-from clets_watch.commands.access import MAX_CLOCK_SKEW
+from clets_watch.cli import UserError
+from clets_watch.commands.access import MAX_CLOCK_SKEW, _effective_at
 from sinks.db import open_engine
 from sinks.ledger import verify
 from tests.sinks.stores import Stores
@@ -84,9 +85,9 @@ def test_a_supervisors_decision_is_ledgered_like_the_consoles(
         ),
         (["--by", "Supervisor Ruiz"], None, "'Supervisor Ruiz' is not a user in"),
         (["--by", "k.roe"], "not my password at all", "--by k.roe: wrong password"),
-        (["--by", "k.roe", "--at", "2019-06-12T12:20:01Z"], None, "cannot be backdated or scheduled"),
+        (["--by", "k.roe", "--at", "2019-06-12T12:20:01Z"], None, "cannot be backdated"),
         (["--by", "k.roe", "--at", "1990-01-01T00:00:00+00:00"], None, "is before the clock"),
-        (["--by", "k.roe", "--at", "2999-01-01T00:00:00+00:00"], None, "is after the clock"),
+        (["--by", "k.roe", "--at", "2999-01-01T00:00:00+00:00"], None, "it cannot be scheduled"),
         (["--by", "k.roe", "--at", "2026-01-01T00:00:00"], None, "needs a UTC offset"),
     ],
 )
@@ -114,8 +115,12 @@ def test_the_ori_is_validated(capsys: pytest.CaptureFixture[str], db_url: str, o
     _assert_nothing_recorded(db_url)
 
 
-def test_at_within_clock_skew_is_kept(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
-    when = (dt.datetime.now(dt.UTC) - MAX_CLOCK_SKEW / 2).replace(microsecond=0)
+@pytest.mark.parametrize("before", [MAX_CLOCK_SKEW / 2, dt.timedelta(0)])
+def test_at_within_clock_skew_is_kept(
+    capsys: pytest.CaptureFixture[str], db_url: str, before: dt.timedelta
+) -> None:
+    """Up to MAX_CLOCK_SKEW into the past (a supervisor's clock behind the server's), or now."""
+    when = (dt.datetime.now(dt.UTC) - before).replace(microsecond=0)
     code, out, err = access(
         capsys,
         db_url,
@@ -131,6 +136,30 @@ def test_at_within_clock_skew_is_kept(capsys: pytest.CaptureFixture[str], db_url
     )
     assert code == 0, err
     assert dt.datetime.fromisoformat(json.loads(out)["effective_at"]) == when
+
+
+@pytest.mark.parametrize("ahead", [dt.timedelta(seconds=5), MAX_CLOCK_SKEW - dt.timedelta(seconds=5)])
+def test_at_in_the_future_is_refused(
+    capsys: pytest.CaptureFixture[str], db_url: str, ahead: dt.timedelta
+) -> None:
+    """N9 of the re-test: a restore dated now+4m55s, recorded before a suspension dated now, lifted that later
+    suspension for the pipeline while the console showed it: a decision cannot be scheduled, not even a little."""
+    when = (dt.datetime.now(dt.UTC) + ahead).isoformat()
+    code, out, err = access(capsys, db_url, "restore", ORI, "--by", "k.roe", "--reason", "back", "--at", when)
+    assert (code, out) == (2, "") and "is after the clock" in err and "cannot be scheduled" in err, err
+    _assert_nothing_recorded(db_url)
+
+
+def test_effective_at_edges() -> None:
+    """Not later than the clock; at most MAX_CLOCK_SKEW before it."""
+    now = dt.datetime(2026, 12, 1, 7, 0, tzinfo=dt.UTC)
+    second = dt.timedelta(seconds=1)
+    assert _effective_at(None, now) == now
+    assert _effective_at(now.isoformat(), now) == now
+    assert _effective_at((now - MAX_CLOCK_SKEW).isoformat(), now) == now - MAX_CLOCK_SKEW
+    for refused in (now + second, now - MAX_CLOCK_SKEW - second):
+        with pytest.raises(UserError):
+            _effective_at(refused.isoformat(), now)
 
 
 def _assert_nothing_recorded(db_url: str) -> None:

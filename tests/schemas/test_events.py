@@ -125,14 +125,37 @@ def test_invalid_utf8_inside_a_string_is_bad_input_not_a_crash() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "names"),
     [
-        ("operator_id", "op\u200b7", "operator_id holds the invisible character U+200B at position 2"),
-        ("operator_id", "\u202eop7", "operator_id holds the invisible character U+202E at position 0"),
-        ("event_id", "ev\u20601", "event_id holds the invisible character U+2060"),
+        ("operator_id", "op\u200b7", "operator_id holds the invisible character U+200B (Cf) at position 2"),
+        ("operator_id", "\u202eop7", "operator_id holds the invisible character U+202E (Cf) at position 0"),
+        # N6 of the re-test: the old denylist missed these; now refused by Unicode category.
+        ("operator_id", "op\U000e00411", "operator_id holds the invisible character U+E0041 (Cf)"),  # tag
+        ("operator_id", "op\U000e00011", "U+E0001 (Cf)"),  # language tag
+        ("event_id", "ev\u06001", "event_id holds the invisible character U+0600 (Cf)"),  # Arabic number sign
+        ("operator_id", "op\u070f1", "U+070F (Cf)"),  # Syriac abbreviation mark
+        ("operator_id", "op\u31641", "U+3164 (Lo) at position 2"),  # Hangul filler
+        ("operator_id", "op1\u3164", "U+3164 (Lo) at position 3"),  # a trailing filler str.strip() keeps
+        ("event_id", "\u3164", "event_id holds the invisible character U+3164 (Lo) at position 0"),
+        ("event_id", "\uffa0", "U+FFA0 (Lo)"),  # halfwidth Hangul filler, a whole id
+        ("operator_id", "\u115f\u1160", "U+115F (Lo) at position 0"),  # Hangul choseong/jungseong fillers
+        ("terminal_id", "\u2800", "terminal_id holds the invisible character U+2800 (So)"),  # braille blank
+        ("operator_id", "op\ufe0f1", "U+FE0F (Mn)"),  # variation selector 16
+        ("operator_id", "op\U000e01001", "U+E0100 (Mn)"),  # variation selector 17
+        ("operator_id", "op\u180b1", "U+180B (Mn)"),  # Mongolian free variation selector
+        ("operator_id", "op\u17b41", "U+17B4 (Mn)"),  # Khmer inherent vowel
+        ("operator_id", "op\u03011", "U+0301 (Mn)"),  # combining acute
+        ("operator_id", "op\u20dd1", "U+20DD (Me)"),  # combining enclosing circle
+        ("operator_id", "op\u00a01", "U+00A0 (Zs) at position 2"),  # no-break space inside
+        ("event_id", "ev\u30001", "U+3000 (Zs)"),  # ideographic space inside
+        ("operator_id", "op\u20071", "U+2007 (Zs)"),  # figure space
+        ("operator_id", "op\ue0001", "U+E000 (Co)"),  # private use
+        ("operator_id", "op\u03781", "U+0378 (Cn)"),  # unassigned
+        ("operator_id", "op\uffff1", "U+FFFF (Cn)"),  # noncharacter
+        ("event_id", "ev\u20601", "event_id holds the invisible character U+2060 (Cf)"),
         ("event_id", "ev\u20281", "event_id holds the invisible character U+2028"),
         ("terminal_id", "T\ufeff1", "terminal_id holds the invisible character U+FEFF"),
         ("event_id", "   ", "event_id '   ' is blank"),
         ("operator_id", " op7", "operator_id ' op7' is blank or has leading or trailing white space"),
-        ("operator_id", "op7\u00a0", "has leading or trailing white space"),
+        ("operator_id", "op7\u00a0", "U+00A0 (Zs) at position 3"),  # trailing no-break space
     ],
 )
 def test_identity_fields_refuse_invisible_and_padded_text(field: str, value: str, names: str) -> None:
@@ -146,3 +169,12 @@ def test_identity_fields_refuse_invisible_and_padded_text(field: str, value: str
 def test_visible_non_ascii_identifiers_still_decode() -> None:
     """Only invisible characters are refused: a visible accented letter in an operator id is kept."""
     assert decode_event(with_(operator_id="Peña-7")).operator_id == "Peña-7"
+
+
+@pytest.mark.parametrize(
+    "value", ["\u043ep1", "\uff4f\uff501", "\U0001d428\U0001d429\U0001d7cf", "op 1", "O'Brien\u00e9"]
+)
+def test_visible_look_alike_identifiers_are_accepted(value: str) -> None:
+    """Look-alike letters (Cyrillic, fullwidth, mathematical) are visible text: accepted, each counting as
+    another operator, as "OP1" does next to "op1"; an ASCII space inside an id is kept too."""
+    assert decode_event(with_(operator_id=value)).operator_id == value
