@@ -103,12 +103,19 @@ def ensure_topic(
 
 
 def publish_decision(
-    bootstrap: str, topic: str, decision: AccessDecision, security: Mapping[str, Any]
+    bootstrap: str,
+    topic: str,
+    decision: AccessDecision,
+    security: Mapping[str, Any],
+    *,
+    topic_ensured: bool = False,
 ) -> None:
+    """Publish ``decision`` on ``topic`` (created first unless the caller already ``ensure_topic``-ed it)."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    ensure_topic(bootstrap, topic, security)
+    if not topic_ensured:
+        ensure_topic(bootstrap, topic, security)
     try:
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **security)
         try:

@@ -188,7 +188,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         (decision,) = published
         if not args.no_publish:
             try:
-                publish_decision(bootstrap, topic, decision, security)
+                publish_decision(
+                    bootstrap, topic, decision, security, topic_ensured=True
+                )  # by the pre-flight
             except DecisionError as exc:
                 raise UserError(
                     f"{exc} (decision {decision.decision_id} is recorded in the database; publish it when "
